@@ -1,0 +1,129 @@
+"""Root conftest: devices, RNG hygiene, numerics pinned, and a report header.
+
+Works with nothing but torch and pytest installed (the GPU host has torch 2.11 and
+no network): every optional plugin is looked up, never required.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from spec.helpers import devices, environment
+
+# The checklist/report plugin lives with the other helpers; it is inert unless
+# `--checklist` or `--spec-report` is given (make spec gives both).
+pytest_plugins = ["spec.helpers.report"]
+
+SEED = 0
+
+
+# --------------------------------------------------------------------------- threads
+def _pin_threads() -> int:
+    """One intra-op thread unless TORCH_NUM_THREADS says otherwise.
+
+    On a 2-core machine with anything else busy, 2 OpenMP threads can run 10x slower
+    than 1; and under pytest-xdist every worker is its own process.
+    """
+    n = int(os.environ.get("TORCH_NUM_THREADS", "1"))
+    torch.set_num_threads(n)
+    return n
+
+
+_pin_threads()
+
+
+# --------------------------------------------------------------------------- hypothesis
+def _register_hypothesis_profiles() -> None:
+    try:
+        from hypothesis import settings
+    except ImportError:  # hypothesis is optional on a bare host; its tests importorskip it
+        return
+    for name, options in environment.hypothesis_profiles().items():
+        settings.register_profile(name, **options)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_register_hypothesis_profiles()
+
+
+# --------------------------------------------------------------------------- options
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-network",
+        action="store_true",
+        default=False,
+        help="run tests marked `network` (they download real weights or data sets)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Turn markers into skips, with reasons kept as data in spec.helpers.devices."""
+    run_network = config.getoption("--run-network")
+    for item in items:
+        if "cuda" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(pytest.mark.skip(reason=devices.NO_CUDA_REASON))
+        if "network" in item.keywords and not run_network:
+            item.add_marker(pytest.mark.skip(reason=devices.NO_NETWORK_REASON))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return environment.header_lines()
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(params=devices.cpu_and_cuda())
+def device(request: pytest.FixtureRequest) -> torch.device:
+    """`cpu` always; `cuda` too, skipped with a reason where there is no GPU."""
+    return torch.device(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _rng_and_numerics():
+    """Seed every RNG before a test and restore it after, so tests neither depend on
+    order nor leak state; TF32 pinned off so CPU and CUDA compute in true float32."""
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    torch_state = torch.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    numerics = _pin_fp32_numerics()
+
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)  # seeds every CUDA device too
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.set_rng_state(torch_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
+        _restore_fp32_numerics(numerics)
+
+
+def _pin_fp32_numerics() -> tuple:
+    saved = (
+        torch.get_float32_matmul_precision(),
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+    )
+    with warnings.catch_warnings():  # newer releases steer towards fp32_precision
+        warnings.simplefilter("ignore")
+        torch.set_float32_matmul_precision("highest")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return saved
+
+
+def _restore_fp32_numerics(saved: tuple) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.set_float32_matmul_precision(saved[0])
+        torch.backends.cuda.matmul.allow_tf32 = saved[1]
+        torch.backends.cudnn.allow_tf32 = saved[2]

@@ -1,0 +1,19 @@
+"""Backprop — zero the gradient buffers, then ``loss.backward()``."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+def conv1_bias_grad_before_and_after(
+    net: nn.Module, loss: torch.Tensor
+) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """The note's cell: ``net.zero_grad()``, read ``net.conv1.bias.grad``,
+    ``loss.backward()``, read it again. Returns (before, after); before is ``None``
+    on torch >= 2.0 (``zero_grad`` sets gradients to None by default)."""
+    net.zero_grad()  # zeroes the gradient buffers of all parameters
+    before = net.conv1.bias.grad
+    before = None if before is None else before.clone()
+    loss.backward()
+    return before, net.conv1.bias.grad.clone()

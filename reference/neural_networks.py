@@ -1,0 +1,75 @@
+"""NEURAL NETWORKS — "Define the network": the note's LeNet for 1-channel 32x32 images."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+#: The input this net is built for; see ``Net.accepts``.
+INPUT_SHAPE = (1, 32, 32)
+
+
+def _after_conv_and_pool(size: int) -> int:
+    """One side of the feature map after conv(3x3) -> max_pool(2), as in ``forward``."""
+    return (size - 2) // 2
+
+
+class Net(nn.Module):
+    """The note's network, unchanged but for a check of the input's shape.
+
+    Without the check, a 28x28 MNIST image would reach ``fc1`` and fail there with
+    PyTorch's "mat1 and mat2 shapes cannot be multiplied (1x400 and 576x120)".
+    """
+
+    def __init__(self):
+        super().__init__()
+        # 1 input image channel, 6 output channels, 3x3 square convolution
+        # kernel
+        self.conv1 = nn.Conv2d(1, 6, 3)
+        self.conv2 = nn.Conv2d(6, 16, 3)
+        # an affine operation: y = Wx + b
+        self.fc1 = nn.Linear(16 * 6 * 6, 120)  # 6*6 from image dimension
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        check_input(x)
+        # Max pooling over a (2, 2) window
+        x = F.max_pool2d(F.relu(self.conv1(x)), (2, 2))
+        # If the size is a square you can only specify a single number
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = x.view(-1, self.num_flat_features(x))
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        x = self.fc3(x)
+        return x
+
+    def num_flat_features(self, x):
+        size = x.size()[1:]  # all dimensions except the batch dimension
+        num_features = 1
+        for s in size:
+            num_features *= s
+        return num_features
+
+    @staticmethod
+    def accepts(height: int, width: int) -> bool:
+        """True when an image of this size reduces to the 6x6 map ``fc1`` is built for:
+        32x32 as the note says, but also anything from 30 to 33 on each side."""
+        return _after_conv_and_pool(_after_conv_and_pool(height)) == 6 and (
+            _after_conv_and_pool(_after_conv_and_pool(width)) == 6
+        )
+
+
+def check_input(x: object) -> None:
+    """Raise a ``ValueError``/``TypeError`` that says what ``Net`` expects."""
+    expected = "a float tensor shaped (N, 1, 32, 32)"
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"Net expects {expected}, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"Net expects {expected}, got dtype {x.dtype}")
+    if x.dim() != 4 or x.shape[1] != 1 or not Net.accepts(x.shape[2], x.shape[3]):
+        hint = " (resize 28x28 MNIST images to 32x32)" if tuple(x.shape[-2:]) == (28, 28) else ""
+        raise ValueError(f"Net expects {expected}, got shape {tuple(x.shape)}{hint}")
+    if x.shape[0] == 0:
+        raise ValueError(f"Net expects {expected} with N >= 1, got an empty batch")

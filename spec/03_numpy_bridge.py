@@ -1,0 +1,199 @@
+"""NumPy Bridge — Torch Tensor <=> NumPy array, sharing memory in both directions."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from reference import numpy_bridge
+from reference.numpy_bridge import DTYPE_PAIRS
+from spec.helpers.devices import needs_cuda
+
+DTYPE_IDS = [str(np_dtype) for np_dtype, _ in DTYPE_PAIRS]
+
+
+def test_tensor_numpy_shares_memory_both_ways():
+    """a = torch.ones(5); b = a.numpy(): changing a changes b, and changing b changes a.
+
+    Note: "Converting a Torch Tensor to a NumPy Array: `tensor.numpy()`"
+    """
+    a = torch.ones(5)
+    b = numpy_bridge.tensor_to_numpy(a)
+    assert b.dtype == np.float32
+    assert b.shape == (5,)
+    a.add_(1)
+    np.testing.assert_array_equal(b, np.full(5, 2.0, dtype=np.float32))
+    b[0] = 7
+    assert a[0].item() == 7.0
+    assert b.ctypes.data == a.data_ptr()
+
+
+def test_from_numpy_shares_memory_both_ways():
+    """a = np.ones(5); b = torch.from_numpy(a): np.add(a, 1, out=a) shows up in b, and back.
+
+    Note: "Converting NumPy Array to Torch Tensor: `torch.from_numpy(array)`"
+    """
+    a = np.ones(5)
+    b = numpy_bridge.numpy_to_tensor(a)
+    np.add(a, 1, out=a)
+    assert b.tolist() == [2.0] * 5
+    b.mul_(3)
+    np.testing.assert_array_equal(a, np.full(5, 6.0))
+    assert b.data_ptr() == a.ctypes.data
+
+
+def test_np_ones_becomes_a_float64_tensor():
+    """torch.from_numpy(np.ones(5)) is float64 — NumPy's default — not torch's float32.
+
+    Note: "a = np.ones(5)
+    b = torch.from_numpy(a)"
+
+    A common surprise: feeding such a tensor to a float32 model fails with a dtype
+    mismatch; ``torch.from_numpy(a).float()`` (a copy) is the usual fix.
+    """
+    b = torch.from_numpy(np.ones(5))
+    assert b.dtype == torch.float64 != torch.get_default_dtype()
+
+
+@pytest.mark.parametrize(("np_dtype", "torch_dtype"), DTYPE_PAIRS, ids=DTYPE_IDS)
+def test_dtype_maps_one_to_one_in_both_directions(np_dtype, torch_dtype):
+    """Every dtype both libraries have crosses the bridge unchanged, both ways.
+
+    Note: "Torch Tensor <=> a NumPy"
+    """
+    assert torch.from_numpy(np.zeros(3, dtype=np_dtype)).dtype == torch_dtype
+    assert torch.zeros(3, dtype=torch_dtype).numpy().dtype == np_dtype
+
+
+@pytest.mark.parametrize("name", ["uint16", "uint32", "uint64"])
+def test_wide_unsigned_ints_cross_the_bridge_since_2_3(name):
+    """uint16/32/64 cross the bridge too (torch has had these dtypes since 2.3).
+
+    Note: "Torch Tensor <=> a NumPy"
+
+    Changed in torch 2.3: before it, ``from_numpy`` refused these arrays. Arithmetic
+    on them is still limited in torch, so they are kept out of DTYPE_PAIRS.
+    """
+    torch_dtype = getattr(torch, name)
+    assert torch.from_numpy(np.zeros(3, dtype=name)).dtype == torch_dtype
+    assert torch.zeros(3, dtype=torch_dtype).numpy().dtype == np.dtype(name)
+
+
+def test_bfloat16_has_no_numpy_counterpart():
+    """A bfloat16 tensor cannot become a NumPy array: NumPy has no bfloat16.
+
+    Note: "Converting a Torch Tensor to a NumPy Array: `tensor.numpy()`"
+    """
+    with pytest.raises(TypeError, match="unsupported ScalarType BFloat16"):
+        torch.zeros(3, dtype=torch.bfloat16).numpy()
+
+
+def test_from_numpy_refuses_negative_strides():
+    """torch.from_numpy(a[::-1]) is refused: tensors cannot have negative strides.
+
+    Note: "Converting NumPy Array to Torch Tensor: `torch.from_numpy(array)`"
+
+    The error suggests the fix, a copy; the copy no longer shares memory.
+    """
+    reversed_view = np.arange(5)[::-1]
+    with pytest.raises(ValueError, match=r"negative.*array\.copy"):
+        torch.from_numpy(reversed_view)
+    assert torch.from_numpy(reversed_view.copy()).tolist() == [4, 3, 2, 1, 0]
+
+
+def test_from_numpy_on_a_read_only_array_warns_once_per_process_and_still_shares():
+    """from_numpy on a non-writable array warns (once per process) and still shares memory.
+
+    Note: "Converting NumPy Array to Torch Tensor: `torch.from_numpy(array)`"
+
+    The warning is a TORCH_WARN_ONCE: only the first conversion in a process shows it,
+    so the check runs in a fresh interpreter where this test owns "the first time".
+    """
+    code = textwrap.dedent(
+        """
+        import warnings, numpy as np, torch
+        a = np.ones(3); a.flags.writeable = False
+        with warnings.catch_warnings(record=True) as first:
+            warnings.simplefilter("always")
+            t = torch.from_numpy(a)
+        with warnings.catch_warnings(record=True) as second:
+            warnings.simplefilter("always")
+            torch.from_numpy(a)
+        print(len(first), len(second), t.data_ptr() == a.ctypes.data)
+        print(first[0].message if first else "")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    counts, message = done.stdout.splitlines()[:2]
+    assert counts == "1 0 True"
+    assert "The given NumPy array is not writable" in message
+
+
+def test_numpy_on_a_tensor_that_requires_grad_is_refused():
+    """.numpy() on a tensor that requires grad raises; detach() (or force=True) is the way.
+
+    Note: "Converting a Torch Tensor to a NumPy Array: `tensor.numpy()`"
+    """
+    a = torch.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"requires grad. Use tensor.detach\(\).numpy\(\)"):
+        a.numpy()
+    b = a.detach().numpy()
+    assert b.ctypes.data == a.data_ptr()  # detach shares memory, so the bridge does too
+    assert a.numpy(force=True).tolist() == [1.0, 1.0, 1.0]
+
+
+@needs_cuda
+def test_numpy_on_a_cuda_tensor_is_refused():
+    """.numpy() on a CUDA tensor raises: NumPy lives in host memory; .cpu() first.
+
+    Note: "Converting a Torch Tensor to a NumPy Array: `tensor.numpy()`"
+    """
+    a = torch.ones(3, device="cuda")
+    with pytest.raises(TypeError, match=r"can't convert cuda.*Tensor.cpu\(\)"):
+        a.numpy()
+    assert a.cpu().numpy().tolist() == [1.0, 1.0, 1.0]
+    assert a.numpy(force=True).tolist() == [1.0, 1.0, 1.0]  # force copies to the host
+
+
+@st.composite
+def strided_arrays(draw):
+    """Arrays of every bridge dtype and many shapes, often as a strided (non-contiguous)
+    slice of a bigger array, with positive steps (negative ones are refused, above)."""
+    np_dtype = draw(st.sampled_from([d for d, _ in DTYPE_PAIRS]))
+    base = draw(
+        hnp.arrays(np_dtype, hnp.array_shapes(min_dims=0, max_dims=4, max_side=6)),
+    )
+    index = tuple(
+        slice(draw(st.integers(0, max(n - 1, 0))), None, draw(st.integers(1, 3)))
+        for n in base.shape
+    )
+    return base[index] if base.ndim else base  # a[()] of a 0-d array is a scalar
+
+
+@given(strided_arrays())
+def test_from_numpy_preserves_values_strides_and_memory(array):
+    """For any dtype, shape and positive strides, from_numpy keeps values and memory.
+
+    Note: "Converting NumPy Array to Torch Tensor: `torch.from_numpy(array)`"
+
+    NumPy strides are in bytes, torch strides in elements. Values are compared bit for
+    bit (NaNs included) as raw bytes.
+    """
+    t = torch.from_numpy(array)
+    assert t.shape == array.shape
+    assert t.dtype == dict(DTYPE_PAIRS)[array.dtype]
+    assert tuple(s * array.itemsize for s in t.stride()) == array.strides
+    if array.size:
+        assert t.data_ptr() == array.ctypes.data
+    back = t.numpy()
+    assert back.dtype == array.dtype
+    assert back.strides == array.strides
+    assert back.tobytes() == array.tobytes()

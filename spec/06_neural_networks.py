@@ -1,0 +1,265 @@
+"""NEURAL NETWORKS — "Define the network": the note's LeNet, parameters, forward, backward."""
+
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
+
+from reference.neural_networks import Net
+from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
+
+# The note's printed output, copied verbatim from its ''' Out: ''' block.
+PRINTED_NET = textwrap.dedent(
+    """\
+    Net(
+      (conv1): Conv2d(1, 6, kernel_size=(3, 3), stride=(1, 1))
+      (conv2): Conv2d(6, 16, kernel_size=(3, 3), stride=(1, 1))
+      (fc1): Linear(in_features=576, out_features=120, bias=True)
+      (fc2): Linear(in_features=120, out_features=84, bias=True)
+      (fc3): Linear(in_features=84, out_features=10, bias=True)
+    )"""
+)
+
+
+# ---------------------------------------------------------------- an independent LeNet
+def numpy_lenet(net: Net, x: np.ndarray) -> np.ndarray:
+    """The same forward pass written with NumPy in float64, from the layer definitions:
+    conv = cross-correlation over sliding windows, max-pool over 2x2 blocks."""
+    p = {k: v.detach().double().numpy() for k, v in net.state_dict().items()}
+
+    def conv(a, w, b):  # a: (N, C, H, W), w: (O, C, k, k)
+        windows = sliding_window_view(a, w.shape[2:], axis=(2, 3))  # N, C, H', W', k, k
+        return np.einsum("nchwij,ocij->nohw", windows, w) + b[None, :, None, None]
+
+    def pool(a):  # 2x2, stride 2, floor
+        n, c, h, w = a.shape
+        a = a[:, :, : h // 2 * 2, : w // 2 * 2]
+        return a.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
+
+    def relu(a):
+        return np.maximum(a, 0)
+
+    a = pool(relu(conv(x, p["conv1.weight"], p["conv1.bias"])))
+    a = pool(relu(conv(a, p["conv2.weight"], p["conv2.bias"])))
+    a = a.reshape(a.shape[0], -1)
+    a = relu(a @ p["fc1.weight"].T + p["fc1.bias"])
+    a = relu(a @ p["fc2.weight"].T + p["fc2.bias"])
+    return a @ p["fc3.weight"].T + p["fc3.bias"]
+
+
+# ---------------------------------------------------------------- the definition
+def test_print_net_shows_the_notes_output_exactly():
+    """print(net) prints exactly the module tree the note shows.
+
+    Note: "(fc1): Linear(in_features=576, out_features=120, bias=True)"
+    """
+    assert repr(Net()) == PRINTED_NET
+
+
+def test_net_has_ten_parameter_tensors_five_layers_times_weight_and_bias():
+    """len(list(net.parameters())) is 10: five layers, each with a weight and a bias.
+
+    Note: "print(len(params)) # 哪十层的参数呢？"
+
+    Erratum: the note answers its own question ("which ten layers?") with "十层参数":
+    input -> conv2d -> relu -> ... -> linear, i.e. ten *layers*. That list has eleven
+    items and counts parameter-free ops (relu, view). The ten are tensors, not layers:
+    conv1, conv2, fc1, fc2, fc3 each own a weight and a bias; relu, max_pool and view
+    own none.
+    """
+    net = Net()
+    params = list(net.parameters())
+    assert len(params) == 10
+    names = [name for name, _ in net.named_parameters()]
+    layers = ["conv1", "conv2", "fc1", "fc2", "fc3"]
+    assert names == [f"{layer}.{kind}" for layer in layers for kind in ("weight", "bias")]
+
+
+def test_params_0_is_conv1_weight_of_size_6_1_3_3_not_6():
+    """params[0].size() is torch.Size([6, 1, 3, 3]) — conv1's weight.
+
+    Note: "print(params[0].size())  # conv1's .weight"
+
+    Erratum: the note prints ``torch.Size([6])`` (the size of conv1's *bias*,
+    params[1]). A Conv2d(in, out, k) weight is (out, in, k, k) = (6, 1, 3, 3).
+    """
+    params = list(Net().parameters())
+    assert params[0].size() == torch.Size([6, 1, 3, 3])
+    assert params[1].size() == torch.Size([6])
+
+
+def test_every_parameter_shape_follows_from_the_layer_definitions():
+    """Each parameter's shape is what Conv2d(in, out, k) and Linear(in, out) define.
+
+    Note: "self.fc1 = nn.Linear(16 * 6 * 6, 120)  # 6*6 from image dimension"
+
+    Conv2d weight (out, in, k, k), Linear weight (out, in), biases (out,). fc1's 576
+    inputs = 16 channels x 6 x 6, since 32 -conv3-> 30 -pool-> 15 -conv3-> 13 -pool-> 6.
+    """
+    side = 32
+    for _ in range(2):
+        side = (side - 3 + 1) // 2
+    assert side == 6
+    expected = {
+        "conv1.weight": (6, 1, 3, 3),
+        "conv1.bias": (6,),
+        "conv2.weight": (16, 6, 3, 3),
+        "conv2.bias": (16,),
+        "fc1.weight": (120, 16 * side * side),
+        "fc1.bias": (120,),
+        "fc2.weight": (84, 120),
+        "fc2.bias": (84,),
+        "fc3.weight": (10, 84),
+        "fc3.bias": (10,),
+    }
+    actual = {name: tuple(p.shape) for name, p in Net().named_parameters()}
+    assert actual == expected
+    assert sum(int(np.prod(s)) for s in expected.values()) == 81_194
+    assert sum(p.numel() for p in Net().parameters()) == 81_194
+
+
+# ---------------------------------------------------------------- forward
+def test_a_random_32x32_input_gives_a_1x10_output():
+    """net(torch.randn(1, 1, 32, 32)) has shape (1, 10).
+
+    Note: "input = torch.randn(1, 1, 32, 32)"
+    """
+    out = Net()(torch.randn(1, 1, 32, 32))
+    assert out.shape == (1, 10)
+    assert out.dtype == torch.float32
+
+
+def test_forward_equals_an_independent_numpy_implementation():
+    """Net's forward equals the same LeNet written in NumPy float64.
+
+    Note: "You just have to **define the forward function**"
+
+    float32 (torch) against float64 (NumPy) through five layers: rtol 1e-5 and atol 1e-6
+    cover float32 rounding of sums of up to 576 terms.
+    """
+    net = Net()
+    x = torch.randn(3, 1, 32, 32)
+    expected = numpy_lenet(net, x.double().numpy())
+    torch.testing.assert_close(net(x).double(), torch.from_numpy(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_num_flat_features_counts_all_but_the_batch_dimension():
+    """num_flat_features(x) multiplies every size except the batch dimension.
+
+    Note: "size = x.size()[1:]  # all dimensions except the batch dimension"
+    """
+    net = Net()
+    assert net.num_flat_features(torch.zeros(7, 16, 6, 6)) == 576
+    assert net.num_flat_features(torch.zeros(2, 3)) == 3
+    assert net.num_flat_features(torch.zeros(4)) == 1  # empty product
+
+
+@pytest.mark.parametrize("side", [30, 31, 32, 33])
+def test_sizes_30_to_33_also_reduce_to_6x6(side):
+    """Not only 32x32: any side from 30 to 33 reaches fc1 as 16 x 6 x 6.
+
+    Note: "expected input size of this net (LeNet) is 32x32"
+
+    Floor division in max-pooling maps 30..33 to the same 6x6 map.
+    """
+    assert Net()(torch.randn(2, 1, side, side)).shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    ("shape", "hint"),
+    [
+        ((1, 1, 28, 28), "resize 28x28 MNIST images to 32x32"),
+        ((1, 1, 34, 34), "got shape (1, 1, 34, 34)"),
+        ((1, 3, 32, 32), "got shape (1, 3, 32, 32)"),
+        ((1, 32, 32), "got shape (1, 32, 32)"),
+        ((0, 1, 32, 32), "empty batch"),
+    ],
+    ids=["MNIST 28x28", "34x34", "3 channels", "no batch dimension", "empty batch"],
+)
+def test_inputs_it_cannot_take_fail_with_the_size_it_expects(shape, hint):
+    """Inputs other than (N, 1, 32, 32) fail with an error naming the expected shape.
+
+    Note: "To use this net on the MNIST dataset, please resize the images from the dataset
+    to 32x32."
+
+    Without the reference's check, 28x28 fails deep inside fc1 with "mat1 and mat2
+    shapes cannot be multiplied (1x400 and 576x120)", and an unbatched (1, 32, 32)
+    input is silently misread: num_flat_features takes its channel axis for a batch.
+    """
+    with pytest.raises(ValueError, match=r"expects a float tensor shaped \(N, 1, 32, 32\)") as e:
+        Net()(torch.randn(*shape))
+    assert hint in str(e.value)
+    assert "mat1 and mat2" not in str(e.value)
+
+
+def test_integer_input_fails_with_the_dtype_it_expects():
+    """An integer image tensor is refused with a message naming the float it expects.
+
+    Note: "input = torch.randn(1, 1, 32, 32)"
+    """
+    with pytest.raises(TypeError, match=r"float tensor.*got dtype torch.uint8"):
+        Net()(torch.zeros(1, 1, 32, 32, dtype=torch.uint8))
+
+
+# ---------------------------------------------------------------- backward
+def test_zero_grad_then_backward_with_random_gradients_fills_every_grad():
+    """net.zero_grad(); out.backward(torch.randn(1, 10)) gives every parameter a .grad of its shape.
+
+    Note: "Zero the gradient buffers of all parameters and backprops with random gradients"
+    """
+    net = Net()
+    out = net(torch.randn(1, 1, 32, 32))
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+    v = torch.randn(1, 10)
+    out.backward(v)
+    for name, p in net.named_parameters():
+        assert p.grad is not None, name
+        assert p.grad.shape == p.shape, name
+    # out.backward(v) is the gradient of (out * v).sum(), checked on the last layer by
+    # hand: d/dW3 = v^T h2, d/db3 = v, where h2 is fc3's input.
+    torch.testing.assert_close(net.fc3.bias.grad, v[0], rtol=0, atol=0)
+
+
+def test_gradients_of_all_parameters_pass_gradcheck_in_float64():
+    """The backward autograd defines for Net matches finite differences (float64).
+
+    Note: "the backward function (where gradients are computed) is automatically defined
+    for you using autograd"
+
+    fast_mode checks random projections of the Jacobian instead of every entry, which
+    keeps 81k parameters tractable; inputs avoid ReLU/max-pool kinks by being random.
+    """
+    net = Net().double()
+    x = torch.randn(1, 1, 32, 32, dtype=torch.float64, requires_grad=True)
+    names = [n for n, _ in net.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_() for p in net.parameters())
+
+    def f(x, *ps):
+        return torch.func.functional_call(net, dict(zip(names, ps, strict=True)), (x,))
+
+    assert torch.autograd.gradcheck(f, (x, *params), fast_mode=True)
+
+
+@needs_cuda
+def test_forward_and_gradients_on_cuda_equal_cpu():
+    """The same Net, input and output gradient give the same output and grads on CUDA.
+
+    Note: "net.zero_grad()
+    out.backward(torch.randn(1, 10))"
+
+    Convolutions and matmuls reduce in a different order on the GPU (cuDNN, cuBLAS;
+    TF32 is off): rtol 1e-4 / atol 1e-5 absorb float32 reassociation.
+    """
+    net = Net()
+    x, v = torch.randn(4, 1, 32, 32), torch.randn(4, 10)
+
+    def run(net, x, v):
+        net.zero_grad()
+        out = net(x)
+        out.backward(v)
+        return out.detach(), {n: p.grad for n, p in net.named_parameters()}
+
+    assert_cpu_cuda_close(run, net, x, v, rtol=1e-4, atol=1e-5)

@@ -1,0 +1,85 @@
+"""What this run is made of: library versions, devices, threads, hypothesis profiles.
+
+Used by the report header (``pytest_report_header``) and by the checklist summary, so
+a report always says which torch it pinned.
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Distributions named in the report, in this order (absent ones say "not installed").
+LIBRARIES = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "pytorch_lightning",
+    "torchmetrics",
+    "hypothesis",
+    "pytest",
+)
+
+
+def library_version(module_name: str) -> str:
+    try:
+        module = importlib.import_module(module_name)
+    except Exception:
+        return "not installed"
+    return str(getattr(module, "__version__", "unknown"))
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        found[name] = library_version(name)
+    return found
+
+
+def cuda_description() -> str:
+    if not torch.cuda.is_available():
+        return "no CUDA"
+    names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return f"CUDA {torch.version.cuda}: " + ", ".join(names)
+
+
+def devices_seen() -> list[str]:
+    return ["cpu", cuda_description()]
+
+
+def header_lines() -> list[str]:
+    v = versions()
+    return [
+        "pytorch-notes-spec: "
+        + ", ".join(f"{name} {version}" for name, version in v.items() if name != "pytest"),
+        f"devices: cpu ({platform.machine()}), {cuda_description()}",
+        f"torch threads: {torch.get_num_threads()} (TORCH_NUM_THREADS; default 1)",
+    ]
+
+
+def hypothesis_profiles(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, dict[str, Any]]:
+    """Profiles from ``[tool.spec.hypothesis-profiles.NAME]`` in pyproject.toml.
+
+    ``deadline = "none"`` means no deadline (TOML has no null).
+    """
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
+    data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    profiles = data.get("tool", {}).get("spec", {}).get("hypothesis-profiles", {})
+    out: dict[str, dict[str, Any]] = {}
+    for name, options in profiles.items():
+        opts = dict(options)
+        if str(opts.get("deadline", "")).lower() == "none":
+            opts["deadline"] = None
+        out[name] = opts
+    return out

@@ -1,0 +1,248 @@
+"""pytest plugin: the spec as a checklist grouped by chapter, plus a Markdown report.
+
+``--checklist`` prints it after the run; ``--spec-report PATH`` writes it to a file.
+Each test is shown by the first line of its docstring (the note's wording where it has
+one) and its parameters. Works under pytest-xdist: what the controller needs travels in
+``report.user_properties``; nothing here needs another plugin.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from spec.helpers import environment
+
+DOC_KEY = "spec_doc"
+CHAPTER_KEY = "spec_chapter"
+ORDER_KEY = "spec_order"
+TAG_KEY = "spec_tag"
+
+#: Docstring words that flag where the note is wrong or out of date; shown in the checklist.
+TAGS = (("Erratum", "erratum"), ("Changed in", "changed since the note"))
+
+MARKS = {
+    "passed": "PASS",
+    "failed": "FAIL",
+    "error": "ERROR",
+    "skipped": "SKIP",
+    "xfailed": "XFAIL",
+    "xpassed": "XPASS",
+}
+MD_MARKS = {
+    "passed": "✅",
+    "failed": "❌",
+    "error": "💥",
+    "skipped": "⏭️",
+    "xfailed": "☑️ (expected failure)",
+    "xpassed": "❗ (unexpectedly passed)",
+}
+
+
+def first_line(doc: str | None) -> str:
+    return inspect.cleandoc(doc).splitlines()[0].strip() if doc and doc.strip() else ""
+
+
+def tag_of(doc: str | None) -> str:
+    return ", ".join(tag for word, tag in TAGS if doc and word in doc)
+
+
+def chapter_of(nodeid: str, module_doc: str | None) -> str:
+    """'spec/01_tensors.py::...' with module docstring 'Tensors ...' -> '01 Tensors ...'."""
+    path = Path(nodeid.split("::", 1)[0])
+    title = first_line(module_doc) or path.stem
+    number = path.stem.split("_", 1)[0]
+    if number.isdigit():
+        return f"{number} {title}"
+    return f"{path.parent.name} {title}" if path.parent.name == "meta" else title
+
+
+def short(chapter: str) -> str:
+    """'01 Tensors — long subtitle' -> '01 Tensors'."""
+    return chapter.split(" — ", 1)[0]
+
+
+@dataclass
+class Entry:
+    nodeid: str
+    chapter: str
+    doc: str
+    order: int = 0
+    tag: str = ""
+    outcome: str = "passed"
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        name = self.nodeid.split("::")[-1]
+        params = name[name.index("[") :] if "[" in name else ""
+        text = self.doc or name.split("[")[0].removeprefix("test_").replace("_", " ")
+        tag = f" ({self.tag})" if self.tag else ""
+        return f"{text} {params}".rstrip() + tag
+
+
+@dataclass
+class Checklist:
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    # Outcome precedence across setup/call/teardown phases.
+    def record(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        entry = self.entries.get(report.nodeid)
+        if entry is None:
+            entry = Entry(
+                nodeid=report.nodeid,
+                chapter=props.get(CHAPTER_KEY) or chapter_of(report.nodeid, None),
+                doc=props.get(DOC_KEY, ""),
+                order=int(props.get(ORDER_KEY, 0)),
+                tag=props.get(TAG_KEY, ""),
+            )
+            self.entries[report.nodeid] = entry
+        outcome = _outcome(report)
+        if outcome is None:
+            return
+        order = ["passed", "xfailed", "skipped", "xpassed", "failed", "error"]
+        if order.index(outcome) >= order.index(entry.outcome):
+            entry.outcome = outcome
+            entry.reason = _reason(report)
+
+    def by_chapter(self) -> dict[str, list[Entry]]:
+        groups: dict[str, list[Entry]] = defaultdict(list)
+        for entry in sorted(self.entries.values(), key=lambda e: e.order):
+            groups[entry.chapter].append(entry)
+        return dict(sorted(groups.items()))
+
+    def counts(self, entries: list[Entry] | None = None) -> Counter:
+        return Counter(e.outcome for e in (entries or list(self.entries.values())))
+
+    def skip_reasons(self) -> Counter:
+        return Counter(e.reason for e in self.entries.values() if e.outcome == "skipped")
+
+
+def _outcome(report: pytest.TestReport) -> str | None:
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed" if report.passed else None
+    if report.failed:
+        return "failed" if report.when == "call" else "error"
+    if report.skipped:
+        return "skipped"
+    if report.passed and report.when == "call":
+        return "passed"
+    return None
+
+
+def _reason(report: pytest.TestReport) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    if hasattr(report, "wasxfail"):
+        return str(report.wasxfail)
+    if report.failed:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        return crash.message.splitlines()[0] if crash is not None else ""
+    return ""
+
+
+def summarize(counts: Counter) -> str:
+    parts = [f"{counts[k]} {k}" for k in MARKS if counts.get(k)]
+    return ", ".join(parts) or "no tests"
+
+
+def render(checklist: Checklist, *, markdown: bool) -> str:
+    lines: list[str] = []
+    marks = MD_MARKS if markdown else MARKS
+    if markdown:
+        lines += ["# pytorch-notes-spec — the executable specification", ""]
+    for chapter, entries in checklist.by_chapter().items():
+        head = f"{chapter}  ({summarize(checklist.counts(entries))})"
+        lines.append(f"## {head}" if markdown else head)
+        if markdown:
+            lines.append("")
+        for e in entries:
+            note = f" — {e.reason}" if e.reason and e.outcome != "passed" else ""
+            if markdown:
+                lines.append(f"- {marks[e.outcome]} {e.label}{note}")
+            else:
+                lines.append(f"  [{marks[e.outcome]:>5}] {e.label}{note}")
+        lines.append("")
+    lines += summary_lines(checklist, markdown=markdown)
+    return "\n".join(lines) + "\n"
+
+
+def summary_lines(checklist: Checklist, *, markdown: bool) -> list[str]:
+    bullet = "- " if markdown else "  "
+    lines = ["## Summary", ""] if markdown else ["Summary"]
+    versions = environment.versions()
+    lines.append(bullet + "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    lines.append(bullet + "devices seen: " + ", ".join(environment.devices_seen()))
+    lines.append(bullet + f"total: {summarize(checklist.counts())}")
+    for chapter, entries in checklist.by_chapter().items():
+        lines.append(bullet + f"{short(chapter)}: {summarize(checklist.counts(entries))}")
+    reasons = checklist.skip_reasons()
+    if reasons:
+        lines.append(bullet + "skip reasons:")
+        for reason, n in reasons.most_common():
+            lines.append(("  - " if markdown else "    ") + f"{n} x {reason}")
+    return lines
+
+
+# --------------------------------------------------------------------------- hooks
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("spec report")
+    group.addoption(
+        "--checklist",
+        action="store_true",
+        default=False,
+        help="print the spec as a checklist grouped by chapter after the run",
+    )
+    group.addoption(
+        "--spec-report",
+        metavar="PATH",
+        default=None,
+        help="write the checklist and summary as Markdown to PATH",
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for index, item in enumerate(items):
+        obj = getattr(item, "obj", None)
+        module = getattr(item, "module", None)
+        doc = getattr(obj, "__doc__", None)
+        item.user_properties.append((DOC_KEY, first_line(doc)))
+        item.user_properties.append((ORDER_KEY, index))
+        item.user_properties.append((TAG_KEY, tag_of(doc)))
+        item.user_properties.append(
+            (CHAPTER_KEY, chapter_of(item.nodeid, getattr(module, "__doc__", None)))
+        )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(Recorder(config), "spec-report-recorder")
+
+
+class Recorder:
+    """Collects every test report (on the xdist controller too) and renders at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.checklist = Checklist()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.checklist.record(report)
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.config.getoption("--checklist"):
+            terminalreporter.section("executable specification")
+            terminalreporter.write(render(self.checklist, markdown=False))
+        path = self.config.getoption("--spec-report")
+        if path:
+            out = Path(path)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_suffix(out.suffix + ".tmp")
+            tmp.write_text(render(self.checklist, markdown=True), encoding="utf-8")
+            tmp.replace(out)  # never leave a half-written report behind
+            terminalreporter.write_line(f"spec report written to {out}")

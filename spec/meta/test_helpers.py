@@ -1,0 +1,137 @@
+"""The helpers the chapters rely on: devices, environment, and the checklist report."""
+
+from collections import namedtuple
+from pathlib import Path
+
+import pytest
+import torch
+
+from spec.helpers import devices, environment, report
+
+
+def test_cpu_and_cuda_always_lists_both_and_marks_cuda():
+    params = devices.cpu_and_cuda()
+    assert [p.values[0] for p in params] == ["cpu", "cuda"]
+    assert not params[0].marks
+    assert [m.name for m in params[1].marks] == ["cuda"]
+
+
+def test_to_device_moves_nested_tensors_and_copies_modules():
+    Pair = namedtuple("Pair", "a b")
+    net = torch.nn.Linear(2, 2)
+    tree = {"x": [torch.ones(1), (torch.zeros(1), 3)], "p": Pair(torch.ones(1), "s"), "m": net}
+    moved = devices.to_device(tree, "meta")
+    assert moved["x"][0].device.type == "meta"
+    assert moved["x"][1][0].device.type == "meta"
+    assert moved["x"][1][1] == 3
+    assert moved["p"].b == "s"
+    assert isinstance(moved["p"], Pair)
+    assert moved["m"] is not net
+    assert moved["m"].weight.device.type == "meta"
+    assert net.weight.device.type == "cpu"  # the caller's module is untouched
+
+
+def test_assert_cpu_cuda_close_skips_nothing_itself_and_fails_without_cuda():
+    if torch.cuda.is_available():
+        pytest.skip("this checks the CPU-only behaviour")
+    with pytest.raises((AssertionError, RuntimeError)):
+        devices.assert_cpu_cuda_close(lambda t: t, torch.ones(1), rtol=0, atol=0)
+
+
+def test_hypothesis_profiles_come_from_pyproject(tmp_path: Path):
+    profiles = environment.hypothesis_profiles()
+    assert profiles["ci"]["derandomize"] is True
+    assert profiles["ci"]["max_examples"] >= 100
+    assert profiles["ci"]["deadline"] is None
+    assert profiles["thorough"]["max_examples"] > profiles["ci"]["max_examples"]
+    other = tmp_path / "pyproject.toml"
+    other.write_text("[tool.spec.hypothesis-profiles.x]\nmax_examples = 3\n")
+    assert environment.hypothesis_profiles(other) == {"x": {"max_examples": 3}}
+
+
+def test_header_names_versions_devices_and_threads():
+    text = "\n".join(environment.header_lines())
+    for name in ("torch", "torchvision", "numpy", "hypothesis", "pytorch_lightning"):
+        assert name in text
+    assert "threads: " in text
+    assert "no CUDA" in text or "CUDA " in text
+    assert environment.library_version("surely_not_a_module_xyz") == "not installed"
+
+
+def fake_report(nodeid, when, outcome, *, doc="", chapter="01 Tensors", longrepr=None, **extra):
+    r = pytest.TestReport(
+        nodeid=nodeid,
+        location=("f", 0, "t"),
+        keywords={},
+        outcome=outcome,
+        longrepr=longrepr,
+        when=when,
+        user_properties=[(report.DOC_KEY, doc), (report.CHAPTER_KEY, chapter)],
+    )
+    for k, v in extra.items():
+        setattr(r, k, v)
+    return r
+
+
+def test_checklist_groups_by_chapter_and_keeps_the_worst_phase():
+    c = report.Checklist()
+    c.record(fake_report("spec/01_t.py::test_a", "setup", "passed", doc="A holds."))
+    c.record(fake_report("spec/01_t.py::test_a", "call", "passed", doc="A holds."))
+    c.record(fake_report("spec/01_t.py::test_a", "teardown", "failed", doc="A holds."))
+    c.record(
+        fake_report(
+            "spec/01_t.py::test_b[cuda]",
+            "setup",
+            "skipped",
+            doc="B holds.",
+            longrepr=("f", 1, "Skipped: needs CUDA"),
+        )
+    )
+    c.record(fake_report("spec/02_o.py::test_c", "call", "passed", chapter="02 Ops"))
+    groups = c.by_chapter()
+    assert list(groups) == ["01 Tensors", "02 Ops"]
+    a, b = groups["01 Tensors"]
+    assert (a.outcome, b.outcome, b.reason) == ("error", "skipped", "needs CUDA")
+    assert b.label == "B holds. [cuda]"
+    assert groups["02 Ops"][0].label == "c"  # no docstring: the test name
+    assert c.skip_reasons() == {"needs CUDA": 1}
+
+
+def test_render_shows_checklist_and_summary_in_text_and_markdown():
+    c = report.Checklist()
+    c.record(fake_report("spec/01_t.py::test_a", "call", "passed", doc="A holds."))
+    c.record(fake_report("spec/01_t.py::test_x", "call", "skipped", doc="X.", wasxfail="why"))
+    text = report.render(c, markdown=False)
+    assert "01 Tensors  (1 passed, 1 xfailed)" in text
+    assert "[ PASS] A holds." in text
+    assert "[XFAIL] X. — why" in text
+    assert "torch " + torch.__version__ in text
+    assert "devices seen: cpu" in text
+    md = report.render(c, markdown=True)
+    assert md.startswith("# ")
+    assert "## 01 Tensors" in md
+    assert "- ✅ A holds." in md
+
+
+def test_entries_keep_collection_order_and_show_errata():
+    c = report.Checklist()
+    for order, name in [(2, "b"), (0, "a"), (1, "c")]:
+        r = fake_report(f"spec/01_t.py::test_{name}", "call", "passed", doc=name)
+        r.user_properties += [
+            (report.ORDER_KEY, order),
+            (report.TAG_KEY, "erratum" * (name == "c")),
+        ]
+        c.record(r)
+    assert [e.label for e in c.by_chapter()["01 Tensors"]] == ["a", "c (erratum)", "b"]
+    assert report.tag_of("x\n\nErratum: the note says 6.") == "erratum"
+    assert report.tag_of("x\n\nChanged in torch 2.0: ...") == "changed since the note"
+    assert report.tag_of("plain") == ""
+
+
+def test_chapter_title_comes_from_number_and_module_docstring():
+    assert report.chapter_of("spec/03_numpy_bridge.py::t", "NumPy Bridge — x\n\nmore") == (
+        "03 NumPy Bridge — x"
+    )
+    assert report.chapter_of("spec/meta/test_h.py::t", "Helpers.") == "meta Helpers."
+    assert report.chapter_of("x/test_h.py::t", None) == "test_h"
+    assert report.short("01 Tensors — long") == "01 Tensors"
