@@ -1,6 +1,7 @@
 """Every chapter test says which line of the note it checks, and quotes it truly."""
 
 import ast
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,15 @@ def chapter_tests():
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
                 yield pytest.param(path, node, id=f"{path.stem}::{node.name}")
+
+
+#: sha256 of ../shared/seed/pytorch-notes.md, the note as given (recorded once).
+NOTE_SHA256 = "3c3f9126a88d342c48128dcbfccc39bcd586e0746bce99dcdbf24aeebba0f36a"
+
+
+def test_the_note_copy_is_byte_identical_to_the_seed():
+    """spec/pytorch-notes.md is the seed note, byte for byte (no formatter touched it)."""
+    assert hashlib.sha256(note.NOTE_PATH.read_bytes()).hexdigest() == NOTE_SHA256
 
 
 def test_chapters_are_numbered_in_order_without_gaps():
