@@ -1,0 +1,216 @@
+"""CIFAR-10 offline: a learnable stand-in written in the real on-disk format.
+
+CIFAR-10 cannot be downloaded here (and often not in CI). ``write_cifar10`` writes
+``cifar-10-batches-py/`` exactly as the real archive unpacks — ``data_batch_1..5``,
+``test_batch``, ``batches.meta``: pickles that ``pickle.load(f, encoding="latin1")``
+reads, ``data`` an N x 3072 uint8 array in CHW order, ``labels`` a list of ints,
+``label_names`` the ten real class names — so ``torchvision.datasets.CIFAR10`` loads it.
+
+The images are learnable: every class is a colour (shared by two classes) plus a
+grating at a class-specific orientation with random phase, under Gaussian noise. A
+LeNet learns the colours first and the orientations later, so accuracy climbs in
+stages, from 10% (chance) to ~50% and then towards 100%.
+
+torchvision checks each file's MD5 against the real data set's. Instead of turning
+that off, the generator writes ``MANIFEST.json`` with our own checksums, and
+``ManifestCIFAR10`` — a ``torchvision.datasets.CIFAR10`` — checks against those. The
+real CIFAR-10, where a user has it, loads through the plain class, checks unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from torchvision.datasets import CIFAR10
+
+BASE_FOLDER = CIFAR10.base_folder  # "cifar-10-batches-py"
+MANIFEST = "MANIFEST.json"
+CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+TRAIN_FILES = tuple(name for name, _ in CIFAR10.train_list)
+TEST_FILES = tuple(name for name, _ in CIFAR10.test_list)
+META_FILE = CIFAR10.meta["filename"]
+FORMAT_VERSION = 1
+
+#: Environment variable naming a directory that holds the real ``cifar-10-batches-py``.
+REAL_DATA_ENV = "CIFAR10_ROOT"
+
+# Class k: colour COLORS[k] (each shared by a pair of classes) and grating angle ANGLES[k].
+_COLORS = np.array(
+    [[1, 0.2, 0.2]] * 2 + [[0.2, 1, 0.2]] * 2 + [[0.2, 0.2, 1]] * 2 + [[1, 1, 0.2]] * 2
+    + [[0.8, 0.8, 0.8]] * 2,
+    dtype=np.float64,
+)  # fmt: skip
+_ANGLES = np.array([0, 0.5, 0.1, 0.6, 0.2, 0.7, 0.3, 0.8, 0.4, 0.9]) * np.pi
+
+
+def make_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Images (N, 3, 32, 32) uint8 for the given labels, drawn from ``rng``."""
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float64)
+    n = len(labels)
+    phase = rng.uniform(0, 2 * np.pi, size=(n, 1, 1))
+    angle = _ANGLES[labels][:, None, None]
+    grating = np.sin(2 * np.pi / 8 * (np.cos(angle) * xx + np.sin(angle) * yy) + phase)
+    color = _COLORS[labels][:, :, None, None]  # (N, 3, 1, 1)
+    contrast = rng.uniform(0.6, 1.0, size=(n, 1, 1, 1))
+    images = (
+        128
+        + 90 * (color - 0.6)
+        + 40 * grating[:, None] * color * contrast
+        + rng.normal(0, 30, size=(n, 3, 32, 32))
+    )
+    return np.clip(np.rint(images), 0, 255).astype(np.uint8)
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _split(n: int, parts: int) -> list[int]:
+    return [n // parts + (1 if i < n % parts else 0) for i in range(parts)]
+
+
+def write_cifar10(root: str | os.PathLike, n_train: int = 5000, n_test: int = 1000, seed: int = 0):
+    """Write a CIFAR-10-format data set under ``root/cifar-10-batches-py``; return that path.
+
+    ``n_train`` is split across the five training batches (the real set: 50,000);
+    ``n_test`` goes to ``test_batch`` (the real set: 10,000). The same arguments write
+    the same bytes. Everything is written to a temporary directory first and moved into
+    place at the end, so a failure leaves nothing half-written behind.
+    """
+    for name, value, low in (("n_train", n_train, 5), ("n_test", n_test, 1)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    root = Path(root)
+    target = root / BASE_FOLDER
+    if target.exists():
+        raise FileExistsError(f"{target} already exists; remove it or choose another root")
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".cifar-tmp-") as tmp:
+        folder = Path(tmp) / BASE_FOLDER
+        folder.mkdir()
+        batches = [*zip(TRAIN_FILES, _split(n_train, 5), strict=True), (TEST_FILES[0], n_test)]
+        batch_labels = [f"training batch {i} of 5" for i in range(1, 6)] + ["testing batch 1 of 1"]
+        for (name, size), batch_label in zip(batches, batch_labels, strict=True):
+            labels = rng.integers(0, 10, size=size)
+            data = make_images(labels, rng).reshape(size, 3072)  # CHW, row-major
+            entry = {
+                "batch_label": batch_label,
+                "labels": [int(v) for v in labels],
+                "data": data,
+                "filenames": [f"generated_{name}_{j:05d}.png" for j in range(size)],
+            }
+            with open(folder / name, "wb") as f:
+                pickle.dump(entry, f, protocol=2)
+        meta = {"num_cases_per_batch": _split(n_train, 5)[0], "label_names": list(CLASSES)}
+        meta["num_vis"] = 3072
+        with open(folder / META_FILE, "wb") as f:
+            pickle.dump(meta, f, protocol=2)
+        manifest = {
+            "generator": "reference.cifar10_data",
+            "format_version": FORMAT_VERSION,
+            "seed": seed,
+            "n_train": n_train,
+            "n_test": n_test,
+            "md5": {p.name: _md5(p) for p in sorted(folder.iterdir())},
+        }
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        os.replace(folder, target)
+    return target
+
+
+def read_manifest(root: str | os.PathLike) -> dict:
+    path = Path(root) / BASE_FOLDER / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{path} not found: not a data set written by reference.cifar10_data"
+        ) from None
+
+
+class ManifestCIFAR10(CIFAR10):
+    """``torchvision.datasets.CIFAR10`` checked against our ``MANIFEST.json``.
+
+    The narrow override: only the expected MD5s change (per instance, before
+    torchvision's own integrity checks run); loading is torchvision's, unchanged. A
+    file that does not match is named in the error.
+    """
+
+    def __init__(self, root, train: bool = True, transform=None, target_transform=None):
+        md5 = read_manifest(root)["md5"]
+        self.train_list = [[name, md5[name]] for name in TRAIN_FILES]
+        self.test_list = [[name, md5[name]] for name in TEST_FILES]
+        self.meta = {**CIFAR10.meta, "md5": md5[META_FILE]}
+        verify(root, md5)
+        super().__init__(root, train=train, transform=transform, target_transform=target_transform)
+
+
+def verify(root: str | os.PathLike, md5: dict[str, str]) -> None:
+    """Raise ``RuntimeError`` naming the first file that is missing or whose MD5 differs."""
+    folder = Path(root) / BASE_FOLDER
+    for name in (*TRAIN_FILES, *TEST_FILES, META_FILE):
+        path = folder / name
+        if not path.is_file():
+            raise RuntimeError(f"CIFAR-10 file missing: {path}")
+        actual = _md5(path)
+        if actual != md5[name]:
+            raise RuntimeError(
+                f"CIFAR-10 file corrupted or truncated: {path} has MD5 {actual}, "
+                f"{MANIFEST} expects {md5[name]} ({path.stat().st_size} bytes on disk)"
+            )
+
+
+def load_cifar10(root: str | os.PathLike, train: bool = True, transform=None) -> CIFAR10:
+    """The real CIFAR-10 through the plain torchvision class (real checksums), or a
+    generated one (with ``MANIFEST.json``) through ``ManifestCIFAR10``."""
+    folder = Path(root) / BASE_FOLDER
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no {BASE_FOLDER}/ under {root}")
+    if (folder / MANIFEST).exists():
+        return ManifestCIFAR10(root, train=train, transform=transform)
+    return CIFAR10(root, train=train, transform=transform, download=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m reference.cifar10_data",
+        description="Write a learnable CIFAR-10-format data set (offline).",
+    )
+    parser.add_argument("root", help="directory to create cifar-10-batches-py/ in")
+    parser.add_argument("--train", type=int, default=5000, help="training images (real: 50000)")
+    parser.add_argument("--test", type=int, default=1000, help="test images (real: 10000)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        path = write_cifar10(args.root, args.train, args.test, args.seed)
+    except (ValueError, FileExistsError) as e:
+        parser.error(str(e))
+    print(f"wrote {path} ({args.train} train, {args.test} test images)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

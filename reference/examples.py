@@ -1,0 +1,77 @@
+"""Learning PyTorch with Examples — the two-layer network, as nn.Sequential and as a custom Module.
+
+N is batch size; D_in is input dimension; H is hidden dimension; D_out is output dimension.
+"""
+
+from __future__ import annotations
+
+import torch
+
+N, D_in, H, D_out = 64, 1000, 100, 10
+
+
+def random_data(device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Create random Tensors to hold inputs and outputs."""
+    x = torch.randn(N, D_in)
+    y = torch.randn(N, D_out)
+    return x.to(device), y.to(device)
+
+
+def sequential_model() -> torch.nn.Sequential:
+    """Use the nn package to define our model: Linear -> ReLU -> Linear."""
+    return torch.nn.Sequential(
+        torch.nn.Linear(D_in, H),
+        torch.nn.ReLU(),
+        torch.nn.Linear(H, D_out),
+    )
+
+
+class TwoLayerNet(torch.nn.Module):
+    def __init__(self, D_in, H, D_out):
+        """Instantiate two nn.Linear modules and assign them as member variables."""
+        super().__init__()
+        self.linear1 = torch.nn.Linear(D_in, H)
+        self.linear2 = torch.nn.Linear(H, D_out)
+
+    def forward(self, x):
+        """Accept a Tensor of input data and return a Tensor of output data."""
+        h_relu = self.linear1(x).clamp(min=0)
+        y_pred = self.linear2(h_relu)
+        return y_pred
+
+
+def fit(model, optimizer, x, y, steps: int = 500, log=None) -> dict[int, float]:
+    """The note's loop with ``MSELoss(reduction='sum')``; returns the losses it prints,
+    ``{t: loss}`` at every ``t % 100 == 99``."""
+    loss_fn = torch.nn.MSELoss(reduction="sum")
+    printed = {}
+    for t in range(steps):
+        # Forward pass: compute predicted y by passing x to the model.
+        y_pred = model(x)
+
+        # Compute and print loss.
+        loss = loss_fn(y_pred, y)
+        if t % 100 == 99:
+            printed[t] = loss.item()
+            if log is not None:
+                log(t, loss.item())
+
+        # Zero gradients, perform a backward pass, and update the weights.
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return printed
+
+
+def train_sequential(x, y, steps: int = 500, learning_rate: float = 1e-4):
+    """nn.Sequential + Adam(lr=1e-4): returns (model, printed losses)."""
+    model = sequential_model().to(x.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    return model, fit(model, optimizer, x, y, steps)
+
+
+def train_two_layer_net(x, y, steps: int = 500, learning_rate: float = 1e-4):
+    """TwoLayerNet + SGD(lr=1e-4): returns (model, printed losses)."""
+    model = TwoLayerNet(D_in, H, D_out).to(x.device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+    return model, fit(model, optimizer, x, y, steps)
