@@ -1,0 +1,207 @@
+"""pytorch-lighting — the note's "hello world" MNIST LightningModule, on today's API.
+
+Changes from the note, each pinned by the spec:
+
+- ``from pytorch_lightning.metrics.functional import accuracy`` no longer exists (the
+  metrics moved to the separate ``torchmetrics`` package; ``pytorch_lightning.metrics``
+  was removed in Lightning 1.5). ``torchmetrics.functional.accuracy`` also needs
+  ``task=`` and ``num_classes=`` since torchmetrics 0.11.
+- Offline, MNIST cannot be downloaded: ``prepare_data`` falls back to writing real
+  MNIST-format IDX files built from scikit-learn's 1,797 handwritten 8x8 digits
+  (``sklearn.datasets.load_digits``), resized to 28x28, which
+  ``torchvision.datasets.MNIST(download=False)`` loads like the real thing.
+- The note's ``random_split(mnist_full, [55000, 5000])`` hard-codes the real training
+  set's size; fractions work for any size.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, random_split
+from torchmetrics.functional import accuracy
+from torchvision import transforms
+from torchvision.datasets import MNIST
+
+RAW_FILES = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+
+
+# ------------------------------------------------------------------ data, offline
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """The IDX format of MNIST: magic 0x0000 08 <ndim>, big-endian int32 sizes, uint8 data."""
+    if array.dtype != np.uint8:
+        raise ValueError(f"IDX files here hold uint8 data, got {array.dtype}")
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.tobytes())
+
+
+def digits_as_mnist(test_fraction: float = 1 / 6, seed: int = 0):
+    """scikit-learn's handwritten digits as 28x28 uint8 images, split into train/test.
+
+    Each 8x8 image (values 0..16) is scaled to 0..255, resized to 20x20 and centred on a
+    28x28 canvas — the way MNIST itself centres 20x20 digits.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    small = np.clip(digits.images * (255 / 16), 0, 255).astype(np.uint8)
+    images = np.zeros((len(small), 28, 28), dtype=np.uint8)
+    for i, im in enumerate(small):
+        images[i, 4:24, 4:24] = np.asarray(Image.fromarray(im).resize((20, 20), Image.BILINEAR))
+    labels = digits.target.astype(np.uint8)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    n_test = round(len(labels) * test_fraction)
+    test, train = order[:n_test], order[n_test:]
+    return (images[train], labels[train]), (images[test], labels[test])
+
+
+def write_mnist_from_digits(root: str | os.PathLike) -> Path:
+    """Write ``root/MNIST/raw/*-ubyte`` (train and t10k) from the scikit-learn digits.
+
+    Files are written to a temporary folder and moved into place, so nothing
+    half-written is left behind."""
+    raw = Path(root) / "MNIST" / "raw"
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    (train_x, train_y), (test_x, test_y) = digits_as_mnist()
+    with tempfile.TemporaryDirectory(dir=raw.parent) as tmp:
+        tmp = Path(tmp)
+        for (split, kind), name in RAW_FILES.items():
+            data = {"train": (train_x, train_y), "test": (test_x, test_y)}[split]
+            write_idx(tmp / name, data[0] if kind == "images" else data[1])
+        raw.mkdir(exist_ok=True)
+        for name in RAW_FILES.values():
+            os.replace(tmp / name, raw / name)
+    return raw
+
+
+def mnist_is_present(root: str | os.PathLike) -> bool:
+    raw = Path(root) / "MNIST" / "raw"
+    return all((raw / name).is_file() for name in RAW_FILES.values())
+
+
+# ------------------------------------------------------------------ the module
+class LitMNIST(pl.LightningModule):
+    def __init__(self, data_dir="./", hidden_size=64, learning_rate=2e-4, batch_size=32,
+                 download=True, val_fraction=0.1):  # fmt: skip
+        super().__init__()
+        # Hyper-parameters are saved into checkpoints (and self.hparams).
+        self.save_hyperparameters()
+        # Set our init args as class attributes
+        self.data_dir = data_dir
+        self.hidden_size = hidden_size
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.download = download
+        self.val_fraction = val_fraction
+
+        # Hardcode some dataset specific attributes
+        self.num_classes = 10
+        self.dims = (1, 28, 28)
+        channels, width, height = self.dims
+        self.transform = transforms.Compose(
+            [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]
+        )
+
+        # Define PyTorch model
+        self.model = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels * width * height, hidden_size),
+            nn.ReLU(),
+            nn.Dropout(0.1),
+            nn.Linear(hidden_size, hidden_size),
+            nn.ReLU(),
+            nn.Dropout(0.1),
+            nn.Linear(hidden_size, self.num_classes),
+        )
+
+    def forward(self, x):
+        x = self.model(x)
+        return F.log_softmax(x, dim=1)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        loss = F.nll_loss(logits, y)
+        self.log("train_loss", loss)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        loss = F.nll_loss(logits, y)
+        preds = torch.argmax(logits, dim=1)
+        acc = accuracy(preds, y, task="multiclass", num_classes=self.num_classes)
+
+        # Calling self.log will surface up scalars for you in TensorBoard
+        self.log("val_loss", loss, prog_bar=True)
+        self.log("val_acc", acc, prog_bar=True)
+        return loss
+
+    def test_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        loss = F.nll_loss(logits, y)
+        preds = torch.argmax(logits, dim=1)
+        acc = accuracy(preds, y, task="multiclass", num_classes=self.num_classes)
+        self.log("test_loss", loss)
+        self.log("test_acc", acc)
+        return loss
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.learning_rate)
+        return optimizer
+
+    ####################
+    # DATA RELATED HOOKS
+    ####################
+
+    def prepare_data(self):
+        """Download MNIST if it is not there; offline, build it from scikit-learn's digits."""
+        if mnist_is_present(self.data_dir):
+            return
+        if self.download:
+            try:
+                MNIST(self.data_dir, train=True, download=True)
+                MNIST(self.data_dir, train=False, download=True)
+                return
+            except (urllib.error.URLError, OSError, RuntimeError):
+                pass  # no network: fall back to the offline digits
+        write_mnist_from_digits(self.data_dir)
+
+    def setup(self, stage=None):
+        # Assign train/val datasets for use in dataloaders
+        if stage == "fit" or stage is None:
+            mnist_full = MNIST(self.data_dir, train=True, transform=self.transform)
+            self.mnist_train, self.mnist_val = random_split(
+                mnist_full,
+                [1 - self.val_fraction, self.val_fraction],
+                generator=torch.Generator().manual_seed(0),
+            )
+
+        # Assign test dataset for use in dataloader(s)
+        if stage == "test" or stage is None:
+            self.mnist_test = MNIST(self.data_dir, train=False, transform=self.transform)
+
+    def train_dataloader(self):
+        return DataLoader(self.mnist_train, batch_size=self.batch_size)
+
+    def val_dataloader(self):
+        return DataLoader(self.mnist_val, batch_size=self.batch_size)
+
+    def test_dataloader(self):
+        return DataLoader(self.mnist_test, batch_size=self.batch_size)

@@ -1,0 +1,101 @@
+"""Pretained models — torchvision.models, VGG16 feature extraction, and pretrainedmodels.
+
+Real ImageNet weights need the internet. Everything here works with ``weights=None``
+(random initialisation) or with a state dict served from a ``file://`` URL, through the
+same ``torch.hub`` loading path the real weights take.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torchvision.transforms as transforms
+from torchvision import models
+
+#: The note's val_transform (常用训练和验证数据预处理), which is ImageNet evaluation.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def vgg16(weights=None) -> models.VGG:
+    return models.vgg16(weights=weights)
+
+
+def resnet18(weights=None) -> models.ResNet:
+    return models.resnet18(weights=weights)
+
+
+def vgg16_conv_features(model: models.VGG, images: torch.Tensor) -> torch.Tensor:
+    """The article's first extractor: ``model.features`` -> (N, 512, 7, 7) at 224x224,
+    in ``eval()`` mode and without building a graph."""
+    model.eval()
+    with torch.no_grad():
+        return model.features(images)
+
+
+def vgg16_fc7(model: models.VGG) -> nn.Sequential:
+    """The article's second extractor: the network up to fc7 (after its ReLU), 4096-d.
+
+    ``classifier`` is [fc6, ReLU, Dropout, fc7, ReLU, Dropout, fc8]; dropping the last
+    two leaves fc7's activations.
+    """
+    return nn.Sequential(
+        model.features, model.avgpool, nn.Flatten(1), *list(model.classifier.children())[:-2]
+    ).eval()
+
+
+def replace_head(model: nn.Module, num_classes: int = 10) -> nn.Module:
+    """A new, trainable last layer for ``num_classes`` (fc for ResNet, classifier[6] for VGG)."""
+    if isinstance(model, models.ResNet):
+        model.fc = nn.Linear(model.fc.in_features, num_classes)
+    elif isinstance(model, models.VGG):
+        model.classifier[6] = nn.Linear(model.classifier[6].in_features, num_classes)
+    else:
+        raise TypeError(f"replace_head expects a torchvision ResNet or VGG, got {type(model)}")
+    return model
+
+
+def freeze_backbone(model: nn.Module) -> list[nn.Parameter]:
+    """``requires_grad = False`` for everything but the head; returns the head's parameters
+    (the ones to give the optimizer)."""
+    head = model.fc if isinstance(model, models.ResNet) else model.classifier[6]
+    head_ids = {id(p) for p in head.parameters()}
+    for p in model.parameters():
+        p.requires_grad = id(p) in head_ids
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def publish_state_dict(state_dict: dict, directory: str | os.PathLike, name: str) -> str:
+    """Save a state dict the way download.pytorch.org names files — ``name-<sha256[:8]>.pth``
+    — and return its ``file://`` URL, for ``load_state_dict_from_url(check_hash=True)``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{name}.tmp"
+    torch.save(state_dict, tmp)
+    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    final = directory / f"{name}-{digest[:8]}.pth"
+    shutil.move(tmp, final)
+    return final.resolve().as_uri()
+
+
+def load_weights_from_url(url: str, model_dir: str | os.PathLike) -> dict:
+    """``torch.hub.load_state_dict_from_url`` with the hash check on, and tensors only."""
+    return torch.hub.load_state_dict_from_url(
+        url, model_dir=str(model_dir), check_hash=True, progress=False, weights_only=True
+    )
+
+
+def note_val_transform() -> transforms.Compose:
+    return transforms.Compose(
+        [
+            transforms.Resize(256),
+            transforms.CenterCrop(224),
+            transforms.ToTensor(),
+            transforms.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD),
+        ]
+    )

@@ -1,0 +1,51 @@
+"""常用训练和验证数据预处理 — the note's training and validation transforms.
+
+ToTensor turns a PIL.Image, or an H x W x C ``np.ndarray`` with values in [0, 255],
+into a C x H x W ``torch.Tensor`` with values in [0.0, 1.0].
+"""
+
+from __future__ import annotations
+
+import torch
+import torchvision
+from torchvision.transforms import v2
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+train_transform = torchvision.transforms.Compose(
+    [
+        torchvision.transforms.RandomResizedCrop(size=224, scale=(0.08, 1.0)),
+        torchvision.transforms.RandomHorizontalFlip(),
+        torchvision.transforms.ToTensor(),
+        torchvision.transforms.Normalize(mean=MEAN, std=STD),
+    ]
+)
+val_transform = torchvision.transforms.Compose(
+    [
+        torchvision.transforms.Resize(256),
+        torchvision.transforms.CenterCrop(224),
+        torchvision.transforms.ToTensor(),
+        torchvision.transforms.Normalize(mean=MEAN, std=STD),
+    ]
+)
+
+# The same pipelines in transforms.v2 (ToTensor is deprecated there: ToImage + ToDtype).
+train_transform_v2 = v2.Compose(
+    [
+        v2.RandomResizedCrop(size=224, scale=(0.08, 1.0), antialias=True),
+        v2.RandomHorizontalFlip(),
+        v2.ToImage(),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(mean=MEAN, std=STD),
+    ]
+)
+val_transform_v2 = v2.Compose(
+    [
+        v2.Resize(256, antialias=True),
+        v2.CenterCrop(224),
+        v2.ToImage(),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(mean=MEAN, std=STD),
+    ]
+)

@@ -1,0 +1,303 @@
+"""Pretained models — torchvision.models, VGG16 feature extraction, and Cadene's pretrainedmodels.
+
+Real ImageNet weights need the internet: those tests are marked ``network``. Everything
+else runs on random weights, or on weights served from a ``file://`` URL through the
+real ``torch.hub`` loading path.
+"""
+
+import copy
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from PIL import Image
+from torchvision import models
+
+from reference import pretrained_models as pm
+
+
+@pytest.fixture(scope="module")
+def vgg16():
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return pm.vgg16().eval()
+
+
+@pytest.fixture(scope="module")
+def images_224():
+    return torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+
+
+# ====================================================================== torchvision.models
+def test_vgg16_features_give_512x7x7_at_224(vgg16, images_224):
+    """VGG16's features turn a 224x224 image into a (512, 7, 7) map, under eval() and no_grad.
+
+    Note: "[Pytorch：利用预训练好的VGG16网络提取图片特征]"
+
+    Five 2x2 max-pools: 224 / 2**5 = 7.
+    """
+    out = pm.vgg16_conv_features(vgg16, images_224)
+    assert out.shape == (1, 512, 224 // 2**5, 224 // 2**5)
+    assert not out.requires_grad
+    assert not vgg16.training
+
+
+def test_vgg16_up_to_fc7_gives_4096_features(vgg16, images_224):
+    """The classifier cut after fc7 (and its ReLU) gives 4096-d features equal to the full path.
+
+    Note: "[Pytorch：利用预训练好的VGG16网络提取图片特征]"
+
+    Independent check: the same activations computed step by step from VGG16's own
+    modules; ReLU output is non-negative.
+    """
+    fc7 = pm.vgg16_fc7(vgg16)
+    with torch.no_grad():
+        out = fc7(images_224)
+        x = torch.flatten(vgg16.avgpool(vgg16.features(images_224)), 1)
+        expected = torch.relu(vgg16.classifier[3](torch.relu(vgg16.classifier[0](x))))
+    assert out.shape == (1, 4096)
+    assert bool((out >= 0).all())
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
+def test_resnet18_builds_without_weights_and_classifies_1000_classes():
+    """models.resnet18(weights=None) builds a randomly initialised 1000-class network.
+
+    Note: "[torchvision.models](https://ptorch.com/docs/1/models)"
+
+    11,689,512 parameters: ResNet-18's published count.
+    """
+    net = pm.resnet18()
+    assert sum(p.numel() for p in net.parameters()) == 11_689_512
+    assert net.eval()(torch.randn(1, 3, 64, 64)).shape == (1, 1000)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "vgg16"])
+def test_the_head_can_be_replaced_for_10_classes(name, vgg16):
+    """Replacing the last layer makes a 10-class model; everything before it is unchanged.
+
+    Note: "[pytorch中的pre-train函数模型引用及修改]"
+    """
+    original = pm.resnet18() if name == "resnet18" else copy.deepcopy(vgg16)
+    before = {k: v.clone() for k, v in original.state_dict().items()}
+    net = pm.replace_head(original, num_classes=10).eval()
+    head_name = "fc" if name == "resnet18" else "classifier.6"
+    head = net.get_submodule(head_name)
+    assert (head.out_features, head.in_features) == (10, 512 if name == "resnet18" else 4096)
+    for key, value in net.state_dict().items():
+        if not key.startswith(head_name + "."):
+            assert torch.equal(value, before[key]), key
+    with torch.no_grad():
+        assert net(torch.randn(1, 3, 64, 64)).shape == (1, 10)
+
+
+def test_a_frozen_backbone_changes_only_the_head_after_a_step():
+    """With the backbone frozen, one optimizer step changes the head and nothing else.
+
+    Note: "[pytorch中的pre-train函数模型引用及修改]"
+
+    BatchNorm running statistics are buffers, not parameters: eval() keeps them fixed.
+    """
+    net = pm.replace_head(pm.resnet18(), 10)
+    trainable = pm.freeze_backbone(net)
+    net.eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    optimizer = torch.optim.SGD(trainable, lr=0.1)
+    loss = nn.CrossEntropyLoss()(net(torch.randn(4, 3, 64, 64)), torch.tensor([0, 1, 2, 3]))
+    loss.backward()
+    optimizer.step()
+    changed = {k for k, v in net.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {"fc.weight", "fc.bias"}
+    assert all(p.grad is None for n, p in net.named_parameters() if not n.startswith("fc."))
+
+
+def test_pretrained_false_still_works_with_a_deprecation_warning():
+    """models.resnet18(pretrained=False) still builds, warning that 'pretrained' is deprecated.
+
+    Note: "[torchvision.models](https://ptorch.com/docs/1/models)"
+
+    Changed in torchvision 0.13: ``pretrained=True`` became
+    ``weights=ResNet18_Weights.IMAGENET1K_V1`` (or ``"DEFAULT"``); the old keyword
+    warns (it would download with True, so False is what can be pinned offline).
+    """
+    with pytest.warns(UserWarning, match="'pretrained' is deprecated since 0.13") as record:
+        net = models.resnet18(pretrained=False)
+    assert any("equivalent to passing `weights=None`" in str(w.message) for w in record)
+    assert isinstance(net, models.ResNet)
+
+
+def test_the_weights_enum_transforms_match_the_notes_val_transform():
+    """VGG16_Weights.IMAGENET1K_V1.transforms() is the note's val_transform: Resize 256, CenterCrop 224, ImageNet mean/std.
+
+    Note: "torchvision.transforms.Resize(256),"
+
+    Same parameters, and the same output on a PIL image (up to float rounding in the
+    normalization).
+    """
+    preset = models.VGG16_Weights.IMAGENET1K_V1.transforms()
+    assert list(preset.resize_size) == [256]
+    assert list(preset.crop_size) == [224]
+    assert tuple(preset.mean) == pm.IMAGENET_MEAN
+    assert tuple(preset.std) == pm.IMAGENET_STD
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    torch.testing.assert_close(preset(image), pm.note_val_transform()(image), rtol=0, atol=1e-5)
+
+
+# ====================================================================== weights through torch.hub
+@pytest.fixture
+def published(tmp_path):
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        source = pm.resnet18().eval()
+    url = pm.publish_state_dict(source.state_dict(), tmp_path / "server", "resnet18")
+    return source, url, tmp_path / "hub"
+
+
+def test_load_state_dict_from_url_loads_a_file_url_with_the_hash_checked(published):
+    """torch.hub.load_state_dict_from_url(file://..., check_hash=True) gives a model with identical outputs.
+
+    Note: "[torchvision.models](https://ptorch.com/docs/1/models)"
+
+    The real weights travel this path (download, hash check, cache, torch.load); only
+    the URL scheme differs.
+    """
+    source, url, hub = published
+    state = pm.load_weights_from_url(url, hub)
+    model = pm.resnet18()
+    model.load_state_dict(state)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(x), source(x), rtol=0, atol=0)
+    assert [p.name for p in hub.iterdir()] == [url.rsplit("/", 1)[1]]  # cached once
+
+
+def test_a_wrong_hash_is_refused_and_nothing_is_cached(published):
+    """A file whose name promises another hash is refused; no file is left in the cache.
+
+    Note: "[torchvision.models](https://ptorch.com/docs/1/models)"
+    """
+    _, url, hub = published
+    bad_url = url.rsplit("-", 1)[0] + "-deadbeef.pth"
+    path = bad_url.removeprefix("file://")
+    with open(url.removeprefix("file://"), "rb") as src, open(path, "wb") as dst:
+        dst.write(src.read())
+    with pytest.raises(RuntimeError, match=r'invalid hash value \(expected "deadbeef"'):
+        pm.load_weights_from_url(bad_url, hub)
+    assert not hub.exists() or not any(hub.iterdir())
+
+
+@pytest.mark.network
+def test_real_imagenet_weights_load(tmp_path):
+    """With the internet, ResNet18_Weights.IMAGENET1K_V1 downloads and its hash checks.
+
+    Note: "[torchvision.models](https://ptorch.com/docs/1/models)"
+    """
+    torch.hub.set_dir(str(tmp_path))
+    net = models.resnet18(weights=models.ResNet18_Weights.IMAGENET1K_V1)
+    assert net.fc.out_features == 1000
+
+
+# ====================================================================== pretrainedmodels
+def test_pretrainedmodels_does_not_declare_six_which_it_imports():
+    """pretrainedmodels 0.7.4 imports six but does not declare it: without six, import fails.
+
+    Note: "[pretrained-models.pytorch](https://github.com/Cadene/pretrained-models.pytorch)"
+
+    Its metadata requires torch, torchvision, munch, tqdm — not six. Python 3 no longer
+    brings six along, so ``pip install pretrainedmodels`` alone gives an unusable package.
+    The import is retried with ``six`` made unimportable (``sys.modules['six'] = None``),
+    and every module it loaded is removed again afterwards.
+    """
+    pytest.importorskip("pretrainedmodels")
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    assert "six" not in {Requirement(r).name for r in requires("pretrainedmodels") or []}
+    saved = dict(sys.modules)
+    try:
+        for name in [
+            m for m in sys.modules if m == "pretrainedmodels" or m.startswith("pretrainedmodels.")
+        ]:
+            del sys.modules[name]
+        for name in [m for m in sys.modules if m == "six" or m.startswith("six.")] + ["six"]:
+            sys.modules[name] = None  # "six.moves" and friends too: six aliases them there
+        with pytest.raises(ModuleNotFoundError, match="six"):
+            import pretrainedmodels  # noqa: F401
+    finally:
+        for name in set(sys.modules) - set(saved):
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+@pytest.fixture(scope="module")
+def pretrainedmodels():
+    module = pytest.importorskip("pretrainedmodels")
+    return module
+
+
+@pytest.mark.parametrize("name", ["resnet18", "densenet121"])
+def test_pretrainedmodels_api_with_weights_from_a_file_url(
+    pretrainedmodels, name, tmp_path, monkeypatch
+):
+    """A pretrainedmodels model loaded with weights has input_size, mean, std, input_range, features, logits, last_linear.
+
+    Note: "[pretrained-models.pytorch](https://github.com/Cadene/pretrained-models.pytorch)"
+
+    The settings' URL is pointed at a local file:// copy of torchvision weights, so
+    the package's own ``load_pretrained`` runs for real.
+    """
+    source = getattr(models, name)(weights=None)
+    url = pm.publish_state_dict(source.state_dict(), tmp_path / "server", name)
+    settings = pretrainedmodels.pretrained_settings[name]["imagenet"]
+    monkeypatch.setitem(settings, "url", url)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # its torchvision pretrained=False calls
+        model = pretrainedmodels.__dict__[name](num_classes=1000, pretrained="imagenet").eval()
+    assert model.input_size == [3, 224, 224]
+    assert model.input_space == "RGB"
+    assert model.input_range == [0, 1]
+    assert model.mean == list(pm.IMAGENET_MEAN)
+    assert model.std == list(pm.IMAGENET_STD)
+    assert isinstance(model.last_linear, nn.Linear)
+    assert model.last_linear.out_features == 1000
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model.logits(model.features(x)), source.eval()(x), rtol=1e-5, atol=1e-5
+        )
+
+
+def test_pretrainedmodels_vgg16_features_are_fc7_before_relu_not_conv_maps(
+    pretrainedmodels, vgg16, images_224
+):
+    """pretrainedmodels' vgg16.features(x) is 4096-d (fc7 before its ReLU); torchvision's is (512, 7, 7).
+
+    Note: "[pretrained-models.pytorch](https://github.com/Cadene/pretrained-models.pytorch)"
+
+    Same weights copied across; its ``features`` runs the conv stack, skips
+    torchvision's adaptive average pool, then fc6, ReLU, Dropout, fc7. So it also
+    only accepts 224x224 inputs, where torchvision's VGG takes any size.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = pretrainedmodels.vgg16(num_classes=1000, pretrained=None).eval()
+    model._features.load_state_dict(vgg16.features.state_dict())
+    model.linear0.load_state_dict(vgg16.classifier[0].state_dict())
+    model.linear1.load_state_dict(vgg16.classifier[3].state_dict())
+    model.last_linear.load_state_dict(vgg16.classifier[6].state_dict())
+    with torch.no_grad():
+        ours = model.features(images_224)
+        x = torch.flatten(vgg16.features(images_224), 1)
+        expected = vgg16.classifier[3](torch.relu(vgg16.classifier[0](x)))
+        assert ours.shape == (1, 4096)
+        torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-6)
+        assert bool((ours < 0).any())  # before ReLU
+        assert vgg16(torch.randn(1, 3, 160, 160)).shape == (1, 1000)
+        with pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be multiplied"):
+            model(torch.randn(1, 3, 160, 160))

@@ -1,0 +1,145 @@
+"""常用训练和验证数据预处理 — the note's train_transform and val_transform, and their v2 equivalents."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision.transforms import ToTensor
+
+from reference import transforms as t
+
+MEAN = torch.tensor(t.MEAN).view(3, 1, 1)
+STD = torch.tensor(t.STD).view(3, 1, 1)
+
+
+@pytest.fixture
+def image():
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
+
+
+def test_to_tensor_maps_hwc_uint8_0_255_to_chw_float_0_1():
+    """ToTensor turns an HxWxC uint8 array in [0, 255] into a CxHxW float tensor in [0.0, 1.0].
+
+    Note: "其中ToTensor操作会将PIL.Image或形状为H×W×D，数值范围为[0, 255]的np.ndarray转换为形状为D×H×W，数值范围为[0.0, 1.0]的torch.Tensor。"
+
+    Expected from the formula v / 255 in float64, with the axes moved by NumPy.
+    """
+    array = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    x = ToTensor()(array)
+    assert x.shape == (3, 5, 7)
+    assert x.dtype == torch.float32
+    expected = torch.from_numpy(array.transpose(2, 0, 1) / 255.0)
+    torch.testing.assert_close(x.double(), expected, rtol=0, atol=6e-8)  # float32 of v/255
+    assert ToTensor()(np.array([[[0, 255, 128]]], dtype=np.uint8)).flatten().tolist() == [
+        0.0,
+        1.0,
+        pytest.approx(128 / 255),
+    ]
+
+
+def test_to_tensor_does_not_scale_non_uint8_arrays():
+    """ToTensor scales only uint8 (and PIL) input: a float array keeps its values.
+
+    Note: "数值范围为[0, 255]的np.ndarray转换为形状为D×H×W，数值范围为[0.0, 1.0]的torch.Tensor"
+
+    The note's rule holds for uint8 arrays; a float64 array of 0..255 stays 0..255
+    (and float64), which then breaks Normalize's assumptions silently.
+    """
+    x = ToTensor()(np.full((2, 2, 3), 255.0))
+    assert x.dtype == torch.float64
+    assert x.max().item() == 255.0
+
+
+@pytest.mark.parametrize("name", ["train_transform", "val_transform"])
+def test_both_transforms_give_3x224x224_float32_normalized(name, image):
+    """train_transform and val_transform give (3, 224, 224) float32 within the normalized range.
+
+    Note: "torchvision.transforms.Normalize(mean=(0.485, 0.456, 0.406),"
+
+    Values lie in [(0 - mean) / std, (1 - mean) / std] per channel.
+    """
+    x = getattr(t, name)(image)
+    assert x.shape == (3, 224, 224)
+    assert x.dtype == torch.float32
+    low, high = (0 - MEAN) / STD, (1 - MEAN) / STD
+    assert bool((x >= low - 1e-6).all())
+    assert bool((x <= high + 1e-6).all())
+
+
+def test_val_transform_is_deterministic_and_is_resize_crop_normalize(image):
+    """val_transform gives the same tensor every time: resize the short side to 256, take the centre 224.
+
+    Note: "torchvision.transforms.CenterCrop(224),"
+
+    Independent path: PIL resizes 400x300 to 341x256 (short side 256, aspect kept,
+    int(256 * 400 / 300) = 341), crop box from (58, 16), then (v/255 - mean) / std.
+    """
+    a, b = t.val_transform(image), t.val_transform(image)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    resized = image.resize((341, 256), Image.BILINEAR)
+    left, top = round((341 - 224) / 2), round((256 - 224) / 2)
+    crop = np.asarray(resized.crop((left, top, left + 224, top + 224)), dtype=np.float64) / 255
+    expected = (torch.from_numpy(crop.transpose(2, 0, 1)) - MEAN.double()) / STD.double()
+    torch.testing.assert_close(a.double(), expected, rtol=0, atol=1e-5)
+
+
+def test_train_transform_is_reproducible_under_a_seed_and_varies_without(image):
+    """train_transform is random: the same seed repeats it, different draws differ.
+
+    Note: "torchvision.transforms.RandomResizedCrop(size=224,"
+    """
+    torch.manual_seed(5)
+    a = t.train_transform(image)
+    torch.manual_seed(5)
+    b = t.train_transform(image)
+    c = t.train_transform(image)  # the RNG has moved on
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not torch.equal(a, c)
+
+
+def test_random_horizontal_flip_happens_about_half_the_time():
+    """RandomHorizontalFlip() flips with probability 0.5.
+
+    Note: "torchvision.transforms.RandomHorizontalFlip(),"
+
+    400 draws: the count of flips is Binomial(400, 0.5), within 5 standard deviations
+    (10 each) of 200.
+    """
+    from torchvision.transforms import RandomHorizontalFlip
+
+    x = torch.arange(4.0).view(1, 1, 4)
+    flips = sum(bool(RandomHorizontalFlip()(x)[0, 0, 0] == 3) for _ in range(400))
+    assert abs(flips - 200) < 50
+
+
+def test_transforms_v2_give_the_same_results_on_pil_images(image):
+    """The transforms.v2 pipelines equal the note's on PIL input: val always, train under one seed.
+
+    Note: "train_transform = torchvision.transforms.Compose(["
+
+    v2 draws its random crop and flip with the same calls as v1, so one seed gives one
+    crop. Normalization order differs by float rounding only.
+    """
+    torch.testing.assert_close(t.val_transform_v2(image), t.val_transform(image), rtol=0, atol=1e-6)
+    torch.manual_seed(11)
+    v1 = t.train_transform(image)
+    torch.manual_seed(11)
+    v2 = t.train_transform_v2(image)
+    torch.testing.assert_close(v2, v1, rtol=0, atol=1e-6)
+
+
+def test_tensor_input_is_resized_differently_from_pil_input(image):
+    """On a uint8 tensor, v2's resize (torch's antialiased bilinear) is close to PIL's, not equal.
+
+    Note: "其中ToTensor操作会将PIL.Image或形状为H×W×D"
+
+    Measured here: at most about 0.02 after normalization (a few grey levels of 255);
+    the tolerance 0.05 leaves room across releases, far below a real difference.
+    """
+    tensor = torch.from_numpy(np.array(image)).permute(2, 0, 1)
+    from_tensor = t.val_transform_v2(tensor)
+    from_pil = t.val_transform_v2(image)
+    assert from_tensor.shape == from_pil.shape == (3, 224, 224)
+    assert not torch.equal(from_tensor, from_pil)
+    torch.testing.assert_close(from_tensor, from_pil, rtol=0, atol=0.05)
