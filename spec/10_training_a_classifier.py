@@ -368,6 +368,7 @@ def test_an_untrained_net_scores_about_log_10():
 
 
 # ====================================================================== 4. train
+@pytest.mark.slow
 def test_the_loop_logs_in_the_notes_format_and_the_loss_falls(trained):
     """The training loop prints '[epoch, i] loss: x.xxx' lines and the loss falls.
 

@@ -273,6 +273,7 @@ def test_pretrainedmodels_api_with_weights_from_a_file_url(
         )
 
 
+@pytest.mark.slow
 def test_pretrainedmodels_vgg16_features_are_fc7_before_relu_not_conv_maps(
     pretrainedmodels, vgg16, images_224
 ):

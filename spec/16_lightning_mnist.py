@@ -181,6 +181,7 @@ def test_fast_dev_run_runs_one_batch_of_each_loop(mnist_dir, tmp_path):
     assert not list(tmp_path.iterdir())  # fast_dev_run writes no checkpoint
 
 
+@pytest.mark.slow
 def test_a_short_fit_reaches_90_percent_validation_accuracy(fitted):
     """Five epochs on the digits reach at least 90% validation accuracy.
 
