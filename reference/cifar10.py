@@ -21,7 +21,7 @@ import torch.optim as optim
 import torchvision.transforms as transforms
 from torch.utils.data import DataLoader
 
-from reference import cifar10_data
+from reference import checkpoint, cifar10_data
 from reference.cifar10_data import CLASSES
 
 #: The note's short names, as its output prints them ("plane", "car").
@@ -219,19 +219,16 @@ def per_class_accuracy(predicted: torch.Tensor, labels: torch.Tensor, num_classe
 
 # Save and load
 def save(net: nn.Module, path: str | os.PathLike) -> None:
-    """``torch.save(net.state_dict(), PATH)``, written to a temporary file first and
-    moved into place, so an interrupted save never leaves a half-written PATH."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(net.state_dict(), tmp)
-    os.replace(tmp, path)
+    """``torch.save(net.state_dict(), PATH)``, atomically (``reference.checkpoint``): an
+    interrupted save never leaves a half-written PATH or loses the previous one."""
+    checkpoint.save_checkpoint(net.state_dict(), path)
 
 
 def load(path: str | os.PathLike, map_location="cpu") -> Net:
     """``the_model = Net(); the_model.load_state_dict(torch.load(PATH))`` — loading
     tensors only (``weights_only=True``: a checkpoint cannot run code)."""
     the_model = Net()
-    the_model.load_state_dict(torch.load(path, map_location=map_location, weights_only=True))
+    the_model.load_state_dict(checkpoint.load_checkpoint(path, map_location=map_location))
     return the_model
 
 

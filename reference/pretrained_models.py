@@ -17,6 +17,8 @@ import torch.nn as nn
 import torchvision.transforms as transforms
 from torchvision import models
 
+from reference import checkpoint
+
 #: The note's val_transform (常用训练和验证数据预处理), which is ImageNet evaluation.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -84,10 +86,9 @@ def publish_state_dict(state_dict: dict, directory: str | os.PathLike, name: str
 
 
 def load_weights_from_url(url: str, model_dir: str | os.PathLike) -> dict:
-    """``torch.hub.load_state_dict_from_url`` with the hash check on, and tensors only."""
-    return torch.hub.load_state_dict_from_url(
-        url, model_dir=str(model_dir), check_hash=True, progress=False, weights_only=True
-    )
+    """``torch.hub.load_state_dict_from_url`` with the hash check on, and tensors only
+    (``reference.checkpoint``: torch.hub itself defaults to ``weights_only=False``)."""
+    return checkpoint.load_state_dict_from_url(url, model_dir=model_dir, check_hash=True)
 
 
 def note_val_transform() -> transforms.Compose:

@@ -11,7 +11,7 @@ import torch
 from torchvision.datasets import MNIST
 
 pl = pytest.importorskip("pytorch_lightning", reason="needs pytorch-lightning")
-from reference import lightning_mnist  # noqa: E402
+from reference import checkpoint, lightning_mnist  # noqa: E402
 from reference.lightning_mnist import LitMNIST  # noqa: E402
 
 
@@ -214,7 +214,7 @@ def test_the_checkpoint_reloads_with_identical_predictions_and_hyperparameters(f
     model, trainer = fitted
     path = trainer.checkpoint_callback.best_model_path
     assert path.endswith(".ckpt")
-    reloaded = LitMNIST.load_from_checkpoint(path).eval()
+    reloaded = checkpoint.load_lightning_checkpoint(LitMNIST, path).eval()  # weights_only
     assert reloaded.hparams.learning_rate == 1e-3
     assert reloaded.hparams.hidden_size == 64
     x = torch.randn(8, 1, 28, 28)

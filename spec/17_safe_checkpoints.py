@@ -1,0 +1,287 @@
+"""Safe checkpoints — the note's torch.save/torch.load made safe: loading never runs code, saving never loses the previous file.
+
+Every load in ``reference`` goes through ``reference.checkpoint`` with
+``weights_only=True``, including the hub/torchvision path (which defaults to
+``weights_only=False``); every save is atomic.
+"""
+
+import importlib
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from reference import checkpoint, cifar10
+from reference.checkpoint import CheckpointError
+
+MARKER = "payload-ran"
+
+
+# ---------------------------------------------------------------- malicious payloads
+class SystemPayload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class OpenPayload(SystemPayload):
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+class ExecPayload(SystemPayload):
+    def __reduce__(self):
+        return (exec, (f"open({str(self.marker)!r}, 'w').close()",))
+
+
+class ImportPayload(SystemPayload):
+    def __reduce__(self):  # imports a module whose import writes the marker
+        return (importlib.import_module, ("spec_evil_module",))
+
+
+def nested_in_state_dict(marker):
+    state = cifar10.Net().state_dict()
+    state["fc3.extra"] = {"harmless": [1, 2], "payload": SystemPayload(marker)}
+    return state
+
+
+PAYLOADS = {
+    "os.system": lambda m, p: torch.save(SystemPayload(m), p),
+    "open": lambda m, p: torch.save(OpenPayload(m), p),
+    "exec": lambda m, p: torch.save(ExecPayload(m), p),
+    "importlib": lambda m, p: torch.save(ImportPayload(m), p),
+    "nested in a valid state dict": lambda m, p: torch.save(nested_in_state_dict(m), p),
+    "plain pickle, protocol 2": lambda m, p: p.write_bytes(pickle.dumps(SystemPayload(m), 2)),
+    "plain pickle, protocol 4": lambda m, p: p.write_bytes(pickle.dumps(SystemPayload(m), 4)),
+}
+UNSAFE_GLOBAL = {
+    "os.system": "posix.system" if os.name == "posix" else "nt.system",
+    "open": "io.open",
+    "exec": "exec",
+    "importlib": "importlib.import_module",
+    "nested in a valid state dict": "posix.system" if os.name == "posix" else "nt.system",
+    "plain pickle, protocol 2": "posix.system" if os.name == "posix" else "nt.system",
+    "plain pickle, protocol 4": "pickle features beyond tensors",
+}
+
+
+@pytest.fixture
+def evil(tmp_path, monkeypatch):
+    """A directory with the marker's path and an importable module that writes it."""
+    marker = tmp_path / MARKER
+    (tmp_path / "spec_evil_module.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "spec_evil_module", raising=False)
+    return tmp_path, marker
+
+
+@pytest.mark.parametrize("kind", list(PAYLOADS))
+def test_a_malicious_checkpoint_is_refused_and_its_payload_never_runs(evil, kind):
+    """A checkpoint whose unpickling would run code is refused, naming the unsafe global.
+
+    Note: "the_model.load_state_dict(torch.load(PATH))"
+
+    The payloads call os.system, open, exec and importlib, one hides inside an otherwise
+    valid state dict, and two are plain (non-zip) pickles. A marker file that each
+    payload would create proves none ran.
+    """
+    directory, marker = evil
+    path = directory / "model.pth"
+    PAYLOADS[kind](marker, path)
+    with pytest.raises(CheckpointError, match=f"refusing to load .*{UNSAFE_GLOBAL[kind]}"):
+        checkpoint.load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_the_payloads_are_real_they_run_under_weights_only_false(evil):
+    """Control: with weights_only=False (the old default) the os.system payload does run.
+
+    Note: "the_model.load_state_dict(torch.load(PATH))"
+
+    Without this control, the refusals above could be refusing harmless files.
+    """
+    directory, marker = evil
+    path = directory / "model.pth"
+    PAYLOADS["os.system"](marker, path)
+    torch.load(path, weights_only=False)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("kind", ["os.system", "nested in a valid state dict"])
+def test_the_hub_path_refuses_the_same_files(evil, kind):
+    """Served over torch.hub (as torchvision's weights are), the same files are refused too.
+
+    Note: "the_model.load_state_dict(torch.load(PATH))"
+
+    torch.hub.load_state_dict_from_url defaults to weights_only=False; the project's
+    loader passes True.
+    """
+    directory, marker = evil
+    path = directory / "server" / "weights-0badc0de.pth"
+    path.parent.mkdir()
+    PAYLOADS[kind](marker, path)
+    with pytest.raises(CheckpointError, match="unsafe global"):
+        checkpoint.load_state_dict_from_url(
+            path.as_uri(), model_dir=directory / "hub", check_hash=False
+        )
+    assert not marker.exists()
+
+
+def make_damaged(tmp_path, damage):
+    path = tmp_path / "model.pth"
+    torch.save(cifar10.Net().state_dict(), path)
+    raw = bytearray(path.read_bytes())
+    if damage == "truncated":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "flipped byte in tensor data":
+        raw[len(raw) // 2] ^= 0xFF
+        path.write_bytes(bytes(raw))
+    elif damage == "text file":
+        path.write_text("not a checkpoint\n")
+    elif damage == "missing":
+        path.unlink()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("truncated", "truncated or corrupted torch file"),
+        ("empty", "the file is empty"),
+        ("flipped byte in tensor data", "corrupted torch file \\(CRC mismatch"),
+        ("text file", "not a torch checkpoint"),
+        ("missing", "no such file"),
+    ],
+)
+def test_a_damaged_file_gives_a_clear_error(tmp_path, damage, message):
+    """Truncated, empty, corrupted, wrong-format and missing files each give a clear error.
+
+    Note: "the_model.load_state_dict(torch.load(PATH))"
+
+    A flipped byte inside tensor data is the dangerous one: ``torch.load`` does not
+    check the zip's CRCs and would load a wrong weight silently; the loader checks them.
+    """
+    path = make_damaged(tmp_path, damage)
+    with pytest.raises(CheckpointError, match=message):
+        checkpoint.load_checkpoint(path)
+
+
+def test_a_flipped_byte_loads_silently_with_plain_torch_load(tmp_path):
+    """Control: plain torch.load accepts a checkpoint with a flipped tensor byte.
+
+    Note: "the_model.load_state_dict(torch.load(PATH))"
+    """
+    original = cifar10.Net().state_dict()
+    path = make_damaged(tmp_path, "flipped byte in tensor data")
+    loaded = torch.load(path, weights_only=True)
+    assert any(not torch.equal(loaded[k], original[k]) for k in original)
+
+
+# ---------------------------------------------------------------- atomic saves
+def test_save_replaces_atomically_and_leaves_no_temporary(tmp_path):
+    """save_checkpoint writes the new file whole, or not at all; nothing else is left.
+
+    Note: "torch.save(net.state_dict(), PATH)"
+    """
+    path = tmp_path / "cifar_net.pth"
+    first, second = cifar10.Net().state_dict(), cifar10.Net().state_dict()
+    checkpoint.save_checkpoint(first, path)
+    checkpoint.save_checkpoint(second, path)
+    assert [p.name for p in tmp_path.iterdir()] == ["cifar_net.pth"]
+    loaded = checkpoint.load_checkpoint(path)
+    assert all(torch.equal(loaded[k], second[k]) for k in second)
+
+
+def test_a_failing_save_keeps_the_previous_checkpoint(tmp_path):
+    """An object torch.save cannot write fails the save; the previous checkpoint is intact.
+
+    Note: "torch.save(net.state_dict(), PATH)"
+    """
+    path = tmp_path / "cifar_net.pth"
+    good = cifar10.Net().state_dict()
+    checkpoint.save_checkpoint(good, path)
+    before = path.read_bytes()
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        checkpoint.save_checkpoint({"bad": lambda: None}, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["cifar_net.pth"]
+
+
+def test_saving_into_a_missing_directory_is_refused_clearly(tmp_path):
+    """Saving under a directory that does not exist fails naming it, and writes nothing.
+
+    Note: "PATH = './cifar_net.pth'"
+    """
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        checkpoint.save_checkpoint({}, tmp_path / "nope" / "x.pth")
+    assert not (tmp_path / "nope").exists()
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time, torch
+    from reference import checkpoint
+    path = sys.argv[1]
+    checkpoint.save_checkpoint({"w": torch.full((4,), 1.0)}, path)
+    print("first saved", flush=True)
+    big = {"w": torch.full((64 * 1024 * 1024,), 2.0)}  # 256 MiB: slow enough to kill mid-write
+    checkpoint.save_checkpoint(big, path)
+    time.sleep(600)  # not reached if the parent kills in time
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
+    """A save killed with SIGKILL in mid-write leaves the previous checkpoint, bit for bit.
+
+    Note: "torch.save(net.state_dict(), PATH)"
+
+    A child process saves a small checkpoint, then starts overwriting it with a 256 MiB
+    one; it is killed while that temporary file is growing. The small checkpoint loads
+    unchanged, the loader never reads the temporary, and the next save removes it.
+    """
+    if not hasattr(signal, "SIGKILL"):
+        pytest.skip("needs POSIX signals")
+    path = tmp_path / "ckpt.pth"
+    root = Path(__file__).resolve().parents[1]
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(path)],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        assert child.stdout.readline().strip() == "first saved"
+        before = path.read_bytes()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            partial = checkpoint.stale_temporaries(path)
+            if partial and 1 << 20 < partial[0].stat().st_size < 200 << 20:
+                break
+            time.sleep(0.005)
+        else:
+            pytest.fail("never saw the big checkpoint being written")
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGKILL
+    assert path.read_bytes() == before
+    assert checkpoint.load_checkpoint(path)["w"].tolist() == [1.0] * 4
+    assert checkpoint.stale_temporaries(path)  # the killed writer's temporary...
+    checkpoint.save_checkpoint({"w": torch.zeros(1)}, path)
+    assert checkpoint.stale_temporaries(path) == []  # ...is cleared by the next save
