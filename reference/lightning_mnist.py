@@ -33,6 +33,8 @@ from torchmetrics.functional import accuracy
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
+from reference.resume import capture_rng, restore_rng
+
 RAW_FILES = {
     ("train", "images"): "train-images-idx3-ubyte",
     ("train", "labels"): "train-labels-idx1-ubyte",
@@ -92,6 +94,20 @@ def write_mnist_from_digits(root: str | os.PathLike) -> Path:
 def mnist_is_present(root: str | os.PathLike) -> bool:
     raw = Path(root) / "MNIST" / "raw"
     return all((raw / name).is_file() for name in RAW_FILES.values())
+
+
+# ------------------------------------------------------------------ exact resume
+class RNGStateCallback(pl.Callback):
+    """Lightning's checkpoints restore model, optimizer and loop counters, but not the
+    RNGs; with dropout (LitMNIST has two), a resumed fit then draws other masks and ends
+    elsewhere. This callback stores and restores the torch, NumPy and Python RNG states
+    with the checkpoint (as plain tensors and numbers), which makes the resume exact on CPU."""
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        checkpoint["rng"] = capture_rng()
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint):
+        restore_rng(checkpoint["rng"])
 
 
 # ------------------------------------------------------------------ the module

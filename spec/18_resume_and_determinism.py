@@ -1,0 +1,242 @@
+"""Resume and determinism — a stopped run resumes bit-identically; seeded runs repeat exactly.
+
+The note's loop, copied into real work, gets interrupted: this chapter pins what a
+checkpoint must hold for the resumed run to end exactly where the uninterrupted one does.
+"""
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from reference import checkpoint, cifar10, cifar10_data, examples, resume, update_weights
+from reference.loss_function import criterion
+from reference.neural_networks import Net
+from spec.helpers.devices import needs_cuda
+
+ROOT = Path(__file__).resolve().parents[1]
+TOTAL, STOP = 30, 23  # 80 images in batches of 4: 20 steps per epoch, so STOP is mid-epoch 2
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume-data")
+    cifar10_data.write_cifar10(root, n_train=80, n_test=8, seed=0)
+    return root
+
+
+def same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data):
+    with torch.random.fork_rng():
+        return resume.train_steps(data, TOTAL)
+
+
+@pytest.mark.slow
+def test_a_run_resumed_in_a_fresh_process_ends_bit_identical(data, uninterrupted, tmp_path):
+    """Stop after 23 of 30 steps, save, resume in a new Python process: the weights equal the uninterrupted run's, bit for bit.
+
+    Note: "torch.save(net.state_dict(), PATH)"
+
+    The checkpoint holds model, optimizer (momentum buffers), torch/NumPy/Python RNG
+    states, and the loader's generator state at the start of the epoch with the
+    number of batches already used. It loads with weights_only=True.
+    """
+    with torch.random.fork_rng():
+        stopped = resume.train_steps(data, TOTAL, stop_after=STOP)
+    assert stopped["loader"]["epoch"] == 1
+    assert stopped["loader"]["batch_in_epoch"] == STOP - 20
+    checkpoint.save_checkpoint(stopped, tmp_path / "stopped.pth")
+    subprocess.run(
+        [sys.executable, "-m", "reference.resume", str(data), "--steps", str(TOTAL),
+         "--resume", str(tmp_path / "stopped.pth"), "--out", str(tmp_path / "final.pth")],
+        cwd=ROOT, check=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    final = checkpoint.load_checkpoint(tmp_path / "final.pth")
+    assert same(final["model"], uninterrupted["model"])
+    assert final["step"] == TOTAL
+
+
+@pytest.mark.parametrize("forget", ["optimizer", "loader", "nothing"])
+def test_each_part_of_the_checkpoint_is_needed(data, uninterrupted, forget):
+    """Resuming without the optimizer state or the loader position ends elsewhere.
+
+    Note: "the_model.load_state_dict(torch.load(PATH))"
+
+    The note saves only the model's state_dict: enough for inference, not to resume.
+    """
+    with torch.random.fork_rng():
+        stopped = resume.train_steps(data, TOTAL, stop_after=STOP)
+        if forget == "optimizer":
+            stopped["optimizer"] = cifar10.make_criterion_and_optimizer(Net())[1].state_dict()
+            stopped["optimizer"]["param_groups"][0]["params"] = list(range(10))
+        elif forget == "loader":
+            stopped["loader"]["batch_in_epoch"] = 0
+        resumed = resume.train_steps(data, TOTAL, resume_from=stopped)
+    assert same(resumed["model"], uninterrupted["model"]) == (forget == "nothing")
+
+
+# ---------------------------------------------------------------- Lightning
+pl = pytest.importorskip("pytorch_lightning")
+from reference.lightning_mnist import LitMNIST, RNGStateCallback, write_mnist_from_digits  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def mnist(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mnist-resume")
+    write_mnist_from_digits(root)
+    return root
+
+
+def lightning_fit(data_dir, out, epochs, seed, callbacks=(), ckpt_path=None):
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    pl.seed_everything(seed, verbose=False)
+    model = LitMNIST(data_dir=str(data_dir), download=False, learning_rate=1e-3)
+    trainer = pl.Trainer(
+        max_epochs=epochs, accelerator="cpu", devices=1, enable_progress_bar=False,
+        enable_model_summary=False, logger=False, default_root_dir=out,
+        callbacks=list(callbacks), num_sanity_val_steps=0,
+    )  # fmt: skip
+    trainer.fit(model, ckpt_path=ckpt_path)
+    return model, trainer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "with_rng", [False, True], ids=["lightning alone", "with RNGStateCallback"]
+)
+def test_lightning_resume_is_exact_only_with_the_rng_restored(mnist, tmp_path, with_rng):
+    """Lightning's checkpoint restores model, optimizer and loops but not the RNGs; with them restored the resume is exact.
+
+    Note: "def configure_optimizers(self):"
+
+    LitMNIST has dropout, so the RNG state decides the masks after the resume. Without
+    it the resumed fit ends elsewhere; with reference.lightning_mnist.RNGStateCallback it ends
+    bit-identical to the uninterrupted fit. (Resumed under another seed on purpose.)
+    """
+    callbacks = [RNGStateCallback()] if with_rng else []
+    with torch.random.fork_rng():
+        full, _ = lightning_fit(mnist, tmp_path / "full", 2, seed=0, callbacks=callbacks)
+        _, first = lightning_fit(mnist, tmp_path / "first", 1, seed=0, callbacks=callbacks)
+        path = first.checkpoint_callback.best_model_path
+        saved = checkpoint.load_checkpoint(path)
+        expected = {"state_dict", "optimizer_states", "loops", "epoch", "global_step"}
+        assert expected <= set(saved)
+        assert ("rng" in saved) == with_rng
+        resumed, trainer = lightning_fit(
+            mnist, tmp_path / "resumed", 2, seed=123, callbacks=callbacks, ckpt_path=path
+        )
+    assert trainer.current_epoch == 2
+    assert same(resumed.state_dict(), full.state_dict()) == with_rng
+
+
+# ---------------------------------------------------------------- determinism
+def lenet_run():
+    net = Net()
+    optimizer = update_weights.make_optimizer(net)
+    inputs, target = torch.randn(1, 1, 32, 32), torch.randn(1, 10)
+    for _ in range(5):
+        update_weights.training_step(net, optimizer, criterion, inputs, target)
+    return net.state_dict()
+
+
+def cifar_run(data):
+    return resume.train_steps(data, 10)["model"]
+
+
+def sequential_run():
+    return examples.train_sequential(*examples.random_data(), steps=20)[0].state_dict()
+
+
+def two_layer_run():
+    return examples.train_two_layer_net(*examples.random_data(), steps=20)[0].state_dict()
+
+
+@pytest.mark.parametrize("core", ["lenet", "cifar", "sequential", "two_layer"])
+def test_two_seeded_runs_of_each_training_core_are_bit_identical_on_cpu(core, data):
+    """The same seed gives the same weights, bit for bit, for every training core on CPU.
+
+    Note: "for epoch in range(10):  # loop over the dataset multiple times"
+    """
+    run = {
+        "lenet": lenet_run,
+        "cifar": lambda: cifar_run(data),
+        "sequential": sequential_run,
+        "two_layer": two_layer_run,
+    }[core]
+    results = []
+    for _ in range(2):
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            results.append(run())
+    assert same(*results)
+
+
+@pytest.mark.slow
+def test_two_seeded_lightning_fits_are_bit_identical(mnist, tmp_path):
+    """seed_everything(0) twice gives two identical Lightning fits on CPU.
+
+    Note: "def training_step(self, batch, batch_idx):"
+    """
+    with torch.random.fork_rng():
+        a, _ = lightning_fit(mnist, tmp_path / "a", 1, seed=0)
+        b, _ = lightning_fit(mnist, tmp_path / "b", 1, seed=0)
+    assert same(a.state_dict(), b.state_dict())
+
+
+@pytest.fixture
+def deterministic():
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(before)
+
+
+def test_max_unpool2d_refuses_to_run_in_deterministic_mode_even_on_cpu(deterministic):
+    """Under torch.use_deterministic_algorithms(True), MaxUnpool2d raises, even on the CPU.
+
+    Note: "# Max pooling over a (2, 2) window"
+
+    Its scatter has no deterministic implementation on any device; the error says so
+    instead of returning results that could vary.
+    """
+    pooled, indices = torch.nn.MaxPool2d(2, return_indices=True)(torch.randn(1, 1, 4, 4))
+    with pytest.raises(RuntimeError, match="does not have a deterministic implementation"):
+        torch.nn.MaxUnpool2d(2)(pooled, indices)
+
+
+@needs_cuda
+@pytest.mark.parametrize("core", ["lenet", "sequential"])
+def test_two_seeded_cuda_runs_are_bit_identical_in_deterministic_mode(
+    core, deterministic, monkeypatch
+):
+    """On CUDA, with use_deterministic_algorithms(True), two seeded runs are bit-identical.
+
+    Note: "net.to(device)"
+
+    cuBLAS needs CUBLAS_WORKSPACE_CONFIG set for deterministic matmuls.
+    """
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    results = []
+    for _ in range(2):
+        with torch.random.fork_rng(devices=[0]):
+            torch.manual_seed(0)
+            if core == "lenet":
+                net = Net().cuda()
+                optimizer = update_weights.make_optimizer(net)
+                x, y = torch.randn(4, 1, 32, 32).cuda(), torch.randn(4, 10).cuda()
+                for _ in range(5):
+                    update_weights.training_step(net, optimizer, criterion, x, y)
+                results.append({k: v.cpu() for k, v in net.state_dict().items()})
+            else:
+                model, _ = examples.train_sequential(*examples.random_data("cuda"), steps=20)
+                results.append({k: v.cpu() for k, v in model.state_dict().items()})
+    assert same(*results)
