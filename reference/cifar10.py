@@ -111,6 +111,8 @@ def train(
     ``'[%d, %5d] loss: %.3f'`` format. Inputs move to ``device`` every step, as in
     "Training on GPU".
     """
+    if epochs < 1 or print_every < 1:
+        raise ValueError(f"expected epochs >= 1 and print_every >= 1, got {epochs}, {print_every}")
     logged: list[float] = []
     step = 0
     for epoch in range(epochs):  # loop over the dataset multiple times
@@ -130,6 +132,11 @@ def train(
 
             # print statistics
             running_loss += loss.item()
+            if running_loss != running_loss or abs(running_loss) == float("inf"):
+                raise FloatingPointError(
+                    f"loss is {loss.item()} at epoch {epoch + 1}, mini-batch {i + 1}: "
+                    "expected finite inputs (NaN or inf in the data?) and a stable learning rate"
+                )
             if i % print_every == print_every - 1:  # print every print_every mini-batches
                 logged.append(running_loss / print_every)
                 if log is not None:

@@ -10,6 +10,22 @@ import torch
 N, D_in, H, D_out = 64, 1000, 100, 10
 
 
+def check_xy(x, y=None, d_in: int = D_in, d_out: int = D_out) -> None:
+    """Raise a ``ValueError``/``TypeError`` naming the shapes the two-layer models expect."""
+    for name, t, width in (("x", x, d_in), ("y", y, d_out)):
+        if name == "y" and t is None:
+            continue
+        expected = f"{name} as a float tensor shaped (N, {width}) with N >= 1"
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"expected {expected}, got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise TypeError(f"expected {expected}, got dtype {t.dtype}")
+        if t.dim() != 2 or t.shape[1] != width or t.shape[0] == 0:
+            raise ValueError(f"expected {expected}, got shape {tuple(t.shape)}")
+    if y is not None and x.shape[0] != y.shape[0]:
+        raise ValueError(f"expected x and y with the same N, got {x.shape[0]} and {y.shape[0]}")
+
+
 def random_data(device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Create random Tensors to hold inputs and outputs."""
     x = torch.randn(N, D_in)
@@ -35,6 +51,7 @@ class TwoLayerNet(torch.nn.Module):
 
     def forward(self, x):
         """Accept a Tensor of input data and return a Tensor of output data."""
+        check_xy(x, d_in=self.linear1.in_features)
         h_relu = self.linear1(x).clamp(min=0)
         y_pred = self.linear2(h_relu)
         return y_pred
@@ -42,7 +59,15 @@ class TwoLayerNet(torch.nn.Module):
 
 def fit(model, optimizer, x, y, steps: int = 500, log=None) -> dict[int, float]:
     """The note's loop with ``MSELoss(reduction='sum')``; returns the losses it prints,
-    ``{t: loss}`` at every ``t % 100 == 99``."""
+    ``{t: loss}`` at every ``t % 100 == 99``. Stops with ``FloatingPointError`` if the
+    loss stops being finite (NaN or inf in the data, or a diverging learning rate)."""
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    check_xy(x, y, d_in=linears[0].in_features, d_out=linears[-1].out_features)
+    device = linears[0].weight.device
+    if x.device != device or y.device != device:
+        raise ValueError(
+            f"expected x and y on the model's device {device}, got {x.device}, {y.device}"
+        )
     loss_fn = torch.nn.MSELoss(reduction="sum")
     printed = {}
     for t in range(steps):
@@ -51,6 +76,8 @@ def fit(model, optimizer, x, y, steps: int = 500, log=None) -> dict[int, float]:
 
         # Compute and print loss.
         loss = loss_fn(y_pred, y)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss is {loss.item()} at step {t}: expected finite x and y")
         if t % 100 == 99:
             printed[t] = loss.item()
             if log is not None:

@@ -46,8 +46,13 @@ RAW_FILES = {
 # ------------------------------------------------------------------ data, offline
 def write_idx(path: Path, array: np.ndarray) -> None:
     """The IDX format of MNIST: magic 0x0000 08 <ndim>, big-endian int32 sizes, uint8 data."""
-    if array.dtype != np.uint8:
-        raise ValueError(f"IDX files here hold uint8 data, got {array.dtype}")
+    if not isinstance(array, np.ndarray) or array.dtype != np.uint8 or array.ndim not in (1, 3):
+        got = (
+            f"{array.dtype} with {array.ndim} dims"
+            if isinstance(array, np.ndarray)
+            else type(array).__name__
+        )
+        raise ValueError(f"IDX files here hold uint8 labels (1-d) or images (3-d), got {got}")
     header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
     path.write_bytes(header + array.tobytes())
 
@@ -94,6 +99,16 @@ def write_mnist_from_digits(root: str | os.PathLike) -> Path:
 def mnist_is_present(root: str | os.PathLike) -> bool:
     raw = Path(root) / "MNIST" / "raw"
     return all((raw / name).is_file() for name in RAW_FILES.values())
+
+
+def check_input(x, dims=(1, 28, 28)) -> None:
+    expected = f"a float tensor shaped (N, {', '.join(map(str, dims))}) with N >= 1"
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"LitMNIST expects {expected}, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"LitMNIST expects {expected}, got dtype {x.dtype}")
+    if x.dim() != 4 or tuple(x.shape[1:]) != tuple(dims) or x.shape[0] == 0:
+        raise ValueError(f"LitMNIST expects {expected}, got shape {tuple(x.shape)}")
 
 
 # ------------------------------------------------------------------ exact resume
@@ -146,6 +161,7 @@ class LitMNIST(pl.LightningModule):
         )
 
     def forward(self, x):
+        check_input(x, self.dims)
         x = self.model(x)
         return F.log_softmax(x, dim=1)
 

@@ -6,46 +6,85 @@ into a C x H x W ``torch.Tensor`` with values in [0.0, 1.0].
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torchvision
+from PIL import Image
 from torchvision.transforms import v2
+
+
+class InputChecked:
+    """A transform pipeline that first checks it was given an image it can take.
+
+    The note's pipelines start with Resize / RandomResizedCrop, which take a PIL image
+    or a C x H x W tensor — not the H x W x C ndarray the note's ToTensor line mentions.
+    torchvision's own message for anything else is "Unexpected type <class ...>"; this
+    says what was expected.
+    """
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+
+    def __call__(self, image):
+        if isinstance(image, np.ndarray):
+            raise TypeError(
+                "expected a PIL image or a (C, H, W) tensor, got a numpy array: "
+                "convert with PIL.Image.fromarray(array) first"
+            )
+        if not isinstance(image, (Image.Image, torch.Tensor)):
+            raise TypeError(
+                f"expected a PIL image or a (C, H, W) tensor, got {type(image).__name__}"
+            )
+        return self.pipeline(image)
+
+    def __repr__(self) -> str:
+        return repr(self.pipeline)
+
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
-train_transform = torchvision.transforms.Compose(
-    [
-        torchvision.transforms.RandomResizedCrop(size=224, scale=(0.08, 1.0)),
-        torchvision.transforms.RandomHorizontalFlip(),
-        torchvision.transforms.ToTensor(),
-        torchvision.transforms.Normalize(mean=MEAN, std=STD),
-    ]
+train_transform = InputChecked(
+    torchvision.transforms.Compose(
+        [
+            torchvision.transforms.RandomResizedCrop(size=224, scale=(0.08, 1.0)),
+            torchvision.transforms.RandomHorizontalFlip(),
+            torchvision.transforms.ToTensor(),
+            torchvision.transforms.Normalize(mean=MEAN, std=STD),
+        ]
+    )
 )
-val_transform = torchvision.transforms.Compose(
-    [
-        torchvision.transforms.Resize(256),
-        torchvision.transforms.CenterCrop(224),
-        torchvision.transforms.ToTensor(),
-        torchvision.transforms.Normalize(mean=MEAN, std=STD),
-    ]
+val_transform = InputChecked(
+    torchvision.transforms.Compose(
+        [
+            torchvision.transforms.Resize(256),
+            torchvision.transforms.CenterCrop(224),
+            torchvision.transforms.ToTensor(),
+            torchvision.transforms.Normalize(mean=MEAN, std=STD),
+        ]
+    )
 )
 
 # The same pipelines in transforms.v2 (ToTensor is deprecated there: ToImage + ToDtype).
-train_transform_v2 = v2.Compose(
-    [
-        v2.RandomResizedCrop(size=224, scale=(0.08, 1.0), antialias=True),
-        v2.RandomHorizontalFlip(),
-        v2.ToImage(),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(mean=MEAN, std=STD),
-    ]
+train_transform_v2 = InputChecked(
+    v2.Compose(
+        [
+            v2.RandomResizedCrop(size=224, scale=(0.08, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.ToImage(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean=MEAN, std=STD),
+        ]
+    )
 )
-val_transform_v2 = v2.Compose(
-    [
-        v2.Resize(256, antialias=True),
-        v2.CenterCrop(224),
-        v2.ToImage(),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(mean=MEAN, std=STD),
-    ]
+val_transform_v2 = InputChecked(
+    v2.Compose(
+        [
+            v2.Resize(256, antialias=True),
+            v2.CenterCrop(224),
+            v2.ToImage(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean=MEAN, std=STD),
+        ]
+    )
 )

@@ -26,6 +26,9 @@ def training_step(net, optimizer, criterion, input, target) -> float:
     optimizer.zero_grad()  # zero the gradient buffers
     output = net(input)
     loss = criterion(output, target)
+    value = loss.item()
+    if value != value or abs(value) == float("inf"):
+        raise FloatingPointError(f"loss is {value}: expected finite input and target")
     loss.backward()
     optimizer.step()  # Does the update
-    return loss.item()
+    return value

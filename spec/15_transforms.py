@@ -38,6 +38,25 @@ def test_to_tensor_maps_hwc_uint8_0_255_to_chw_float_0_1():
     ]
 
 
+def test_the_notes_pipelines_take_pil_images_not_the_ndarrays_its_to_tensor_line_mentions():
+    """train_transform and val_transform start with Resize/RandomResizedCrop: an HxWxC ndarray is refused.
+
+    Note: "其中ToTensor操作会将PIL.Image或形状为H×W×D，数值范围为[0, 255]的np.ndarray转换为形状为D×H×W"
+
+    Erratum (by omission): ToTensor takes ndarrays, but it is the third step; the
+    first step, a v1 resize, takes only PIL images or tensors. torchvision says
+    "Unexpected type <class 'numpy.ndarray'>"; the reference names the fix.
+    """
+    from torchvision.transforms import Resize
+
+    array = np.zeros((300, 400, 3), dtype=np.uint8)
+    with pytest.raises(TypeError, match=r"Unexpected type <class 'numpy\.ndarray'>"):
+        Resize(256)(array)
+    with pytest.raises(TypeError, match=r"Image\.fromarray"):
+        t.val_transform(array)
+    assert t.val_transform(Image.fromarray(array)).shape == (3, 224, 224)
+
+
 def test_to_tensor_does_not_scale_non_uint8_arrays():
     """ToTensor scales only uint8 (and PIL) input: a float array keeps its values.
 

@@ -223,10 +223,13 @@ def test_the_checkpoint_reloads_with_identical_predictions_and_hyperparameters(f
         torch.testing.assert_close(reloaded(x), model(x), rtol=0, atol=0)
 
 
-def test_a_wrong_input_size_is_refused_by_the_first_layer():
-    """The model is built for 1x28x28 images; a 32x32 image fails naming the sizes.
+def test_a_wrong_input_size_is_refused_naming_the_expected_shape():
+    """The model is built for 1x28x28 images; a 32x32 image is refused naming (N, 1, 28, 28).
 
     Note: "self.dims = (1, 28, 28)"
+
+    Without the check, nn.Flatten + Linear(784, 64) fails with "mat1 and mat2 shapes
+    cannot be multiplied (1x1024 and 784x64)".
     """
-    with pytest.raises(RuntimeError, match=r"1x1024 and 784x64"):
+    with pytest.raises(ValueError, match=r"expects a float tensor shaped \(N, 1, 28, 28\)"):
         LitMNIST()(torch.randn(1, 1, 32, 32))
