@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, random_split
+from torch.utils.data import DataLoader, DistributedSampler, random_split
 from torchmetrics.functional import accuracy
 from torchvision import transforms
 from torchvision.datasets import MNIST
@@ -237,3 +237,26 @@ class LitMNIST(pl.LightningModule):
 
     def test_dataloader(self):
         return DataLoader(self.mnist_test, batch_size=self.batch_size)
+
+
+class LitMNISTInOrder(LitMNIST):
+    """LitMNIST whose training batches keep the data set's order on any number of devices.
+
+    With ``use_distributed_sampler=True`` (the default), Lightning replaces the training
+    loader's sampler with ``DistributedSampler(shuffle=True)`` — even when the loader
+    did not shuffle — so a multi-device run sees another order than a single-device
+    one. Use with ``Trainer(use_distributed_sampler=False)``: each rank then takes every
+    ``world_size``-th example, in order, and together the ranks' batches of B cover
+    exactly the single device's batch of ``world_size * B``.
+    """
+
+    def train_dataloader(self):
+        sampler = None
+        if self.trainer is not None and self.trainer.world_size > 1:
+            sampler = DistributedSampler(
+                self.mnist_train,
+                num_replicas=self.trainer.world_size,
+                rank=self.trainer.global_rank,
+                shuffle=False,
+            )
+        return DataLoader(self.mnist_train, batch_size=self.batch_size, sampler=sampler)

@@ -1,0 +1,99 @@
+"""Distributed — the note's CIFAR Net under DDP (gloo, 2 CPU processes) and Lightning's ddp_spawn, against one process.
+
+Marked ``distributed``: each test spawns two processes. Rendezvous for plain DDP is a
+file; timeouts are one minute.
+"""
+
+import datetime
+import logging
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from reference import distributed
+
+pytestmark = [
+    pytest.mark.distributed,
+    pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available"),
+]
+
+
+def test_ddp_on_two_processes_matches_one_process_on_the_full_batch(tmp_path):
+    """2-process DDP on equal halves of each batch (mean loss) ends where 1 process on the full batch ends.
+
+    Note: "optimizer = optim.SGD(net.parameters(), lr=0.001, momentum=0.9)"
+
+    DDP averages the two halves' gradients, which equals the full batch's mean-loss
+    gradient. After 5 SGD-momentum steps weights agree to float32 summation order:
+    rtol 1e-5 / atol 1e-7 (measured difference here: below 1e-8).
+    """
+    state = distributed.initial_state(seed=0)
+    batches = distributed.make_batches(steps=5, batch_size=8, seed=1)
+    single = distributed.train_single(state, batches)
+    ddp = distributed.train_ddp(state, batches, tmp_path)
+    torch.testing.assert_close(ddp, single, rtol=1e-5, atol=1e-7)
+    assert any(not torch.equal(single[k], state[k]) for k in state)  # it did train
+
+
+def test_ddp_refuses_a_batch_it_cannot_split_equally(tmp_path):
+    """A batch that does not split into equal shards is refused before any process starts.
+
+    Note: "inputs, labels = data[0].to(device), data[1].to(device)"
+    """
+    batches = distributed.make_batches(steps=1, batch_size=5)
+    with pytest.raises(ValueError, match="batch size divisible by 2, got 5"):
+        distributed.train_ddp(distributed.initial_state(), batches, tmp_path)
+    assert not (tmp_path / "rank0.pth").exists()
+
+
+pl = pytest.importorskip("pytorch_lightning")
+
+
+def without_dropout(model):
+    """Dropout draws different masks in each process; this comparison needs none."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    return model
+
+
+@pytest.mark.slow
+def test_lightning_ddp_spawn_on_two_cpus_matches_one_device_at_double_batch(tmp_path):
+    """Trainer(strategy="ddp_spawn", devices=2) with batch 16 matches devices=1 with batch 32, one epoch.
+
+    Note: "def train_dataloader(self):"
+
+    Lightning injects DistributedSampler(shuffle=True) into training loaders by default,
+    even unshuffled ones, so the comparison uses LitMNISTInOrder with
+    use_distributed_sampler=False: rank r takes examples r, r+2, ...; each pair of
+    per-rank batches is the single device's batch. Adam on averaged gradients:
+    rtol 1e-5 / atol 1e-6 (measured: ~6e-8).
+    """
+    from pytorch_lightning.strategies import DDPStrategy
+
+    from reference.lightning_mnist import LitMNISTInOrder, write_mnist_from_digits
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    write_mnist_from_digits(tmp_path)
+    common = {
+        "max_epochs": 1, "accelerator": "cpu", "enable_progress_bar": False, "logger": False,
+        "enable_checkpointing": False, "enable_model_summary": False,
+        "num_sanity_val_steps": 0, "default_root_dir": tmp_path,
+        "use_distributed_sampler": False,
+    }  # fmt: skip
+    with torch.random.fork_rng():
+        pl.seed_everything(0, verbose=False)
+        one = without_dropout(
+            LitMNISTInOrder(data_dir=str(tmp_path), download=False, learning_rate=1e-3)
+        )
+    start = {k: v.clone() for k, v in one.state_dict().items()}
+    two = without_dropout(
+        LitMNISTInOrder(data_dir=str(tmp_path), download=False, learning_rate=1e-3, batch_size=16)
+    )
+    two.load_state_dict(start)
+    pl.Trainer(devices=1, **common).fit(one)
+    strategy = DDPStrategy(start_method="spawn", timeout=datetime.timedelta(seconds=60))
+    pl.Trainer(devices=2, strategy=strategy, **common).fit(two)
+    torch.testing.assert_close(two.state_dict(), one.state_dict(), rtol=1e-5, atol=1e-6)
+    assert any(not torch.equal(one.state_dict()[k], start[k]) for k in start)
