@@ -13,7 +13,13 @@ export OMP_NUM_THREADS   ?= 1
 export TORCH_NUM_THREADS ?= 1
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: spec test lint format venv lock clean
+# Another torch release, in its own venv (see "Upgrade verification" in README.md).
+TORCH       ?= 2.9.1
+TORCHVISION ?= 0.24.1
+MATRIX_VENV := .venv-torch$(TORCH)
+MATRIX_PY   := $(MATRIX_VENV)/bin/python
+
+.PHONY: spec test lint format venv lock clean matrix matrix-venv goldens compare
 
 ## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md)
 spec: $(STAMP)
@@ -21,7 +27,7 @@ spec: $(STAMP)
 
 ## test: what CI runs — lint, then the spec and the project's own tests of its helpers
 test: lint
-	$(PY) -m pytest spec -q -n $(WORKERS) --durations=5
+	$(PY) -m pytest spec -q -n $(WORKERS) --dist worksteal --durations=5
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -45,6 +51,36 @@ lock:
 	.venv-lock/bin/pip install --quiet --disable-pip-version-check '.[test]'
 	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^pytorch-notes-spec' > requirements.lock
 	rm -rf .venv-lock
+
+## matrix: the spec under torch==$(TORCH) / torchvision==$(TORCHVISION), and the upgrade report
+matrix: matrix-venv $(STAMP)
+	mkdir -p reports
+	$(PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider \
+	    --json-report reports/run-torch$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])').json || true
+	$(MATRIX_PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider \
+	    --json-report reports/run-torch$(TORCH).json || true
+	$(PY) -m spec.helpers.compare reports/run-torch$(TORCH).json \
+	    reports/run-torch$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])').json \
+	    -o reports/upgrade-$(TORCH)-to-current.md
+	@echo "upgrade report: reports/upgrade-$(TORCH)-to-current.md"
+
+matrix-venv: $(MATRIX_VENV)/.installed
+
+$(MATRIX_VENV)/.installed: requirements.lock
+	test -x $(MATRIX_PY) || $(PYTHON) -m venv $(MATRIX_VENV)
+	grep -v -E '^(torch|torchvision|triton|nvidia-|cuda-)' requirements.lock > $(MATRIX_VENV)/others.txt
+	$(MATRIX_VENV)/bin/pip install --quiet --disable-pip-version-check \
+	    torch==$(TORCH) torchvision==$(TORCHVISION) -r $(MATRIX_VENV)/others.txt
+	touch $@
+
+## goldens: re-record the golden fingerprints for this torch release (review the diff!)
+goldens: $(STAMP)
+	$(PY) -m pytest spec/22_goldens.py -q -p no:xdist --regen-all
+	$(PY) -m pytest spec/22_goldens.py -q -p no:xdist
+
+## compare: the upgrade report between two run reports: make compare OLD=a.json NEW=b.json
+compare: $(STAMP)
+	$(PY) -m spec.helpers.compare $(OLD) $(NEW) -o reports/upgrade.md
 
 clean:
 	rm -rf reports/spec.md .pytest_cache .hypothesis .benchmarks

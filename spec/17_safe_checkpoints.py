@@ -235,7 +235,7 @@ KILLED_WRITER = textwrap.dedent(
     path = sys.argv[1]
     checkpoint.save_checkpoint({"w": torch.full((4,), 1.0)}, path)
     print("first saved", flush=True)
-    big = {"w": torch.full((64 * 1024 * 1024,), 2.0)}  # 256 MiB: slow enough to kill mid-write
+    big = {"w": torch.full((32 * 1024 * 1024,), 2.0)}  # 128 MiB: slow enough to kill mid-write
     checkpoint.save_checkpoint(big, path)
     time.sleep(600)  # not reached if the parent kills in time
     """
@@ -248,7 +248,7 @@ def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
 
     Note: "torch.save(net.state_dict(), PATH)"
 
-    A child process saves a small checkpoint, then starts overwriting it with a 256 MiB
+    A child process saves a small checkpoint, then starts overwriting it with a 128 MiB
     one; it is killed while that temporary file is growing. The small checkpoint loads
     unchanged, the loader never reads the temporary, and the next save removes it.
     """
@@ -269,7 +269,7 @@ def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             partial = checkpoint.stale_temporaries(path)
-            if partial and 1 << 20 < partial[0].stat().st_size < 200 << 20:
+            if partial and 1 << 20 < partial[0].stat().st_size < 100 << 20:
                 break
             time.sleep(0.005)
         else:

@@ -50,6 +50,40 @@ def cuda_description() -> str:
     return f"CUDA {torch.version.cuda}: " + ", ".join(names)
 
 
+def device_info() -> dict:
+    """CPU, threads, and CUDA device, runtime and driver (driver via nvidia-smi's query,
+    which only reads; empty where there is no GPU)."""
+    info = {
+        "cpu": platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": None,
+    }
+    if torch.cuda.is_available():
+        info["cuda"] = {
+            "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+            "runtime": torch.version.cuda,
+            "driver": _nvidia_driver(),
+        }
+    return info
+
+
+def _nvidia_driver() -> str | None:
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        done = subprocess.run(
+            [exe, "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=20, check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip().splitlines()[0] if done.stdout.strip() else None
+
+
 def devices_seen() -> list[str]:
     return ["cpu", cuda_description()]
 

@@ -9,6 +9,7 @@ one) and its parameters. Works under pytest-xdist: what the controller needs tra
 from __future__ import annotations
 
 import inspect
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,11 @@ from pathlib import Path
 import pytest
 
 from spec.helpers import environment
+
+SCHEMA = "pytorch-notes-spec/run-report/1"
+GOLDEN_KEY = "spec_golden"
+#: Warning categories a run report keeps: today's warnings are tomorrow's breakages.
+TRACKED_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 
 DOC_KEY = "spec_doc"
 CHAPTER_KEY = "spec_chapter"
@@ -75,6 +81,9 @@ class Entry:
     tag: str = ""
     outcome: str = "passed"
     reason: str = ""
+    duration: float = 0.0
+    goldens: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -102,6 +111,10 @@ class Checklist:
                 tag=props.get(TAG_KEY, ""),
             )
             self.entries[report.nodeid] = entry
+        entry.duration += getattr(report, "duration", 0.0) or 0.0
+        recorded = [value for key, value in report.user_properties if key == GOLDEN_KEY]
+        if recorded:  # each phase's report carries the test's properties: keep the latest
+            entry.goldens = recorded
         outcome = _outcome(report)
         if outcome is None:
             return
@@ -199,6 +212,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="print the spec as a checklist grouped by chapter after the run",
     )
     group.addoption(
+        "--json-report",
+        metavar="PATH",
+        default=None,
+        help="write a machine-readable run report (versions, devices, outcomes, durations, "
+        "goldens, deprecation warnings) to PATH; compare two with python -m spec.helpers.compare",
+    )
+    group.addoption(
         "--spec-report",
         metavar="PATH",
         default=None,
@@ -230,9 +250,17 @@ class Recorder:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.checklist = Checklist()
+        self.warnings: dict[str, set[str]] = defaultdict(set)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.checklist.record(report)
+
+    def pytest_warning_recorded(self, warning_message, when, nodeid, location) -> None:
+        if nodeid and issubclass(warning_message.category, TRACKED_WARNINGS):
+            text = str(warning_message.message).strip().splitlines()
+            self.warnings[nodeid].add(
+                f"{warning_message.category.__name__}: {text[0] if text else ''}"
+            )
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.config.getoption("--checklist"):
@@ -246,3 +274,36 @@ class Recorder:
             tmp.write_text(render(self.checklist, markdown=True), encoding="utf-8")
             tmp.replace(out)  # never leave a half-written report behind
             terminalreporter.write_line(f"spec report written to {out}")
+        path = self.config.getoption("--json-report")
+        if path:
+            out = Path(path)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_suffix(out.suffix + ".tmp")
+            data = run_report(self.checklist, self.warnings)
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+            tmp.replace(out)
+            terminalreporter.write_line(f"run report written to {out}")
+
+
+def run_report(checklist: Checklist, warned: dict[str, set[str]]) -> dict:
+    """The machine-readable report of one run (schema ``SCHEMA``)."""
+    tests, goldens = {}, {}
+    for nodeid, e in sorted(checklist.entries.items()):
+        tests[nodeid] = {
+            "chapter": short(e.chapter),
+            "doc": e.doc,
+            "outcome": e.outcome,
+            "reason": e.reason,
+            "duration_s": round(e.duration, 4),
+            "warnings": sorted(warned.get(nodeid, ())),
+        }
+        for golden in e.goldens:
+            goldens[golden["name"]] = golden["values"]
+    return {
+        "schema": SCHEMA,
+        "versions": environment.versions(),
+        "devices": environment.device_info(),
+        "counts": dict(checklist.counts()),
+        "tests": tests,
+        "goldens": goldens,
+    }

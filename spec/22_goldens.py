@@ -1,0 +1,214 @@
+"""Goldens — numeric fingerprints an upgrade could move, recorded once per torch release and device.
+
+Files live in ``spec/goldens/NAME-DEVICE-torchX.Y.Z.csv`` (pytest-regressions'
+``num_regression``; reviewed when recorded). A run compares against its own release's
+file, or — on a release with none yet — against the newest recorded release's, so an
+upgrade that moves a number fails with a table of what moved. After review,
+``make goldens`` records the new release. Every fingerprint also goes into the run
+report (``--json-report``), where ``python -m spec.helpers.compare`` diffs two runs.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from packaging.version import Version
+
+from reference import cifar10, cifar10_data, examples, update_weights
+from reference.loss_function import criterion
+from reference.neural_networks import Net
+from spec.helpers.devices import cpu_and_cuda
+from spec.helpers.report import GOLDEN_KEY
+
+pytest.importorskip("pytest_regressions", reason="goldens need the pytest-regressions plugin")
+pytest.importorskip("pandas", reason="num_regression needs pandas")
+
+GOLDENS = Path(__file__).resolve().parent / "goldens"
+RELEASE = torch.__version__.split("+")[0]
+
+# Tolerances, stated once. RNG streams and initial weights are exact: the same seed
+# must give the same numbers. Outputs and trajectories go through float32 kernels
+# whose summation order may change between releases.
+EXACT = {"atol": 0.0, "rtol": 0.0}
+SUMS = {"atol": 0.0, "rtol": 1e-12}  # float64 sums of float32 weights
+FORWARD = {"atol": 1e-6, "rtol": 1e-5}
+TRAINED = {"atol": 1e-6, "rtol": 1e-4}
+ACCURACY = {"atol": 0.02, "rtol": 0.0}  # two points of accuracy
+
+
+def golden_path(name: str, device: str, regen: bool) -> Path:
+    current = GOLDENS / f"{name}-{device}-torch{RELEASE}.csv"
+    if current.exists() or regen:
+        return current
+    recorded = sorted(
+        GOLDENS.glob(f"{name}-{device}-torch*.csv"),
+        key=lambda p: Version(re.search(r"torch([\d.]+)\.csv$", p.name).group(1)),
+    )
+    if recorded:
+        return recorded[-1]  # the newest release recorded: the upgrade baseline
+    if device != "cpu":
+        pytest.skip(f"no {device} golden recorded yet: run `make goldens` on a {device} host")
+    return current  # pytest-regressions writes it and fails: review, then commit
+
+
+@pytest.fixture
+def golden(request, num_regression):
+    regen = request.config.getoption("force_regen") or request.config.getoption("regen_all")
+
+    def check(name: str, data: dict, tolerance: dict, device: str = "cpu") -> None:
+        columns = {
+            k: [float(x) for x in torch.as_tensor(v).double().flatten()] for k, v in data.items()
+        }
+        request.node.user_properties.append(
+            (GOLDEN_KEY, {"name": f"{name}-{device}", "values": columns})
+        )
+        path = golden_path(name, device, regen)
+        # num_regression converts the dict's lists to arrays in place: give it a copy, so
+        # the report keeps plain floats (which pytest-xdist can send between processes).
+        copy = {k: list(v) for k, v in columns.items()}
+        num_regression.check(copy, fullpath=path, default_tolerance=tolerance)
+
+    return check
+
+
+def param_stats(model: torch.nn.Module) -> dict:
+    params = [p.detach().double().cpu() for p in model.parameters()]
+    return {
+        "sum": [p.sum() for p in params],
+        "abs_sum": [p.abs().sum() for p in params],
+        "first": [p.flatten()[0] for p in params],
+        "last": [p.flatten()[-1] for p in params],
+        "numel": [p.numel() for p in params],
+    }
+
+
+MODELS = {
+    "lenet": (Net, (2, 1, 32, 32)),
+    "cifar_net": (cifar10.Net, (2, 3, 32, 32)),
+    "two_layer_net": (lambda: examples.TwoLayerNet(1000, 100, 10), (4, 1000)),
+    "sequential": (examples.sequential_model, (4, 1000)),
+}
+
+
+def lit_mnist():
+    from reference.lightning_mnist import LitMNIST
+
+    return LitMNIST()
+
+
+def test_seeded_cpu_rng_streams(golden):
+    """torch.manual_seed(0) gives the same rand, randn, randint and randperm streams.
+
+    Note: "Construct a randomly initialized matrix: `x = torch.rand(5, 3)`"
+    """
+    torch.manual_seed(0)
+    golden(
+        "rng_streams",
+        {
+            "rand": torch.rand(6),
+            "randn": torch.randn(6),
+            "randint": torch.randint(0, 1000, (6,)),
+            "randperm": torch.randperm(6),
+        },
+        EXACT,
+    )
+
+
+@pytest.mark.parametrize("name", [*MODELS, "lit_mnist"])
+def test_default_initialisation_of_each_model(golden, name):
+    """Each reference model built after torch.manual_seed(0) has the same initial weights.
+
+    Note: "net = Net()"
+    """
+    if name == "lit_mnist":
+        pytest.importorskip("pytorch_lightning")
+    torch.manual_seed(0)
+    model = lit_mnist() if name == "lit_mnist" else MODELS[name][0]()
+    golden(f"init_{name}", param_stats(model), SUMS)
+
+
+@pytest.mark.parametrize("device", cpu_and_cuda())
+@pytest.mark.parametrize("name", list(MODELS))
+def test_forward_outputs_on_fixed_inputs(golden, name, device):
+    """Each model's output on a fixed input, from fixed weights.
+
+    Note: "out = net(input)"
+    """
+    build, shape = MODELS[name]
+    torch.manual_seed(0)
+    model = build().eval()
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        out = model.to(device)(x.to(device)).cpu()
+    golden(f"forward_{name}", {"output": out}, FORWARD, device)
+
+
+def test_lenet_after_5_sgd_steps(golden):
+    """The note's optimizer loop, 5 steps on a fixed batch: losses and final weights.
+
+    Note: "optimizer.step()    # Does the update"
+    """
+    torch.manual_seed(0)
+    net = Net()
+    optimizer = update_weights.make_optimizer(net)
+    x, target = torch.randn(1, 1, 32, 32), torch.randn(1, 10)
+    losses = [update_weights.training_step(net, optimizer, criterion, x, target) for _ in range(5)]
+    golden("trained_lenet", {"loss": losses, **param_stats(net)}, TRAINED)
+
+
+@pytest.mark.parametrize("name", ["sequential", "two_layer_net"])
+def test_the_examples_after_200_steps(golden, name):
+    """The two-layer examples after 200 steps: printed loss and final weights.
+
+    Note: "for t in range(500):"
+    """
+    torch.manual_seed(0)
+    x, y = examples.random_data()
+    train = examples.train_sequential if name == "sequential" else examples.train_two_layer_net
+    model, printed = train(x, y, steps=200)
+    golden(f"trained_{name}", {"loss": list(printed.values()), **param_stats(model)}, TRAINED)
+
+
+@pytest.fixture(scope="module")
+def cifar_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("golden-cifar")
+    cifar10_data.write_cifar10(root, n_train=500, n_test=200, seed=0)
+    return root
+
+
+def test_short_cifar_run_losses_weights_and_accuracy(golden, cifar_root):
+    """125 steps of the note's CIFAR loop: the logged losses, final weights and test accuracy.
+
+    Note: "Accuracy of the network on the 10000 test images: 55 %"
+    """
+    torch.manual_seed(0)
+    trainloader, testloader = cifar10.make_loaders(cifar_root, batch_size=4, seed=0)
+    net = cifar10.Net()
+    crit, optimizer = cifar10.make_criterion_and_optimizer(net)
+    losses = cifar10.train(net, trainloader, crit, optimizer, epochs=1, print_every=25, log=None)
+    golden("trained_cifar_net", {"loss": losses, **param_stats(net)}, TRAINED)
+    golden("accuracy_cifar", {"accuracy": [cifar10.accuracy(net, testloader) / 100]}, ACCURACY)
+
+
+@pytest.mark.slow
+def test_short_mnist_run_accuracy(golden, tmp_path):
+    """One Lightning epoch of LitMNIST on the digits: validation accuracy.
+
+    Note: "self.log('val_acc', acc, prog_bar=True)"
+    """
+    pl = pytest.importorskip("pytorch_lightning")
+    import logging
+
+    from reference.lightning_mnist import LitMNIST, write_mnist_from_digits
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    write_mnist_from_digits(tmp_path)
+    pl.seed_everything(0, verbose=False)
+    model = LitMNIST(data_dir=str(tmp_path), download=False, learning_rate=1e-3)
+    trainer = pl.Trainer(
+        max_epochs=1, accelerator="cpu", enable_progress_bar=False, logger=False,
+        enable_checkpointing=False, enable_model_summary=False, default_root_dir=tmp_path,
+    )  # fmt: skip
+    trainer.fit(model)
+    golden("accuracy_mnist", {"val_acc": [trainer.callback_metrics["val_acc"].item()]}, ACCURACY)
