@@ -19,15 +19,24 @@ TORCHVISION ?= 0.24.1
 MATRIX_VENV := .venv-torch$(TORCH)
 MATRIX_PY   := $(MATRIX_VENV)/bin/python
 
-.PHONY: spec test lint format venv lock clean matrix matrix-venv goldens compare
+.PHONY: spec test bench lint format venv lock clean matrix matrix-venv goldens compare
 
 ## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md)
 spec: $(STAMP)
 	$(PY) -m pytest spec -q -n $(WORKERS) --checklist --spec-report reports/spec.md
 
-## test: what CI runs — lint, then the spec and the project's own tests of its helpers
+## test: what CI runs — lint, then the spec, the project's own tests of its helpers, and
+## every benchmark once at a small size (a smoke test: speed never fails it)
 test: lint
-	$(PY) -m pytest spec -q -n $(WORKERS) --dist worksteal --durations=5
+	$(PY) -m pytest spec benchmarks -q -n $(WORKERS) --dist worksteal --durations=5 \
+	    --benchmark-disable
+
+## bench: time the training cores on what this machine has (CPU; CPU and GPU on a GPU host)
+bench: $(STAMP)
+	mkdir -p reports
+	$(PY) -m pytest benchmarks -q -p no:xdist -p no:cacheprovider --benchmark-only \
+	    --benchmark-json reports/bench.json
+	$(PY) -m benchmarks.report reports/bench.json --png reports/bench.png --md reports/bench.md
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

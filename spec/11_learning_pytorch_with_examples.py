@@ -80,19 +80,21 @@ def test_mse_loss_sum_is_the_sum_of_squared_errors():
 
 
 def test_clamp_min_0_is_relu():
-    """h_relu = self.linear1(x).clamp(min=0) is exactly ReLU, values and gradients.
+    """h_relu = self.linear1(x).clamp(min=0) is exactly ReLU: the same values, and the same gradients away from 0.
 
     Note: "h_relu = self.linear1(x).clamp(min=0)"
 
-    At exactly 0 both pass a gradient of 0 (the subgradient PyTorch picks for both).
+    At exactly 0 the two may differ: ReLU passes gradient 0 there on every release;
+    clamp passed 1 on torch 2.9.1 and passes 0 on 2.14.1 (see the drift chapter). With
+    real-valued activations an exact 0 practically never occurs, so training is the same.
     """
-    x = torch.tensor([-2.0, -0.0, 0.0, 0.5, 3.0], requires_grad=True)
+    x = torch.tensor([-2.0, -0.5, 0.5, 3.0, 0.0], requires_grad=True)
     x2 = x.detach().clone().requires_grad_()
     torch.testing.assert_close(x.clamp(min=0), torch.relu(x2), rtol=0, atol=0)
     x.clamp(min=0).sum().backward()
     torch.relu(x2).sum().backward()
-    torch.testing.assert_close(x.grad, x2.grad, rtol=0, atol=0)
-    assert x.grad.tolist() == [0.0, 0.0, 0.0, 1.0, 1.0]
+    torch.testing.assert_close(x.grad[:4], x2.grad[:4], rtol=0, atol=0)
+    assert x2.grad.tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
 
 
 def test_two_layer_net_equals_the_sequential_model_given_the_same_weights():

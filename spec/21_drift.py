@@ -181,6 +181,23 @@ def add_graph_uses_deprecated_jit_trace():
         writer.add_graph(torch.nn.Linear(2, 1), torch.ones(1, 2))
 
 
+def clamp_gradient_at_zero() -> float:
+    x = torch.zeros(1, requires_grad=True)
+    x.clamp(min=0).sum().backward()
+    return x.grad.item()
+
+
+def clamp_passes_no_gradient_at_zero():
+    assert clamp_gradient_at_zero() == 0.0
+
+
+def clamp_passed_gradient_one_at_zero():
+    version = installed("torch")
+    if version > Version("2.9.1"):
+        pytest.skip(f"torch {version}: between 2.9.1 (1) and 2.14.1 (0), unverified")
+    assert clamp_gradient_at_zero() == 1.0
+
+
 DRIFT = [
     Drift(
         "dataiter.next() is gone", "torch", "1.13",
@@ -241,6 +258,12 @@ DRIFT = [
         "https://pytorch.org/tutorials/intermediate/tensorboard_tutorial.html",
         "FutureWarning from torch.jit.trace inside add_graph (seen on 2.14.1; first release unverified)",
         add_graph_uses_deprecated_jit_trace,
+    ),
+    Drift(
+        "clamp(min=0) passes no gradient at exactly 0", "torch", "2.14",
+        "h_relu = self.linear1(x).clamp(min=0)",
+        "d/dx clamp(x, min=0) at x == 0 is 0 (like ReLU); it was 1 on 2.9.1 (first release with 0 unverified)",
+        clamp_passes_no_gradient_at_zero, clamp_passed_gradient_one_at_zero,
     ),
 ]  # fmt: skip
 

@@ -1,0 +1,38 @@
+"""Benchmarks need pytest-benchmark; on a host without it they are not collected."""
+
+import math
+
+import pytest
+
+try:
+    import pytest_benchmark  # noqa: F401
+except ImportError:  # e.g. a bare GPU host: skip the directory rather than fail collection
+    collect_ignore_glob = ["test_*.py"]
+
+from benchmarks import cores
+
+
+@pytest.fixture(scope="session")
+def smoke(request) -> bool:
+    """True under --benchmark-disable (make test): each case runs once, small."""
+    return bool(request.config.getoption("benchmark_disable", default=False))
+
+
+@pytest.fixture(scope="session")
+def matmul_peak(smoke):
+    """Measured float32 matmul GFLOP/s per device and CPU thread count, once per session
+    (not in smoke runs): the roofline that '% of floor' compares against."""
+    import torch
+
+    cache: dict[tuple[str, int], float] = {}
+
+    def get(device: str) -> float:
+        if smoke:
+            return math.nan
+        key = (device, torch.get_num_threads())
+        if key not in cache:
+            size = 4096 if device == "cuda" else 1024
+            cache[key] = cores.matmul_peak_gflops(device, size=size)
+        return cache[key]
+
+    return get
