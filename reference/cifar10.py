@@ -22,6 +22,7 @@ import torchvision.transforms as transforms
 from torch.utils.data import DataLoader
 
 from reference import checkpoint, cifar10_data
+from reference.checks import check_float_batch
 from reference.cifar10_data import CLASSES
 
 #: The note's short names, as its output prints them ("plane", "car").
@@ -63,13 +64,7 @@ class Net(nn.Module):
 
 
 def check_input(x: object) -> None:
-    expected = "a float tensor shaped (N, 3, 32, 32) with N >= 1"
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"Net expects {expected}, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"Net expects {expected}, got dtype {x.dtype}")
-    if x.dim() != 4 or tuple(x.shape[1:]) != (3, 32, 32) or x.shape[0] == 0:
-        raise ValueError(f"Net expects {expected}, got shape {tuple(x.shape)}")
+    check_float_batch(x, "Net", "(N, 3, 32, 32)", lambda s: tuple(s[1:]) == (3, 32, 32))
 
 
 # 3. Define a loss function and optimizer

@@ -33,6 +33,7 @@ from torchmetrics.functional import accuracy
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
+from reference.checks import check_float_batch
 from reference.resume import capture_rng, restore_rng
 
 RAW_FILES = {
@@ -102,13 +103,8 @@ def mnist_is_present(root: str | os.PathLike) -> bool:
 
 
 def check_input(x, dims=(1, 28, 28)) -> None:
-    expected = f"a float tensor shaped (N, {', '.join(map(str, dims))}) with N >= 1"
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"LitMNIST expects {expected}, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"LitMNIST expects {expected}, got dtype {x.dtype}")
-    if x.dim() != 4 or tuple(x.shape[1:]) != tuple(dims) or x.shape[0] == 0:
-        raise ValueError(f"LitMNIST expects {expected}, got shape {tuple(x.shape)}")
+    shape = f"(N, {', '.join(map(str, dims))})"
+    check_float_batch(x, "LitMNIST", shape, lambda s: tuple(s[1:]) == tuple(dims))
 
 
 # ------------------------------------------------------------------ exact resume
@@ -173,6 +169,13 @@ class LitMNIST(pl.LightningModule):
         return loss
 
     def validation_step(self, batch, batch_idx):
+        return self._evaluate(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        # Here we just reuse the validation logic for testing (logged as test_*)
+        return self._evaluate(batch, "test")
+
+    def _evaluate(self, batch, stage):
         x, y = batch
         logits = self(x)
         loss = F.nll_loss(logits, y)
@@ -180,18 +183,8 @@ class LitMNIST(pl.LightningModule):
         acc = accuracy(preds, y, task="multiclass", num_classes=self.num_classes)
 
         # Calling self.log will surface up scalars for you in TensorBoard
-        self.log("val_loss", loss, prog_bar=True)
-        self.log("val_acc", acc, prog_bar=True)
-        return loss
-
-    def test_step(self, batch, batch_idx):
-        x, y = batch
-        logits = self(x)
-        loss = F.nll_loss(logits, y)
-        preds = torch.argmax(logits, dim=1)
-        acc = accuracy(preds, y, task="multiclass", num_classes=self.num_classes)
-        self.log("test_loss", loss)
-        self.log("test_acc", acc)
+        self.log(f"{stage}_loss", loss, prog_bar=stage == "val")
+        self.log(f"{stage}_acc", acc, prog_bar=stage == "val")
         return loss
 
     def configure_optimizers(self):

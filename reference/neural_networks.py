@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from reference.checks import check_float_batch
 
 #: The input this net is built for; see ``Net.accepts``.
 INPUT_SHAPE = (1, 32, 32)
@@ -63,13 +64,10 @@ class Net(nn.Module):
 
 def check_input(x: object) -> None:
     """Raise a ``ValueError``/``TypeError`` that says what ``Net`` expects."""
-    expected = "a float tensor shaped (N, 1, 32, 32)"
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"Net expects {expected}, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"Net expects {expected}, got dtype {x.dtype}")
-    if x.dim() != 4 or x.shape[1] != 1 or not Net.accepts(x.shape[2], x.shape[3]):
-        hint = " (resize 28x28 MNIST images to 32x32)" if tuple(x.shape[-2:]) == (28, 28) else ""
-        raise ValueError(f"Net expects {expected}, got shape {tuple(x.shape)}{hint}")
-    if x.shape[0] == 0:
-        raise ValueError(f"Net expects {expected} with N >= 1, got an empty batch")
+    check_float_batch(
+        x,
+        "Net",
+        "(N, 1, 32, 32)",
+        lambda s: len(s) == 4 and s[1] == 1 and Net.accepts(s[2], s[3]),
+        lambda s: " (resize 28x28 MNIST images to 32x32)" if tuple(s[-2:]) == (28, 28) else "",
+    )

@@ -53,7 +53,7 @@ def golden_path(name: str, device: str, regen: bool) -> Path:
 
 
 @pytest.fixture
-def golden(request, num_regression):
+def check_golden(request, num_regression):
     regen = request.config.getoption("force_regen") or request.config.getoption("regen_all")
 
     def check(name: str, data: dict, tolerance: dict, device: str = "cpu") -> None:
@@ -97,13 +97,13 @@ def lit_mnist():
     return LitMNIST()
 
 
-def test_seeded_cpu_rng_streams(golden):
+def test_seeded_cpu_rng_streams(check_golden):
     """torch.manual_seed(0) gives the same rand, randn, randint and randperm streams.
 
     Note: "Construct a randomly initialized matrix: `x = torch.rand(5, 3)`"
     """
     torch.manual_seed(0)
-    golden(
+    check_golden(
         "rng_streams",
         {
             "rand": torch.rand(6),
@@ -116,7 +116,7 @@ def test_seeded_cpu_rng_streams(golden):
 
 
 @pytest.mark.parametrize("name", [*MODELS, "lit_mnist"])
-def test_default_initialisation_of_each_model(golden, name):
+def test_default_initialisation_of_each_model(check_golden, name):
     """Each reference model built after torch.manual_seed(0) has the same initial weights.
 
     Note: "net = Net()"
@@ -125,12 +125,12 @@ def test_default_initialisation_of_each_model(golden, name):
         pytest.importorskip("pytorch_lightning")
     torch.manual_seed(0)
     model = lit_mnist() if name == "lit_mnist" else MODELS[name][0]()
-    golden(f"init_{name}", param_stats(model), SUMS)
+    check_golden(f"init_{name}", param_stats(model), SUMS)
 
 
 @pytest.mark.parametrize("device", cpu_and_cuda())
 @pytest.mark.parametrize("name", list(MODELS))
-def test_forward_outputs_on_fixed_inputs(golden, name, device):
+def test_forward_outputs_on_fixed_inputs(check_golden, name, device):
     """Each model's output on a fixed input, from fixed weights.
 
     Note: "out = net(input)"
@@ -141,10 +141,10 @@ def test_forward_outputs_on_fixed_inputs(golden, name, device):
     x = torch.randn(*shape)
     with torch.no_grad():
         out = model.to(device)(x.to(device)).cpu()
-    golden(f"forward_{name}", {"output": out}, FORWARD, device)
+    check_golden(f"forward_{name}", {"output": out}, FORWARD, device)
 
 
-def test_lenet_after_5_sgd_steps(golden):
+def test_lenet_after_5_sgd_steps(check_golden):
     """The note's optimizer loop, 5 steps on a fixed batch: losses and final weights.
 
     Note: "optimizer.step()    # Does the update"
@@ -154,11 +154,11 @@ def test_lenet_after_5_sgd_steps(golden):
     optimizer = update_weights.make_optimizer(net)
     x, target = torch.randn(1, 1, 32, 32), torch.randn(1, 10)
     losses = [update_weights.training_step(net, optimizer, criterion, x, target) for _ in range(5)]
-    golden("trained_lenet", {"loss": losses, **param_stats(net)}, TRAINED)
+    check_golden("trained_lenet", {"loss": losses, **param_stats(net)}, TRAINED)
 
 
 @pytest.mark.parametrize("name", ["sequential", "two_layer_net"])
-def test_the_examples_after_200_steps(golden, name):
+def test_the_examples_after_200_steps(check_golden, name):
     """The two-layer examples after 200 steps: printed loss and final weights.
 
     Note: "for t in range(500):"
@@ -167,7 +167,7 @@ def test_the_examples_after_200_steps(golden, name):
     x, y = examples.random_data()
     train = examples.train_sequential if name == "sequential" else examples.train_two_layer_net
     model, printed = train(x, y, steps=200)
-    golden(f"trained_{name}", {"loss": list(printed.values()), **param_stats(model)}, TRAINED)
+    check_golden(f"trained_{name}", {"loss": list(printed.values()), **param_stats(model)}, TRAINED)
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def cifar_root(tmp_path_factory):
     return root
 
 
-def test_short_cifar_run_losses_weights_and_accuracy(golden, cifar_root):
+def test_short_cifar_run_losses_weights_and_accuracy(check_golden, cifar_root):
     """125 steps of the note's CIFAR loop: the logged losses, final weights and test accuracy.
 
     Note: "Accuracy of the network on the 10000 test images: 55 %"
@@ -187,12 +187,14 @@ def test_short_cifar_run_losses_weights_and_accuracy(golden, cifar_root):
     net = cifar10.Net()
     crit, optimizer = cifar10.make_criterion_and_optimizer(net)
     losses = cifar10.train(net, trainloader, crit, optimizer, epochs=1, print_every=25, log=None)
-    golden("trained_cifar_net", {"loss": losses, **param_stats(net)}, TRAINED)
-    golden("accuracy_cifar", {"accuracy": [cifar10.accuracy(net, testloader) / 100]}, ACCURACY)
+    check_golden("trained_cifar_net", {"loss": losses, **param_stats(net)}, TRAINED)
+    check_golden(
+        "accuracy_cifar", {"accuracy": [cifar10.accuracy(net, testloader) / 100]}, ACCURACY
+    )
 
 
 @pytest.mark.slow
-def test_short_mnist_run_accuracy(golden, tmp_path):
+def test_short_mnist_run_accuracy(check_golden, tmp_path):
     """One Lightning epoch of LitMNIST on the digits: validation accuracy.
 
     Note: "self.log('val_acc', acc, prog_bar=True)"
@@ -211,4 +213,6 @@ def test_short_mnist_run_accuracy(golden, tmp_path):
         enable_checkpointing=False, enable_model_summary=False, default_root_dir=tmp_path,
     )  # fmt: skip
     trainer.fit(model)
-    golden("accuracy_mnist", {"val_acc": [trainer.callback_metrics["val_acc"].item()]}, ACCURACY)
+    check_golden(
+        "accuracy_mnist", {"val_acc": [trainer.callback_metrics["val_acc"].item()]}, ACCURACY
+    )
