@@ -230,13 +230,25 @@ def test_saving_into_a_missing_directory_is_refused_clearly(tmp_path):
 
 KILLED_WRITER = textwrap.dedent(
     """
-    import sys, time, torch
+    import io, sys, time, torch
     from reference import checkpoint
+
+    real_save = torch.save
+
+    def slow_save(obj, f):  # the same bytes, written 1 MiB at a time: a slow disk
+        buffer = io.BytesIO()
+        real_save(obj, buffer)
+        data = buffer.getvalue()
+        for start in range(0, len(data), 1 << 20):
+            f.write(data[start : start + (1 << 20)])
+            f.flush()
+            time.sleep(0.02)
+
     path = sys.argv[1]
     checkpoint.save_checkpoint({"w": torch.full((4,), 1.0)}, path)
     print("first saved", flush=True)
-    big = {"w": torch.full((32 * 1024 * 1024,), 2.0)}  # 128 MiB: slow enough to kill mid-write
-    checkpoint.save_checkpoint(big, path)
+    torch.save = slow_save
+    checkpoint.save_checkpoint({"w": torch.full((8 * 1024 * 1024,), 2.0)}, path)  # 32 MiB
     time.sleep(600)  # not reached if the parent kills in time
     """
 )
@@ -248,8 +260,9 @@ def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
 
     Note: "torch.save(net.state_dict(), PATH)"
 
-    A child process saves a small checkpoint, then starts overwriting it with a 128 MiB
-    one; it is killed while that temporary file is growing. The small checkpoint loads
+    A child process saves a small checkpoint, then starts overwriting it with a 32 MiB
+    one written 1 MiB at a time (a slow disk); it is killed while that temporary file
+    is growing. The small checkpoint loads
     unchanged, the loader never reads the temporary, and the next save removes it.
     """
     if not hasattr(signal, "SIGKILL"):
@@ -269,7 +282,7 @@ def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             partial = checkpoint.stale_temporaries(path)
-            if partial and 1 << 20 < partial[0].stat().st_size < 100 << 20:
+            if partial and 1 << 20 < partial[0].stat().st_size < 24 << 20:
                 break
             time.sleep(0.005)
         else:
@@ -279,6 +292,8 @@ def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
     finally:
         if child.poll() is None:
             child.kill()
+            child.wait(timeout=30)
+        child.stdout.close()
     assert child.returncode == -signal.SIGKILL
     assert path.read_bytes() == before
     assert checkpoint.load_checkpoint(path)["w"].tolist() == [1.0] * 4
