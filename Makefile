@@ -24,7 +24,7 @@ MATRIX_PY   := $(MATRIX_VENV)/bin/python
 ## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md)
 spec: $(STAMP)
 	$(PY) -m pytest spec -q -n $(WORKERS) --dist worksteal --checklist --spec-report reports/spec.md \
-	    --json-report reports/run.json
+	    --json-report reports/run.json --html reports/spec.html --self-contained-html
 
 ## test: what CI runs — lint, then the spec, the project's own tests of its helpers, and
 ## every benchmark once at a small size (a smoke test: speed never fails it)
