@@ -69,6 +69,17 @@ def _column_diff(old: list, new: list) -> tuple[float, float]:
     return abs_d, rel_d
 
 
+def _section(title: str, header: list[str], rows: list[list], empty: str) -> list[str]:
+    """A '## title (n)' section: a Markdown table of rows, or the `empty` sentence."""
+    lines = [f"## {title} ({len(rows)})", ""]
+    if not rows:
+        return [*lines, empty, ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + " --- |" * len(header))
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
 def compare(old: dict, new: dict, bench: tuple[dict, dict] | None = None) -> str:
     lines = ["# Upgrade report", ""]
     ov, nv = old["versions"], new["versions"]
@@ -84,13 +95,12 @@ def compare(old: dict, new: dict, bench: tuple[dict, dict] | None = None) -> str
         for k in sorted(set(ot) & set(nt))
         if ot[k]["outcome"] != nt[k]["outcome"]
     ]
-    lines += [f"## Tests whose outcome changed ({len(changed)})", ""]
-    if changed:
-        lines += ["| test | old | new | why (new run) |", "| --- | --- | --- | --- |"]
-        lines += [f"| `{k}` | {a} | {b} | {r[:160]} |" for k, a, b, r in changed]
-    else:
-        lines.append("None.")
-    lines.append("")
+    lines += _section(
+        "Tests whose outcome changed",
+        ["test", "old", "new", "why (new run)"],
+        [[f"`{k}`", a, b, r[:160]] for k, a, b, r in changed],
+        "None.",
+    )
     only_old, only_new = sorted(set(ot) - set(nt)), sorted(set(nt) - set(ot))
     lines += [f"## Tests in one run only (old: {len(only_old)}, new: {len(only_new)})", ""]
     lines += [f"- only old: `{k}`" for k in only_old] + [f"- only new: `{k}`" for k in only_new]
@@ -103,13 +113,12 @@ def compare(old: dict, new: dict, bench: tuple[dict, dict] | None = None) -> str
             a, r = _column_diff(og[name][column], ng[name][column])
             if a != 0 or math.isnan(a):
                 moved.append((name, column, a, r))
-    lines += [f"## Goldens that moved ({len(moved)})", ""]
-    if moved:
-        lines += ["| golden | column | max abs diff | max rel diff |", "| --- | --- | --- | --- |"]
-        lines += [f"| {n} | {c} | {a:.3g} | {r:.3g} |" for n, c, a, r in moved]
-    else:
-        lines.append("None: every golden both runs recorded is identical.")
-    lines.append("")
+    lines += _section(
+        "Goldens that moved",
+        ["golden", "column", "max abs diff", "max rel diff"],
+        [[n, c, f"{a:.3g}", f"{r:.3g}"] for n, c, a, r in moved],
+        "None: every golden both runs recorded is identical.",
+    )
 
     def warnings_of(tests):
         return {(k, w) for k, t in tests.items() for w in t.get("warnings", [])}
