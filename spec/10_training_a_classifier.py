@@ -337,6 +337,36 @@ def test_the_notes_view_silently_regroups_a_batch_of_wrong_sized_images(monkeypa
     assert out.shape == (16, 10)
 
 
+def test_the_notes_view_refuses_channels_last_activations_and_flatten_does_not():
+    """x.view(-1, 16 * 5 * 5) needs NCHW-contiguous activations; channels_last breaks it.
+
+    Note: "x = x.view(-1, 16 * 5 * 5)"
+
+    Changed since the note: channels_last (torch 1.5 had it as a prototype) is today's
+    fast layout for convolutions, and a channels_last model keeps its activations
+    channels_last, so the note's view raises; ``torch.flatten(x, 1)`` (or reshape) gives
+    the same numbers with a copy. The benchmarks' channels_last variants run a Net whose
+    forward flattens, checked against the note's Net step for step.
+    """
+    net = Net()
+    x = torch.randn(4, 3, 32, 32)
+    expected = net(x)
+    fast = net.to(memory_format=torch.channels_last)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        fast(x.to(memory_format=torch.channels_last))
+
+    def flattening_forward(x):
+        x = fast.pool(nn.functional.relu(fast.conv1(x)))
+        x = fast.pool(nn.functional.relu(fast.conv2(x)))
+        x = torch.flatten(x, 1)
+        return fast.fc3(nn.functional.relu(fast.fc2(nn.functional.relu(fast.fc1(x)))))
+
+    # same arithmetic, another memory layout: float32 sums may be ordered differently
+    torch.testing.assert_close(
+        flattening_forward(x.to(memory_format=torch.channels_last)), expected, rtol=1e-5, atol=1e-6
+    )
+
+
 # ====================================================================== 3. loss
 def test_cross_entropy_is_minus_log_softmax_at_the_label_averaged():
     """nn.CrossEntropyLoss() = mean over the batch of -log softmax(outputs)[label].
