@@ -1,23 +1,33 @@
 """The training cores the benchmarks time, each in every variant, plus FLOP counting.
 
-A *core* is the note's model, optimizer and loss; a *variant* is how one step is run:
+A *core* is the note's model, optimizer and loss; a *variant* is how one step is run,
+named as a base plus ``+options`` (e.g. ``graph+fused``, ``eager+channels_last+bf16``):
 
 - ``eager``: the note's loop — zero_grad, forward, loss, backward, step — with the
-  batch already on the device (``host`` variants copy it there every step, as the
-  note's "Training on GPU" does);
+  batch already on the device; ``host`` copies the batch there every step, as the
+  note's "Training on GPU" does;
 - ``graph``: the whole step captured in a CUDA graph, ``steps_per_graph`` steps per
-  replay, inputs copied into static buffers (CUDA only);
-- ``compiled``: ``torch.compile(mode="reduce-overhead")`` of the step (CUDA only);
-- ``channels_last`` / ``bf16``: memory format and autocast options on the eager step.
+  replay; the batches live on the device and one copy per replay feeds the graph's
+  static input buffers (CUDA only);
+- ``compiled``: ``torch.compile(mode="reduce-overhead")`` of the step;
+- ``compiled_graph``: the forward+loss (and so its backward) and the optimizer step
+  compiled by inductor (default mode, fused kernels), then captured like ``graph``
+  (CUDA only);
+- options: ``fused`` (the optimizer's single-kernel ``fused=True`` implementation),
+  ``cudnn_benchmark`` (cuDNN times its algorithms for these shapes first),
+  ``channels_last`` (memory format), ``bf16`` (autocast), ``autotune`` (compiled
+  variants: inductor's ``max-autotune`` — it times Triton matmul/conv templates against
+  cuBLAS/cuDNN and keeps the fastest).
 
-Every variant runs the same computation as ``eager``: ``trajectory`` returns the weights
-after k steps so the benchmarks can check that before they time anything.
+Every variant runs the same computation as ``eager``: ``trajectory`` checks in the
+benchmarks compare the weights after k steps before anything is timed.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -32,13 +42,30 @@ class Core:
     name: str
     batch: int
     make_model: Callable[[], torch.nn.Module]
-    make_optimizer: Callable[[torch.nn.Module, bool], torch.optim.Optimizer]
+    make_optimizer: Callable[..., torch.optim.Optimizer]  # (model, capturable=, fused=)
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     make_batch: Callable[[torch.Generator, int], tuple[torch.Tensor, torch.Tensor]]
     items_per_step: int = 0  # images (or samples) per step; = batch
+    make_model_channels_last: Callable[[], torch.nn.Module] | None = None
 
     def __post_init__(self):
         self.items_per_step = self.items_per_step or self.batch
+
+
+class FlattenNet(cifar10.Net):
+    """The note's CIFAR Net with ``torch.flatten(x, 1)`` in place of the note's
+    ``x.view(-1, 16 * 5 * 5)``, which refuses channels_last activations (pinned in
+    spec/10). Same layers, same initialization, same arithmetic: the channels_last
+    variants run it, and their trajectory is checked against the note's Net."""
+
+    def forward(self, x):
+        cifar10.check_input(x)
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
 
 
 def cifar_core(batch: int) -> Core:
@@ -51,8 +78,9 @@ def cifar_core(batch: int) -> Core:
         name=f"cifar_net_b{batch}",
         batch=batch,
         make_model=cifar10.Net,
-        make_optimizer=lambda m, capturable: torch.optim.SGD(
-            m.parameters(), lr=0.001, momentum=0.9
+        make_model_channels_last=FlattenNet,
+        make_optimizer=lambda m, capturable, fused: torch.optim.SGD(
+            m.parameters(), lr=0.001, momentum=0.9, fused=fused or None
         ),
         loss=F.cross_entropy,
         make_batch=make_batch,
@@ -69,8 +97,8 @@ def mlp_core() -> Core:
         name="mlp_b64",
         batch=64,
         make_model=examples.sequential_model,
-        make_optimizer=lambda m, capturable: torch.optim.Adam(
-            m.parameters(), lr=1e-4, capturable=capturable
+        make_optimizer=lambda m, capturable, fused: torch.optim.Adam(
+            m.parameters(), lr=1e-4, capturable=capturable, fused=fused or None
         ),
         loss=lambda y_pred, y: F.mse_loss(y_pred, y, reduction="sum"),
         make_batch=make_batch,
@@ -78,14 +106,58 @@ def mlp_core() -> Core:
 
 
 def flops_per_step(core: Core) -> int:
-    """FLOPs of one forward + backward (counted by torch's FlopCounterMode; the optimizer's
-    elementwise update is not counted). LeNet: ~1.30 MFLOP forward, ~3.2 MFLOP per step
-    and image."""
-    model = core.make_model()
-    x, y = core.make_batch(torch.Generator().manual_seed(0), core.batch)
+    """FLOPs of one forward + backward (counted by torch's FlopCounterMode on the meta
+    device: shapes only, no arithmetic; the optimizer's elementwise update is not
+    counted). LeNet: ~1.30 MFLOP forward, ~3.2 MFLOP per step and image."""
+    with torch.device("meta"):
+        model = core.make_model()
+        x, y = core.make_batch(None, core.batch)
     with FlopCounterMode(display=False) as counter:
         core.loss(model(x), y).backward()
     return counter.get_total_flops()
+
+
+BASES = ("eager", "host", "graph", "compiled", "compiled_graph")
+OPTIONS = ("fused", "cudnn_benchmark", "channels_last", "bf16", "autotune")
+CUDA_ONLY = ("graph", "compiled_graph")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """``base+option+option``, parsed; unknown names are refused with the valid ones."""
+
+    base: str
+    options: frozenset[str]
+
+    @classmethod
+    def parse(cls, name: str) -> Variant:
+        base, *options = name.split("+")
+        if base not in BASES or not set(options) <= set(OPTIONS):
+            raise ValueError(
+                f"variant {name!r}: expected one of {BASES} followed by any of "
+                f"{['+' + o for o in OPTIONS]}"
+            )
+        return cls(base, frozenset(options))
+
+    @property
+    def captured(self) -> bool:
+        return self.base in CUDA_ONLY
+
+    def __getattr__(self, option: str) -> bool:
+        if option in OPTIONS:
+            return option in self.options
+        raise AttributeError(option)
+
+
+@contextmanager
+def cudnn_benchmark(enabled: bool):
+    """cuDNN's autotuner on for a block, then back as it was (TF32 and the rest untouched)."""
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = enabled or before
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 @dataclass
@@ -101,53 +173,103 @@ class Runner:
     batches: list = field(init=False, default_factory=list)
 
     def __post_init__(self):
-        self.model = self.core.make_model()
+        self.options = Variant.parse(self.variant)
+        if self.options.captured and self.device.type != "cuda":
+            raise ValueError(
+                f"variant {self.variant!r} captures CUDA graphs: it needs a cuda device"
+            )
+        if self.steps_per_graph < 1 or (self.steps_per_graph > 1 and not self.options.captured):
+            raise ValueError(
+                f"steps_per_graph={self.steps_per_graph}: expected 1, or more for graph variants"
+            )
+        make = self.core.make_model
+        if self.options.channels_last and self.core.make_model_channels_last:
+            make = self.core.make_model_channels_last
+        self.model = make()
 
     # -------------------------------------------------------------- building
     def prepare(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> Runner:
-        dev, variant = self.device, self.variant
+        dev, v = self.device, self.options
         self.model.to(dev)
-        if "channels_last" in variant:
-            self.model.to(memory_format=torch.channels_last)
-        capturable = variant.startswith("graph") and dev.type == "cuda"
-        self.optimizer = self.core.make_optimizer(self.model, capturable)
-        self.host = variant.startswith("host")
-        to = dev if not self.host else torch.device("cpu")
-        self.batches = [(x.to(to), y.to(to)) for x, y in batches]
-        if "channels_last" in variant:
-            self.batches = [(x.to(memory_format=torch.channels_last), y) for x, y in self.batches]
-        self.autocast = "bf16" in variant
+        self.memory_format = torch.channels_last if v.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
+        self.optimizer = self.core.make_optimizer(self.model, capturable=v.captured, fused=v.fused)
+        to = torch.device("cpu") if v.base == "host" else dev
+        self.batches = [
+            (x.to(to).contiguous(memory_format=self.memory_format), y.to(to)) for x, y in batches
+        ]
         start = time.perf_counter()
-        if variant.startswith("graph"):
-            self._capture()
-        elif variant.startswith("compiled"):
-            self._compile()
+        with cudnn_benchmark(v.cudnn_benchmark):
+            self.step = self._eager_step
+            if v.base == "compiled":
+                self.step = self._reduce_overhead_step()
+            elif v.base == "compiled_graph":
+                self._capture(self._inductor_step())
+            elif v.base == "graph":
+                self._capture(self._eager_step)
         self.setup_seconds = time.perf_counter() - start
         return self
 
     def _eager_step(self, x, y):
-        if self.host:
+        if self.options.base == "host":
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.options.bf16):
             loss = self.core.loss(self.model(x), y)
         loss.backward()
         self.optimizer.step()
         return loss
 
-    def _warm_up_then_reset(self, step: Callable, stream=None) -> None:
-        """Run 3 real steps (creating optimizer state, compiling), then put weights back and
-        zero the optimizer state — for SGD-momentum and Adam, zero state is exactly the
-        fresh state — so the timed run starts where eager starts."""
+    def _reduce_overhead_step(self) -> Callable:
+        """torch.compile(mode="reduce-overhead") of the whole step. The optimizer state is
+        created by one eager step first: created inside the compiled step, momentum
+        buffers would be outputs of inductor's CUDA graphs, overwritten by the next
+        replay. Each step is marked as a new CUDA-graph step."""
+        self._warm_up_then_reset(self._eager_step, steps=1)
+        mode = "max-autotune" if self.options.autotune else "reduce-overhead"
+        compiled = torch.compile(self._eager_step, mode=mode)
+
+        def step(x, y):
+            torch.compiler.cudagraph_mark_step_begin()
+            return compiled(x, y)
+
+        self._warm_up_then_reset(step)
+        return step
+
+    def _inductor_step(self) -> Callable:
+        """The step with forward+loss and the optimizer update compiled by inductor's default
+        mode (fused Triton kernels, no CUDA graphs of its own), ready for capture."""
+        model, loss_fn, optimizer = self.model, self.core.loss, self.optimizer
+        mode = "max-autotune-no-cudagraphs" if self.options.autotune else "default"
+        forward_loss = torch.compile(lambda x, y: loss_fn(model(x), y), mode=mode)
+
+        @torch.compile(mode=mode)
+        def update():
+            optimizer.step()
+
+        def step(x, y):
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.options.bf16):
+                loss = forward_loss(x, y)
+            loss.backward()
+            update()
+            return loss
+
+        return step
+
+    def _warm_up_then_reset(self, step: Callable, stream=None, steps: int = 3) -> None:
+        """Run ``steps`` (3) real steps (creating optimizer state, compiling, autotuning), then put
+        weights back and zero the optimizer state — for SGD-momentum and Adam, zero state
+        is exactly the fresh state — so the timed run starts where eager starts."""
         state = {k: v.clone() for k, v in self.model.state_dict().items()}
         x, y = self.batches[0]
         if stream is None:
-            for _ in range(3):
+            for _ in range(steps):
                 step(x, y)
         else:
             stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(stream):
-                for _ in range(3):
+                for _ in range(steps):
                     step(x, y)
             torch.cuda.current_stream().wait_stream(stream)
         self._reset(state)
@@ -161,50 +283,61 @@ class Runner:
                     if torch.is_tensor(value):
                         value.zero_()
 
-    def _compile(self):
-        self._compiled = torch.compile(self._eager_step, mode="reduce-overhead")
-        self._warm_up_then_reset(self._compiled)
-
-    def _capture(self):
+    def _capture(self, step: Callable) -> None:
         """Whole-step capture, as in the CUDA graphs docs ("whole network capture"): warm up
-        on a side stream (so optimizer state exists before capture), then capture
-        ``steps_per_graph`` steps that read static input buffers."""
+        on a side stream (optimizer state, compiled kernels and cuDNN plans exist before
+        capture), then capture ``steps_per_graph`` steps reading static input buffers.
+        The batches are stacked on the device so that one copy per replay feeds them."""
         k = self.steps_per_graph
-        x0, y0 = self.batches[0]
-        self.static_x = torch.stack([x0] * k)
-        self.static_y = torch.stack([y0] * k)
-        self._warm_up_then_reset(self._eager_step, stream=torch.cuda.Stream())
+        self.data_x = self._stack([x for x, _ in self.batches])
+        self.data_y = torch.stack([y for _, y in self.batches])
+        self.static_x = self._stack([x for x, _ in self.batches[:1]] * k)
+        self.static_y = torch.stack([y for _, y in self.batches[:1]] * k)
+        self._warm_up_then_reset(step, stream=torch.cuda.Stream())
         state = {k2: v.clone() for k2, v in self.model.state_dict().items()}
+        self.optimizer.zero_grad(set_to_none=True)  # backward allocates grads in the graph pool
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
             for i in range(k):
-                self.optimizer.zero_grad(set_to_none=False)
-                loss = self.core.loss(self.model(self.static_x[i]), self.static_y[i])
-                loss.backward()
-                self.optimizer.step()
+                step(self.static_x[i], self.static_y[i])
         self._reset(state)  # capture records kernels without running them; be sure anyway
+
+    def _stack(self, xs: list[torch.Tensor]) -> torch.Tensor:
+        """Stack image batches so that each ``[i]`` keeps this variant's memory format."""
+        out = torch.stack(xs)
+        if self.options.channels_last:
+            # (n, B, C, H, W) whose [i] is channels_last: C innermost
+            out = out.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+        return out
 
     # -------------------------------------------------------------- running
     def run(self, steps: int) -> None:
-        """Run ``steps`` training steps over the prepared batches (cycling)."""
+        """Run ``steps`` training steps over the prepared batches (cycling from the first)."""
         n = len(self.batches)
-        if self.variant.startswith("graph"):
-            k = self.steps_per_graph
-            if steps % k:
-                raise ValueError(f"steps must be a multiple of steps_per_graph={k}, got {steps}")
-            for start in range(0, steps, k):
-                for i in range(k):
-                    x, y = self.batches[(start + i) % n]
-                    self.static_x[i].copy_(x, non_blocking=True)
-                    self.static_y[i].copy_(y, non_blocking=True)
-                self.graph.replay()
-        else:
-            step = self._compiled if self.variant.startswith("compiled") else self._eager_step
-            for i in range(steps):
-                x, y = self.batches[i % n]
-                step(x, y)
+        with cudnn_benchmark(self.options.cudnn_benchmark):
+            if self.options.captured:
+                self._replay(steps, n)
+            else:
+                for i in range(steps):
+                    x, y = self.batches[i % n]
+                    self.step(x, y)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+    def _replay(self, steps: int, n: int) -> None:
+        k = self.steps_per_graph
+        if steps % k:
+            raise ValueError(f"steps must be a multiple of steps_per_graph={k}, got {steps}")
+        for start in range(0, steps, k):
+            s = start % n
+            if s + k <= n:  # one copy per buffer per replay
+                self.static_x.copy_(self.data_x[s : s + k], non_blocking=True)
+                self.static_y.copy_(self.data_y[s : s + k], non_blocking=True)
+            else:
+                for i in range(k):
+                    self.static_x[i].copy_(self.data_x[(start + i) % n], non_blocking=True)
+                    self.static_y[i].copy_(self.data_y[(start + i) % n], non_blocking=True)
+            self.graph.replay()
 
     def weights(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().float().cpu().clone() for k, v in self.model.state_dict().items()}

@@ -1,18 +1,20 @@
 """Print the CPU-vs-GPU table from a pytest-benchmark JSON file and draw the chart.
 
-    python -m benchmarks.report reports/bench.json [--png reports/bench.png] [--md reports/bench.md]
+    python -m benchmarks.report reports/bench.json [MORE.json ...] \
+        [--png reports/bench.png] [--md reports/bench.md]
 
-Columns: core, variant, device, threads, batch, images (or samples)/s, us/step,
-speed-up against the note's plain loop on the CPU (cifar_net batch 4, eager, 1 thread —
-for the MLP, its own eager CPU 1-thread case), and % of floor (achieved GFLOP/s over the
-same device's measured float32 matmul GFLOP/s).
+Several files (e.g. one pytest run per group of cases) make one table. Columns: core,
+variant, device, threads, batch, images (or samples)/s, us/step, seconds per CIFAR-10
+epoch (50,000 images), speed-up against the note's plain loop on the CPU (cifar_net
+batch 4, eager, 1 thread — for the MLP, its own eager CPU 1-thread case) measured in
+the same files, and % of floor (achieved GFLOP/s over the same device's measured float32
+matmul GFLOP/s).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -38,6 +40,11 @@ def baseline_of(row: dict, rows: list[dict]) -> float | None:
     return None
 
 
+def epoch(row: dict) -> str:
+    seconds = row.get("s_per_epoch")
+    return "" if seconds is None else f"{seconds:,.2f}"
+
+
 def table(rows: list[dict]) -> str:
     head = [
         "core",
@@ -47,6 +54,7 @@ def table(rows: list[dict]) -> str:
         "batch",
         "items/s",
         "us/step",
+        "s/epoch",
         "speed-up",
         "% of floor",
         "setup s",
@@ -54,10 +62,10 @@ def table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         base = baseline_of(r, rows)
-        speedup = r["items_per_s"] / base if base else math.nan
+        speedup = f"{r['items_per_s'] / base:.2f}x" if base else "n/a"
         lines.append(
             f"| {r['core']} | {r['variant']} | {r['device']} | {r['threads']} | {r['batch']} "
-            f"| {r['items_per_s']:,.0f} | {r['us_per_step']:,.1f} | {speedup:.2f}x "
+            f"| {r['items_per_s']:,.0f} | {r['us_per_step']:,.1f} | {epoch(r)} | {speedup} "
             f"| {r['pct_of_floor']:.2f} | {r['setup_s']:.2f} |"
         )
     return "\n".join(lines)
@@ -86,20 +94,23 @@ def chart(rows: list[dict], path: Path) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.report")
-    parser.add_argument("json", type=Path)
+    parser.add_argument("json", type=Path, nargs="+")
     parser.add_argument("--png", type=Path)
     parser.add_argument("--md", type=Path)
     args = parser.parse_args(argv)
-    try:
-        rows = rows_from(args.json)
-    except (OSError, ValueError, KeyError) as e:
-        print(
-            f"{parser.prog}: error: {args.json}: not a readable pytest-benchmark file ({e})",
-            file=sys.stderr,
-        )
-        return 2
+    rows = []
+    for path in args.json:
+        try:
+            rows += rows_from(path)
+        except (OSError, ValueError, KeyError) as e:
+            print(
+                f"{parser.prog}: error: {path}: not a readable pytest-benchmark file ({e})",
+                file=sys.stderr,
+            )
+            return 2
     if not rows:
-        print(f"{parser.prog}: error: {args.json}: no timed benchmarks in it", file=sys.stderr)
+        names = ", ".join(str(p) for p in args.json)
+        print(f"{parser.prog}: error: {names}: no timed benchmarks in it", file=sys.stderr)
         return 2
     text = table(rows)
     print(text)

@@ -12,6 +12,7 @@ time are excluded from the step time and reported in ``extra_info["setup_s"]``.
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import torch
@@ -27,6 +28,8 @@ ALL_CORES = os.cpu_count() or 1
 EXACT = {"rtol": 0.0, "atol": 0.0}
 FP32_OTHER_ORDER = {"rtol": 1e-4, "atol": 1e-5}
 BF16 = {"rtol": 5e-2, "atol": 5e-3}
+ROUND_SECONDS = 0.25  # timed work per round in make bench
+MAX_STEPS = 12_500  # one CIFAR-10 epoch at batch 4
 
 CASES = [
     # 1. the note's semantics: batch 4, SGD momentum, one step at a time
@@ -34,33 +37,49 @@ CASES = [
     ("cifar4", "eager", "cpu", ALL_CORES, 1, FP32_OTHER_ORDER),
     ("cifar4", "host", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar4", "eager+fused", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4", "graph", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4", "graph", "cuda", None, 10, FP32_OTHER_ORDER),
+    ("cifar4", "graph+fused", "cuda", None, 10, FP32_OTHER_ORDER),
+    ("cifar4", "graph+fused+cudnn_benchmark", "cuda", None, 50, FP32_OTHER_ORDER),
     ("cifar4", "compiled", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar4", "compiled_graph", "cuda", None, 10, FP32_OTHER_ORDER),
+    ("cifar4", "compiled_graph+cudnn_benchmark", "cuda", None, 50, FP32_OTHER_ORDER),
+    ("cifar4", "compiled_graph+autotune", "cuda", None, 10, FP32_OTHER_ORDER),
     ("cifar4", "compiled", "cpu", 1, 1, FP32_OTHER_ORDER),
+    ("cifar4", "eager+channels_last", "cpu", 1, 1, FP32_OTHER_ORDER),
     # 2. the same Net at large batch
     ("cifar512", "eager", "cpu", 1, 1, EXACT),
     ("cifar512", "eager", "cpu", ALL_CORES, 1, FP32_OTHER_ORDER),
     ("cifar512", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
-    ("cifar512", "eager_channels_last", "cuda", None, 1, FP32_OTHER_ORDER),
-    ("cifar512", "eager_bf16", "cuda", None, 1, BF16),
+    ("cifar512", "eager+channels_last", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar512", "eager+bf16", "cuda", None, 1, BF16),
     ("cifar512", "graph", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar512", "compiled", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
-    ("cifar4096", "eager_channels_last_bf16", "cuda", None, 1, BF16),
-    ("cifar4096", "graph", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar4096", "eager+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar4096", "eager+channels_last+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar4096", "eager+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
+    ("cifar4096", "eager+channels_last+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
+    ("cifar4096", "graph+fused+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "compiled", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar4096", "compiled_graph+channels_last+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
+    ("cifar4096", "compiled_graph+autotune+channels_last+bf16", "cuda", None, 1, BF16),
+    ("cifar16384", "eager+channels_last+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
+    ("cifar16384", "graph+fused+channels_last+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
     # 3. the two-layer MLP, Adam
     ("mlp", "eager", "cpu", 1, 1, EXACT),
     ("mlp", "eager", "cpu", ALL_CORES, 1, FP32_OTHER_ORDER),
     ("mlp", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
     ("mlp", "graph", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("mlp", "graph+fused", "cuda", None, 10, FP32_OTHER_ORDER),
     ("mlp", "compiled", "cpu", 1, 1, FP32_OTHER_ORDER),
 ]
 CORES = {
     "cifar4": lambda: cores.cifar_core(4),
     "cifar512": lambda: cores.cifar_core(512),
     "cifar4096": lambda: cores.cifar_core(4096),
+    "cifar16384": lambda: cores.cifar_core(16384),
     "mlp": cores.mlp_core,
 }
 
@@ -87,6 +106,21 @@ def threads():
     torch.set_num_threads(before)
 
 
+def timed_steps(run: cores.Runner, per_graph: int, smoke: bool) -> int:
+    """Steps per timed round: one replay in smoke runs; else about ROUND_SECONDS of work,
+    a multiple of steps_per_graph, at most one CIFAR epoch. Calibrated on this machine
+    from two warm-up runs (the second is the one measured)."""
+    if smoke:
+        return per_graph
+    probe = per_graph * max(1, 20 // per_graph)
+    run.run(probe)
+    start = time.perf_counter()
+    run.run(probe)
+    per_step = (time.perf_counter() - start) / probe
+    steps = min(int(ROUND_SECONDS / per_step), MAX_STEPS)
+    return max(per_graph, steps - steps % per_graph)
+
+
 @pytest.mark.parametrize("case", params())
 def test_training_step(case, benchmark, threads, matmul_peak, smoke):
     """One training step of a core in one variant: the eager CPU trajectory first, then timed."""
@@ -94,9 +128,9 @@ def test_training_step(case, benchmark, threads, matmul_peak, smoke):
     core = CORES[core_name]()
     if smoke and core.batch > 512:
         pytest.skip("batch-4096 cases are timed by make bench only")
-    if smoke and variant == "compiled" and device == "cpu":
+    if smoke and "compiled" in variant and device == "cpu":
         pytest.skip("compiling on the CPU takes ~40 s: make bench only")
-    k = 2 * per_graph  # trajectory length checked before timing
+    k = 2 * per_graph  # trajectory length checked before timing: two replays
     batches = cores.make_batches(core, count=max(k, 4))
 
     # Honesty first: k steps of this variant end where k steps of the plain eager loop
@@ -106,41 +140,44 @@ def test_training_step(case, benchmark, threads, matmul_peak, smoke):
     reference.run(k)
     if n_threads:
         torch.set_num_threads(n_threads)
-    candidate = cores.runner(core, variant, device, batches[:k], steps_per_graph=per_graph)
-    candidate.run(k)
-    torch.testing.assert_close(candidate.weights(), reference.weights(), **tolerance)
-
-    # Then time a fresh runner: warm-up round first, then rounds of `steps` steps.
     run = cores.runner(core, variant, device, batches, steps_per_graph=per_graph)
-    if smoke:
-        steps, rounds, warmup = per_graph, 1, 0
-    else:
-        steps = per_graph * max(1, (200 if core.batch <= 64 else 20) // per_graph)
-        rounds, warmup = 5, 1
-    benchmark.pedantic(run.run, args=(steps,), rounds=rounds, warmup_rounds=warmup)
+    run.run(k)
+    got, want = run.weights(), reference.weights()
+    torch.testing.assert_close(got, want, **tolerance)
+    deviation = max(
+        ((got[n] - want[n]).abs().max() / want[n].abs().max().clamp_min(1e-12)).item() for n in want
+    )
+
+    # Then time the same runner (setup — capture, compile — already done and reported):
+    # calibrated warm-up, then rounds of `steps` steps.
+    steps = timed_steps(run, per_graph, smoke)
+    rounds = 1 if smoke else 5
+    benchmark.pedantic(run.run, args=(steps,), rounds=rounds, warmup_rounds=0 if smoke else 1)
 
     dev = torch.device(device)
     flops = cores.flops_per_step(core)
     stats = getattr(benchmark, "stats", None)
-    seconds = stats.stats.mean / steps if stats is not None else float("nan")
+    seconds = stats.stats.median / steps if stats is not None else float("nan")
     gflops = flops / seconds / 1e9
     benchmark.extra_info.update(
         {
             "core": core_name,
-            "variant": variant + (f"x{per_graph}" if per_graph > 1 else ""),
+            "variant": variant + (f" x{per_graph}" if per_graph > 1 else ""),
             "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "batch": core.batch,
+            "steps_per_round": steps,
             "items_per_s": core.items_per_step / seconds,
             "us_per_step": seconds * 1e6,
+            # a CIFAR-10 epoch is 50,000 images; the MLP has no epoch
+            "s_per_epoch": seconds * 50_000 / core.batch if core_name != "mlp" else None,
             "gflop_per_step": flops / 1e9,
             "gflops": gflops,
             "matmul_peak_gflops": matmul_peak(device),
             "pct_of_floor": 100 * gflops / matmul_peak(device),
-            # capture/compile of the first (trajectory-check) runner: a cold compile;
-            # the timed runner's own setup may hit the compile cache.
-            "setup_s": candidate.setup_seconds,
-            "setup_timed_runner_s": run.setup_seconds,
+            "setup_s": run.setup_seconds,  # capture / compile, not in the step time
+            "trajectory_steps": k,
+            "trajectory_max_rel_dev": deviation,
         }
     )

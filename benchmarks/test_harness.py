@@ -1,0 +1,161 @@
+"""The benchmark harness itself: FLOP counts against the formula, variant names, the
+report and the profiler summary. Fast, CPU only, no pytest-benchmark needed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from benchmarks import cores, profile_step, report
+from reference import cifar10
+
+
+def conv_flops(c_in, c_out, k, h_out, w_out):
+    return 2 * c_in * k * k * c_out * h_out * w_out
+
+
+def linear_flops(n_in, n_out):
+    return 2 * n_in * n_out
+
+
+@pytest.mark.parametrize("batch", [1, 4, 7])
+def test_lenet_flops_counted_in_code_equal_the_formula(batch):
+    """LeNet: ~1.30 MFLOP forward per 32x32x3 image, ~3.2 MFLOP per training step.
+
+    Backward costs two forwards (input grad + weight grad) for every layer but conv1,
+    whose input (the images) needs no gradient."""
+    conv1 = conv_flops(3, 6, 5, 28, 28)
+    forward = (
+        conv1
+        + conv_flops(6, 16, 5, 10, 10)
+        + linear_flops(400, 120)
+        + linear_flops(120, 84)
+        + linear_flops(84, 10)
+    )
+    assert forward == 1_303_440  # "about 1.30 MFLOP forward"
+    step = forward + 2 * forward - conv1
+    assert cores.flops_per_step(cores.cifar_core(batch)) == batch * step
+
+
+def test_mlp_flops_counted_in_code_equal_the_formula():
+    """The two-layer MLP, N=64, 1000-100-10: no gradient for the input x."""
+    forward = 64 * (linear_flops(1000, 100) + linear_flops(100, 10))
+    step = 3 * forward - 64 * linear_flops(1000, 100)
+    assert cores.flops_per_step(cores.mlp_core()) == step
+
+
+@pytest.mark.parametrize("name", ["turbo", "graph+fast", "eager+bf16+x", ""])
+def test_an_unknown_variant_is_refused_naming_the_valid_ones(name):
+    with pytest.raises(ValueError, match=r"expected one of .*eager.*\+fused"):
+        cores.Variant.parse(name)
+
+
+def test_graph_variants_need_cuda_and_only_they_take_several_steps_per_graph():
+    core = cores.cifar_core(4)
+    with pytest.raises(ValueError, match="needs a cuda device"):
+        cores.Runner(core, "graph", torch.device("cpu"))
+    with pytest.raises(ValueError, match="steps_per_graph=10: expected 1"):
+        cores.Runner(core, "eager", torch.device("cpu"), steps_per_graph=10)
+
+
+def test_the_channels_last_model_is_the_notes_net_with_flatten_for_view():
+    """Same layers, same initialization under one seed, same outputs; it differs only in
+    accepting channels_last activations (spec/10 pins that the note's view refuses them)."""
+    torch.manual_seed(0)
+    note = cifar10.Net()
+    torch.manual_seed(0)
+    flat = cores.FlattenNet()
+    torch.testing.assert_close(flat.state_dict(), note.state_dict(), rtol=0, atol=0)
+    x = torch.randn(4, 3, 32, 32)
+    torch.testing.assert_close(flat(x), note(x), rtol=0, atol=0)
+
+
+def test_the_cudnn_benchmark_switch_is_put_back():
+    before = torch.backends.cudnn.benchmark
+    with cores.cudnn_benchmark(True):
+        assert torch.backends.cudnn.benchmark
+    assert torch.backends.cudnn.benchmark == before
+
+
+def bench_file(path, rows):
+    benchmarks = [{"name": f"case{i}", "extra_info": r} for i, r in enumerate(rows)]
+    path.write_text(json.dumps({"benchmarks": benchmarks}), encoding="utf-8")
+    return path
+
+
+def row(core, variant, device, threads, items, epoch):
+    return {
+        "core": core,
+        "variant": variant,
+        "device": device,
+        "threads": threads,
+        "batch": 4,
+        "items_per_s": items,
+        "us_per_step": 4e6 / items,
+        "s_per_epoch": epoch,
+        "pct_of_floor": 1.0,
+        "setup_s": 0.0,
+    }
+
+
+def test_the_report_joins_files_and_computes_speed_up_against_the_notes_cpu_loop(tmp_path, capsys):
+    a = bench_file(tmp_path / "a.json", [row("cifar4", "eager", "cpu", 1, 1000.0, 50.0)])
+    b = bench_file(
+        tmp_path / "b.json",
+        [row("cifar4", "graph", "GPU", 1, 25000.0, 2.0), row("mlp", "eager", "cpu", 1, 9.0, None)],
+    )
+    md = tmp_path / "t.md"
+    assert report.main([str(a), str(b), "--md", str(md)]) == 0
+    lines = md.read_text(encoding="utf-8").splitlines()
+    assert "s/epoch" in lines[0]
+    graph = next(line for line in lines if "| graph |" in line)
+    assert "| 25.00x |" in graph  # 25,000 / 1,000 img/s
+    assert "| 2.00 |" in graph  # seconds per epoch
+    mlp = next(line for line in lines if "| mlp |" in line)
+    assert "|  |" in mlp  # no epoch for the MLP
+
+
+def test_the_report_refuses_a_file_that_is_not_pytest_benchmark_json(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    assert report.main([str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "not a readable pytest-benchmark file" in err[0]
+
+
+def test_the_profile_summary_counts_busy_time_span_and_idle_share():
+    """Three 2-us kernels at t=0, 3, 6 over 1 step: busy 6 us, span 8 us, idle 25 %."""
+    events = [
+        {"name": "a", "ts": 0, "dur": 2},
+        {"name": "b", "ts": 3, "dur": 2},
+        {"name": "a", "ts": 6, "dur": 2},
+    ]
+    s = profile_step.summarize(events, steps=1, wall_us=10.0)
+    assert s["events_per_step"] == 3
+    assert s["gpu_busy_us_per_step"] == 6
+    assert s["gpu_span_us_per_step"] == 8
+    assert s["idle_share_of_span"] == pytest.approx(0.25)
+    assert s["top"][0] == ("a", 4.0)
+
+
+def test_the_profiler_only_sums_gpu_events_from_the_trace():
+    trace = {
+        "traceEvents": [
+            {"cat": "kernel", "name": "k", "ts": 0, "dur": 1},
+            {"cat": "cpu_op", "name": "aten::mm", "ts": 0, "dur": 50},
+            {"cat": "gpu_memcpy", "name": "copy", "ts": 2, "dur": 1},
+        ]
+    }
+    assert [e["name"] for e in profile_step.gpu_events(trace)] == ["k", "copy"]
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [("cifar9:eager", "CORE one of"), ("cifar4", "CORE:VARIANT"), ("cifar4:fast", "variant")],
+)
+def test_the_profiler_refuses_a_bad_case_by_name(case, message, capsys):
+    assert profile_step.main([case]) == 2
+    assert message in capsys.readouterr().err
