@@ -17,7 +17,8 @@ named as a base plus ``+options`` (e.g. ``graph+fused``, ``eager+channels_last+b
   ``cudnn_benchmark`` (cuDNN times its algorithms for these shapes first),
   ``channels_last`` (memory format), ``bf16`` (autocast), ``autotune`` (compiled
   variants: inductor's ``max-autotune`` — it times Triton matmul/conv templates against
-  cuBLAS/cuDNN and keeps the fastest).
+  cuBLAS/cuDNN and keeps the fastest), ``pad8`` (CIFAR only: images padded to 8
+  channels once, in the data, and conv1's weight with zeros — see ``PaddedNet``).
 
 Every variant runs the same computation as ``eager``: ``trajectory`` checks in the
 benchmarks compare the weights after k steps before anything is timed.
@@ -35,6 +36,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from reference import cifar10, examples
+from reference.checks import check_float_batch
 
 
 @dataclass
@@ -66,6 +68,42 @@ class FlattenNet(cifar10.Net):
         x = F.relu(self.fc1(x))
         x = F.relu(self.fc2(x))
         return self.fc3(x)
+
+
+class PaddedNet(FlattenNet):
+    """The CIFAR Net taking images padded from 3 to 8 channels with zeros, its conv1
+    weight padded to match with zeros: cuDNN's tensor-core kernels want channel counts
+    that are multiples of 8 (otherwise it pads the input itself, every step). Zero
+    inputs add nothing to conv1's output and give the padded weights an exactly zero
+    gradient, so they stay zero and the trajectory of the real weights is the note's
+    (``Runner.weights`` checks the padding stayed zero and returns conv1's real part)."""
+
+    CHANNELS = 8
+
+    def __init__(self, net: cifar10.Net):
+        super().__init__()
+        for name in ("conv2", "fc1", "fc2", "fc3"):
+            setattr(self, name, getattr(net, name))
+        self.conv1 = torch.nn.Conv2d(self.CHANNELS, 6, 5)
+        with torch.no_grad():
+            self.conv1.weight.zero_()
+            self.conv1.weight[:, :3] = net.conv1.weight
+            self.conv1.bias.copy_(net.conv1.bias)
+
+    def forward(self, x):
+        check_float_batch(
+            x, "PaddedNet", "(N, 8, 32, 32)", lambda s: tuple(s[1:]) == (self.CHANNELS, 32, 32)
+        )
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+    @staticmethod
+    def pad(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, x.new_zeros(x.shape[0], PaddedNet.CHANNELS - 3, *x.shape[2:])], 1)
 
 
 def cifar_core(batch: int) -> Core:
@@ -118,7 +156,7 @@ def flops_per_step(core: Core) -> int:
 
 
 BASES = ("eager", "host", "graph", "compiled", "compiled_graph")
-OPTIONS = ("fused", "cudnn_benchmark", "channels_last", "bf16", "autotune")
+OPTIONS = ("fused", "cudnn_benchmark", "channels_last", "bf16", "autotune", "pad8")
 CUDA_ONLY = ("graph", "compiled_graph")
 
 
@@ -186,6 +224,10 @@ class Runner:
         if self.options.channels_last and self.core.make_model_channels_last:
             make = self.core.make_model_channels_last
         self.model = make()
+        if self.options.pad8:
+            if not isinstance(self.model, cifar10.Net):
+                raise ValueError(f"variant {self.variant!r}: +pad8 is for the CIFAR Net only")
+            self.model = PaddedNet(self.model)
 
     # -------------------------------------------------------------- building
     def prepare(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> Runner:
@@ -195,6 +237,8 @@ class Runner:
         self.model.to(memory_format=self.memory_format)
         self.optimizer = self.core.make_optimizer(self.model, capturable=v.captured, fused=v.fused)
         to = torch.device("cpu") if v.base == "host" else dev
+        if v.pad8:
+            batches = [(PaddedNet.pad(x), y) for x, y in batches]
         self.batches = [
             (x.to(to).contiguous(memory_format=self.memory_format), y.to(to)) for x, y in batches
         ]
@@ -340,7 +384,17 @@ class Runner:
             self.graph.replay()
 
     def weights(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().float().cpu().clone() for k, v in self.model.state_dict().items()}
+        """The model's weights on the CPU in float32 — for ``pad8``, conv1's real part,
+        after checking that the padded part is still exactly zero."""
+        out = {k: v.detach().float().cpu().clone() for k, v in self.model.state_dict().items()}
+        if self.options.pad8:
+            padding = out["conv1.weight"][:, 3:]
+            if padding.count_nonzero():
+                raise AssertionError(
+                    "pad8: conv1's padded weights moved, so this is not the note's computation"
+                )
+            out["conv1.weight"] = out["conv1.weight"][:, :3].contiguous()
+        return out
 
 
 def make_batches(core: Core, count: int, seed: int = 0):

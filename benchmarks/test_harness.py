@@ -159,3 +159,28 @@ def test_the_profiler_only_sums_gpu_events_from_the_trace():
 def test_the_profiler_refuses_a_bad_case_by_name(case, message, capsys):
     assert profile_step.main([case]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_pad8_is_the_notes_net_on_zero_padded_channels():
+    """Padding images and conv1's weight with zero channels changes no output (float32
+    sums over 8 instead of 3 channels, hence the tolerance)."""
+    torch.manual_seed(0)
+    note = cifar10.Net()
+    padded = cores.PaddedNet(note)
+    x = torch.randn(4, 3, 32, 32)
+    torch.testing.assert_close(padded(cores.PaddedNet.pad(x)), note(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\(N, 8, 32, 32\)"):
+        padded(x)
+
+
+def test_pad8_weights_refuse_a_run_whose_padding_moved():
+    core = cores.cifar_core(4)
+    run = cores.runner(core, "eager+pad8", "cpu", cores.make_batches(core, 2))
+    run.run(2)
+    assert run.weights()["conv1.weight"].shape == (6, 3, 5, 5)
+    with torch.no_grad():
+        run.model.conv1.weight[0, 5, 0, 0] = 1e-3
+    with pytest.raises(AssertionError, match="padded weights moved"):
+        run.weights()
+    with pytest.raises(ValueError, match="CIFAR Net only"):
+        cores.Runner(cores.mlp_core(), "eager+pad8", torch.device("cpu"))

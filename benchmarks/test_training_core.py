@@ -48,6 +48,8 @@ CASES = [
     ("cifar4", "compiled_graph+autotune", "cuda", None, 10, FP32_OTHER_ORDER),
     ("cifar4", "compiled", "cpu", 1, 1, FP32_OTHER_ORDER),
     ("cifar4", "eager+channels_last", "cpu", 1, 1, FP32_OTHER_ORDER),
+    ("cifar4", "eager+pad8", "cpu", 1, 1, FP32_OTHER_ORDER),
+    ("cifar4", "compiled_graph+pad8", "cuda", None, 10, FP32_OTHER_ORDER),
     # 2. the same Net at large batch
     ("cifar512", "eager", "cpu", 1, 1, EXACT),
     ("cifar512", "eager", "cpu", ALL_CORES, 1, FP32_OTHER_ORDER),
@@ -61,12 +63,14 @@ CASES = [
     ("cifar4096", "eager+channels_last+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
     ("cifar4096", "eager+channels_last+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
+    ("cifar4096", "eager+channels_last+bf16+cudnn_benchmark+pad8", "cuda", None, 1, BF16),
     ("cifar4096", "graph+fused+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "compiled", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "compiled_graph+channels_last+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
     ("cifar4096", "compiled_graph+autotune+channels_last+bf16", "cuda", None, 1, BF16),
     ("cifar16384", "eager+channels_last+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
     ("cifar16384", "graph+fused+channels_last+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
+    ("cifar16384", "graph+fused+channels_last+bf16+cudnn_benchmark+pad8", "cuda", None, 1, BF16),
     # 3. the two-layer MLP, Adam
     ("mlp", "eager", "cpu", 1, 1, EXACT),
     ("mlp", "eager", "cpu", ALL_CORES, 1, FP32_OTHER_ORDER),
