@@ -70,6 +70,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=devices.NO_CUDA_REASON))
         if "network" in item.keywords and not run_network:
             item.add_marker(pytest.mark.skip(reason=devices.NO_NETWORK_REASON))
+    if getattr(config.option, "numprocesses", None):
+        # Under pytest-xdist, start the few long tests (child processes, real training)
+        # first, so that they overlap the many short ones instead of forming a tail.
+        items.sort(key=lambda item: not ({"slow", "distributed"} & set(item.keywords)))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -226,8 +226,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # first: the order recorded is the note's (file) order, before conftest moves the
+    # long tests to the front for pytest-xdist
     for index, item in enumerate(items):
         obj = getattr(item, "obj", None)
         module = getattr(item, "module", None)
