@@ -60,8 +60,11 @@ class FlattenNet(cifar10.Net):
     spec/10). Same layers, same initialization, same arithmetic: the channels_last
     variants run it, and their trajectory is checked against the note's Net."""
 
-    def forward(self, x):
+    def check(self, x) -> None:
         cifar10.check_input(x)
+
+    def forward(self, x):
+        self.check(x)
         x = self.pool(F.relu(self.conv1(x)))
         x = self.pool(F.relu(self.conv2(x)))
         x = torch.flatten(x, 1)
@@ -90,16 +93,10 @@ class PaddedNet(FlattenNet):
             self.conv1.weight[:, :3] = net.conv1.weight
             self.conv1.bias.copy_(net.conv1.bias)
 
-    def forward(self, x):
+    def check(self, x) -> None:
         check_float_batch(
             x, "PaddedNet", "(N, 8, 32, 32)", lambda s: tuple(s[1:]) == (self.CHANNELS, 32, 32)
         )
-        x = self.pool(F.relu(self.conv1(x)))
-        x = self.pool(F.relu(self.conv2(x)))
-        x = torch.flatten(x, 1)
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
-        return self.fc3(x)
 
     @staticmethod
     def pad(x: torch.Tensor) -> torch.Tensor:
@@ -141,6 +138,16 @@ def mlp_core() -> Core:
         loss=lambda y_pred, y: F.mse_loss(y_pred, y, reduction="sum"),
         make_batch=make_batch,
     )
+
+
+#: The cores the benchmarks and the profiler know, by short name.
+CORES: dict[str, Callable[[], Core]] = {
+    "cifar4": lambda: cifar_core(4),
+    "cifar512": lambda: cifar_core(512),
+    "cifar4096": lambda: cifar_core(4096),
+    "cifar16384": lambda: cifar_core(16384),
+    "mlp": mlp_core,
+}
 
 
 def flops_per_step(core: Core) -> int:

@@ -26,13 +26,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks import cores
 
-CORES = {
-    "cifar4": lambda: cores.cifar_core(4),
-    "cifar512": lambda: cores.cifar_core(512),
-    "cifar4096": lambda: cores.cifar_core(4096),
-    "cifar16384": lambda: cores.cifar_core(16384),
-    "mlp": cores.mlp_core,
-}
+CORES = cores.CORES
 GPU_CATEGORIES = ("kernel", "gpu_memcpy", "gpu_memset")
 
 

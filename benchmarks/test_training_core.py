@@ -79,13 +79,7 @@ CASES = [
     ("mlp", "graph+fused", "cuda", None, 10, FP32_OTHER_ORDER),
     ("mlp", "compiled", "cpu", 1, 1, FP32_OTHER_ORDER),
 ]
-CORES = {
-    "cifar4": lambda: cores.cifar_core(4),
-    "cifar512": lambda: cores.cifar_core(512),
-    "cifar4096": lambda: cores.cifar_core(4096),
-    "cifar16384": lambda: cores.cifar_core(16384),
-    "mlp": cores.mlp_core,
-}
+CORES = cores.CORES
 
 
 def case_id(case) -> str:
