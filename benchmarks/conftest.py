@@ -21,19 +21,21 @@ def smoke(request) -> bool:
 
 @pytest.fixture(scope="session")
 def matmul_peak(smoke):
-    """Measured float32 matmul GFLOP/s per device and CPU thread count, once per session
-    (not in smoke runs): the roofline that '% of floor' compares against."""
+    """Measured matmul GFLOP/s per device, CPU thread count and precision (float32, or
+    bfloat16 for bf16 variants), once per session (not in smoke runs): the roofline that
+    '% of floor' compares against."""
     import torch
 
-    cache: dict[tuple[str, int], float] = {}
+    cache: dict[tuple[str, int, str], float] = {}
 
-    def get(device: str) -> float:
+    def get(device: str, bf16: bool = False) -> float:
         if smoke:
             return math.nan
-        key = (device, torch.get_num_threads())
+        dtype = torch.bfloat16 if bf16 else torch.float32
+        key = (device, torch.get_num_threads(), str(dtype))
         if key not in cache:
             size = 4096 if device == "cuda" else 1024
-            cache[key] = cores.matmul_peak_gflops(device, size=size)
+            cache[key] = cores.matmul_peak_gflops(device, size=size, dtype=dtype)
         return cache[key]
 
     return get

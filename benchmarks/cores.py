@@ -417,12 +417,15 @@ def runner(core: Core, variant: str, device: str, batches, seed: int = 0, steps_
     return r.prepare(batches)
 
 
-def matmul_peak_gflops(device: str, size: int = 1024, repeats: int = 5) -> float:
-    """Measured float32 matmul throughput on this device and thread count (TF32 off): the
-    roofline the benchmarks' '% of floor' is relative to."""
+def matmul_peak_gflops(
+    device: str, size: int = 1024, repeats: int = 5, dtype: torch.dtype = torch.float32
+) -> float:
+    """Measured matmul throughput on this device and thread count in ``dtype`` (float32
+    with TF32 off, or bfloat16 for the bf16 variants): the roofline the benchmarks'
+    '% of floor' is relative to."""
     dev = torch.device(device)
-    a = torch.randn(size, size, device=dev)
-    b = torch.randn(size, size, device=dev)
+    a = torch.randn(size, size, device=dev, dtype=dtype)
+    b = torch.randn(size, size, device=dev, dtype=dtype)
     for _ in range(2):
         a @ b
     if dev.type == "cuda":

@@ -7,8 +7,8 @@ Several files (e.g. one pytest run per group of cases) make one table. Columns: 
 variant, device, threads, batch, images (or samples)/s, us/step, seconds per CIFAR-10
 epoch (50,000 images), speed-up against the note's plain loop on the CPU (cifar_net
 batch 4, eager, 1 thread — for the MLP, its own eager CPU 1-thread case) measured in
-the same files, and % of floor (achieved GFLOP/s over the same device's measured float32
-matmul GFLOP/s).
+the same files, and % of floor (achieved GFLOP/s over the same device's measured matmul GFLOP/s in
+the variant's precision: float32, or bfloat16 for bf16 variants).
 """
 
 from __future__ import annotations

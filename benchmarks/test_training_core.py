@@ -153,6 +153,7 @@ def test_training_step(case, benchmark, threads, matmul_peak, smoke):
     benchmark.pedantic(run.run, args=(steps,), rounds=rounds, warmup_rounds=0 if smoke else 1)
 
     dev = torch.device(device)
+    bf16 = cores.Variant.parse(variant).bf16
     flops = cores.flops_per_step(core)
     stats = getattr(benchmark, "stats", None)
     seconds = stats.stats.median / steps if stats is not None else float("nan")
@@ -172,8 +173,10 @@ def test_training_step(case, benchmark, threads, matmul_peak, smoke):
             "s_per_epoch": seconds * 50_000 / core.batch if core_name != "mlp" else None,
             "gflop_per_step": flops / 1e9,
             "gflops": gflops,
-            "matmul_peak_gflops": matmul_peak(device),
-            "pct_of_floor": 100 * gflops / matmul_peak(device),
+            # the floor in the precision the variant computes in (bf16 autocast: bf16)
+            "matmul_peak_dtype": "bfloat16" if bf16 else "float32",
+            "matmul_peak_gflops": matmul_peak(device, bf16),
+            "pct_of_floor": 100 * gflops / matmul_peak(device, bf16),
             "setup_s": run.setup_seconds,  # capture / compile, not in the step time
             "trajectory_steps": k,
             "trajectory_max_rel_dev": deviation,
