@@ -13,6 +13,10 @@ named as a base plus ``+options`` (e.g. ``graph+fused``, ``eager+channels_last+b
 - ``compiled_graph``: the forward+loss (and so its backward) and the optimizer step
   compiled by inductor (default mode, fused kernels), then captured like ``graph``
   (CUDA only);
+- ``triton``: the step as six hand-written Triton kernels (``benchmarks/lenet_triton.py``,
+  CIFAR Net only, no options), the hardware-limit reference; ``triton_graph`` captures
+  them like ``graph`` (CUDA only). On the CPU ``triton`` runs only in Triton's
+  interpreter, in a process started with ``TRITON_INTERPRET=1``;
 - options: ``fused`` (the optimizer's single-kernel ``fused=True`` implementation),
   ``cudnn_benchmark`` (cuDNN times its algorithms for these shapes first),
   ``channels_last`` (memory format), ``bf16`` (autocast), ``autotune`` (compiled
@@ -162,9 +166,10 @@ def flops_per_step(core: Core) -> int:
     return counter.get_total_flops()
 
 
-BASES = ("eager", "host", "graph", "compiled", "compiled_graph")
+BASES = ("eager", "host", "graph", "compiled", "compiled_graph", "triton", "triton_graph")
 OPTIONS = ("fused", "cudnn_benchmark", "channels_last", "bf16", "autotune", "pad8")
-CUDA_ONLY = ("graph", "compiled_graph")
+CUDA_ONLY = ("graph", "compiled_graph", "triton_graph")
+HAND_WRITTEN = ("triton", "triton_graph")  # benchmarks/lenet_triton.py: no options
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,11 @@ class Variant:
             raise ValueError(
                 f"variant {name!r}: expected one of {BASES} followed by any of "
                 f"{['+' + o for o in OPTIONS]}"
+            )
+        if base in HAND_WRITTEN and options:
+            raise ValueError(
+                f"variant {name!r}: the hand-written kernels are float32, contiguous, plain "
+                f"SGD: expected {base!r} with no options"
             )
         return cls(base, frozenset(options))
 
@@ -227,6 +237,13 @@ class Runner:
             raise ValueError(
                 f"steps_per_graph={self.steps_per_graph}: expected 1, or more for graph variants"
             )
+        if self.options.base in HAND_WRITTEN and not (
+            self.core.name.startswith("cifar") and self.core.loss is F.cross_entropy
+        ):
+            raise ValueError(
+                f"variant {self.variant!r} is written for the CIFAR Net with cross-entropy "
+                f"and SGD; core {self.core.name!r} is not"
+            )
         make = self.core.make_model
         if self.options.channels_last and self.core.make_model_channels_last:
             make = self.core.make_model_channels_last
@@ -242,7 +259,15 @@ class Runner:
         self.model.to(dev)
         self.memory_format = torch.channels_last if v.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
-        self.optimizer = self.core.make_optimizer(self.model, capturable=v.captured, fused=v.fused)
+        if v.base in HAND_WRITTEN:
+            from benchmarks import lenet_triton
+
+            sgd = self.core.make_optimizer(self.model, capturable=False, fused=False)
+            self.optimizer = lenet_triton.FusedStep.from_optimizer(self.model, sgd, self.core.batch)
+        else:
+            self.optimizer = self.core.make_optimizer(
+                self.model, capturable=v.captured, fused=v.fused
+            )
         to = torch.device("cpu") if v.base == "host" else dev
         if v.pad8:
             batches = [(PaddedNet.pad(x), y) for x, y in batches]
@@ -258,6 +283,10 @@ class Runner:
                 self._capture(self._inductor_step())
             elif v.base == "graph":
                 self._capture(self._eager_step)
+            elif v.base == "triton":
+                self.step = self.optimizer
+            elif v.base == "triton_graph":
+                self._capture(self.optimizer)
         self.setup_seconds = time.perf_counter() - start
         return self
 

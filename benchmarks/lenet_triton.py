@@ -1,0 +1,595 @@
+"""The note's CIFAR training step — Net, cross-entropy, SGD with momentum — as six
+hand-written Triton kernels: the benchmarks' hardware-limit reference.
+
+Why it exists: at the note's batch of 4 a step is 12.8 MFLOP, a quarter of a
+microsecond of GPU arithmetic, yet PyTorch's best (inductor kernels in a CUDA graph,
+benchmarks/results/h200-2026-11-27.md) spends ~100 us in 38 kernels — latency, not
+work. These six kernels do the same arithmetic with far fewer launches:
+
+1. ``conv1_pool``    conv1 + bias + ReLU + 2x2 max-pool (keeps the argmax)
+2. ``conv2_pool``    conv2 + bias + ReLU + 2x2 max-pool (keeps the argmax)
+3. ``fc_layers``     fc1, fc2, fc3, cross-entropy, its backward to fc1's output,
+                     SGD update of fc2 and fc3 (one program: tiny matmuls)
+4. ``fc1_backward``  fc1's weight grad and input grad, SGD update of fc1; scatters
+                     the input grad through pool2's argmax into conv2's output grad
+5. ``conv2_dinput``  conv2's input grad, through pool1's argmax
+6. ``conv_dweight``  conv1's and conv2's weight and bias grads, their SGD update
+
+It is not the note's code and not a way to train: it is there to measure how close
+to the hardware the note's computation can run. The benchmarks check its weights
+after k steps against the note's eager loop before timing it, like every variant.
+Without a GPU the same kernels run in Triton's interpreter (NumPy, slow): that is
+how the CPU suite checks them.
+
+Arithmetic follows PyTorch's: SGD ``buf = momentum * buf + grad``, ``w -= lr * buf``
+(zero buffers at the start give PyTorch's first step, ``buf = grad``); ReLU's gradient
+is 0 where its output is 0; max-pool sends the gradient to the first maximum.
+Sums run in another order than cuDNN's and cuBLAS's, so weights agree to float32
+rounding, not bit for bit.
+"""
+
+from __future__ import annotations
+
+import torch
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:  # e.g. macOS: torch does not pull triton in there
+    triton = tl = None
+
+#: Largest batch the single-program fc kernel holds in registers.
+MAX_BATCH = 64
+
+
+def available() -> str | None:
+    """None if the kernels can run here, else why not."""
+    return None if triton is not None else "triton is not installed"
+
+
+def interpreting() -> bool:
+    """True when Triton was imported with TRITON_INTERPRET=1: kernels run in NumPy on the
+    CPU. It is decided at import (triton.language's own helpers are kernels too), so the
+    CPU check runs in a process of its own: ``python -m benchmarks.lenet_triton``."""
+    return triton is not None and bool(triton.knobs.runtime.interpret)
+
+
+# --------------------------------------------------------------------- kernels
+def _jit(fn):
+    return triton.jit(fn) if triton is not None else fn
+
+
+@_jit
+def _sgd(w_ptr, m_ptr, offsets, mask, grad, lr, momentum):
+    """PyTorch's SGD with momentum, dampening 0: buf = momentum * buf + grad; w -= lr * buf.
+    Zero buffers at the start give PyTorch's first step, buf = grad."""
+    buf = tl.load(m_ptr + offsets, mask, 0.0) * momentum + grad
+    tl.store(m_ptr + offsets, buf, mask)
+    tl.store(w_ptr + offsets, tl.load(w_ptr + offsets, mask, 0.0) - lr * buf, mask)
+
+
+@_jit
+def _sgd1(w_ptr, m_ptr, grad, lr, momentum):
+    """``_sgd`` for one number (a bias)."""
+    buf = tl.load(m_ptr) * momentum + grad
+    tl.store(m_ptr, buf)
+    tl.store(w_ptr, tl.load(w_ptr) - lr * buf)
+
+
+# Shapes are the note's: x (B, 3, 32, 32) -> conv1 (6, 28, 28) -> pool (6, 14, 14)
+# -> conv2 (16, 10, 10) -> pool (16, 5, 5) = 400 -> 120 -> 84 -> 10.
+# Pool argmax d in 0..3 is (di, dj) = (d // 2, d % 2), row-major like PyTorch's;
+# -1 where the pooled ReLU output is 0 (no gradient flows).
+
+
+@_jit
+def _conv_relu_pool(
+    img_ptr,
+    w_ptr,
+    bias,
+    q,
+    C: tl.constexpr,
+    WIDTH: tl.constexpr,
+    POOLED: tl.constexpr,
+    TAPS: tl.constexpr,
+):
+    """ReLU(conv 5x5 + bias) of one image and one output channel, max-pooled 2x2, at the
+    pooled positions q (row-major, POOLED x POOLED); C input planes WIDTH pixels wide.
+    Returns the pooled values and the argmax d (-1 where the value is 0)."""
+    qm = q < POOLED * POOLED
+    ph = q // POOLED
+    pw = q % POOLED
+    t = tl.arange(0, TAPS)  # the C * 25 taps c * 25 + kh * 5 + kw, padded to TAPS
+    tm = t < C * 25
+    tap = (t // 25) * WIDTH * WIDTH + ((t % 25) // 5) * WIDTH + t % 5
+    w = tl.load(w_ptr + t, tm, 0.0)
+    best = tl.full(q.shape, float("-inf"), tl.float32)
+    arg = tl.zeros(q.shape, tl.int32)
+    for d in range(4):  # a loop, not unrolled: small code, fast compiles
+        at = (2 * ph + d // 2) * WIDTH + 2 * pw + d % 2
+        a = tl.load(img_ptr + at[:, None] + tap[None, :], qm[:, None] & tm[None, :], 0.0)
+        acc = tl.sum(a * w[None, :], axis=1) + bias
+        better = acc > best
+        best = tl.where(better, acc, best)
+        arg = tl.where(better, d, arg)
+    return tl.maximum(best, 0.0), tl.where(best > 0.0, arg, -1)
+
+
+@_jit
+def conv1_pool(x_ptr, w_ptr, b_ptr, out_ptr, idx_ptr, BLOCK_P: tl.constexpr):
+    # program (b * 6 + oc, block of BLOCK_P of the 14 x 14 pooled positions)
+    pid = tl.program_id(0)
+    oc = pid % 6
+    q = tl.program_id(1) * BLOCK_P + tl.arange(0, BLOCK_P)
+    img = x_ptr + (pid // 6) * 3072
+    out, arg = _conv_relu_pool(img, w_ptr + oc * 75, tl.load(b_ptr + oc), q, 3, 32, 14, 128)
+    tl.store(out_ptr + pid * 196 + q, out, q < 196)
+    tl.store(idx_ptr + pid * 196 + q, arg, q < 196)
+
+
+@_jit
+def conv2_pool(p1_ptr, w_ptr, b_ptr, out_ptr, idx_ptr):
+    # program b * 16 + oc: the 5 x 5 pooled positions, stored in x.view(-1, 400)'s order
+    pid = tl.program_id(0)
+    oc = pid % 16
+    q = tl.arange(0, 32)
+    img = p1_ptr + (pid // 16) * 1176
+    out, arg = _conv_relu_pool(img, w_ptr + oc * 150, tl.load(b_ptr + oc), q, 6, 14, 5, 256)
+    tl.store(out_ptr + pid * 25 + q, out, q < 25)
+    tl.store(idx_ptr + pid * 25 + q, arg, q < 25)
+
+
+@_jit
+def fc_layers(
+    p2_ptr,
+    y_ptr,
+    f1_ptr,
+    c1_ptr,
+    f2_ptr,
+    c2_ptr,
+    f3_ptr,
+    c3_ptr,
+    mf2_ptr,
+    mc2_ptr,
+    mf3_ptr,
+    mc3_ptr,
+    dz1_ptr,
+    loss_ptr,
+    B,
+    lr,
+    momentum,
+    BB: tl.constexpr,
+):
+    # one program; rows padded to BB >= 16 (tl.dot's minimum), columns to 128 / 16
+    rows = tl.arange(0, BB)
+    rm = rows < B
+    n = tl.arange(0, 128)
+    k64 = tl.arange(0, 64)
+    n16 = tl.arange(0, 16)
+    # fc1: z1 = p2 @ f1.T + c1, 400 inputs in chunks of 64
+    z1 = tl.zeros([BB, 128], tl.float32)
+    for k0 in range(0, 400, 64):
+        kk = k0 + k64
+        km = kk < 400
+        h0 = tl.load(p2_ptr + rows[:, None] * 400 + kk[None, :], rm[:, None] & km[None, :], 0.0)
+        wt = tl.load(f1_ptr + n[None, :] * 400 + kk[:, None], km[:, None] & (n < 120)[None, :], 0.0)
+        z1 += tl.dot(h0, wt, input_precision="ieee")
+    h1 = tl.maximum(z1 + tl.load(c1_ptr + n, n < 120, 0.0)[None, :], 0.0)
+    # fc2 (120 -> 84), fc3 (84 -> 10); wt2[k, j] = f2[j, k]
+    wt2 = tl.load(
+        f2_ptr + n[None, :] * 120 + n[:, None], (n < 120)[:, None] & (n < 84)[None, :], 0.0
+    )
+    h2 = tl.dot(h1, wt2, input_precision="ieee") + tl.load(c2_ptr + n, n < 84, 0.0)[None, :]
+    h2 = tl.maximum(h2, 0.0)
+    wt3 = tl.load(
+        f3_ptr + n16[None, :] * 84 + n[:, None], (n < 84)[:, None] & (n16 < 10)[None, :], 0.0
+    )
+    z3 = tl.dot(h2, wt3, input_precision="ieee") + tl.load(c3_ptr + n16, n16 < 10, 0.0)[None, :]
+    # cross-entropy, mean over the B real rows
+    cols = (n16 < 10)[None, :]
+    logits = tl.where(cols, z3, float("-inf"))
+    top = tl.max(logits, axis=1)
+    e = tl.exp(logits - top[:, None])
+    s = tl.sum(e, axis=1)
+    y = tl.load(y_ptr + rows, rm, 0).to(tl.int32)
+    onehot = n16[None, :] == y[:, None]
+    picked = tl.sum(tl.where(onehot, z3, 0.0), axis=1)
+    tl.store(loss_ptr, tl.sum(tl.where(rm, top + tl.log(s) - picked, 0.0), axis=0) / B)
+    dz3 = (e / s[:, None] - onehot.to(tl.float32)) / B
+    dz3 = tl.where(rm[:, None] & cols, dz3, 0.0)
+    # backward: weight grads and the gradient flowing down, with the old weights
+    dh2 = tl.dot(dz3, tl.trans(wt3), input_precision="ieee")
+    dz2 = tl.where(h2 > 0.0, dh2, 0.0)
+    dh1 = tl.dot(dz2, tl.trans(wt2), input_precision="ieee")
+    dz1 = tl.where(h1 > 0.0, dh1, 0.0)
+    tl.store(dz1_ptr + rows[:, None] * 120 + n[None, :], dz1, rm[:, None] & (n < 120)[None, :])
+    # SGD with momentum for fc3 and fc2 (nothing reads them later in this step)
+    at, ok = n16[:, None] * 84 + n[None, :], (n16 < 10)[:, None] & (n < 84)[None, :]
+    _sgd(f3_ptr, mf3_ptr, at, ok, tl.dot(tl.trans(dz3), h2, input_precision="ieee"), lr, momentum)
+    _sgd(c3_ptr, mc3_ptr, n16, n16 < 10, tl.sum(dz3, axis=0), lr, momentum)
+    at, ok = n[:, None] * 120 + n[None, :], (n < 84)[:, None] & (n < 120)[None, :]
+    _sgd(f2_ptr, mf2_ptr, at, ok, tl.dot(tl.trans(dz2), h1, input_precision="ieee"), lr, momentum)
+    _sgd(c2_ptr, mc2_ptr, n, n < 84, tl.sum(dz2, axis=0), lr, momentum)
+
+
+@_jit
+def fc1_backward(
+    p2_ptr,
+    idx2_ptr,
+    dz1_ptr,
+    f1_ptr,
+    c1_ptr,
+    mf1_ptr,
+    mc1_ptr,
+    g2_ptr,
+    dy2_ptr,
+    B,
+    lr,
+    momentum,
+    BB: tl.constexpr,
+    BK: tl.constexpr,
+):
+    # program: a block of BK of fc1's 400 inputs (columns of f1)
+    kk = tl.program_id(0) * BK + tl.arange(0, BK)
+    km = kk < 400
+    rows = tl.arange(0, BB)
+    rm = rows < B
+    n = tl.arange(0, 128)
+    nm = n < 120
+    dz1 = tl.load(dz1_ptr + rows[:, None] * 120 + n[None, :], rm[:, None] & nm[None, :], 0.0)
+    h0 = tl.load(p2_ptr + rows[:, None] * 400 + kk[None, :], rm[:, None] & km[None, :], 0.0)
+    wm = nm[:, None] & km[None, :]
+    at = n[:, None] * 400 + kk[None, :]
+    w = tl.load(f1_ptr + at, wm, 0.0)
+    dp2 = tl.dot(dz1, w, input_precision="ieee")  # (BB, BK), old weights
+    grad = tl.dot(tl.trans(dz1), h0, input_precision="ieee")  # (128, BK)
+    _sgd(f1_ptr, mf1_ptr, at, wm, grad, lr, momentum)
+    if tl.program_id(0) == 0:
+        _sgd(c1_ptr, mc1_ptr, n, nm, tl.sum(dz1, axis=0), lr, momentum)
+    # through ReLU + pool2: the gradient reaches conv2's output at the argmax only
+    m2 = rm[:, None] & km[None, :]
+    at = rows[:, None] * 400 + kk[None, :]
+    idx = tl.load(idx2_ptr + at, m2, -1)
+    tl.store(g2_ptr + at, tl.where(idx >= 0, dp2, 0.0), m2)  # compact, for conv_dweight
+    oc = kk // 25
+    ph = (kk % 25) // 5
+    pw = kk % 5
+    for d in tl.static_range(4):  # dense (B, 16, 10, 10), every element written
+        dense = oc * 100 + (2 * ph + d // 2) * 10 + 2 * pw + d % 2
+        tl.store(dy2_ptr + rows[:, None] * 1600 + dense[None, :], tl.where(idx == d, dp2, 0.0), m2)
+
+
+@_jit
+def conv2_dinput(dy2_ptr, w2_ptr, idx1_ptr, g1_ptr, BLOCK_P: tl.constexpr):
+    # program (b * 6 + c, block of the 14 x 14 positions of pool1's output)
+    pid = tl.program_id(0)
+    b = pid // 6
+    c = pid % 6
+    q = tl.program_id(1) * BLOCK_P + tl.arange(0, BLOCK_P)
+    qm = q < 196
+    t = tl.arange(0, 32)
+    tm = t < 25
+    u = (q // 14)[:, None] - (t // 5)[None, :]
+    v = (q % 14)[:, None] - (t % 5)[None, :]
+    ok = qm[:, None] & tm[None, :] & (u >= 0) & (u < 10) & (v >= 0) & (v < 10)
+    acc = tl.zeros([BLOCK_P], tl.float32)
+    for oc in range(16):
+        dy = tl.load(dy2_ptr + b * 1600 + oc * 100 + u * 10 + v, ok, 0.0)
+        w = tl.load(w2_ptr + oc * 150 + c * 25 + t, tm, 0.0)
+        acc += tl.sum(dy * w[None, :], axis=1)
+    at = pid * 196 + q
+    idx = tl.load(idx1_ptr + at, qm, -1)
+    tl.store(g1_ptr + at, tl.where(idx >= 0, acc, 0.0), qm)  # through ReLU + pool1
+
+
+@_jit
+def conv_dweight(
+    x_ptr,
+    p1_ptr,
+    g1_ptr,
+    idx1_ptr,
+    g2_ptr,
+    idx2_ptr,
+    w1_ptr,
+    b1_ptr,
+    w2_ptr,
+    b2_ptr,
+    mw1_ptr,
+    mb1_ptr,
+    mw2_ptr,
+    mb2_ptr,
+    B,
+    lr,
+    momentum,
+    BLOCK_E2: tl.constexpr,
+    BLOCK_E1: tl.constexpr,
+):
+    # programs 0..15: conv2's output channels; 16..33: conv1's (oc, c)
+    pid = tl.program_id(0)
+    if pid < 16:
+        _conv2_dweight(
+            p1_ptr,
+            g2_ptr,
+            idx2_ptr,
+            w2_ptr,
+            b2_ptr,
+            mw2_ptr,
+            mb2_ptr,
+            pid,
+            B,
+            lr,
+            momentum,
+            BLOCK_E2,
+        )
+    else:
+        _conv1_dweight(
+            x_ptr,
+            g1_ptr,
+            idx1_ptr,
+            w1_ptr,
+            b1_ptr,
+            mw1_ptr,
+            mb1_ptr,
+            pid - 16,
+            B,
+            lr,
+            momentum,
+            BLOCK_E1,
+        )
+
+
+@_jit
+def _conv2_dweight(
+    p1_ptr,
+    g2_ptr,
+    idx2_ptr,
+    w_ptr,
+    b_ptr,
+    mw_ptr,
+    mb_ptr,
+    r,
+    B,
+    lr,
+    momentum,
+    BLOCK_E: tl.constexpr,
+):
+    # conv2's weights [oc, :, :, :] (150 taps c * 25 + kh * 5 + kw) from the B x 25 pooled
+    # positions whose argmax (u, v) sends a gradient: dW[t] = sum g * p1[b, c, u + kh, v + kw]
+    oc = r
+    t = tl.arange(0, 256)
+    tm = t < 150
+    e = tl.arange(0, BLOCK_E)
+    b = e // 25
+    q = e % 25
+    at = b * 400 + oc * 25 + q
+    idx = tl.load(idx2_ptr + at, e < B * 25, -1)
+    ok = idx >= 0
+    g = tl.load(g2_ptr + at, ok, 0.0)
+    u = 2 * (q // 5) + idx // 2
+    v = 2 * (q % 5) + idx % 2
+    tap = (t // 25) * 196 + ((t % 25) // 5) * 14 + t % 5
+    a = tl.load(
+        p1_ptr + (b * 1176 + u * 14 + v)[None, :] + tap[:, None], tm[:, None] & ok[None, :], 0.0
+    )
+    _sgd(w_ptr, mw_ptr, oc * 150 + t, tm, tl.sum(a * g[None, :], axis=1), lr, momentum)
+    _sgd1(b_ptr + oc, mb_ptr + oc, tl.sum(g, axis=0), lr, momentum)
+
+
+@_jit
+def _conv1_dweight(
+    x_ptr, g1_ptr, idx1_ptr, w_ptr, b_ptr, mw_ptr, mb_ptr, r, B, lr, momentum, BLOCK_E: tl.constexpr
+):
+    # conv1's weights [oc, c, :, :] from the B x 196 pooled positions, in chunks
+    oc = r // 3
+    c = r % 3
+    t = tl.arange(0, 32)
+    tm = t < 25
+    dw = tl.zeros([32], tl.float32)
+    db = tl.zeros([BLOCK_E], tl.float32)
+    for e0 in range(0, B * 196, BLOCK_E):
+        e = e0 + tl.arange(0, BLOCK_E)
+        b = e // 196
+        q = e % 196
+        at = (b * 6 + oc) * 196 + q
+        idx = tl.load(idx1_ptr + at, e < B * 196, -1)
+        ok = idx >= 0
+        g = tl.load(g1_ptr + at, ok, 0.0)
+        u = 2 * (q // 14) + idx // 2
+        v = 2 * (q % 14) + idx % 2
+        plane = x_ptr + (b * 3 + c) * 1024
+        a = tl.load(
+            plane[None, :] + (u[None, :] + t[:, None] // 5) * 32 + v[None, :] + t[:, None] % 5,
+            tm[:, None] & ok[None, :],
+            0.0,
+        )
+        dw += tl.sum(a * g[None, :], axis=1)
+        db += g
+    _sgd(w_ptr, mw_ptr, oc * 75 + c * 25 + t, tm, dw, lr, momentum)
+    if c == 0:
+        _sgd1(b_ptr + oc, mb_ptr + oc, tl.sum(db, axis=0), lr, momentum)
+
+
+def check_batch(x: torch.Tensor, y: torch.Tensor, batch: int) -> None:
+    """The kernels index raw memory: refuse anything but the layout they were written for."""
+    want = (batch, 3, 32, 32)
+    if tuple(x.shape) != want or x.dtype != torch.float32 or not x.is_contiguous():
+        raise ValueError(
+            f"FusedStep: expected contiguous float32 images shaped {want}, "
+            f"got {x.dtype} {tuple(x.shape)}{'' if x.is_contiguous() else ' (not contiguous)'}"
+        )
+    if tuple(y.shape) != (batch,) or y.dtype != torch.int64 or y.device != x.device:
+        raise ValueError(
+            f"FusedStep: expected int64 labels shaped ({batch},) on {x.device}, "
+            f"got {y.dtype} {tuple(y.shape)} on {y.device}"
+        )
+
+
+#: The kernels in launch order, with the compile-time constants and warps FusedStep
+#: uses at the note's batch of 4 on a GPU. Warps picked from ptxas' resource usage for
+#: sm_90 (no spills, or the least stack; see compile_for_gpu), not yet by timing.
+KERNELS = {
+    "conv1_pool": ({"BLOCK_P": 64}, 4),
+    "conv2_pool": ({}, 4),
+    "fc_layers": ({"BB": 16}, 16),
+    "fc1_backward": ({"BB": 16, "BK": 16}, 2),
+    "conv2_dinput": ({"BLOCK_P": 64}, 4),
+    "conv_dweight": ({"BLOCK_E2": 128, "BLOCK_E1": 256}, 8),
+}
+
+
+def compile_for_gpu(capability: int = 90) -> dict:
+    """Compile every kernel to a cubin for an NVIDIA GPU of compute ``capability`` (90:
+    H100/H200) — no GPU needed: Triton ships its compiler and ptxas. What the CPU suite
+    uses to catch what the interpreter lets through (Triton's typing of if/else, dot
+    shapes). Argument types follow the names: ``idx*`` int32, ``y_ptr`` int64 labels,
+    other pointers float32, ``B`` int32, ``lr``/``momentum`` float32."""
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    def kind(name: str) -> str:
+        if name == "y_ptr":
+            return "*i64"
+        if name.endswith("_ptr"):
+            return "*i32" if name.startswith("idx") else "*fp32"
+        return {"B": "i32", "lr": "fp32", "momentum": "fp32"}[name]
+
+    out = {}
+    for name, (constants, warps) in KERNELS.items():
+        fn = globals()[name]
+        signature = {a: "constexpr" if a in constants else kind(a) for a in fn.arg_names}
+        source = ASTSource(
+            fn=fn,
+            signature=signature,
+            constexprs={(fn.arg_names.index(k),): v for k, v in constants.items()},
+        )
+        out[name] = triton.compile(
+            source, target=GPUTarget("cuda", capability, 32), options={"num_warps": warps}
+        )
+    return out
+
+
+# --------------------------------------------------------------------- the step
+class FusedStep:
+    """One training step of the note's CIFAR Net, done by the six kernels: updates
+    ``net``'s parameters in place and keeps SGD's momentum buffers in ``state`` (laid
+    out like ``torch.optim.SGD.state``). Call it as ``loss = step(x, y)``."""
+
+    PARAMS = ("conv1", "conv2", "fc1", "fc2", "fc3")
+
+    def __init__(self, net: torch.nn.Module, lr: float, momentum: float, batch: int):
+        why = available()
+        if why:
+            raise RuntimeError(f"the hand-written kernels need Triton: {why}")
+        if not 1 <= batch <= MAX_BATCH:
+            raise ValueError(f"FusedStep: expected a batch of 1 to {MAX_BATCH}, got {batch}")
+        self.net, self.lr, self.momentum, self.batch = net, float(lr), float(momentum), batch
+        self.params = []
+        for name in self.PARAMS:
+            layer = getattr(net, name)
+            self.params += [layer.weight, layer.bias]
+        for p in self.params:
+            if p.dtype != torch.float32 or not p.is_contiguous():
+                raise ValueError("FusedStep: expected contiguous float32 parameters")
+        dev = self.params[0].device
+        if dev.type != "cuda" and not interpreting():
+            raise RuntimeError(
+                f"FusedStep on {dev}: off the GPU the kernels run only in Triton's "
+                "interpreter; set TRITON_INTERPRET=1 before triton is imported "
+                "(python -m benchmarks.lenet_triton does)"
+            )
+        self.state = {p: {"momentum_buffer": torch.zeros_like(p)} for p in self.params}
+        f32 = {"device": dev, "dtype": torch.float32}
+        i32 = {"device": dev, "dtype": torch.int32}
+        self.p1 = torch.empty(batch, 6, 14, 14, **f32)
+        self.idx1 = torch.empty(batch, 6, 14, 14, **i32)
+        self.p2 = torch.empty(batch, 400, **f32)
+        self.idx2 = torch.empty(batch, 400, **i32)
+        self.dz1 = torch.empty(batch, 120, **f32)
+        self.g2 = torch.empty(batch, 400, **f32)
+        self.dy2 = torch.empty(batch, 16, 10, 10, **f32)
+        self.g1 = torch.empty(batch, 6, 14, 14, **f32)
+        self.loss = torch.empty((), **f32)
+        self.bb = max(16, triton.next_power_of_2(batch))
+        # 4 programs per (image, channel) on the GPU; 1 in the interpreter, where each
+        # program costs ~30 ms of Python (the GPU runs check the GPU's tiling)
+        self.block_p = 64 if dev.type == "cuda" else 256
+        self.block_e2 = triton.next_power_of_2(batch * 25)
+
+    @classmethod
+    def from_optimizer(cls, net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: int):
+        """The step for ``optimizer``'s hyperparameters — refused unless it is plain SGD
+        with momentum over exactly ``net``'s parameters, the only optimizer written here."""
+        group = optimizer.param_groups[0] if len(optimizer.param_groups) == 1 else {}
+        plain = (
+            isinstance(optimizer, torch.optim.SGD)
+            and group.get("dampening") == 0
+            and not group.get("nesterov")
+            and group.get("weight_decay") == 0
+            and not group.get("maximize")
+        )
+        if not plain or [id(p) for p in group["params"]] != [id(p) for p in net.parameters()]:
+            raise ValueError(
+                "FusedStep: expected SGD(lr, momentum) over the Net's parameters, one group, "
+                f"no dampening, nesterov, weight decay or maximize; got {optimizer!r}"
+            )
+        return cls(net, group["lr"], group["momentum"], batch)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Nothing to do: the kernels keep gradients in scratch buffers, not in ``.grad``."""
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        check_batch(x, y, self.batch)
+        B = self.batch
+        w1, b1, w2, b2, f1, c1, f2, c2, f3, c3 = self.params
+        m = [self.state[p]["momentum_buffer"] for p in self.params]
+        hp = (B, self.lr, self.momentum)
+        warps = {name: w for name, (_, w) in KERNELS.items()}
+        conv1_pool[(B * 6, triton.cdiv(196, self.block_p))](
+            x, w1, b1, self.p1, self.idx1, BLOCK_P=self.block_p, num_warps=warps["conv1_pool"]
+        )
+        conv2_pool[(B * 16,)](self.p1, w2, b2, self.p2, self.idx2, num_warps=warps["conv2_pool"])
+        fc_layers[(1,)](
+            self.p2, y, f1, c1, f2, c2, f3, c3, m[6], m[7], m[8], m[9], self.dz1, self.loss,
+            *hp, BB=self.bb, num_warps=warps["fc_layers"],
+        )  # fmt: skip
+        fc1_backward[(triton.cdiv(400, 16),)](
+            self.p2, self.idx2, self.dz1, f1, c1, m[4], m[5], self.g2, self.dy2,
+            *hp, BB=self.bb, BK=16, num_warps=warps["fc1_backward"],
+        )  # fmt: skip
+        conv2_dinput[(B * 6, triton.cdiv(196, self.block_p))](
+            self.dy2, w2, self.idx1, self.g1, BLOCK_P=self.block_p,
+            num_warps=warps["conv2_dinput"],
+        )  # fmt: skip
+        conv_dweight[(16 + 18,)](
+            x, self.p1, self.g1, self.idx1, self.g2, self.idx2,
+            w1, b1, w2, b2, m[0], m[1], m[2], m[3], *hp, BLOCK_E2=self.block_e2, BLOCK_E1=256,
+            num_warps=warps["conv_dweight"],
+        )  # fmt: skip
+        return self.loss
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run ``--steps`` steps of the ``triton`` variant on the CPU in Triton's interpreter,
+    over the benchmarks' batches, and save the weights and losses for a test to compare
+    with the note's eager loop (benchmarks/test_harness.py does)."""
+    import argparse
+
+    from benchmarks import cores
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--out", required=True, help="file to torch.save the result to")
+    args = parser.parse_args(argv)
+    if not interpreting():
+        parser.error("run with TRITON_INTERPRET=1 in the environment")
+    torch.set_num_threads(1)
+    core = cores.cifar_core(args.batch)
+    batches = cores.make_batches(core, count=args.steps)
+    run = cores.runner(core, "triton", "cpu", batches)
+    losses = [run.step(x, y).item() for x, y in batches]
+    torch.save({"weights": run.weights(), "losses": losses}, args.out)
+
+
+if __name__ == "__main__":
+    main()
