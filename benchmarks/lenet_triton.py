@@ -62,7 +62,9 @@ def _jit(fn):
 @_jit
 def _sgd(w_ptr, m_ptr, offsets, mask, grad, lr, momentum):
     """PyTorch's SGD with momentum, dampening 0: buf = momentum * buf + grad; w -= lr * buf.
-    Zero buffers at the start give PyTorch's first step, buf = grad."""
+    Zero buffers at the start give PyTorch's first step, buf = grad. Each element is
+    loaded and stored with one layout: the thread that writes it read it (Triton stores
+    a replicated element from one thread only)."""
     buf = tl.load(m_ptr + offsets, mask, 0.0) * momentum + grad
     tl.store(m_ptr + offsets, buf, mask)
     tl.store(w_ptr + offsets, tl.load(w_ptr + offsets, mask, 0.0) - lr * buf, mask)
@@ -203,7 +205,10 @@ def fc_layers(
     dh1 = tl.dot(dz2, tl.trans(wt2), input_precision="ieee")
     dz1 = tl.where(h1 > 0.0, dh1, 0.0)
     tl.store(dz1_ptr + rows[:, None] * 120 + n[None, :], dz1, rm[:, None] & (n < 120)[None, :])
-    # SGD with momentum for fc3 and fc2 (nothing reads them later in this step)
+    # SGD with momentum for fc3 and fc2 (nothing reads them later in this step). The
+    # barrier: other threads of this program may still be reading the old weights in
+    # their own layout; no thread writes before all have read.
+    tl.debug_barrier()
     at, ok = n16[:, None] * 84 + n[None, :], (n16 < 10)[:, None] & (n < 84)[None, :]
     _sgd(f3_ptr, mf3_ptr, at, ok, tl.dot(tl.trans(dz3), h2, input_precision="ieee"), lr, momentum)
     _sgd(c3_ptr, mc3_ptr, n16, n16 < 10, tl.sum(dz3, axis=0), lr, momentum)
@@ -243,6 +248,7 @@ def fc1_backward(
     w = tl.load(f1_ptr + at, wm, 0.0)
     dp2 = tl.dot(dz1, w, input_precision="ieee")  # (BB, BK), old weights
     grad = tl.dot(tl.trans(dz1), h0, input_precision="ieee")  # (128, BK)
+    tl.debug_barrier()  # every thread has read its old weights before any is written
     _sgd(f1_ptr, mf1_ptr, at, wm, grad, lr, momentum)
     if tl.program_id(0) == 0:
         _sgd(c1_ptr, mc1_ptr, n, nm, tl.sum(dz1, axis=0), lr, momentum)

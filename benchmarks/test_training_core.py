@@ -46,6 +46,11 @@ CASES = [
     ("cifar4", "compiled_graph", "cuda", None, 10, FP32_OTHER_ORDER),
     ("cifar4", "compiled_graph+cudnn_benchmark", "cuda", None, 50, FP32_OTHER_ORDER),
     ("cifar4", "compiled_graph+autotune", "cuda", None, 10, FP32_OTHER_ORDER),
+    # the same step as six hand-written Triton kernels (benchmarks/lenet_triton.py)
+    ("cifar4", "triton", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar4", "triton_graph", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar4", "triton_graph", "cuda", None, 10, FP32_OTHER_ORDER),
+    ("cifar4", "triton_graph", "cuda", None, 50, FP32_OTHER_ORDER),
     ("cifar4", "compiled", "cpu", 1, 1, FP32_OTHER_ORDER),
     ("cifar4", "eager+channels_last", "cpu", 1, 1, FP32_OTHER_ORDER),
     ("cifar4", "eager+pad8", "cpu", 1, 1, FP32_OTHER_ORDER),
