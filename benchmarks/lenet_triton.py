@@ -157,7 +157,7 @@ def fc_layers(
     mc3_ptr,
     dz1_ptr,
     loss_ptr,
-    B,
+    B: tl.constexpr,
     lr,
     momentum,
     BB: tl.constexpr,
@@ -228,7 +228,7 @@ def fc1_backward(
     mc1_ptr,
     g2_ptr,
     dy2_ptr,
-    B,
+    B: tl.constexpr,
     lr,
     momentum,
     BB: tl.constexpr,
@@ -304,7 +304,7 @@ def conv_dweight(
     mb1_ptr,
     mw2_ptr,
     mb2_ptr,
-    B,
+    B: tl.constexpr,
     lr,
     momentum,
     BLOCK_E2: tl.constexpr,
@@ -354,7 +354,7 @@ def _conv2_dweight(
     mw_ptr,
     mb_ptr,
     r,
-    B,
+    B: tl.constexpr,
     lr,
     momentum,
     BLOCK_E: tl.constexpr,
@@ -383,7 +383,18 @@ def _conv2_dweight(
 
 @_jit
 def _conv1_dweight(
-    x_ptr, g1_ptr, idx1_ptr, w_ptr, b_ptr, mw_ptr, mb_ptr, r, B, lr, momentum, BLOCK_E: tl.constexpr
+    x_ptr,
+    g1_ptr,
+    idx1_ptr,
+    w_ptr,
+    b_ptr,
+    mw_ptr,
+    mb_ptr,
+    r,
+    B: tl.constexpr,
+    lr,
+    momentum,
+    BLOCK_E: tl.constexpr,
 ):
     # conv1's weights [oc, c, :, :] from the B x 196 pooled positions, in chunks
     oc = r // 3
@@ -436,10 +447,10 @@ def check_batch(x: torch.Tensor, y: torch.Tensor, batch: int) -> None:
 KERNELS = {
     "conv1_pool": ({"BLOCK_P": 64}, 4),
     "conv2_pool": ({}, 4),
-    "fc_layers": ({"BB": 16}, 16),
-    "fc1_backward": ({"BB": 16, "BK": 16}, 2),
+    "fc_layers": ({"B": 4, "BB": 16}, 16),
+    "fc1_backward": ({"B": 4, "BB": 16, "BK": 16}, 2),
     "conv2_dinput": ({"BLOCK_P": 64}, 4),
-    "conv_dweight": ({"BLOCK_E2": 128, "BLOCK_E1": 256}, 8),
+    "conv_dweight": ({"B": 4, "BLOCK_E2": 128, "BLOCK_E1": 256}, 8),
 }
 
 
@@ -448,7 +459,8 @@ def compile_for_gpu(capability: int = 90) -> dict:
     H100/H200) — no GPU needed: Triton ships its compiler and ptxas. What the CPU suite
     uses to catch what the interpreter lets through (Triton's typing of if/else, dot
     shapes). Argument types follow the names: ``idx*`` int32, ``y_ptr`` int64 labels,
-    other pointers float32, ``B`` int32, ``lr``/``momentum`` float32."""
+    other pointers float32, ``lr``/``momentum`` float32; the batch ``B`` is a compile-time
+    constant (one FusedStep, one batch size: masks and loop bounds fold away)."""
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
@@ -457,7 +469,7 @@ def compile_for_gpu(capability: int = 90) -> dict:
             return "*i64"
         if name.endswith("_ptr"):
             return "*i32" if name.startswith("idx") else "*fp32"
-        return {"B": "i32", "lr": "fp32", "momentum": "fp32"}[name]
+        return {"lr": "fp32", "momentum": "fp32"}[name]
 
     out = {}
     for name, (constants, warps) in KERNELS.items():
