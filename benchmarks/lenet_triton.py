@@ -38,7 +38,8 @@ try:
 except ImportError:  # e.g. macOS: torch does not pull triton in there
     triton = tl = None
 
-#: Largest batch the single-program fc kernel holds in registers.
+#: Largest batch the kernels take: the fc layers run in one program, all rows in registers.
+#: Written for the note's batch of 4; at 64 ptxas already spills the fc kernels to the stack.
 MAX_BATCH = 64
 
 
@@ -364,21 +365,26 @@ def _conv2_dweight(
     oc = r
     t = tl.arange(0, 256)
     tm = t < 150
-    e = tl.arange(0, BLOCK_E)
-    b = e // 25
-    q = e % 25
-    at = b * 400 + oc * 25 + q
-    idx = tl.load(idx2_ptr + at, e < B * 25, -1)
-    ok = idx >= 0
-    g = tl.load(g2_ptr + at, ok, 0.0)
-    u = 2 * (q // 5) + idx // 2
-    v = 2 * (q % 5) + idx % 2
     tap = (t // 25) * 196 + ((t % 25) // 5) * 14 + t % 5
-    a = tl.load(
-        p1_ptr + (b * 1176 + u * 14 + v)[None, :] + tap[:, None], tm[:, None] & ok[None, :], 0.0
-    )
-    _sgd(w_ptr, mw_ptr, oc * 150 + t, tm, tl.sum(a * g[None, :], axis=1), lr, momentum)
-    _sgd1(b_ptr + oc, mb_ptr + oc, tl.sum(g, axis=0), lr, momentum)
+    dw = tl.zeros([256], tl.float32)
+    db = tl.zeros([BLOCK_E], tl.float32)
+    for e0 in range(0, B * 25, BLOCK_E):
+        e = e0 + tl.arange(0, BLOCK_E)
+        b = e // 25
+        q = e % 25
+        at = b * 400 + oc * 25 + q
+        idx = tl.load(idx2_ptr + at, e < B * 25, -1)
+        ok = idx >= 0
+        g = tl.load(g2_ptr + at, ok, 0.0)
+        u = 2 * (q // 5) + idx // 2
+        v = 2 * (q % 5) + idx % 2
+        a = tl.load(
+            p1_ptr + (b * 1176 + u * 14 + v)[None, :] + tap[:, None], tm[:, None] & ok[None, :], 0.0
+        )
+        dw += tl.sum(a * g[None, :], axis=1)
+        db += g
+    _sgd(w_ptr, mw_ptr, oc * 150 + t, tm, dw, lr, momentum)
+    _sgd1(b_ptr + oc, mb_ptr + oc, tl.sum(db, axis=0), lr, momentum)
 
 
 @_jit
@@ -441,20 +447,26 @@ def check_batch(x: torch.Tensor, y: torch.Tensor, batch: int) -> None:
         )
 
 
-#: The kernels in launch order, with the compile-time constants and warps FusedStep
-#: uses at the note's batch of 4 on a GPU. Warps picked from ptxas' resource usage for
-#: sm_90 (no spills, or the least stack; see compile_for_gpu), not yet by timing.
-KERNELS = {
-    "conv1_pool": ({"BLOCK_P": 64}, 4),
-    "conv2_pool": ({}, 4),
-    "fc_layers": ({"B": 4, "BB": 16}, 16),
-    "fc1_backward": ({"B": 4, "BB": 16, "BK": 16}, 2),
-    "conv2_dinput": ({"BLOCK_P": 64}, 4),
-    "conv_dweight": ({"B": 4, "BLOCK_E2": 128, "BLOCK_E1": 256}, 8),
-}
+def plan(batch: int, gpu: bool = True) -> dict[str, tuple[tuple[int, ...], dict, int]]:
+    """Each kernel's grid, compile-time constants and warps, in launch order. Warps picked
+    from ptxas' resource usage for sm_90 (no spills, or the least stack; see
+    compile_for_gpu), not yet by timing. In the interpreter (``gpu=False``) the conv
+    kernels take one program per (image, channel), not 4: each program costs ~30 ms of
+    Python there; the GPU runs check the GPU's tiling."""
+    bb = max(16, triton.next_power_of_2(batch))
+    block_p = 64 if gpu else 256
+    positions = triton.cdiv(196, block_p)
+    return {
+        "conv1_pool": ((batch * 6, positions), {"BLOCK_P": block_p}, 4),
+        "conv2_pool": ((batch * 16,), {}, 4),
+        "fc_layers": ((1,), {"B": batch, "BB": bb}, 16),
+        "fc1_backward": ((triton.cdiv(400, 16),), {"B": batch, "BB": bb, "BK": 16}, 2),
+        "conv2_dinput": ((batch * 6, positions), {"BLOCK_P": block_p}, 4),
+        "conv_dweight": ((16 + 18,), {"B": batch, "BLOCK_E2": 128, "BLOCK_E1": 256}, 8),
+    }
 
 
-def compile_for_gpu(capability: int = 90) -> dict:
+def compile_for_gpu(capability: int = 90, batch: int = 4) -> dict:
     """Compile every kernel to a cubin for an NVIDIA GPU of compute ``capability`` (90:
     H100/H200) — no GPU needed: Triton ships its compiler and ptxas. What the CPU suite
     uses to catch what the interpreter lets through (Triton's typing of if/else, dot
@@ -472,7 +484,7 @@ def compile_for_gpu(capability: int = 90) -> dict:
         return {"lr": "fp32", "momentum": "fp32"}[name]
 
     out = {}
-    for name, (constants, warps) in KERNELS.items():
+    for name, (_, constants, warps) in plan(batch).items():
         fn = globals()[name]
         signature = {a: "constexpr" if a in constants else kind(a) for a in fn.arg_names}
         source = ASTSource(
@@ -527,11 +539,7 @@ class FusedStep:
         self.dy2 = torch.empty(batch, 16, 10, 10, **f32)
         self.g1 = torch.empty(batch, 6, 14, 14, **f32)
         self.loss = torch.empty((), **f32)
-        self.bb = max(16, triton.next_power_of_2(batch))
-        # 4 programs per (image, channel) on the GPU; 1 in the interpreter, where each
-        # program costs ~30 ms of Python (the GPU runs check the GPU's tiling)
-        self.block_p = 64 if dev.type == "cuda" else 256
-        self.block_e2 = triton.next_power_of_2(batch * 25)
+        self.plan = plan(batch, gpu=dev.type == "cuda")
 
     @classmethod
     def from_optimizer(cls, net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: int):
@@ -557,32 +565,23 @@ class FusedStep:
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         check_batch(x, y, self.batch)
-        B = self.batch
         w1, b1, w2, b2, f1, c1, f2, c2, f3, c3 = self.params
         m = [self.state[p]["momentum_buffer"] for p in self.params]
-        hp = (B, self.lr, self.momentum)
-        warps = {name: w for name, (_, w) in KERNELS.items()}
-        conv1_pool[(B * 6, triton.cdiv(196, self.block_p))](
-            x, w1, b1, self.p1, self.idx1, BLOCK_P=self.block_p, num_warps=warps["conv1_pool"]
-        )
-        conv2_pool[(B * 16,)](self.p1, w2, b2, self.p2, self.idx2, num_warps=warps["conv2_pool"])
-        fc_layers[(1,)](
-            self.p2, y, f1, c1, f2, c2, f3, c3, m[6], m[7], m[8], m[9], self.dz1, self.loss,
-            *hp, BB=self.bb, num_warps=warps["fc_layers"],
-        )  # fmt: skip
-        fc1_backward[(triton.cdiv(400, 16),)](
-            self.p2, self.idx2, self.dz1, f1, c1, m[4], m[5], self.g2, self.dy2,
-            *hp, BB=self.bb, BK=16, num_warps=warps["fc1_backward"],
-        )  # fmt: skip
-        conv2_dinput[(B * 6, triton.cdiv(196, self.block_p))](
-            self.dy2, w2, self.idx1, self.g1, BLOCK_P=self.block_p,
-            num_warps=warps["conv2_dinput"],
-        )  # fmt: skip
-        conv_dweight[(16 + 18,)](
-            x, self.p1, self.g1, self.idx1, self.g2, self.idx2,
-            w1, b1, w2, b2, m[0], m[1], m[2], m[3], *hp, BLOCK_E2=self.block_e2, BLOCK_E1=256,
-            num_warps=warps["conv_dweight"],
-        )  # fmt: skip
+        sgd = {"lr": self.lr, "momentum": self.momentum}
+        args = {
+            "conv1_pool": (x, w1, b1, self.p1, self.idx1),
+            "conv2_pool": (self.p1, w2, b2, self.p2, self.idx2),
+            "fc_layers": (self.p2, y, f1, c1, f2, c2, f3, c3, *m[6:], self.dz1, self.loss),
+            "fc1_backward": (self.p2, self.idx2, self.dz1, f1, c1, m[4], m[5], self.g2, self.dy2),
+            "conv2_dinput": (self.dy2, w2, self.idx1, self.g1),
+            "conv_dweight": (
+                x, self.p1, self.g1, self.idx1, self.g2, self.idx2, w1, b1, w2, b2, *m[:4]
+            ),
+        }  # fmt: skip
+        for name, (grid, constants, warps) in self.plan.items():
+            kernel = globals()[name]
+            extra = sgd if "lr" in kernel.arg_names else {}
+            kernel[grid](*args[name], **constants, **extra, num_warps=warps)
         return self.loss
 
 

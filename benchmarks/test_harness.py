@@ -230,12 +230,13 @@ def test_the_hand_written_kernels_compile_for_an_h100(tmp_path, monkeypatch):
     branches, tl.dot's shapes) fails here, on a machine without a GPU: Triton ships its
     compiler and ptxas, so every kernel is built to a cubin for sm_90 (H100/H200)."""
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
-    compiled = lenet_triton.compile_for_gpu(capability=90)
-    assert list(compiled) == list(lenet_triton.KERNELS)
+    compiled = lenet_triton.compile_for_gpu(capability=90, batch=4)
+    plan = lenet_triton.plan(4)
+    assert list(compiled) == list(plan)
     for name, kernel in compiled.items():
         assert kernel.asm["cubin"], name
         assert ".target sm_90" in kernel.asm["ptx"], name
-        assert kernel.metadata.num_warps == lenet_triton.KERNELS[name][1], name
+        assert kernel.metadata.num_warps == plan[name][2], name
 
 
 @pytest.mark.cuda
