@@ -585,6 +585,22 @@ class FusedStep:
         return self.loss
 
 
+def _skip_overflow_checks() -> None:
+    """Switch off the interpreter's int32-overflow check of index arithmetic in this
+    process: a third of its time, and these indices stay below 2**18 (B <= 64 images of
+    3 x 32 x 32). Triton has no setting for it; where its internals differ, nothing
+    changes."""
+    try:
+        import dataclasses
+
+        from triton.runtime import interpreter
+
+        builder = interpreter.interpreter_builder
+        builder.options = dataclasses.replace(builder.options, sanitize_overflow=False)
+    except (ImportError, AttributeError, TypeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run ``--steps`` steps of the ``triton`` variant on the CPU in Triton's interpreter,
     over the benchmarks' batches, and save the weights and losses for a test to compare
@@ -601,6 +617,7 @@ def main(argv: list[str] | None = None) -> None:
     if not interpreting():
         parser.error("run with TRITON_INTERPRET=1 in the environment")
     torch.set_num_threads(1)
+    _skip_overflow_checks()
     core = cores.cifar_core(args.batch)
     batches = cores.make_batches(core, count=args.steps)
     run = cores.runner(core, "triton", "cpu", batches)
