@@ -279,11 +279,14 @@ def conv2_dinput(dy2_ptr, w2_ptr, idx1_ptr, g1_ptr, BLOCK_P: tl.constexpr):
     u = (q // 14)[:, None] - (t // 5)[None, :]
     v = (q % 14)[:, None] - (t % 5)[None, :]
     ok = qm[:, None] & tm[None, :] & (u >= 0) & (u < 10) & (v >= 0) & (v < 10)
-    acc = tl.zeros([BLOCK_P], tl.float32)
-    for oc in range(16):
+    # products summed elementwise, reduced across taps once at the end: no barrier in the
+    # unrolled loop, so its 16 gathers can be in flight together
+    acc2 = tl.zeros([BLOCK_P, 32], tl.float32)
+    for oc in tl.static_range(16):
         dy = tl.load(dy2_ptr + b * 1600 + oc * 100 + u * 10 + v, ok, 0.0)
         w = tl.load(w2_ptr + oc * 150 + c * 25 + t, tm, 0.0)
-        acc += tl.sum(dy * w[None, :], axis=1)
+        acc2 += dy * w[None, :]
+    acc = tl.sum(acc2, axis=1)
     at = pid * 196 + q
     idx = tl.load(idx1_ptr + at, qm, -1)
     tl.store(g1_ptr + at, tl.where(idx >= 0, acc, 0.0), qm)  # through ReLU + pool1
@@ -366,7 +369,7 @@ def _conv2_dweight(
     t = tl.arange(0, 256)
     tm = t < 150
     tap = (t // 25) * 196 + ((t % 25) // 5) * 14 + t % 5
-    dw = tl.zeros([256], tl.float32)
+    dw = tl.zeros([256, BLOCK_E], tl.float32)  # reduced once, after the loop
     db = tl.zeros([BLOCK_E], tl.float32)
     for e0 in range(0, B * 25, BLOCK_E):
         e = e0 + tl.arange(0, BLOCK_E)
@@ -381,9 +384,9 @@ def _conv2_dweight(
         a = tl.load(
             p1_ptr + (b * 1176 + u * 14 + v)[None, :] + tap[:, None], tm[:, None] & ok[None, :], 0.0
         )
-        dw += tl.sum(a * g[None, :], axis=1)
+        dw += a * g[None, :]
         db += g
-    _sgd(w_ptr, mw_ptr, oc * 150 + t, tm, dw, lr, momentum)
+    _sgd(w_ptr, mw_ptr, oc * 150 + t, tm, tl.sum(dw, axis=1), lr, momentum)
     _sgd1(b_ptr + oc, mb_ptr + oc, tl.sum(db, axis=0), lr, momentum)
 
 
@@ -407,7 +410,7 @@ def _conv1_dweight(
     c = r % 3
     t = tl.arange(0, 32)
     tm = t < 25
-    dw = tl.zeros([32], tl.float32)
+    dw = tl.zeros([32, BLOCK_E], tl.float32)  # reduced once, after the loop
     db = tl.zeros([BLOCK_E], tl.float32)
     for e0 in range(0, B * 196, BLOCK_E):
         e = e0 + tl.arange(0, BLOCK_E)
@@ -425,9 +428,9 @@ def _conv1_dweight(
             tm[:, None] & ok[None, :],
             0.0,
         )
-        dw += tl.sum(a * g[None, :], axis=1)
+        dw += a * g[None, :]
         db += g
-    _sgd(w_ptr, mw_ptr, oc * 75 + c * 25 + t, tm, dw, lr, momentum)
+    _sgd(w_ptr, mw_ptr, oc * 75 + c * 25 + t, tm, tl.sum(dw, axis=1), lr, momentum)
     if c == 0:
         _sgd1(b_ptr + oc, mb_ptr + oc, tl.sum(db, axis=0), lr, momentum)
 
