@@ -30,6 +30,12 @@ rounding, not bit for bit.
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
 import torch
 
 try:
@@ -51,7 +57,7 @@ def available() -> str | None:
 def interpreting() -> bool:
     """True when Triton was imported with TRITON_INTERPRET=1: kernels run in NumPy on the
     CPU. It is decided at import (triton.language's own helpers are kernels too), so the
-    CPU check runs in a process of its own: ``python -m benchmarks.lenet_triton``."""
+    CPU check runs in a process of its own: ``python -m benchmarks.lenet_triton interpret``."""
     return triton is not None and bool(triton.knobs.runtime.interpret)
 
 
@@ -450,23 +456,36 @@ def check_batch(x: torch.Tensor, y: torch.Tensor, batch: int) -> None:
         )
 
 
+#: Warps per kernel: picked from ptxas' resource usage for sm_90 (no spills, or the least
+#: stack; see compile_for_gpu), not yet by timing — ``python -m benchmarks.lenet_triton
+#: sweep`` times the alternatives on a GPU.
+WARPS = {
+    "conv1_pool": 4,
+    "conv2_pool": 4,
+    "fc_layers": 16,
+    "fc1_backward": 2,
+    "conv2_dinput": 4,
+    "conv_dweight": 8,
+}
+
+
 def plan(batch: int, gpu: bool = True) -> dict[str, tuple[tuple[int, ...], dict, int]]:
-    """Each kernel's grid, compile-time constants and warps, in launch order. Warps picked
-    from ptxas' resource usage for sm_90 (no spills, or the least stack; see
-    compile_for_gpu), not yet by timing. In the interpreter (``gpu=False``) the conv
-    kernels take one program per (image, channel), not 4: each program costs ~30 ms of
-    Python there; the GPU runs check the GPU's tiling."""
+    """Each kernel's grid, compile-time constants and warps (``WARPS``), in launch order.
+    In the interpreter (``gpu=False``) the conv kernels take one program per (image,
+    channel), not 4: each program costs ~30 ms of Python there; the GPU runs check the
+    GPU's tiling."""
     bb = max(16, triton.next_power_of_2(batch))
     block_p = 64 if gpu else 256
     positions = triton.cdiv(196, block_p)
-    return {
-        "conv1_pool": ((batch * 6, positions), {"BLOCK_P": block_p}, 4),
-        "conv2_pool": ((batch * 16,), {}, 4),
-        "fc_layers": ((1,), {"B": batch, "BB": bb}, 16),
-        "fc1_backward": ((triton.cdiv(400, 16),), {"B": batch, "BB": bb, "BK": 16}, 2),
-        "conv2_dinput": ((batch * 6, positions), {"BLOCK_P": block_p}, 4),
-        "conv_dweight": ((16 + 18,), {"B": batch, "BLOCK_E2": 128, "BLOCK_E1": 256}, 8),
+    shapes = {
+        "conv1_pool": ((batch * 6, positions), {"BLOCK_P": block_p}),
+        "conv2_pool": ((batch * 16,), {}),
+        "fc_layers": ((1,), {"B": batch, "BB": bb}),
+        "fc1_backward": ((triton.cdiv(400, 16),), {"B": batch, "BB": bb, "BK": 16}),
+        "conv2_dinput": ((batch * 6, positions), {"BLOCK_P": block_p}),
+        "conv_dweight": ((16 + 18,), {"B": batch, "BLOCK_E2": 128, "BLOCK_E1": 256}),
     }
+    return {name: (grid, constants, WARPS[name]) for name, (grid, constants) in shapes.items()}
 
 
 def compile_for_gpu(capability: int = 90, batch: int = 4) -> dict:
@@ -528,7 +547,7 @@ class FusedStep:
             raise RuntimeError(
                 f"FusedStep on {dev}: off the GPU the kernels run only in Triton's "
                 "interpreter; set TRITON_INTERPRET=1 before triton is imported "
-                "(python -m benchmarks.lenet_triton does)"
+                "(python -m benchmarks.lenet_triton interpret does)"
             )
         self.state = {p: {"momentum_buffer": torch.zeros_like(p)} for p in self.params}
         f32 = {"device": dev, "dtype": torch.float32}
@@ -604,21 +623,15 @@ def _skip_overflow_checks() -> None:
         pass
 
 
-def main(argv: list[str] | None = None) -> None:
+def interpret(args) -> int:
     """Run ``--steps`` steps of the ``triton`` variant on the CPU in Triton's interpreter,
     over the benchmarks' batches, and save the weights and losses for a test to compare
     with the note's eager loop (benchmarks/test_harness.py does)."""
-    import argparse
-
     from benchmarks import cores
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--out", required=True, help="file to torch.save the result to")
-    args = parser.parse_args(argv)
     if not interpreting():
-        parser.error("run with TRITON_INTERPRET=1 in the environment")
+        print("interpret: run with TRITON_INTERPRET=1 in the environment", file=sys.stderr)
+        return 2
     torch.set_num_threads(1)
     _skip_overflow_checks()
     core = cores.cifar_core(args.batch)
@@ -626,7 +639,71 @@ def main(argv: list[str] | None = None) -> None:
     run = cores.runner(core, "triton", "cpu", batches)
     losses = [run.step(x, y).item() for x, y in batches]
     torch.save({"weights": run.weights(), "losses": losses}, args.out)
+    return 0
+
+
+def sweep(args) -> int:
+    """On a GPU: time ``triton_graph`` (``--per-graph`` steps per replay) with each kernel's
+    warps changed one at a time, every configuration first checked against the note's
+    eager loop on the CPU (2 replays, the benchmarks' float32 tolerance). Prints us/step."""
+    from benchmarks import cores
+
+    if not torch.cuda.is_available():
+        print("sweep: needs CUDA (torch.cuda.is_available() is False here)", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    core, k = cores.cifar_core(args.batch), args.per_graph
+    batches = cores.make_batches(core, count=2 * k)
+    note = cores.runner(core, "eager", "cpu", batches)
+    note.run(2 * k)
+    want = note.weights()
+    configs = [("default", {})] + [
+        (f"{name}={w}", {name: w}) for name in WARPS for w in (2, 4, 8, 16) if w != WARPS[name]
+    ]
+    default = dict(WARPS)
+    results = {}
+    for label, change in configs:
+        WARPS.update(change)
+        try:
+            run = cores.runner(core, "triton_graph", "cuda", batches, steps_per_graph=k)
+            run.run(2 * k)
+            torch.testing.assert_close(run.weights(), want, rtol=1e-4, atol=1e-5)
+            run.run(20 * k)  # warm
+            start = time.perf_counter()
+            run.run(args.replays * k)  # run() synchronizes
+            results[label] = (time.perf_counter() - start) / (args.replays * k) * 1e6
+            print(f"{label:22s} {results[label]:8.1f} us/step", flush=True)
+        except Exception as e:  # a configuration that fails is reported, the sweep goes on
+            results[label] = repr(e)[:200]
+            print(f"{label:22s} failed: {results[label]}", flush=True)
+        finally:
+            WARPS.clear()
+            WARPS.update(default)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.lenet_triton",
+        description="The note's CIFAR step as six Triton kernels: check them on the CPU in "
+        "Triton's interpreter, or time their warps on a GPU.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("interpret", help="N steps in the interpreter (TRITON_INTERPRET=1)")
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--out", required=True, help="file to torch.save weights and losses to")
+    p = sub.add_parser("sweep", help="time each kernel's warps, one change at a time (CUDA)")
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--per-graph", type=int, default=10, help="steps per CUDA-graph replay")
+    p.add_argument("--replays", type=int, default=200)
+    p.add_argument("--json", help="write {configuration: us/step or error} here")
+    args = parser.parse_args(argv)
+    return {"interpret": interpret, "sweep": sweep}[args.command](args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

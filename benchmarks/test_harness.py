@@ -209,7 +209,16 @@ def test_the_hand_written_step_follows_the_notes_trajectory_in_tritons_interpret
     masked, the fc kernels' 16 rows mostly) and 2 steps, so that the momentum buffers are
     read back; the GPU runs check batch 4 and 3 (about 10 s here for each step)."""
     out = tmp_path / "triton.pt"
-    cmd = [sys.executable, "-m", "benchmarks.lenet_triton", "--steps", "2", "--batch", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.lenet_triton",
+        "interpret",
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+    ]
     env = {**os.environ, "TRITON_INTERPRET": "1"}
     subprocess.run([*cmd, "--out", str(out)], check=True, env=env, cwd=ROOT, timeout=600)
     got = torch.load(out)
@@ -290,3 +299,14 @@ def test_the_hand_written_step_refuses_what_it_was_not_written_for():
     if not lenet_triton.interpreting():
         with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
             lenet_triton.FusedStep(net, 0.1, 0.9, 4)
+
+
+@needs_triton
+def test_the_warps_sweep_and_the_interpreter_run_say_what_they_need(capsys):
+    """The module's two commands refuse, with the reason, where they cannot run."""
+    if not torch.cuda.is_available():
+        assert lenet_triton.main(["sweep"]) == 2
+        assert "needs CUDA" in capsys.readouterr().err
+    if not lenet_triton.interpreting():
+        assert lenet_triton.main(["interpret", "--out", "unused.pt"]) == 2
+        assert "TRITON_INTERPRET=1" in capsys.readouterr().err
