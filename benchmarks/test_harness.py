@@ -265,6 +265,8 @@ def test_the_hand_written_step_follows_the_notes_trajectory_on_cuda():
 
 
 def test_the_hand_written_variants_take_no_options_and_only_the_cifar_net():
+    """The kernels are float32, contiguous and plain SGD for the note's CIFAR Net: options
+    and other cores are refused by name; ``triton_graph`` captures, so it needs CUDA."""
     with pytest.raises(ValueError, match="expected 'triton' with no options"):
         cores.Variant.parse("triton+bf16")
     with pytest.raises(ValueError, match="written for the CIFAR Net"):
