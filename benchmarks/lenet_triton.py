@@ -320,10 +320,10 @@ def conv_dweight(
     BLOCK_E2: tl.constexpr,
     BLOCK_E1: tl.constexpr,
 ):
-    # programs 0..15: conv2's output channels; 16..33: conv1's (oc, c)
+    # programs 0..15: conv2's output channels; 16..33: conv1's (output, input) channel pairs
     pid = tl.program_id(0)
     if pid < 16:
-        _conv2_dweight(
+        _conv_dweight(
             p1_ptr,
             g2_ptr,
             idx2_ptr,
@@ -332,112 +332,75 @@ def conv_dweight(
             mw2_ptr,
             mb2_ptr,
             pid,
-            B,
+            0,
             lr,
             momentum,
+            B,
+            16,
+            6,
+            6,
+            14,
+            5,
+            256,
             BLOCK_E2,
         )
     else:
-        _conv1_dweight(
-            x_ptr,
-            g1_ptr,
-            idx1_ptr,
-            w1_ptr,
-            b1_ptr,
-            mw1_ptr,
-            mb1_ptr,
-            pid - 16,
-            B,
-            lr,
-            momentum,
-            BLOCK_E1,
-        )
+        _conv_dweight(
+            x_ptr, g1_ptr, idx1_ptr, w1_ptr, b1_ptr, mw1_ptr, mb1_ptr, (pid - 16) // 3,
+            (pid - 16) % 3, lr, momentum, B, 6, 3, 1, 32, 14, 32, BLOCK_E1,
+        )  # fmt: skip
 
 
 @_jit
-def _conv2_dweight(
-    p1_ptr,
-    g2_ptr,
-    idx2_ptr,
+def _conv_dweight(
+    img_ptr,
+    g_ptr,
+    idx_ptr,
     w_ptr,
     b_ptr,
     mw_ptr,
     mb_ptr,
-    r,
-    B: tl.constexpr,
+    oc,
+    c0,
     lr,
     momentum,
-    BLOCK_E: tl.constexpr,
-):
-    # conv2's weights [oc, :, :, :] (150 taps c * 25 + kh * 5 + kw) from the B x 25 pooled
-    # positions whose argmax (u, v) sends a gradient: dW[t] = sum g * p1[b, c, u + kh, v + kw]
-    oc = r
-    t = tl.arange(0, 256)
-    tm = t < 150
-    tap = (t // 25) * 196 + ((t % 25) // 5) * 14 + t % 5
-    dw = tl.zeros([256, BLOCK_E], tl.float32)  # reduced once, after the loop
-    db = tl.zeros([BLOCK_E], tl.float32)
-    for e0 in range(0, B * 25, BLOCK_E):
-        e = e0 + tl.arange(0, BLOCK_E)
-        b = e // 25
-        q = e % 25
-        at = b * 400 + oc * 25 + q
-        idx = tl.load(idx2_ptr + at, e < B * 25, -1)
-        ok = idx >= 0
-        g = tl.load(g2_ptr + at, ok, 0.0)
-        u = 2 * (q // 5) + idx // 2
-        v = 2 * (q % 5) + idx % 2
-        a = tl.load(
-            p1_ptr + (b * 1176 + u * 14 + v)[None, :] + tap[:, None], tm[:, None] & ok[None, :], 0.0
-        )
-        dw += a * g[None, :]
-        db += g
-    _sgd(w_ptr, mw_ptr, oc * 150 + t, tm, tl.sum(dw, axis=1), lr, momentum)
-    _sgd1(b_ptr + oc, mb_ptr + oc, tl.sum(db, axis=0), lr, momentum)
-
-
-@_jit
-def _conv1_dweight(
-    x_ptr,
-    g1_ptr,
-    idx1_ptr,
-    w_ptr,
-    b_ptr,
-    mw_ptr,
-    mb_ptr,
-    r,
     B: tl.constexpr,
-    lr,
-    momentum,
+    OUT_C: tl.constexpr,
+    IN_C: tl.constexpr,
+    C: tl.constexpr,
+    WIDTH: tl.constexpr,
+    POOLED: tl.constexpr,
+    TAPS: tl.constexpr,
     BLOCK_E: tl.constexpr,
 ):
-    # conv1's weights [oc, c, :, :] from the B x 196 pooled positions, in chunks
-    oc = r // 3
-    c = r % 3
-    t = tl.arange(0, 32)
-    tm = t < 25
-    dw = tl.zeros([32, BLOCK_E], tl.float32)  # reduced once, after the loop
+    """Weight gradient of a 5x5 conv (IN_C -> OUT_C channels, WIDTH-wide input) that ReLU and a
+    2x2 pool follow, for output channel ``oc`` and input channels c0 .. c0 + C - 1, then its
+    SGD update (and the bias's, in the program with c0 == 0): dW[oc, c, kh, kw] = the sum,
+    over the B x POOLED x POOLED pooled positions whose argmax (u, v) passes a gradient g,
+    of g * img[b, c, u + kh, v + kw]. Positions in chunks of BLOCK_E; the products are
+    summed elementwise and reduced once, after the loop."""
+    t = tl.arange(0, TAPS)  # c * 25 + kh * 5 + kw, for the C channels from c0
+    tm = t < C * 25
+    tap = (c0 + t // 25) * WIDTH * WIDTH + ((t % 25) // 5) * WIDTH + t % 5
+    n = POOLED * POOLED
+    dw = tl.zeros([TAPS, BLOCK_E], tl.float32)
     db = tl.zeros([BLOCK_E], tl.float32)
-    for e0 in range(0, B * 196, BLOCK_E):
+    for e0 in range(0, B * POOLED * POOLED, BLOCK_E):  # constexprs (Triton 3.5's interpreter)
         e = e0 + tl.arange(0, BLOCK_E)
-        b = e // 196
-        q = e % 196
-        at = (b * 6 + oc) * 196 + q
-        idx = tl.load(idx1_ptr + at, e < B * 196, -1)
+        b = e // n
+        q = e % n
+        at = (b * OUT_C + oc) * n + q
+        idx = tl.load(idx_ptr + at, e < B * n, -1)
         ok = idx >= 0
-        g = tl.load(g1_ptr + at, ok, 0.0)
-        u = 2 * (q // 14) + idx // 2
-        v = 2 * (q % 14) + idx % 2
-        plane = x_ptr + (b * 3 + c) * 1024
-        a = tl.load(
-            plane[None, :] + (u[None, :] + t[:, None] // 5) * 32 + v[None, :] + t[:, None] % 5,
-            tm[:, None] & ok[None, :],
-            0.0,
-        )
+        g = tl.load(g_ptr + at, ok, 0.0)
+        u = 2 * (q // POOLED) + idx // 2
+        v = 2 * (q % POOLED) + idx % 2
+        corner = b * IN_C * WIDTH * WIDTH + u * WIDTH + v
+        a = tl.load(img_ptr + corner[None, :] + tap[:, None], tm[:, None] & ok[None, :], 0.0)
         dw += a * g[None, :]
         db += g
-    _sgd(w_ptr, mw_ptr, oc * 75 + c * 25 + t, tm, tl.sum(dw, axis=1), lr, momentum)
-    if c == 0:
+    _sgd(w_ptr, mw_ptr, oc * IN_C * 25 + c0 * 25 + t, tm, tl.sum(dw, axis=1), lr, momentum)
+    if c0 == 0:
         _sgd1(b_ptr + oc, mb_ptr + oc, tl.sum(db, axis=0), lr, momentum)
 
 
