@@ -22,7 +22,11 @@ named as a base plus ``+options`` (e.g. ``graph+fused``, ``eager+channels_last+b
   ``channels_last`` (memory format), ``bf16`` (autocast), ``autotune`` (compiled
   variants: inductor's ``max-autotune`` — it times Triton matmul/conv templates against
   cuBLAS/cuDNN and keeps the fastest), ``pad8`` (CIFAR only: images padded to 8
-  channels once, in the data, and conv1's weight with zeros — see ``PaddedNet``).
+  channels once, in the data, and conv1's weight with zeros — see ``PaddedNet``),
+  ``tconv`` (CIFAR only, ``eager``/``host``/``graph``: conv + ReLU + pool of both conv
+  layers by the Triton kernels of ``benchmarks/lenet_triton_conv.py``, written for large
+  batches; fc layers, loss and optimizer stay PyTorch's; with ``bf16`` their GEMMs take
+  bfloat16 operands. On the CPU only in Triton's interpreter).
 
 Every variant runs the same computation as ``eager``: ``trajectory`` checks in the
 benchmarks compare the weights after k steps before anything is timed.
@@ -167,9 +171,11 @@ def flops_per_step(core: Core) -> int:
 
 
 BASES = ("eager", "host", "graph", "compiled", "compiled_graph", "triton", "triton_graph")
-OPTIONS = ("fused", "cudnn_benchmark", "channels_last", "bf16", "autotune", "pad8")
+OPTIONS = ("fused", "cudnn_benchmark", "channels_last", "bf16", "autotune", "pad8", "tconv")
 CUDA_ONLY = ("graph", "compiled_graph", "triton_graph")
 HAND_WRITTEN = ("triton", "triton_graph")  # benchmarks/lenet_triton.py: no options
+TCONV_BASES = ("eager", "host", "graph")  # +tconv: autograd Functions, not compiled
+TCONV_REFUSES = ("channels_last", "pad8")  # the kernels read contiguous 3-channel images
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,12 @@ class Variant:
             raise ValueError(
                 f"variant {name!r}: the hand-written kernels are float32, contiguous, plain "
                 f"SGD: expected {base!r} with no options"
+            )
+        if "tconv" in options and (base not in TCONV_BASES or set(options) & set(TCONV_REFUSES)):
+            raise ValueError(
+                f"variant {name!r}: +tconv runs on one of {TCONV_BASES}, without "
+                f"{['+' + o for o in TCONV_REFUSES]} (its kernels read contiguous 3-channel "
+                "images and are not traced by torch.compile)"
             )
         return cls(base, frozenset(options))
 
@@ -252,6 +264,12 @@ class Runner:
             if not isinstance(self.model, cifar10.Net):
                 raise ValueError(f"variant {self.variant!r}: +pad8 is for the CIFAR Net only")
             self.model = PaddedNet(self.model)
+        if self.options.tconv:
+            if not isinstance(self.model, cifar10.Net):
+                raise ValueError(f"variant {self.variant!r}: +tconv is for the CIFAR Net only")
+            from benchmarks.lenet_triton_conv import TritonConvNet
+
+            self.model = TritonConvNet(self.model)
 
     # -------------------------------------------------------------- building
     def prepare(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> Runner:

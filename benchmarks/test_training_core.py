@@ -55,6 +55,7 @@ CASES = [
     ("cifar4", "eager+channels_last", "cpu", 1, 1, FP32_OTHER_ORDER),
     ("cifar4", "eager+pad8", "cpu", 1, 1, FP32_OTHER_ORDER),
     ("cifar4", "compiled_graph+pad8", "cuda", None, 10, FP32_OTHER_ORDER),
+    ("cifar4", "eager+tconv", "cuda", None, 1, FP32_OTHER_ORDER),  # a check, not a contender
     # 2. the same Net at large batch
     ("cifar512", "eager", "cpu", 1, 1, EXACT),
     ("cifar512", "eager", "cpu", ALL_CORES, 1, FP32_OTHER_ORDER),
@@ -73,6 +74,13 @@ CASES = [
     ("cifar4096", "compiled", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "compiled_graph+channels_last+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
     ("cifar4096", "compiled_graph+autotune+channels_last+bf16", "cuda", None, 1, BF16),
+    # conv layers by the Triton kernels of benchmarks/lenet_triton_conv.py
+    ("cifar512", "graph+fused+tconv", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar4096", "eager+tconv", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar4096", "graph+fused+tconv", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar4096", "graph+fused+tconv+bf16", "cuda", None, 1, BF16),
+    ("cifar16384", "graph+fused+tconv", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar16384", "graph+fused+tconv+bf16", "cuda", None, 1, BF16),
     ("cifar16384", "eager+channels_last+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
     ("cifar16384", "graph+fused+channels_last+bf16+cudnn_benchmark", "cuda", None, 1, BF16),
     ("cifar16384", "graph+fused+channels_last+bf16+cudnn_benchmark+pad8", "cuda", None, 1, BF16),

@@ -1,0 +1,618 @@
+"""The CIFAR Net's two conv layers — conv + bias + ReLU + 2x2 max-pool — as Triton
+kernels for large batches: the ``+tconv`` option of the benchmarks.
+
+Why it exists: at batch 4096-16384 on an H200, cuDNN spends most of the step in kernels
+poorly suited to 3-, 6- and 16-channel 5x5 convolutions (a generic NHWC forward for
+conv1 takes 3.5 of 9.9 ms at 16384; weight gradients 1.8 ms; max-pool backward 1.0 ms —
+benchmarks/results/h200-2026-11-27.md). Each layer here is one forward kernel and one or
+two backward kernels, written as implicit GEMMs for ``tl.dot``:
+
+``conv_pool_forward``   rows = pooled output positions of all images (b, ph, pw),
+                        columns = output channels, K = taps (c, kh, kw); four GEMMs,
+                        one per position in the 2x2 window, keep the running max and
+                        its argmax (int8); ReLU after the pool
+``conv_pool_dweight``   weight and bias gradients: for each window position d, the
+                        output gradient routed there by the argmax, transposed, times
+                        the same image patches; each program sums a slice of the rows,
+                        the partial sums are added by ``torch.sum`` (no atomics:
+                        deterministic)
+``conv_pool_dinput``    conv2 only (conv1's input is the data): the input gradient, rows
+                        = input positions, K = (output channel, kh, kw), the output
+                        gradient gathered through the argmax
+
+No max-pool or ReLU tensor at conv resolution is ever written: the pooled output and a
+one-byte argmax per pooled value are all the backward needs. The fc layers, loss and
+optimizer stay PyTorch's (cuBLAS is good at those shapes). Under bf16 autocast the GEMMs
+take bfloat16 operands with float32 accumulation, as cuDNN's do under autocast;
+activations are stored in float32 either way. In float32 the GEMMs are exact float32
+(``input_precision="ieee"``: no TF32, as the benchmarks pin).
+
+Arithmetic follows PyTorch's: ReLU's gradient is 0 where its output is 0; max-pool
+sends the gradient to the first maximum of the window (the bias is added before the
+comparison, so ties are those PyTorch sees). Sums run in another order than cuDNN's, so
+results agree to rounding, not bit for bit. Without a GPU the kernels run in Triton's
+interpreter (``TRITON_INTERPRET=1``, NumPy): that is how the CPU suite checks them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from benchmarks.lenet_triton import interpreting
+from reference import cifar10
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:
+    triton = tl = None
+
+#: Tiles, warps and pipeline stages per kernel: rows (output or input positions) per
+#: program and taps per GEMM step. Chosen on a CPU from ptxas's report for sm_90
+#: (``compile_for_gpu``): <= 128 registers per thread and no spills, so that several
+#: programs share an SM and hide the gathers' latency; one stage (Triton's software
+#: pipelining of these gathers tripled shared memory and spilled). Not yet timed on a GPU:
+#: ``python -m benchmarks.lenet_triton_conv sweep`` does that.
+CONFIG = {
+    "conv_pool_forward": {"BLOCK_M": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 1},
+    "conv_pool_dweight": {"BLOCK_M": 64, "BLOCK_K": 32, "num_warps": 4, "num_stages": 1},
+    "conv_pool_dinput": {"BLOCK_M": 128, "BLOCK_K": 16, "num_warps": 4, "num_stages": 1},
+}
+#: Larger tiles for Triton's interpreter, whose cost is per operation, not per element:
+#: the CPU check uses them by default (still ragged in rows and taps, so the masks are
+#: exercised); ``check --tiles gpu`` interprets ``CONFIG`` itself (~2x slower).
+INTERPRETER_TILES = {
+    "conv_pool_forward": {"BLOCK_M": 256, "BLOCK_K": 64},
+    "conv_pool_dweight": {"BLOCK_M": 256, "BLOCK_K": 64},
+    "conv_pool_dinput": {"BLOCK_M": 256, "BLOCK_K": 64},
+}
+#: Output channels padded to 16: tl.dot wants every dimension >= 16.
+N_PAD = 16
+#: Programs that share the rows of a weight-gradient sum (each writes one partial sum).
+SPLIT = 264  # two per SM of an H100/H200
+
+
+def _jit(fn):
+    return triton.jit(fn) if triton is not None else fn
+
+
+@_jit
+def _gemm(a, b, PRECISION: tl.constexpr):
+    """a @ b with float32 accumulation. PRECISION "ieee": exact float32 operands (no
+    TF32); "bf16": bfloat16 operands (tensor cores); "bf16_emulated": the same numbers
+    without bfloat16 arithmetic — operands rounded to bfloat16 and back, then multiplied
+    in float32, where a product of two bfloat16 values is exact — for Triton's
+    interpreter, whose bfloat16 dot is wrong (Triton 3.8)."""
+    if PRECISION == "bf16":
+        return tl.dot(a.to(tl.bfloat16), b.to(tl.bfloat16))
+    elif PRECISION == "bf16_emulated":
+        a = a.to(tl.bfloat16).to(tl.float32)
+        b = b.to(tl.bfloat16).to(tl.float32)
+        return tl.dot(a, b, input_precision="ieee")
+    else:
+        return tl.dot(a, b, input_precision="ieee")
+
+
+@_jit
+def conv_pool_forward(
+    x_ptr,
+    w_ptr,
+    b_ptr,
+    y_ptr,
+    arg_ptr,
+    M,
+    C: tl.constexpr,
+    H: tl.constexpr,
+    OC: tl.constexpr,
+    P: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    N_PAD: tl.constexpr,
+    PRECISION: tl.constexpr,
+):
+    """y = maxpool2x2(relu(conv5x5(x, w) + b)) for M = B * P * P pooled positions; x is
+    (B, C, H, H), y (B, OC, P, P), arg the window position 0..3 of each maximum (row-
+    major, like PyTorch's), -1 where y is 0 (no gradient flows)."""
+    TAPS: tl.constexpr = C * 25
+    m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    mm = m < M
+    b = m // (P * P)
+    q = m % (P * P)
+    corner = b * (C * H * H) + 2 * (q // P) * H + 2 * (q % P)
+    n = tl.arange(0, N_PAD)
+    nm = n < OC
+    bias = tl.load(b_ptr + n, nm, 0.0)
+    best = tl.full((BLOCK_M, N_PAD), float("-inf"), tl.float32)
+    arg = tl.zeros((BLOCK_M, N_PAD), tl.int32)
+    for d in tl.static_range(4):
+        acc = tl.zeros((BLOCK_M, N_PAD), tl.float32)
+        for k0 in range(0, TAPS, BLOCK_K):
+            k = k0 + tl.arange(0, BLOCK_K)
+            km = k < TAPS
+            tap = (k // 25) * (H * H) + (k % 25) // 5 * H + k % 5
+            a = tl.load(
+                x_ptr + (corner + (d // 2) * H + d % 2)[:, None] + tap[None, :],
+                mm[:, None] & km[None, :],
+                0.0,
+            )
+            w = tl.load(w_ptr + n[None, :] * TAPS + k[:, None], km[:, None] & nm[None, :], 0.0)
+            acc += _gemm(a, w, PRECISION)
+        z = acc + bias[None, :]
+        better = z > best  # strict: the first maximum wins, as in PyTorch
+        best = tl.where(better, z, best)
+        arg = tl.where(better, d, arg)
+    out = (b * (OC * P * P) + q)[:, None] + n[None, :] * (P * P)
+    om = mm[:, None] & nm[None, :]
+    tl.store(y_ptr + out, tl.where(best > 0, best, 0.0), om)
+    tl.store(arg_ptr + out, tl.where(best > 0, arg, -1).to(tl.int8), om)
+
+
+@_jit
+def conv_pool_dweight(
+    x_ptr,
+    gy_ptr,
+    arg_ptr,
+    gw_ptr,
+    gb_ptr,
+    M,
+    C: tl.constexpr,
+    H: tl.constexpr,
+    OC: tl.constexpr,
+    P: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    N_PAD: tl.constexpr,
+    PRECISION: tl.constexpr,
+):
+    """Partial weight and bias gradients. Program (kb, s) sums rows s, s + S, s + 2S, ...
+    (blocks of BLOCK_M pooled positions; S programs along axis 1) for taps kb*BLOCK_K...
+    into gw[s, :, taps] (shape (S, N_PAD, K_PAD)); programs kb = 0 also write gb[s, :]."""
+    TAPS: tl.constexpr = C * 25
+    K_PAD = tl.num_programs(0) * BLOCK_K
+    kb = tl.program_id(0)
+    s = tl.program_id(1)
+    k = kb * BLOCK_K + tl.arange(0, BLOCK_K)
+    km = k < TAPS
+    tap = (k // 25) * (H * H) + (k % 25) // 5 * H + k % 5
+    n = tl.arange(0, N_PAD)
+    nm = n < OC
+    acc = tl.zeros((N_PAD, BLOCK_K), tl.float32)
+    bias_acc = tl.zeros((N_PAD,), tl.float32)
+    for start in range(s * BLOCK_M, M, tl.num_programs(1) * BLOCK_M):
+        m = start + tl.arange(0, BLOCK_M)
+        mm = m < M
+        b = m // (P * P)
+        q = m % (P * P)
+        corner = b * (C * H * H) + 2 * (q // P) * H + 2 * (q % P)
+        out = (b * (OC * P * P) + q)[:, None] + n[None, :] * (P * P)
+        om = mm[:, None] & nm[None, :]
+        g = tl.load(gy_ptr + out, om, 0.0)
+        arg = tl.load(arg_ptr + out, om, -1).to(tl.int32)
+        bias_acc += tl.sum(tl.where(arg >= 0, g, 0.0), axis=0)
+        for d in range(4):  # a loop, not unrolled: one gathered tile in registers at a time
+            dz = tl.where(arg == d, g, 0.0)  # the conv output's gradient at window position d
+            a = tl.load(
+                x_ptr + (corner + (d // 2) * H + d % 2)[:, None] + tap[None, :],
+                mm[:, None] & km[None, :],
+                0.0,
+            )
+            acc += _gemm(tl.trans(dz), a, PRECISION)
+    tl.store(gw_ptr + s * (N_PAD * K_PAD) + n[:, None] * K_PAD + k[None, :], acc)
+    tl.store(gb_ptr + s * N_PAD + n, bias_acc, (n < N_PAD) & (kb == 0))
+
+
+@_jit
+def conv_pool_dinput(
+    gy_ptr,
+    arg_ptr,
+    w_ptr,
+    gx_ptr,
+    M,
+    C: tl.constexpr,
+    H: tl.constexpr,
+    OC: tl.constexpr,
+    P: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    N_PAD: tl.constexpr,
+    PRECISION: tl.constexpr,
+):
+    """gx (B, C, H, H) for M = B * H * H input positions: the sum over (oc, kh, kw) of the
+    conv output's gradient at (h - kh, w - kw) — the pooled gradient where the argmax
+    points there, else 0 — times w[oc, c, kh, kw]."""
+    TAPS: tl.constexpr = OC * 25
+    m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    mm = m < M
+    b = m // (H * H)
+    r = m % (H * H)
+    h = r // H
+    w = r % H
+    c = tl.arange(0, N_PAD)
+    cm = c < C
+    acc = tl.zeros((BLOCK_M, N_PAD), tl.float32)
+    for k0 in range(0, TAPS, BLOCK_K):
+        k = k0 + tl.arange(0, BLOCK_K)
+        km = k < TAPS
+        oc = k // 25
+        i = h[:, None] - ((k % 25) // 5)[None, :]  # conv output row and column
+        j = w[:, None] - (k % 5)[None, :]
+        valid = mm[:, None] & km[None, :] & (i >= 0) & (i < 2 * P) & (j >= 0) & (j < 2 * P)
+        i = tl.where(valid, i, 0)
+        j = tl.where(valid, j, 0)
+        at = (b * (OC * P * P))[:, None] + (oc * (P * P))[None, :] + (i // 2) * P + j // 2
+        g = tl.load(gy_ptr + at, valid, 0.0)
+        arg = tl.load(arg_ptr + at, valid, -1).to(tl.int32)
+        dz = tl.where(arg == (i % 2) * 2 + j % 2, g, 0.0)
+        wk = tl.load(
+            w_ptr + (oc * (C * 25) + k % 25)[:, None] + c[None, :] * 25,
+            km[:, None] & cm[None, :],
+            0.0,
+        )
+        acc += _gemm(dz, wk, PRECISION)
+    tl.store(
+        gx_ptr + (b * (C * H * H) + r)[:, None] + c[None, :] * (H * H),
+        acc,
+        mm[:, None] & cm[None, :],
+    )
+
+
+# --------------------------------------------------------------------- autograd
+def _shapes(x: torch.Tensor, weight: torch.Tensor) -> tuple[int, int, int, int, int]:
+    """(B, C, H, OC, P) of a 5x5 conv + 2x2 pool layer, after checking what the kernels need."""
+    if x.dim() != 4 or x.shape[2] != x.shape[3] or (x.shape[2] - 4) % 2:
+        raise ValueError(
+            "conv_relu_pool: expected x of shape (B, C, H, H) with H - 4 even, "
+            f"got {tuple(x.shape)}"
+        )
+    b, c, h, _ = x.shape
+    if tuple(weight.shape[1:]) != (c, 5, 5) or weight.shape[0] > N_PAD:
+        raise ValueError(
+            f"conv_relu_pool: expected a weight of shape (<= {N_PAD}, {c}, 5, 5), "
+            f"got {tuple(weight.shape)}"
+        )
+    for name, t in (("x", x), ("weight", weight)):
+        if t.dtype != torch.float32 or not t.is_contiguous():
+            raise ValueError(
+                f"conv_relu_pool: expected {name} contiguous float32, got {t.dtype}"
+                f"{'' if t.is_contiguous() else ' (not contiguous)'}"
+            )
+    if x.device.type != "cuda" and not interpreting():
+        raise RuntimeError(
+            f"conv_relu_pool on {x.device}: off the GPU the kernels run only in Triton's "
+            "interpreter; set TRITON_INTERPRET=1 before triton is imported "
+            "(python -m benchmarks.lenet_triton_conv check does)"
+        )
+    return b, c, h, weight.shape[0], (h - 4) // 2
+
+
+def _launch(kernel, grid, *args, **constants) -> None:
+    config = dict(CONFIG[kernel.__name__])
+    tiles = {k: config.pop(k) for k in ("BLOCK_M", "BLOCK_K")}
+    kernel[grid](*args, **constants, **tiles, N_PAD=N_PAD, **config)
+
+
+class ConvReluPool(torch.autograd.Function):
+    """``F.max_pool2d(F.relu(F.conv2d(x, weight, bias)), 2)`` for a 5x5 kernel, with the
+    kernels above; ``bf16`` takes the GEMMs' operands in bfloat16."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, bf16: bool):
+        b, c, h, oc, p = _shapes(x, weight)
+        precision = ("bf16_emulated" if interpreting() else "bf16") if bf16 else "ieee"
+        y = torch.empty(b, oc, p, p, device=x.device)
+        arg = torch.empty(b, oc, p, p, device=x.device, dtype=torch.int8)
+        m = b * p * p
+        grid = (triton.cdiv(m, CONFIG["conv_pool_forward"]["BLOCK_M"]),)
+        layer = {"C": c, "H": h, "OC": oc, "P": p, "PRECISION": precision}
+        _launch(conv_pool_forward, grid, x, weight, bias, y, arg, m, **layer)
+        ctx.save_for_backward(x, weight, arg)
+        ctx.layer = layer
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, weight, arg = ctx.saved_tensors
+        gy = gy.float().contiguous()
+        b, c, h, oc, p = _shapes(x, weight)
+        gx = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.empty_like(x)
+            m = b * h * h
+            grid = (triton.cdiv(m, CONFIG["conv_pool_dinput"]["BLOCK_M"]),)
+            _launch(conv_pool_dinput, grid, gy, arg, weight, gx, m, **ctx.layer)
+        m = b * p * p
+        tile = CONFIG["conv_pool_dweight"]
+        k_blocks = triton.cdiv(c * 25, tile["BLOCK_K"])
+        split = min(SPLIT, triton.cdiv(m, tile["BLOCK_M"]))
+        gw = torch.empty(split, N_PAD, k_blocks * tile["BLOCK_K"], device=x.device)
+        gb = torch.empty(split, N_PAD, device=x.device)
+        _launch(conv_pool_dweight, (k_blocks, split), x, gy, arg, gw, gb, m, **ctx.layer)
+        gw = gw.sum(0)[:oc, : c * 25].reshape(weight.shape)
+        return gx, gw, gb.sum(0)[:oc], None
+
+
+def conv_relu_pool(x, weight, bias, bf16: bool = False) -> torch.Tensor:
+    return ConvReluPool.apply(x, weight, bias, bf16)
+
+
+class TritonConvNet(cifar10.Net):
+    """The note's CIFAR Net, sharing ``net``'s layers (same parameters, same state_dict
+    keys), with conv1 and conv2 (+ ReLU + pool) done by the kernels above; fc1-fc3 as in
+    the note. Under bf16 autocast the conv GEMMs take bfloat16 operands."""
+
+    def __init__(self, net: cifar10.Net):
+        super().__init__()
+        for name in ("conv1", "conv2", "fc1", "fc2", "fc3"):
+            setattr(self, name, getattr(net, name))
+
+    def forward(self, x):
+        cifar10.check_input(x)
+        bf16 = torch.is_autocast_enabled(x.device.type) and (
+            torch.get_autocast_dtype(x.device.type) == torch.bfloat16
+        )
+        x = conv_relu_pool(x, self.conv1.weight, self.conv1.bias, bf16)
+        x = conv_relu_pool(x, self.conv2.weight, self.conv2.bias, bf16)
+        x = torch.flatten(x, 1)
+        x = torch.relu(self.fc1(x))
+        x = torch.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+# --------------------------------------------------------------------- CPU check
+#: The layers' shapes in the note's Net: (input channels, input width, output channels).
+LAYERS = {"conv1": (3, 32, 6), "conv2": (6, 14, 16)}
+
+
+def check(args) -> int:
+    """In Triton's interpreter: run each layer forward and backward on random data, and
+    ``--steps`` training steps of ``eager+tconv`` and ``eager+tconv+bf16``; save inputs
+    and results for a test to compare with PyTorch's own layers and the note's eager loop
+    (benchmarks/test_harness.py does). Nothing is compared here."""
+    from benchmarks import cores
+    from benchmarks.lenet_triton import _skip_overflow_checks
+
+    if not interpreting():
+        print("check: run with TRITON_INTERPRET=1 in the environment", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    _skip_overflow_checks()
+    if args.tiles == "interpreter":
+        for name, tiles in INTERPRETER_TILES.items():
+            CONFIG[name].update(tiles)
+    g = torch.Generator().manual_seed(0)
+    layers = {}
+    for name, (c, h, oc) in LAYERS.items():
+        for bf16 in (False, True):
+            x = torch.randn(args.batch, c, h, h, generator=g)
+            w = torch.randn(oc, c, 5, 5, generator=g) / 5
+            b = torch.randn(oc, generator=g) / 5
+            x.requires_grad_(name == "conv2")  # conv1's input is the data: no gradient
+            w.requires_grad_()
+            b.requires_grad_()
+            y, arg = _forward_with_argmax(x, w, b, bf16)
+            gy = torch.randn(y.shape, generator=g)
+            grads = torch.autograd.grad(y, [t for t in (x, w, b) if t.requires_grad], gy)
+            layers[f"{name}-{'bf16' if bf16 else 'fp32'}"] = {
+                "x": x.detach(), "w": w.detach(), "b": b.detach(), "gy": gy,
+                "y": y.detach(), "arg": arg, "grads": [t.detach() for t in grads],
+            }  # fmt: skip
+    core = cores.cifar_core(args.batch)
+    batches = cores.make_batches(core, count=args.steps)
+    trajectories = {}
+    for variant in ("eager+tconv", "eager+tconv+bf16"):
+        run = cores.runner(core, variant, "cpu", batches)
+        run.run(args.steps)
+        trajectories[variant] = run.weights()
+    torch.save({"layers": layers, "trajectories": trajectories}, args.out)
+    return 0
+
+
+def _forward_with_argmax(x, w, b, bf16):
+    """The layer's output and its saved argmax (for tests of the routing)."""
+    saved = {}
+
+    def pack(t):
+        if t.dtype == torch.int8:
+            saved["arg"] = t
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = conv_relu_pool(x, w, b, bf16)
+    return y, saved["arg"].clone()
+
+
+def compile_for_gpu(capability: int = 90, which=None) -> dict:
+    """Compile the kernels, as configured in ``CONFIG``, to cubins for an NVIDIA GPU of
+    compute ``capability`` — no GPU needed (Triton's compiler and ptxas). ``which``: the
+    (kernel name, layer, precision) triples to build; default every kernel for each layer
+    it serves, in "bf16" and "ieee". Returns {"kernel layer precision": compiled}."""
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    if which is None:
+        which = [
+            (name, layer, precision)
+            for name in CONFIG
+            for layer in LAYERS
+            for precision in ("bf16", "ieee")
+            if not (name == "conv_pool_dinput" and layer == "conv1")  # conv1's input: data
+        ]
+    out = {}
+    for name, layer, precision in which:
+        fn = globals()[name]
+        c, h, oc = LAYERS[layer]
+        config = dict(CONFIG[name])
+        constants = {"C": c, "H": h, "OC": oc, "P": (h - 4) // 2, "N_PAD": N_PAD}
+        constants["PRECISION"] = precision
+        constants.update({k: config.pop(k) for k in ("BLOCK_M", "BLOCK_K")})
+        signature = {
+            a: "constexpr" if a in constants else ("i32" if a == "M" else "*fp32")
+            for a in fn.arg_names
+        }
+        signature["arg_ptr"] = "*i8"
+        source = ASTSource(
+            fn=fn,
+            signature=signature,
+            constexprs={(fn.arg_names.index(k),): v for k, v in constants.items()},
+        )
+        out[f"{name} {layer} {precision}"] = triton.compile(
+            source, target=GPUTarget("cuda", capability, 32), options=config
+        )
+    return out
+
+
+#: What ``sweep`` tries, one kernel changed at a time: (BLOCK_M, BLOCK_K, warps, stages).
+SWEEP = {
+    "conv_pool_forward": [(64, 32, 4, 1), (128, 32, 4, 1), (256, 32, 8, 1), (128, 16, 4, 1),
+                          (128, 32, 8, 2)],
+    "conv_pool_dweight": [(64, 16, 4, 1), (128, 32, 8, 1), (64, 32, 4, 2), (128, 32, 8, 2)],
+    "conv_pool_dinput": [(64, 32, 4, 1), (128, 32, 8, 1), (64, 16, 4, 1), (128, 16, 4, 2)],
+}  # fmt: skip
+
+
+def _layers_step(inputs, bf16: bool) -> list[torch.Tensor]:
+    """Forward and backward of both conv layers (conv1's input needs no gradient)."""
+    x, w1, b1, w2, b2, g2 = inputs
+    y1 = conv_relu_pool(x, w1, b1, bf16)
+    y2 = conv_relu_pool(y1, w2, b2, bf16)
+    return list(torch.autograd.grad(y2, [w1, b1, w2, b2], g2))
+
+
+def _cudnn_step(inputs, bf16: bool) -> list[torch.Tensor]:
+    """The same two layers in PyTorch's ops (cuDNN), for the side-by-side ratio."""
+    x, w1, b1, w2, b2, g2 = inputs
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        y2 = F.max_pool2d(F.relu(F.conv2d(F.max_pool2d(F.relu(F.conv2d(x, w1, b1)), 2), w2, b2)), 2)
+    return list(torch.autograd.grad(y2, [w1, b1, w2, b2], g2.to(y2.dtype)))
+
+
+def _time(fn, reps: int) -> float:
+    """Seconds per call, CUDA events around ``reps`` calls after 3 warm-up calls."""
+    for _ in range(3):
+        fn()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(reps):
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / reps / 1e3
+
+
+def sweep(args) -> int:
+    """On a GPU: time forward + backward of both conv layers at ``--batch`` images, with
+    PyTorch's (cuDNN) layers side by side, then with each kernel's tiles, warps and stages
+    changed one at a time (``SWEEP``) and ``SPLIT`` halved and doubled — every
+    configuration first checked against PyTorch's gradients (relative norm: 1e-4 in
+    float32; in bf16 0.15 for the default — cuDNN rounds before the pool, re-routing
+    near-ties — and 1e-3 for the others against the default). Prints us per pass and
+    images/s."""
+    if not torch.cuda.is_available():
+        print("sweep: needs CUDA (torch.cuda.is_available() is False here)", file=sys.stderr)
+        return 2
+    global SPLIT
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+    g = torch.Generator().manual_seed(0)
+
+    def randn(*shape, scale=1.0):
+        return (torch.randn(shape, generator=g) * scale).cuda()
+
+    x, g2 = randn(args.batch, 3, 32, 32), randn(args.batch, 16, 5, 5)
+    w1, b1 = randn(6, 3, 5, 5, scale=0.2), randn(6, scale=0.2)
+    w2, b2 = randn(16, 6, 5, 5, scale=0.2), randn(16, scale=0.2)
+    inputs = [x, w1, b1, w2, b2, g2]
+    for t in inputs[1:5]:
+        t.requires_grad_()
+    results = {}
+    default = {name: dict(config) for name, config in CONFIG.items()}
+    split = SPLIT
+    for bf16 in (False, True):
+        tag = "bf16" if bf16 else "fp32"
+        want = [t.double() for t in _cudnn_step(inputs, bf16)]
+        seconds = _time(lambda: _cudnn_step(inputs, bf16), args.reps)  # noqa: B023
+        results[f"{tag} cudnn"] = seconds
+        label = f"{tag} cudnn (PyTorch's layers)"
+        print(f"{label:40s} {seconds * 1e6:9.1f} us  {args.batch / seconds:12,.0f} img/s")
+        changes = [("default", None, None)]
+        changes += [(name, c, None) for name, configs in SWEEP.items() for c in configs]
+        changes += [("SPLIT", None, s) for s in (split // 2, split * 2)]
+        for name, config, new_split in changes:
+            label = (
+                f"{tag} {name}"
+                + (f" {config}" if config else "")
+                + (f" {new_split}" if new_split else "")
+            )
+            if config:
+                bm, bk, warps, stages = config
+                CONFIG[name].update(BLOCK_M=bm, BLOCK_K=bk, num_warps=warps, num_stages=stages)
+            if new_split:
+                SPLIT = new_split
+            try:
+                got = _layers_step(inputs, bf16)
+                worst = max(
+                    ((a.double() - b).norm() / b.norm()).item()
+                    for a, b in zip(got, want, strict=True)
+                )
+                # bf16: cuDNN rounds conv outputs to bf16 before the pool, which ties and
+                # so re-routes some windows' gradients: the default is checked against it
+                # loosely, every other configuration tightly against the default
+                limit = (0.15 if name == "default" else 1e-3) if bf16 else 1e-4
+                if worst > limit:
+                    raise AssertionError(f"gradients off by {worst:.2e} (limit {limit})")
+                if bf16 and name == "default":
+                    want = [t.double() for t in got]
+                seconds = _time(lambda: _layers_step(inputs, bf16), args.reps)  # noqa: B023
+                results[label] = seconds
+                print(
+                    f"{label:40s} {seconds * 1e6:9.1f} us  {args.batch / seconds:12,.0f} img/s"
+                    f"  {results[f'{tag} cudnn'] / seconds:5.2f}x cudnn",
+                    flush=True,
+                )
+            except Exception as e:  # a configuration that fails is reported, the sweep goes on
+                results[label] = repr(e)[:200]
+                print(f"{label:40s} failed: {results[label]}", flush=True)
+            finally:
+                for n, c in default.items():
+                    CONFIG[n].clear()
+                    CONFIG[n].update(c)
+                SPLIT = split
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.lenet_triton_conv",
+        description="The CIFAR Net's conv layers as Triton kernels: run them on the CPU in "
+        "Triton's interpreter and save the results for the tests, or time their tiles "
+        "against cuDNN on a GPU.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="layers and a short trajectory (TRITON_INTERPRET=1)")
+    p.add_argument("--steps", type=int, default=2)
+    p.add_argument("--batch", type=int, default=3)
+    p.add_argument("--out", required=True, help="file to torch.save the results to")
+    p.add_argument(
+        "--tiles",
+        choices=("interpreter", "gpu"),
+        default="interpreter",
+        help="tile sizes: INTERPRETER_TILES (fast here) or the GPU's CONFIG",
+    )
+    p = sub.add_parser("sweep", help="time the layers' tiles and warps against cuDNN (CUDA)")
+    p.add_argument("--batch", type=int, default=16384)
+    p.add_argument("--reps", type=int, default=20)
+    p.add_argument("--json", help="write {configuration: seconds per pass or error} here")
+    args = parser.parse_args(argv)
+    return {"check": check, "sweep": sweep}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

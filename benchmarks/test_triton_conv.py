@@ -1,0 +1,230 @@
+"""The ``+tconv`` option: the CIFAR Net's conv + ReLU + pool layers as Triton kernels
+(``benchmarks/lenet_triton_conv.py``), checked against PyTorch's own layers.
+
+On the CPU the kernels run in Triton's interpreter, in a process of its own (it must be
+switched on before triton is imported): one run saves every layer's inputs and results
+and two short trajectories, and the tests below compare them with PyTorch's layers in
+float64 and with the note's eager loop. On the GPU host the same comparisons run on CUDA
+with the GPU's tiles; ``test_training_core`` checks each ``+tconv`` case's trajectory
+again before timing it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from benchmarks import cores, lenet_triton, lenet_triton_conv
+from benchmarks.test_training_core import BF16
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCH, STEPS = 2, 2
+
+needs_triton = pytest.mark.skipif(
+    lenet_triton.available() is not None, reason=f"{lenet_triton.available()}"
+)
+
+
+@pytest.fixture(scope="module")
+def interpreted(tmp_path_factory):
+    """What ``python -m benchmarks.lenet_triton_conv check`` saved, run once per module."""
+    out = tmp_path_factory.mktemp("tconv") / "tconv.pt"
+    cmd = [sys.executable, "-m", "benchmarks.lenet_triton_conv", "check"]
+    cmd += ["--batch", str(BATCH), "--steps", str(STEPS), "--out", str(out)]
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    subprocess.run(cmd, check=True, env=env, cwd=ROOT, timeout=600)
+    return torch.load(out)
+
+
+def pytorch_layer(x, w, b):
+    """The note's ``self.pool(F.relu(self.conv1(x)))``, in PyTorch's own ops."""
+    return F.max_pool2d(F.relu(F.conv2d(x, w, b)), 2)
+
+
+def reference_grads(layer: dict, routed_by: torch.Tensor | None = None):
+    """Float64 gradients of (x if it needs one, w, b) for the saved output gradient. With
+    ``routed_by`` (an argmax as the kernels store it), the pool's routing is taken from
+    there instead of recomputed: for bf16, whose rounding may move a near-tie."""
+    x, w, b, gy = (layer[k].double() for k in ("x", "w", "b", "gy"))
+    wants_x = len(layer["grads"]) == 3
+    if routed_by is None:
+        x, w, b = (t.requires_grad_() for t in (x, w, b))
+        y = pytorch_layer(x, w, b)
+        return list(torch.autograd.grad(y, [x, w, b] if wants_x else [w, b], gy))
+    dz = torch.zeros(gy.shape[0], gy.shape[1], 2 * gy.shape[2], 2 * gy.shape[3]).double()
+    for d in range(4):
+        dz[:, :, d // 2 :: 2, d % 2 :: 2] = torch.where(routed_by == d, gy, 0.0)
+    grads = [
+        torch.nn.grad.conv2d_weight(x, w.shape, dz),
+        dz.sum((0, 2, 3)),
+    ]
+    if wants_x:
+        grads.insert(0, torch.nn.grad.conv2d_input(x.shape, w, dz))
+    return grads
+
+
+def rel_norm(got: torch.Tensor, want: torch.Tensor) -> float:
+    return ((got.double() - want).norm() / want.norm()).item()
+
+
+# --------------------------------------------------------------- in the interpreter
+@pytest.mark.slow
+@needs_triton
+@pytest.mark.parametrize("layer", ["conv1", "conv2"])
+def test_each_conv_layer_is_pytorchs_conv_relu_pool_in_float32(interpreted, layer):
+    """The note's ``self.pool(F.relu(self.conv1(x)))`` (and conv2's): output and
+    gradients of x (conv2: conv1's pooled output), weight and bias, against PyTorch's
+    layers in float64."""
+    got = interpreted["layers"][f"{layer}-fp32"]
+    x, w, b = (got[k].double() for k in ("x", "w", "b"))
+    # float32 sums of 75-400 products in another order: rounding of values up to ~10
+    torch.testing.assert_close(got["y"].double(), pytorch_layer(x, w, b), rtol=1e-5, atol=1e-5)
+    for g, want in zip(got["grads"], reference_grads(got), strict=True):
+        torch.testing.assert_close(g.double(), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+@needs_triton
+@pytest.mark.parametrize("layer", ["conv1", "conv2"])
+def test_the_pool_routes_the_gradient_to_pytorchs_first_maximum(interpreted, layer):
+    """``nn.MaxPool2d(2, 2)`` sends each window's gradient to its first maximum, and
+    ReLU's gradient is 0 where the output is 0: the kernels keep one byte per pooled
+    value, the window position 0..3 of PyTorch's ``return_indices``, -1 where y is 0."""
+    got = interpreted["layers"][f"{layer}-fp32"]
+    z = F.relu(F.conv2d(*(got[k].double() for k in ("x", "w", "b"))))
+    y, index = F.max_pool2d(z, 2, return_indices=True)
+    width = z.shape[-1]
+    window = (index // width % 2) * 2 + index % 2
+    want = torch.where(y > 0, window, -1).to(torch.int8)
+    assert got["arg"].dtype == torch.int8
+    torch.testing.assert_close(got["arg"], want, rtol=0, atol=0)
+
+
+@pytest.mark.slow
+@needs_triton
+@pytest.mark.parametrize("layer", ["conv1", "conv2"])
+def test_under_bf16_autocast_the_gemm_operands_are_rounded_to_bfloat16(interpreted, layer):
+    """With bf16 the kernels take bfloat16 operands and accumulate in float32, as cuDNN
+    does under autocast: the output is off the exact one by bfloat16 rounding (8 bits of
+    mantissa: ~0.1-1% in norm) — no less, or the bf16 path was not taken, and no more.
+    Gradients, with the pool's routing the kernels chose, within bfloat16 rounding too."""
+    got = interpreted["layers"][f"{layer}-bf16"]
+    x, w, b = (got[k].double() for k in ("x", "w", "b"))
+    assert 1e-4 < rel_norm(got["y"], pytorch_layer(x, w, b)) < 2e-2
+    for g, want in zip(got["grads"], reference_grads(got, got["arg"]), strict=True):
+        assert rel_norm(g, want) < 2e-2
+
+
+@pytest.mark.slow
+@needs_triton
+@pytest.mark.parametrize(
+    ("variant", "tolerance"),
+    [
+        # float32 sums in another order than PyTorch's CPU kernels: rounding, not bits
+        ("eager+tconv", {"rtol": 1e-5, "atol": 1e-7}),
+        ("eager+tconv+bf16", BF16),  # the benchmarks' bf16 tolerance
+    ],
+)
+def test_the_tconv_variants_follow_the_notes_trajectory(interpreted, variant, tolerance):
+    """Two steps of the note's loop (Net, CrossEntropyLoss, SGD(lr=0.001, momentum=0.9))
+    with the conv layers on the kernels end where the plain eager loop ends."""
+    core = cores.cifar_core(BATCH)
+    note = cores.runner(core, "eager", "cpu", cores.make_batches(core, STEPS))
+    note.run(STEPS)
+    torch.testing.assert_close(interpreted["trajectories"][variant], note.weights(), **tolerance)
+
+
+@pytest.mark.slow
+@needs_triton
+def test_the_conv_kernels_compile_for_an_h100():
+    """Every kernel with the GPU's tiles, built to an sm_90 cubin by Triton's own compiler
+    and ptxas — what the interpreter lets through and the GPU compiler refuses fails
+    here. bf16 for each kernel and layer (the large-batch path), float32 ("ieee") once:
+    the two differ only in the GEMM's operand type (~1 s per kernel uncached)."""
+    which = [
+        (name, layer, "bf16")
+        for name in lenet_triton_conv.CONFIG
+        for layer in lenet_triton_conv.LAYERS
+        if not (name == "conv_pool_dinput" and layer == "conv1")
+    ] + [("conv_pool_dinput", "conv2", "ieee")]
+    compiled = lenet_triton_conv.compile_for_gpu(capability=90, which=which)
+    assert len(compiled) == len(which) == 6
+    for name, kernel in compiled.items():
+        assert kernel.asm["cubin"], name
+        assert ".target sm_90" in kernel.asm["ptx"], name
+        wanted = lenet_triton_conv.CONFIG[name.split()[0]]["num_warps"]
+        assert kernel.metadata.num_warps == wanted, name
+
+
+# --------------------------------------------------------------- refusals
+@pytest.mark.parametrize(
+    "variant",
+    ["compiled+tconv", "compiled_graph+tconv", "eager+tconv+channels_last", "graph+tconv+pad8"],
+)
+def test_tconv_is_refused_where_its_kernels_cannot_run(variant):
+    """The kernels are autograd Functions over contiguous 3-channel images: torch.compile
+    bases, channels_last and the 8-channel padding are refused, naming what works."""
+    with pytest.raises(ValueError, match=r"\+tconv runs on one of \('eager', 'host', 'graph'\)"):
+        cores.Variant.parse(variant)
+
+
+def test_tconv_is_for_the_cifar_net_only():
+    with pytest.raises(ValueError, match=r"\+tconv is for the CIFAR Net only"):
+        cores.Runner(cores.mlp_core(), "eager+tconv", torch.device("cpu"))
+
+
+@needs_triton
+def test_the_conv_layer_refuses_what_it_was_not_written_for():
+    """Raw-memory kernels: other shapes, dtypes and layouts get an error naming what was
+    expected before anything is launched; off the GPU, only the interpreter runs them."""
+    x, w, b = torch.randn(2, 3, 32, 32), torch.randn(6, 3, 5, 5), torch.randn(6)
+    layer = lenet_triton_conv.conv_relu_pool
+    with pytest.raises(ValueError, match=r"expected x of shape \(B, C, H, H\)"):
+        layer(x[..., :31], w, b)
+    with pytest.raises(ValueError, match=r"expected a weight of shape \(<= 16, 3, 5, 5\)"):
+        layer(x, torch.randn(6, 3, 3, 3), b)
+    with pytest.raises(ValueError, match=r"expected x contiguous float32, got torch\.float64"):
+        layer(x.double(), w, b)
+    with pytest.raises(ValueError, match="not contiguous"):
+        layer(x.transpose(2, 3), w, b)
+    if not lenet_triton.interpreting():
+        with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
+            layer(x, w, b)
+        assert lenet_triton_conv.main(["check", "--out", "unused.pt"]) == 2
+
+
+# --------------------------------------------------------------- on the GPU
+@pytest.mark.cuda
+@needs_triton
+@pytest.mark.parametrize("layer", ["conv1", "conv2"])
+def test_each_conv_layer_on_cuda_is_pytorchs_layer(layer):
+    """The GPU's tiles at batch 300 (ragged blocks; conv1: 58,800 pooled rows): float32
+    against float64 within float32 rounding, bf16 within bfloat16 rounding with the
+    routing the kernels chose (TF32 off: the float32 reference is exact float32)."""
+    c, h, oc = lenet_triton_conv.LAYERS[layer]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, c, h, h, generator=g)
+    w, b = torch.randn(oc, c, 5, 5, generator=g) / 5, torch.randn(oc, generator=g) / 5
+    gy = torch.randn(300, oc, (h - 4) // 2, (h - 4) // 2, generator=g)
+    for bf16 in (False, True):
+        xc, wc, bc = (t.cuda().requires_grad_() for t in (x, w, b))
+        xc.requires_grad_(layer == "conv2")
+        y, arg = lenet_triton_conv._forward_with_argmax(xc, wc, bc, bf16)
+        grads = torch.autograd.grad(y, [t for t in (xc, wc, bc) if t.requires_grad], gy.cuda())
+        saved = {"x": x, "w": w, "b": b, "gy": gy, "grads": grads}
+        want_y = pytorch_layer(x.double(), w.double(), b.double())
+        if bf16:
+            assert 1e-4 < rel_norm(y.cpu(), want_y) < 2e-2
+            for got, want in zip(grads, reference_grads(saved, arg.cpu()), strict=True):
+                assert rel_norm(got.cpu(), want) < 2e-2
+        else:
+            torch.testing.assert_close(y.cpu().double(), want_y, rtol=1e-5, atol=1e-5)
+            for got, want in zip(grads, reference_grads(saved), strict=True):
+                # sums over 58,800 rows for conv1's weight: float32 rounding grows with them
+                torch.testing.assert_close(got.cpu().double(), want, rtol=1e-4, atol=1e-4)
