@@ -451,13 +451,14 @@ def plan(batch: int, gpu: bool = True) -> dict[str, tuple[tuple[int, ...], dict,
     return {name: (grid, constants, WARPS[name]) for name, (grid, constants) in shapes.items()}
 
 
-def compile_for_gpu(capability: int = 90, batch: int = 4) -> dict:
+def compile_for_gpu(capability: int = 90, batch: int = 4, names=None) -> dict:
     """Compile every kernel to a cubin for an NVIDIA GPU of compute ``capability`` (90:
     H100/H200) — no GPU needed: Triton ships its compiler and ptxas. What the CPU suite
     uses to catch what the interpreter lets through (Triton's typing of if/else, dot
     shapes). Argument types follow the names: ``idx*`` int32, ``y_ptr`` int64 labels,
     other pointers float32, ``lr``/``momentum`` float32; the batch ``B`` is a compile-time
-    constant (one FusedStep, one batch size: masks and loop bounds fold away)."""
+    constant (one FusedStep, one batch size: masks and loop bounds fold away). ``names``:
+    the kernels to build (default all six)."""
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
@@ -470,6 +471,8 @@ def compile_for_gpu(capability: int = 90, batch: int = 4) -> dict:
 
     out = {}
     for name, (_, constants, warps) in plan(batch).items():
+        if names is not None and name not in names:
+            continue
         fn = globals()[name]
         signature = {a: "constexpr" if a in constants else kind(a) for a in fn.arg_names}
         source = ASTSource(

@@ -370,8 +370,8 @@ LAYERS = {"conv1": (3, 32, 6), "conv2": (6, 14, 16)}
 
 
 def check(args) -> int:
-    """In Triton's interpreter: run each layer forward and backward on random data, and
-    ``--steps`` training steps of ``eager+tconv`` and ``eager+tconv+bf16``; save inputs
+    """In Triton's interpreter: run each layer forward and backward on random data, in
+    float32 and bf16, and ``--steps`` training steps of ``eager+tconv``; save inputs
     and results for a test to compare with PyTorch's own layers and the note's eager loop
     (benchmarks/test_harness.py does). Nothing is compared here."""
     from benchmarks import cores
@@ -405,7 +405,7 @@ def check(args) -> int:
     core = cores.cifar_core(args.batch)
     batches = cores.make_batches(core, count=args.steps)
     trajectories = {}
-    for variant in ("eager+tconv", "eager+tconv+bf16"):
+    for variant in ("eager+tconv",):  # bf16: checked layer by layer above, and on the GPU
         run = cores.runner(core, variant, "cpu", batches)
         run.run(args.steps)
         trajectories[variant] = run.weights()

@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks import cores, lenet_triton, lenet_triton_conv
-from benchmarks.test_training_core import BF16
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH, STEPS = 2, 2
@@ -32,8 +31,9 @@ needs_triton = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def interpreted(tmp_path_factory):
-    """What ``python -m benchmarks.lenet_triton_conv check`` saved, run once per module."""
+def checked(tmp_path_factory) -> dict:
+    """What ``python -m benchmarks.lenet_triton_conv check`` saves, run once per module in
+    a process of its own: TRITON_INTERPRET must be set before triton is imported."""
     out = tmp_path_factory.mktemp("tconv") / "tconv.pt"
     cmd = [sys.executable, "-m", "benchmarks.lenet_triton_conv", "check"]
     cmd += ["--batch", str(BATCH), "--steps", str(STEPS), "--out", str(out)]
@@ -77,11 +77,11 @@ def rel_norm(got: torch.Tensor, want: torch.Tensor) -> float:
 @pytest.mark.slow
 @needs_triton
 @pytest.mark.parametrize("layer", ["conv1", "conv2"])
-def test_each_conv_layer_is_pytorchs_conv_relu_pool_in_float32(interpreted, layer):
+def test_each_conv_layer_is_pytorchs_conv_relu_pool_in_float32(checked, layer):
     """The note's ``self.pool(F.relu(self.conv1(x)))`` (and conv2's): output and
     gradients of x (conv2: conv1's pooled output), weight and bias, against PyTorch's
     layers in float64."""
-    got = interpreted["layers"][f"{layer}-fp32"]
+    got = checked["layers"][f"{layer}-fp32"]
     x, w, b = (got[k].double() for k in ("x", "w", "b"))
     # float32 sums of 75-400 products in another order: rounding of values up to ~10
     torch.testing.assert_close(got["y"].double(), pytorch_layer(x, w, b), rtol=1e-5, atol=1e-5)
@@ -92,11 +92,11 @@ def test_each_conv_layer_is_pytorchs_conv_relu_pool_in_float32(interpreted, laye
 @pytest.mark.slow
 @needs_triton
 @pytest.mark.parametrize("layer", ["conv1", "conv2"])
-def test_the_pool_routes_the_gradient_to_pytorchs_first_maximum(interpreted, layer):
+def test_the_pool_routes_the_gradient_to_pytorchs_first_maximum(checked, layer):
     """``nn.MaxPool2d(2, 2)`` sends each window's gradient to its first maximum, and
     ReLU's gradient is 0 where the output is 0: the kernels keep one byte per pooled
     value, the window position 0..3 of PyTorch's ``return_indices``, -1 where y is 0."""
-    got = interpreted["layers"][f"{layer}-fp32"]
+    got = checked["layers"][f"{layer}-fp32"]
     z = F.relu(F.conv2d(*(got[k].double() for k in ("x", "w", "b"))))
     y, index = F.max_pool2d(z, 2, return_indices=True)
     width = z.shape[-1]
@@ -109,12 +109,12 @@ def test_the_pool_routes_the_gradient_to_pytorchs_first_maximum(interpreted, lay
 @pytest.mark.slow
 @needs_triton
 @pytest.mark.parametrize("layer", ["conv1", "conv2"])
-def test_under_bf16_autocast_the_gemm_operands_are_rounded_to_bfloat16(interpreted, layer):
+def test_under_bf16_autocast_the_gemm_operands_are_rounded_to_bfloat16(checked, layer):
     """With bf16 the kernels take bfloat16 operands and accumulate in float32, as cuDNN
     does under autocast: the output is off the exact one by bfloat16 rounding (8 bits of
     mantissa: ~0.1-1% in norm) — no less, or the bf16 path was not taken, and no more.
     Gradients, with the pool's routing the kernels chose, within bfloat16 rounding too."""
-    got = interpreted["layers"][f"{layer}-bf16"]
+    got = checked["layers"][f"{layer}-bf16"]
     x, w, b = (got[k].double() for k in ("x", "w", "b"))
     assert 1e-4 < rel_norm(got["y"], pytorch_layer(x, w, b)) < 2e-2
     for g, want in zip(got["grads"], reference_grads(got, got["arg"]), strict=True):
@@ -123,43 +123,41 @@ def test_under_bf16_autocast_the_gemm_operands_are_rounded_to_bfloat16(interpret
 
 @pytest.mark.slow
 @needs_triton
-@pytest.mark.parametrize(
-    ("variant", "tolerance"),
-    [
-        # float32 sums in another order than PyTorch's CPU kernels: rounding, not bits
-        ("eager+tconv", {"rtol": 1e-5, "atol": 1e-7}),
-        ("eager+tconv+bf16", BF16),  # the benchmarks' bf16 tolerance
-    ],
-)
-def test_the_tconv_variants_follow_the_notes_trajectory(interpreted, variant, tolerance):
+def test_the_tconv_variant_follows_the_notes_trajectory(checked):
     """Two steps of the note's loop (Net, CrossEntropyLoss, SGD(lr=0.001, momentum=0.9))
-    with the conv layers on the kernels end where the plain eager loop ends."""
+    with the conv layers on the kernels end where the plain eager loop ends. (bf16: the
+    layers above here; its trajectory on the GPU, before each bf16 case is timed.)"""
     core = cores.cifar_core(BATCH)
     note = cores.runner(core, "eager", "cpu", cores.make_batches(core, STEPS))
     note.run(STEPS)
-    torch.testing.assert_close(interpreted["trajectories"][variant], note.weights(), **tolerance)
+    got = checked["trajectories"]["eager+tconv"]
+    # float32 sums in another order than PyTorch's CPU kernels: rounding, not bits
+    torch.testing.assert_close(got, note.weights(), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.slow
 @needs_triton
-def test_the_conv_kernels_compile_for_an_h100():
-    """Every kernel with the GPU's tiles, built to an sm_90 cubin by Triton's own compiler
+@pytest.mark.parametrize(
+    ("kernel", "layer", "precision"),
+    [
+        ("conv_pool_forward", "conv1", "bf16"),
+        ("conv_pool_dweight", "conv2", "bf16"),
+        ("conv_pool_dinput", "conv2", "ieee"),
+    ],
+)
+def test_the_conv_kernels_compile_for_an_h100(kernel, layer, precision):
+    """Each kernel with the GPU's tiles, built to an sm_90 cubin by Triton's own compiler
     and ptxas — what the interpreter lets through and the GPU compiler refuses fails
-    here. bf16 for each kernel and layer (the large-batch path), float32 ("ieee") once:
-    the two differ only in the GEMM's operand type (~1 s per kernel uncached)."""
-    which = [
-        (name, layer, "bf16")
-        for name in lenet_triton_conv.CONFIG
-        for layer in lenet_triton_conv.LAYERS
-        if not (name == "conv_pool_dinput" and layer == "conv1")
-    ] + [("conv_pool_dinput", "conv2", "ieee")]
-    compiled = lenet_triton_conv.compile_for_gpu(capability=90, which=which)
-    assert len(compiled) == len(which) == 6
-    for name, kernel in compiled.items():
-        assert kernel.asm["cubin"], name
-        assert ".target sm_90" in kernel.asm["ptx"], name
-        wanted = lenet_triton_conv.CONFIG[name.split()[0]]["num_warps"]
-        assert kernel.metadata.num_warps == wanted, name
+    here. Each kernel once, and each GEMM precision once: the layers differ only in
+    compile-time shapes, bf16 and float32 ("ieee") only in the GEMM's operand type
+    (~1 s per kernel uncached)."""
+    which = [(kernel, layer, precision)]
+    (compiled,) = lenet_triton_conv.compile_for_gpu(capability=90, which=which).values()
+    assert compiled.asm["cubin"]
+    assert ".target sm_90" in compiled.asm["ptx"]
+    assert compiled.metadata.num_warps == lenet_triton_conv.CONFIG[kernel]["num_warps"]
+    if precision == "bf16":  # the GEMM's operands in bfloat16 (tensor-core MMA)
+        assert ".bf16" in compiled.asm["ptx"]
 
 
 # --------------------------------------------------------------- refusals
