@@ -161,6 +161,9 @@ def conv_pool_dweight(
     gw_ptr,
     gb_ptr,
     M,
+    SPLIT,
+    K_PAD,
+    ITERS: tl.constexpr,
     C: tl.constexpr,
     H: tl.constexpr,
     OC: tl.constexpr,
@@ -170,11 +173,12 @@ def conv_pool_dweight(
     N_PAD: tl.constexpr,
     PRECISION: tl.constexpr,
 ):
-    """Partial weight and bias gradients. Program (kb, s) sums rows s, s + S, s + 2S, ...
-    (blocks of BLOCK_M pooled positions; S programs along axis 1) for taps kb*BLOCK_K...
-    into gw[s, :, taps] (shape (S, N_PAD, K_PAD)); programs kb = 0 also write gb[s, :]."""
+    """Partial weight and bias gradients. Program (kb, s) sums the row blocks s, s + SPLIT,
+    s + 2 * SPLIT, ... (ITERS of them, BLOCK_M pooled positions each; SPLIT programs along
+    axis 1) for taps kb * BLOCK_K ... into gw[s, :, taps] (shape (SPLIT, N_PAD, K_PAD));
+    programs kb = 0 also write gb[s, :]. (The trip count is a compile-time constant, one
+    compile per batch size: Triton 3.5's interpreter cannot loop to a run-time bound.)"""
     TAPS: tl.constexpr = C * 25
-    K_PAD = tl.num_programs(0) * BLOCK_K
     kb = tl.program_id(0)
     s = tl.program_id(1)
     k = kb * BLOCK_K + tl.arange(0, BLOCK_K)
@@ -184,8 +188,8 @@ def conv_pool_dweight(
     nm = n < OC
     acc = tl.zeros((N_PAD, BLOCK_K), tl.float32)
     bias_acc = tl.zeros((N_PAD,), tl.float32)
-    for start in range(s * BLOCK_M, M, tl.num_programs(1) * BLOCK_M):
-        m = start + tl.arange(0, BLOCK_M)
+    for i in range(ITERS):
+        m = (i * SPLIT + s) * BLOCK_M + tl.arange(0, BLOCK_M)
         mm = m < M
         b = m // (P * P)
         q = m % (P * P)
@@ -332,7 +336,9 @@ class ConvReluPool(torch.autograd.Function):
         split = min(SPLIT, triton.cdiv(m, tile["BLOCK_M"]))
         gw = torch.empty(split, N_PAD, k_blocks * tile["BLOCK_K"], device=x.device)
         gb = torch.empty(split, N_PAD, device=x.device)
-        _launch(conv_pool_dweight, (k_blocks, split), x, gy, arg, gw, gb, m, **ctx.layer)
+        iters = triton.cdiv(m, split * tile["BLOCK_M"])
+        args = (x, gy, arg, gw, gb, m, split, gw.shape[2])
+        _launch(conv_pool_dweight, (k_blocks, split), *args, ITERS=iters, **ctx.layer)
         gw = gw.sum(0)[:oc, : c * 25].reshape(weight.shape)
         return gx, gw, gb.sum(0)[:oc], None
 
@@ -451,8 +457,11 @@ def compile_for_gpu(capability: int = 90, which=None) -> dict:
         constants = {"C": c, "H": h, "OC": oc, "P": (h - 4) // 2, "N_PAD": N_PAD}
         constants["PRECISION"] = precision
         constants.update({k: config.pop(k) for k in ("BLOCK_M", "BLOCK_K")})
+        if name == "conv_pool_dweight":  # the trip count at batch 16384
+            blocks = triton.cdiv(16384 * constants["P"] ** 2, constants["BLOCK_M"])
+            constants["ITERS"] = triton.cdiv(blocks, min(SPLIT, blocks))
         signature = {
-            a: "constexpr" if a in constants else ("i32" if a == "M" else "*fp32")
+            a: "constexpr" if a in constants else ("i32" if a.isupper() else "*fp32")
             for a in fn.arg_names
         }
         signature["arg_ptr"] = "*i8"
