@@ -8,7 +8,9 @@ variant, device, threads, batch, images (or samples)/s, us/step, seconds per CIF
 epoch (50,000 images), speed-up against the note's plain loop on the CPU (cifar_net
 batch 4, eager, 1 thread — for the MLP, its own eager CPU 1-thread case) measured in
 the same files, and % of floor (achieved GFLOP/s over the same device's measured matmul GFLOP/s in
-the variant's precision: float32, or bfloat16 for bf16 variants).
+the variant's precision: float32, or bfloat16 for bf16 variants). Under the table, the
+verdicts: the best GPU epoch at the note's batch and the best GPU rate at large batch
+against issue 4's targets, and which CPU thread count wins each case timed at several.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ import sys
 from pathlib import Path
 
 BASELINES = {"cifar": ("cifar4", "eager", "cpu", 1), "mlp": ("mlp", "eager", "cpu", 1)}
+#: Issue 4's targets for an H100/H200-class GPU: the note's semantics (batch 4, one
+#: 50,000-image epoch) and the CIFAR Net at large batch (512 and up).
+EPOCH_TARGET_S = 1.0
+LARGE_BATCH_TARGET_IMG_S = 3_000_000
 
 
 def rows_from(path: Path) -> list[dict]:
@@ -71,6 +77,45 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def verdicts(rows: list[dict]) -> list[str]:
+    """One line per question the table answers: the best GPU epoch at the note's batch
+    and the best GPU rate at large batch, each against its target; and for each CPU
+    case timed at several thread counts, which count wins."""
+    lines = []
+    gpu = [r for r in rows if r["device"] != "cpu"]
+    note = [r for r in gpu if r["core"] == "cifar4" and r.get("s_per_epoch")]
+    if note:
+        best = min(note, key=lambda r: r["s_per_epoch"])
+        met = "met" if best["s_per_epoch"] <= EPOCH_TARGET_S else "not met"
+        lines.append(
+            f"note semantics (batch 4) on {best['device']}: best {best['s_per_epoch']:.2f} s "
+            f"per epoch ({best['variant']}); target <= {EPOCH_TARGET_S:.1f} s: {met}"
+        )
+    large = [r for r in gpu if r["core"].startswith("cifar") and r["batch"] >= 512]
+    if large:
+        best = max(large, key=lambda r: r["items_per_s"])
+        met = "met" if best["items_per_s"] >= LARGE_BATCH_TARGET_IMG_S else "not met"
+        lines.append(
+            f"large batch on {best['device']}: best {best['items_per_s'] / 1e6:.2f}M img/s "
+            f"({best['variant']}, batch {best['batch']}); target >= "
+            f"{LARGE_BATCH_TARGET_IMG_S / 1e6:.0f}M img/s: {met}"
+        )
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["device"] == "cpu":
+            groups.setdefault((r["core"], r["variant"], r["batch"]), []).append(r)
+    for (core, variant, batch), group in groups.items():
+        if len({r["threads"] for r in group}) < 2:
+            continue
+        ranked = sorted(group, key=lambda r: r["items_per_s"], reverse=True)
+        win, runner_up = ranked[0], ranked[1]
+        lines.append(
+            f"cpu {core} {variant} batch {batch}: {win['threads']} thread(s) win, "
+            f"{win['items_per_s'] / runner_up['items_per_s']:.2f}x {runner_up['threads']}"
+        )
+    return lines
+
+
 def chart(rows: list[dict], path: Path) -> Path | None:
     try:
         import matplotlib
@@ -113,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{parser.prog}: error: {names}: no timed benchmarks in it", file=sys.stderr)
         return 2
     text = table(rows)
+    lines = verdicts(rows)
+    if lines:
+        text += "\n\n" + "\n".join(f"- {line}" for line in lines)
     print(text)
     if args.md:
         args.md.write_text(text + "\n", encoding="utf-8")

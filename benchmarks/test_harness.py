@@ -123,6 +123,31 @@ def test_the_report_joins_files_and_computes_speed_up_against_the_notes_cpu_loop
     assert "|  |" in mlp  # no epoch for the MLP
 
 
+def test_the_report_says_whether_the_gpu_targets_are_met_and_which_cpu_threads_win():
+    """Issue 4's targets: one epoch at batch 4 in <= 1.0 s, >= 3M img/s at large batch;
+    the best GPU row decides (50,000 / 4 = 12,500 steps per epoch)."""
+    rows = [
+        row("cifar4", "eager", "cpu", 1, 1200.0, 41.7),
+        row("cifar4", "eager", "cpu", 2, 1000.0, 50.0),
+        row("cifar4", "graph", "H200", 1, 31_000.0, 1.6),
+        row("cifar4", "triton_graph", "H200", 1, 50_000.0, 1.0),  # exactly on target
+        {**row("cifar4096", "eager", "H200", 1, 1_200_000.0, 0.04), "batch": 4096},
+        {**row("cifar16384", "graph+tconv", "H200", 1, 2_999_999.0, 0.02), "batch": 16384},
+    ]
+    lines = report.verdicts(rows)
+    assert lines[0] == (
+        "note semantics (batch 4) on H200: best 1.00 s per epoch (triton_graph); "
+        "target <= 1.0 s: met"
+    )
+    assert lines[1] == (
+        "large batch on H200: best 3.00M img/s (graph+tconv, batch 16384); "
+        "target >= 3M img/s: not met"
+    )
+    assert lines[2] == "cpu cifar4 eager batch 4: 1 thread(s) win, 1.20x 2"
+    assert len(lines) == 3
+    assert report.verdicts([row("cifar4", "eager", "cpu", 1, 1200.0, 41.7)]) == []
+
+
 def test_the_report_refuses_a_file_that_is_not_pytest_benchmark_json(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json", encoding="utf-8")
