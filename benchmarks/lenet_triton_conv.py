@@ -55,10 +55,12 @@ except ImportError:
 
 #: Tiles, warps and pipeline stages per kernel: rows (output or input positions) per
 #: program and taps per GEMM step. Chosen on a CPU from ptxas's report for sm_90
-#: (``compile_for_gpu``): <= 128 registers per thread and no spills, so that several
-#: programs share an SM and hide the gathers' latency; one stage (Triton's software
-#: pipelining of these gathers tripled shared memory and spilled). Not yet timed on a GPU:
-#: ``python -m benchmarks.lenet_triton_conv sweep`` does that.
+#: (``compile_for_gpu``): in bf16 (the large-batch path) 96-128 registers per thread and
+#: no spills, so that several programs share an SM and hide the gathers' latency (float32's
+#: FMA GEMMs take 128-219, no spills); one stage (Triton's software pipelining of these
+#: gathers tripled shared memory and spilled). The weight-gradient kernel loops over the
+#: window positions instead of unrolling them: 206 -> 116 registers. Not yet timed on a
+#: GPU: ``python -m benchmarks.lenet_triton_conv sweep`` does that.
 CONFIG = {
     "conv_pool_forward": {"BLOCK_M": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 1},
     "conv_pool_dweight": {"BLOCK_M": 64, "BLOCK_K": 32, "num_warps": 4, "num_stages": 1},
