@@ -57,7 +57,7 @@ except ImportError:
 #: program and taps per GEMM step. Chosen on a CPU from ptxas's report for sm_90
 #: (``compile_for_gpu``): in bf16 (the large-batch path) 96-128 registers per thread and
 #: no spills, so that several programs share an SM and hide the gathers' latency (float32's
-#: FMA GEMMs take 128-219, no spills); one stage (Triton's software pipelining of these
+#: FMA GEMMs take 142-217, no spills); one stage (Triton's software pipelining of these
 #: gathers tripled shared memory and spilled). The weight-gradient kernel loops over the
 #: window positions instead of unrolling them: 206 -> 116 registers. Not yet timed on a
 #: GPU: ``python -m benchmarks.lenet_triton_conv sweep`` does that.
@@ -102,6 +102,27 @@ def _gemm(a, b, PRECISION: tl.constexpr):
 
 
 @_jit
+def _pooled_rows(m, n, C: tl.constexpr, H: tl.constexpr, OC: tl.constexpr, P: tl.constexpr):
+    """For pooled positions m = (image, row, column) flattened over all images: the offset
+    of each one's top-left input pixel in x (B, C, H, H), and of (m, channel n) in the
+    pooled output (B, OC, P, P)."""
+    b = m // (P * P)
+    q = m % (P * P)
+    corner = b * (C * H * H) + 2 * (q // P) * H + 2 * (q % P)
+    out = (b * (OC * P * P) + q)[:, None] + n[None, :] * (P * P)
+    return corner, out
+
+
+@_jit
+def _patches(x_ptr, corner, d, k, mm, H: tl.constexpr, TAPS: tl.constexpr):
+    """The image patches [rows, taps k] seen by window position d (0..3, row-major) of each
+    pooled position: tap k = (c, kh, kw) of the 5x5 kernel; 0 outside rows mm or TAPS."""
+    tap = (k // 25) * (H * H) + (k % 25) // 5 * H + k % 5
+    at = (corner + (d // 2) * H + d % 2)[:, None] + tap[None, :]
+    return tl.load(x_ptr + at, mm[:, None] & (k < TAPS)[None, :], 0.0)
+
+
+@_jit
 def conv_pool_forward(
     x_ptr,
     w_ptr,
@@ -124,11 +145,9 @@ def conv_pool_forward(
     TAPS: tl.constexpr = C * 25
     m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     mm = m < M
-    b = m // (P * P)
-    q = m % (P * P)
-    corner = b * (C * H * H) + 2 * (q // P) * H + 2 * (q % P)
     n = tl.arange(0, N_PAD)
     nm = n < OC
+    corner, out = _pooled_rows(m, n, C, H, OC, P)
     bias = tl.load(b_ptr + n, nm, 0.0)
     best = tl.full((BLOCK_M, N_PAD), float("-inf"), tl.float32)
     arg = tl.zeros((BLOCK_M, N_PAD), tl.int32)
@@ -136,20 +155,14 @@ def conv_pool_forward(
         acc = tl.zeros((BLOCK_M, N_PAD), tl.float32)
         for k0 in range(0, TAPS, BLOCK_K):
             k = k0 + tl.arange(0, BLOCK_K)
-            km = k < TAPS
-            tap = (k // 25) * (H * H) + (k % 25) // 5 * H + k % 5
-            a = tl.load(
-                x_ptr + (corner + (d // 2) * H + d % 2)[:, None] + tap[None, :],
-                mm[:, None] & km[None, :],
-                0.0,
-            )
-            w = tl.load(w_ptr + n[None, :] * TAPS + k[:, None], km[:, None] & nm[None, :], 0.0)
+            a = _patches(x_ptr, corner, d, k, mm, H, TAPS)
+            wm = (k < TAPS)[:, None] & nm[None, :]
+            w = tl.load(w_ptr + n[None, :] * TAPS + k[:, None], wm, 0.0)
             acc += _gemm(a, w, PRECISION)
         z = acc + bias[None, :]
         better = z > best  # strict: the first maximum wins, as in PyTorch
         best = tl.where(better, z, best)
         arg = tl.where(better, d, arg)
-    out = (b * (OC * P * P) + q)[:, None] + n[None, :] * (P * P)
     om = mm[:, None] & nm[None, :]
     tl.store(y_ptr + out, tl.where(best > 0, best, 0.0), om)
     tl.store(arg_ptr + out, tl.where(best > 0, arg, -1).to(tl.int8), om)
@@ -184,8 +197,6 @@ def conv_pool_dweight(
     kb = tl.program_id(0)
     s = tl.program_id(1)
     k = kb * BLOCK_K + tl.arange(0, BLOCK_K)
-    km = k < TAPS
-    tap = (k // 25) * (H * H) + (k % 25) // 5 * H + k % 5
     n = tl.arange(0, N_PAD)
     nm = n < OC
     acc = tl.zeros((N_PAD, BLOCK_K), tl.float32)
@@ -193,21 +204,14 @@ def conv_pool_dweight(
     for i in range(ITERS):
         m = (i * SPLIT + s) * BLOCK_M + tl.arange(0, BLOCK_M)
         mm = m < M
-        b = m // (P * P)
-        q = m % (P * P)
-        corner = b * (C * H * H) + 2 * (q // P) * H + 2 * (q % P)
-        out = (b * (OC * P * P) + q)[:, None] + n[None, :] * (P * P)
+        corner, out = _pooled_rows(m, n, C, H, OC, P)
         om = mm[:, None] & nm[None, :]
         g = tl.load(gy_ptr + out, om, 0.0)
         arg = tl.load(arg_ptr + out, om, -1).to(tl.int32)
         bias_acc += tl.sum(tl.where(arg >= 0, g, 0.0), axis=0)
         for d in range(4):  # a loop, not unrolled: one gathered tile in registers at a time
             dz = tl.where(arg == d, g, 0.0)  # the conv output's gradient at window position d
-            a = tl.load(
-                x_ptr + (corner + (d // 2) * H + d % 2)[:, None] + tap[None, :],
-                mm[:, None] & km[None, :],
-                0.0,
-            )
+            a = _patches(x_ptr, corner, d, k, mm, H, TAPS)
             acc += _gemm(tl.trans(dz), a, PRECISION)
     tl.store(gw_ptr + s * (N_PAD * K_PAD) + n[:, None] * K_PAD + k[None, :], acc)
     tl.store(gb_ptr + s * N_PAD + n, bias_acc, (n < N_PAD) & (kb == 0))
