@@ -592,7 +592,7 @@ def _skip_overflow_checks() -> None:
 def interpret(args) -> int:
     """Run ``--steps`` steps of the ``triton`` variant on the CPU in Triton's interpreter,
     over the benchmarks' batches, and save the weights and losses for a test to compare
-    with the note's eager loop (benchmarks/test_harness.py does)."""
+    with the note's eager loop (benchmarks/test_triton_kernels.py does)."""
     from benchmarks import cores
 
     if not interpreting():

@@ -385,7 +385,7 @@ def check(args) -> int:
     """In Triton's interpreter: run each layer forward and backward on random data, in
     float32 and bf16, and ``--steps`` training steps of ``eager+tconv``; save inputs
     and results for a test to compare with PyTorch's own layers and the note's eager loop
-    (benchmarks/test_harness.py does). Nothing is compared here."""
+    (benchmarks/test_triton_kernels.py does). Nothing is compared here."""
     from benchmarks import cores
     from benchmarks.lenet_triton import _skip_overflow_checks
 

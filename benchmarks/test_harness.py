@@ -4,18 +4,12 @@ report and the profiler summary. Fast, CPU only, no pytest-benchmark needed."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-from benchmarks import cores, lenet_triton, profile_step, report
+from benchmarks import cores, profile_step, report
 from reference import cifar10
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def conv_flops(c_in, c_out, k, h_out, w_out):
@@ -215,124 +209,3 @@ def test_pad8_weights_refuse_a_run_whose_padding_moved():
         run.weights()
     with pytest.raises(ValueError, match="CIFAR Net only"):
         cores.Runner(cores.mlp_core(), "eager+pad8", torch.device("cpu"))
-
-
-# ------------------------------------------------- the hand-written kernels (lenet_triton)
-needs_triton = pytest.mark.skipif(
-    lenet_triton.available() is not None, reason=f"{lenet_triton.available()}"
-)
-
-
-@pytest.mark.slow
-@needs_triton
-def test_the_hand_written_step_follows_the_notes_trajectory_in_tritons_interpreter(tmp_path):
-    """The ``triton`` variant — the note's step (Net, CrossEntropyLoss, SGD(lr=0.001,
-    momentum=0.9)) as six Triton kernels — ends 2 steps where the note's loop ends.
-
-    On the CPU the kernels run in Triton's interpreter, which must be switched on before
-    triton is imported: hence a process of its own. Batch 2 (every padded block partly
-    masked, the fc kernels' 16 rows mostly) and 2 steps, so that the momentum buffers are
-    read back; the GPU runs check batch 4 and 3 (about 10 s here for each step)."""
-    out = tmp_path / "triton.pt"
-    cmd = [
-        sys.executable,
-        "-m",
-        "benchmarks.lenet_triton",
-        "interpret",
-        "--steps",
-        "2",
-        "--batch",
-        "2",
-    ]
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    subprocess.run([*cmd, "--out", str(out)], check=True, env=env, cwd=ROOT, timeout=600)
-    got = torch.load(out)
-
-    core = cores.cifar_core(2)
-    batches = cores.make_batches(core, 2)
-    note = cores.runner(core, "eager", "cpu", batches)
-    losses = [note.step(x, y).item() for x, y in batches]
-    # float32 sums in another order than PyTorch's CPU kernels: rounding, not bits
-    torch.testing.assert_close(got["weights"], note.weights(), rtol=1e-5, atol=1e-7)
-    torch.testing.assert_close(got["losses"], losses, rtol=1e-6, atol=0)
-
-
-@pytest.mark.slow
-@needs_triton
-@pytest.mark.parametrize("kernel", list(lenet_triton.WARPS))
-def test_the_hand_written_kernels_compile_for_an_h100(kernel):
-    """What the interpreter lets through and the GPU compiler refuses (Triton's typing of
-    branches, tl.dot's shapes) fails here, on a machine without a GPU: Triton ships its
-    compiler and ptxas, so every kernel is built to a cubin for sm_90 (H100/H200).
-    Triton's own cache (~/.triton) is keyed by the kernels' source: an edit compiles
-    again (1-3 s per kernel here), an unchanged kernel is read back."""
-    compiled = lenet_triton.compile_for_gpu(capability=90, batch=4, names=[kernel])
-    assert list(compiled) == [kernel]
-    assert compiled[kernel].asm["cubin"]
-    assert ".target sm_90" in compiled[kernel].asm["ptx"]
-    assert compiled[kernel].metadata.num_warps == lenet_triton.plan(4)[kernel][2]
-
-
-@pytest.mark.cuda
-@needs_triton
-def test_the_hand_written_step_follows_the_notes_trajectory_on_cuda():
-    """The compiled kernels on the GPU, at the note's batch (4) and at 3, 3 steps each:
-    the weights of the note's eager loop on the CPU (its float32 rounding, not its bits)."""
-    for batch in (4, 3):
-        core = cores.cifar_core(batch)
-        batches = cores.make_batches(core, 3)
-        note = cores.runner(core, "eager", "cpu", batches)
-        run = cores.runner(core, "triton", "cuda", batches)
-        note.run(3)
-        run.run(3)
-        torch.testing.assert_close(run.weights(), note.weights(), rtol=1e-5, atol=1e-7)
-
-
-def test_the_hand_written_variants_take_no_options_and_only_the_cifar_net():
-    """The kernels are float32, contiguous and plain SGD for the note's CIFAR Net: options
-    and other cores are refused by name; ``triton_graph`` captures, so it needs CUDA."""
-    with pytest.raises(ValueError, match="expected 'triton' with no options"):
-        cores.Variant.parse("triton+bf16")
-    with pytest.raises(ValueError, match="written for the CIFAR Net"):
-        cores.Runner(cores.mlp_core(), "triton", torch.device("cpu"))
-    with pytest.raises(ValueError, match="needs a cuda device"):
-        cores.Runner(cores.cifar_core(4), "triton_graph", torch.device("cpu"))
-
-
-@needs_triton
-def test_the_hand_written_step_refuses_what_it_was_not_written_for():
-    """Raw-memory kernels: every other optimizer, batch or layout gets an error naming
-    what was expected, before anything is launched."""
-    net = cifar10.Net()
-    adam = torch.optim.Adam(net.parameters())
-    with pytest.raises(ValueError, match=r"expected SGD\(lr, momentum\)"):
-        lenet_triton.FusedStep.from_optimizer(net, adam, 4)
-    nesterov = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True)
-    with pytest.raises(ValueError, match="no dampening, nesterov"):
-        lenet_triton.FusedStep.from_optimizer(net, nesterov, 4)
-    with pytest.raises(ValueError, match="a batch of 1 to 64, got 65"):
-        lenet_triton.FusedStep(net, 0.1, 0.9, 65)
-    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
-    lenet_triton.check_batch(x, y, 4)
-    with pytest.raises(
-        ValueError, match=r"images shaped \(4, 3, 32, 32\), got .* \(4, 32, 32, 3\)"
-    ):
-        lenet_triton.check_batch(x.permute(0, 2, 3, 1).contiguous(), y, 4)
-    with pytest.raises(ValueError, match="not contiguous"):
-        lenet_triton.check_batch(x.transpose(2, 3), y, 4)
-    with pytest.raises(ValueError, match=r"int64 labels shaped \(4,\)"):
-        lenet_triton.check_batch(x, y.int(), 4)
-    if not lenet_triton.interpreting():
-        with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
-            lenet_triton.FusedStep(net, 0.1, 0.9, 4)
-
-
-@needs_triton
-def test_the_warps_sweep_and_the_interpreter_run_say_what_they_need(capsys):
-    """The module's two commands refuse, with the reason, where they cannot run."""
-    if not torch.cuda.is_available():
-        assert lenet_triton.main(["sweep"]) == 2
-        assert "needs CUDA" in capsys.readouterr().err
-    if not lenet_triton.interpreting():
-        assert lenet_triton.main(["interpret", "--out", "unused.pt"]) == 2
-        assert "TRITON_INTERPRET=1" in capsys.readouterr().err

@@ -1,12 +1,14 @@
-"""The ``+tconv`` option: the CIFAR Net's conv + ReLU + pool layers as Triton kernels
-(``benchmarks/lenet_triton_conv.py``), checked against PyTorch's own layers.
+"""The hand-written Triton kernels the benchmarks time: the note's batch-4 step as six
+kernels (``benchmarks/lenet_triton.py``, variants ``triton`` / ``triton_graph``) and the
+CIFAR Net's conv + ReLU + pool layers for large batches (``benchmarks/lenet_triton_conv.py``,
+option ``+tconv``), each checked against PyTorch.
 
-On the CPU the kernels run in Triton's interpreter, in a process of its own (it must be
-switched on before triton is imported): one run saves every layer's inputs and results
-and two short trajectories, and the tests below compare them with PyTorch's layers in
-float64 and with the note's eager loop. On the GPU host the same comparisons run on CUDA
-with the GPU's tiles; ``test_training_core`` checks each ``+tconv`` case's trajectory
-again before timing it.
+Without a GPU the kernels run in Triton's interpreter (NumPy), which must be switched on
+before triton is imported: one process of its own runs both sets (``interpreted``) and
+the tests compare what it saved with PyTorch's layers in float64 and with the note's
+eager loop. Every kernel is also compiled to an sm_90 cubin, which catches what the
+interpreter lets through. On the GPU host the CUDA tests run the same comparisons with
+the GPU's tiles; ``test_training_core`` checks each case's trajectory again before timing.
 """
 
 from __future__ import annotations
@@ -21,27 +23,144 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks import cores, lenet_triton, lenet_triton_conv
+from reference import cifar10
 
 ROOT = Path(__file__).resolve().parents[1]
-BATCH, STEPS = 2, 2
+BATCH, STEPS = 2, 2  # what the interpreter runs: every padded block partly masked
 
 needs_triton = pytest.mark.skipif(
     lenet_triton.available() is not None, reason=f"{lenet_triton.available()}"
 )
 
+_INTERPRET = """
+import sys
+from benchmarks import lenet_triton, lenet_triton_conv
+steps, batch, step_out, tconv_out = sys.argv[1:]
+common = ["--steps", steps, "--batch", batch]
+sys.exit(
+    lenet_triton.main(["interpret", *common, "--out", step_out])
+    or lenet_triton_conv.main(["check", *common, "--out", tconv_out])
+)
+"""
+
 
 @pytest.fixture(scope="module")
-def checked(tmp_path_factory) -> dict:
-    """What ``python -m benchmarks.lenet_triton_conv check`` saves, run once per module in
-    a process of its own: TRITON_INTERPRET must be set before triton is imported."""
-    out = tmp_path_factory.mktemp("tconv") / "tconv.pt"
-    cmd = [sys.executable, "-m", "benchmarks.lenet_triton_conv", "check"]
-    cmd += ["--batch", str(BATCH), "--steps", str(STEPS), "--out", str(out)]
+def interpreted(tmp_path_factory) -> dict:
+    """Both sets of kernels in Triton's interpreter, in one process (one import of torch
+    and triton, ~5 s here, instead of two): ``python -m benchmarks.lenet_triton interpret``
+    (the batch-4 step: weights and losses after STEPS steps) and ``python -m
+    benchmarks.lenet_triton_conv check`` (each conv layer's outputs and gradients, and
+    STEPS steps of ``eager+tconv``). Returns {"step": ..., "tconv": ...}, as saved."""
+    out = tmp_path_factory.mktemp("interpreted")
+    files = {"step": out / "step.pt", "tconv": out / "tconv.pt"}
+    cmd = [sys.executable, "-c", _INTERPRET, str(STEPS), str(BATCH)]
+    cmd += [str(files["step"]), str(files["tconv"])]
     env = {**os.environ, "TRITON_INTERPRET": "1"}
     subprocess.run(cmd, check=True, env=env, cwd=ROOT, timeout=600)
-    return torch.load(out)
+    return {name: torch.load(path) for name, path in files.items()}
 
 
+# ------------------------------------------------- the note's batch-4 step (lenet_triton)
+@pytest.mark.slow
+@needs_triton
+def test_the_hand_written_step_follows_the_notes_trajectory_in_tritons_interpreter(interpreted):
+    """The ``triton`` variant — the note's step (Net, CrossEntropyLoss, SGD(lr=0.001,
+    momentum=0.9)) as six Triton kernels — ends 2 steps where the note's loop ends.
+
+    Batch 2 (every padded block partly masked, the fc kernels' 16 rows mostly) and 2 steps,
+    so that the momentum buffers are read back; the GPU runs check batch 4 and 3."""
+    got = interpreted["step"]
+    core = cores.cifar_core(BATCH)
+    batches = cores.make_batches(core, STEPS)
+    note = cores.runner(core, "eager", "cpu", batches)
+    losses = [note.step(x, y).item() for x, y in batches]
+    # float32 sums in another order than PyTorch's CPU kernels: rounding, not bits
+    torch.testing.assert_close(got["weights"], note.weights(), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(got["losses"], losses, rtol=1e-6, atol=0)
+
+
+@pytest.mark.slow
+@needs_triton
+@pytest.mark.parametrize("kernel", list(lenet_triton.WARPS))
+def test_the_hand_written_kernels_compile_for_an_h100(kernel):
+    """What the interpreter lets through and the GPU compiler refuses (Triton's typing of
+    branches, tl.dot's shapes) fails here, on a machine without a GPU: Triton ships its
+    compiler and ptxas, so every kernel is built to a cubin for sm_90 (H100/H200).
+    Triton's own cache (~/.triton) is keyed by the kernels' source: an edit compiles
+    again (1-3 s per kernel here), an unchanged kernel is read back."""
+    compiled = lenet_triton.compile_for_gpu(capability=90, batch=4, names=[kernel])
+    assert list(compiled) == [kernel]
+    assert compiled[kernel].asm["cubin"]
+    assert ".target sm_90" in compiled[kernel].asm["ptx"]
+    assert compiled[kernel].metadata.num_warps == lenet_triton.plan(4)[kernel][2]
+
+
+@pytest.mark.cuda
+@needs_triton
+def test_the_hand_written_step_follows_the_notes_trajectory_on_cuda():
+    """The compiled kernels on the GPU, at the note's batch (4) and at 3, 3 steps each:
+    the weights of the note's eager loop on the CPU (its float32 rounding, not its bits)."""
+    for batch in (4, 3):
+        core = cores.cifar_core(batch)
+        batches = cores.make_batches(core, 3)
+        note = cores.runner(core, "eager", "cpu", batches)
+        run = cores.runner(core, "triton", "cuda", batches)
+        note.run(3)
+        run.run(3)
+        torch.testing.assert_close(run.weights(), note.weights(), rtol=1e-5, atol=1e-7)
+
+
+def test_the_hand_written_variants_take_no_options_and_only_the_cifar_net():
+    """The kernels are float32, contiguous and plain SGD for the note's CIFAR Net: options
+    and other cores are refused by name; ``triton_graph`` captures, so it needs CUDA."""
+    with pytest.raises(ValueError, match="expected 'triton' with no options"):
+        cores.Variant.parse("triton+bf16")
+    with pytest.raises(ValueError, match="written for the CIFAR Net"):
+        cores.Runner(cores.mlp_core(), "triton", torch.device("cpu"))
+    with pytest.raises(ValueError, match="needs a cuda device"):
+        cores.Runner(cores.cifar_core(4), "triton_graph", torch.device("cpu"))
+
+
+@needs_triton
+def test_the_hand_written_step_refuses_what_it_was_not_written_for():
+    """Raw-memory kernels: every other optimizer, batch or layout gets an error naming
+    what was expected, before anything is launched."""
+    net = cifar10.Net()
+    adam = torch.optim.Adam(net.parameters())
+    with pytest.raises(ValueError, match=r"expected SGD\(lr, momentum\)"):
+        lenet_triton.FusedStep.from_optimizer(net, adam, 4)
+    nesterov = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    with pytest.raises(ValueError, match="no dampening, nesterov"):
+        lenet_triton.FusedStep.from_optimizer(net, nesterov, 4)
+    with pytest.raises(ValueError, match="a batch of 1 to 64, got 65"):
+        lenet_triton.FusedStep(net, 0.1, 0.9, 65)
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    lenet_triton.check_batch(x, y, 4)
+    with pytest.raises(
+        ValueError, match=r"images shaped \(4, 3, 32, 32\), got .* \(4, 32, 32, 3\)"
+    ):
+        lenet_triton.check_batch(x.permute(0, 2, 3, 1).contiguous(), y, 4)
+    with pytest.raises(ValueError, match="not contiguous"):
+        lenet_triton.check_batch(x.transpose(2, 3), y, 4)
+    with pytest.raises(ValueError, match=r"int64 labels shaped \(4,\)"):
+        lenet_triton.check_batch(x, y.int(), 4)
+    if not lenet_triton.interpreting():
+        with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
+            lenet_triton.FusedStep(net, 0.1, 0.9, 4)
+
+
+@needs_triton
+def test_the_warps_sweep_and_the_interpreter_run_say_what_they_need(capsys):
+    """The module's two commands refuse, with the reason, where they cannot run."""
+    if not torch.cuda.is_available():
+        assert lenet_triton.main(["sweep"]) == 2
+        assert "needs CUDA" in capsys.readouterr().err
+    if not lenet_triton.interpreting():
+        assert lenet_triton.main(["interpret", "--out", "unused.pt"]) == 2
+        assert "TRITON_INTERPRET=1" in capsys.readouterr().err
+
+
+# ------------------------------------------- the conv layers for large batches (+tconv)
 def pytorch_layer(x, w, b):
     """The note's ``self.pool(F.relu(self.conv1(x)))``, in PyTorch's own ops."""
     return F.max_pool2d(F.relu(F.conv2d(x, w, b)), 2)
@@ -73,15 +192,14 @@ def rel_norm(got: torch.Tensor, want: torch.Tensor) -> float:
     return ((got.double() - want).norm() / want.norm()).item()
 
 
-# --------------------------------------------------------------- in the interpreter
 @pytest.mark.slow
 @needs_triton
 @pytest.mark.parametrize("layer", ["conv1", "conv2"])
-def test_each_conv_layer_is_pytorchs_conv_relu_pool_in_float32(checked, layer):
+def test_each_conv_layer_is_pytorchs_conv_relu_pool_in_float32(interpreted, layer):
     """The note's ``self.pool(F.relu(self.conv1(x)))`` (and conv2's): output and
     gradients of x (conv2: conv1's pooled output), weight and bias, against PyTorch's
     layers in float64."""
-    got = checked["layers"][f"{layer}-fp32"]
+    got = interpreted["tconv"]["layers"][f"{layer}-fp32"]
     x, w, b = (got[k].double() for k in ("x", "w", "b"))
     # float32 sums of 75-400 products in another order: rounding of values up to ~10
     torch.testing.assert_close(got["y"].double(), pytorch_layer(x, w, b), rtol=1e-5, atol=1e-5)
@@ -92,11 +210,11 @@ def test_each_conv_layer_is_pytorchs_conv_relu_pool_in_float32(checked, layer):
 @pytest.mark.slow
 @needs_triton
 @pytest.mark.parametrize("layer", ["conv1", "conv2"])
-def test_the_pool_routes_the_gradient_to_pytorchs_first_maximum(checked, layer):
+def test_the_pool_routes_the_gradient_to_pytorchs_first_maximum(interpreted, layer):
     """``nn.MaxPool2d(2, 2)`` sends each window's gradient to its first maximum, and
     ReLU's gradient is 0 where the output is 0: the kernels keep one byte per pooled
     value, the window position 0..3 of PyTorch's ``return_indices``, -1 where y is 0."""
-    got = checked["layers"][f"{layer}-fp32"]
+    got = interpreted["tconv"]["layers"][f"{layer}-fp32"]
     z = F.relu(F.conv2d(*(got[k].double() for k in ("x", "w", "b"))))
     y, index = F.max_pool2d(z, 2, return_indices=True)
     width = z.shape[-1]
@@ -109,12 +227,12 @@ def test_the_pool_routes_the_gradient_to_pytorchs_first_maximum(checked, layer):
 @pytest.mark.slow
 @needs_triton
 @pytest.mark.parametrize("layer", ["conv1", "conv2"])
-def test_under_bf16_autocast_the_gemm_operands_are_rounded_to_bfloat16(checked, layer):
+def test_under_bf16_autocast_the_gemm_operands_are_rounded_to_bfloat16(interpreted, layer):
     """With bf16 the kernels take bfloat16 operands and accumulate in float32, as cuDNN
     does under autocast: the output is off the exact one by bfloat16 rounding (8 bits of
     mantissa: ~0.1-1% in norm) — no less, or the bf16 path was not taken, and no more.
     Gradients, with the pool's routing the kernels chose, within bfloat16 rounding too."""
-    got = checked["layers"][f"{layer}-bf16"]
+    got = interpreted["tconv"]["layers"][f"{layer}-bf16"]
     x, w, b = (got[k].double() for k in ("x", "w", "b"))
     assert 1e-4 < rel_norm(got["y"], pytorch_layer(x, w, b)) < 2e-2
     for g, want in zip(got["grads"], reference_grads(got, got["arg"]), strict=True):
@@ -123,14 +241,14 @@ def test_under_bf16_autocast_the_gemm_operands_are_rounded_to_bfloat16(checked, 
 
 @pytest.mark.slow
 @needs_triton
-def test_the_tconv_variant_follows_the_notes_trajectory(checked):
+def test_the_tconv_variant_follows_the_notes_trajectory(interpreted):
     """Two steps of the note's loop (Net, CrossEntropyLoss, SGD(lr=0.001, momentum=0.9))
     with the conv layers on the kernels end where the plain eager loop ends. (bf16: the
     layers above here; its trajectory on the GPU, before each bf16 case is timed.)"""
     core = cores.cifar_core(BATCH)
     note = cores.runner(core, "eager", "cpu", cores.make_batches(core, STEPS))
     note.run(STEPS)
-    got = checked["trajectories"]["eager+tconv"]
+    got = interpreted["tconv"]["trajectories"]["eager+tconv"]
     # float32 sums in another order than PyTorch's CPU kernels: rounding, not bits
     torch.testing.assert_close(got, note.weights(), rtol=1e-5, atol=1e-7)
 
@@ -160,7 +278,6 @@ def test_the_conv_kernels_compile_for_an_h100(kernel, layer, precision):
         assert ".bf16" in compiled.asm["ptx"]
 
 
-# --------------------------------------------------------------- refusals
 @pytest.mark.parametrize(
     "variant",
     ["compiled+tconv", "compiled_graph+tconv", "eager+tconv+channels_last", "graph+tconv+pad8"],
@@ -197,7 +314,6 @@ def test_the_conv_layer_refuses_what_it_was_not_written_for():
         assert lenet_triton_conv.main(["check", "--out", "unused.pt"]) == 2
 
 
-# --------------------------------------------------------------- on the GPU
 @pytest.mark.cuda
 @needs_triton
 @pytest.mark.parametrize("layer", ["conv1", "conv2"])
