@@ -10,7 +10,9 @@ batch 4, eager, 1 thread — for the MLP, its own eager CPU 1-thread case) measu
 the same files, and % of floor (achieved GFLOP/s over the same device's measured matmul GFLOP/s in
 the variant's precision: float32, or bfloat16 for bf16 variants). Under the table, the
 verdicts: the best GPU epoch at the note's batch and the best GPU rate at large batch
-against issue 4's targets, and which CPU thread count wins each case timed at several.
+against issue 4's targets, and which CPU thread count wins each case timed at several
+(a winner is called only where its timed rounds beat the runner-up's: Mann-Whitney, p <
+0.05 — with 5 rounds each, faster in at least 21 of the 25 pairs).
 """
 
 from __future__ import annotations
@@ -34,8 +36,31 @@ def rows_from(path: Path) -> list[dict]:
         info = bench.get("extra_info", {})
         if "items_per_s" not in info:
             continue
-        rows.append({**info, "name": bench["name"]})
+        row = {**info, "name": bench["name"]}
+        rounds = bench.get("stats", {}).get("data")
+        if rounds and info.get("steps_per_round"):
+            # each timed round's seconds per step: the spread behind the median
+            row["round_s_per_step"] = [t / info["steps_per_round"] for t in rounds]
+        rows.append(row)
     return rows
+
+
+def who_wins(win: dict, other: dict) -> str:
+    """How sure the table is that `win` (the higher median rate) is faster than `other`:
+    in how many pairs of their timed rounds it was faster (the Mann-Whitney U count), and
+    the one-sided exact p-value of that count where SciPy is installed. Below p = 0.05 the
+    winner is called clear; otherwise it is no clear winner."""
+    a, b = win.get("round_s_per_step"), other.get("round_s_per_step")
+    if not a or not b:
+        return "clear", "rounds not recorded"
+    faster = sum((x < y) + 0.5 * (x == y) for x in a for y in b)
+    said = f"faster in {faster:g} of {len(a) * len(b)} pairs of rounds"
+    try:
+        from scipy.stats import mannwhitneyu
+    except ImportError:
+        return "clear" if faster == len(a) * len(b) else "unsure", said
+    p = mannwhitneyu(a, b, alternative="less", method="exact").pvalue
+    return ("clear" if p < 0.05 else "unsure"), f"{said}, p = {p:.2g}"
 
 
 def baseline_of(row: dict, rows: list[dict]) -> float | None:
@@ -109,9 +134,15 @@ def verdicts(rows: list[dict]) -> list[str]:
             continue
         ranked = sorted(group, key=lambda r: r["items_per_s"], reverse=True)
         win, runner_up = ranked[0], ranked[1]
+        verdict, evidence = who_wins(win, runner_up)
+        ratio = win["items_per_s"] / runner_up["items_per_s"]
+        if verdict == "clear":
+            head = f"{win['threads']} thread(s) win: {ratio:.2f}x"
+        else:
+            head = f"no clear winner: {win['threads']} thread(s) {ratio:.2f}x"
         lines.append(
-            f"cpu {core} {variant} batch {batch}: {win['threads']} thread(s) win, "
-            f"{win['items_per_s'] / runner_up['items_per_s']:.2f}x {runner_up['threads']}"
+            f"cpu {core} {variant} batch {batch}: {head} the median rate of "
+            f"{runner_up['threads']} ({evidence})"
         )
     return lines
 

@@ -137,9 +137,50 @@ def test_the_report_says_whether_the_gpu_targets_are_met_and_which_cpu_threads_w
         "large batch on H200: best 3.00M img/s (graph+tconv, batch 16384); "
         "target >= 3M img/s: not met"
     )
-    assert lines[2] == "cpu cifar4 eager batch 4: 1 thread(s) win, 1.20x 2"
+    assert lines[2] == (
+        "cpu cifar4 eager batch 4: 1 thread(s) win: 1.20x the median rate of 2 "
+        "(rounds not recorded)"
+    )
     assert len(lines) == 3
     assert report.verdicts([row("cifar4", "eager", "cpu", 1, 1200.0, 41.7)]) == []
+
+
+def with_rounds(r, seconds_per_step):
+    return {**r, "round_s_per_step": seconds_per_step}
+
+
+def test_a_thread_count_wins_only_where_its_rounds_beat_the_other_ones():
+    """Mann-Whitney on the 5 + 5 timed rounds: with all 25 pairs in its favour a count
+    wins (exact one-sided p = 1/252), with 21 of 25 still (p = 12/252 = 0.048); with 20 of
+    25 (p = 19/252 = 0.075) it is no clear winner, whatever the ratio of the medians."""
+    pytest.importorskip("scipy")
+    one = row("mlp", "eager", "cpu", 1, 40_000.0, None)
+    two = row("mlp", "eager", "cpu", 2, 32_000.0, None)
+    clear = report.verdicts([with_rounds(one, [1, 2, 3, 4, 5]), with_rounds(two, [6, 7, 8, 9, 10])])
+    assert clear == [
+        "cpu mlp eager batch 4: 1 thread(s) win: 1.25x the median rate of 2 "
+        "(faster in 25 of 25 pairs of rounds, p = 0.004)"
+    ]
+    # the boundary: 1 thread's last round 8.5 beats one of 5, 6, 7, 8, 9 (21 of 25 pairs,
+    # p = 12/252), at 9.5 none (20 of 25)
+    just = [with_rounds(one, [1, 2, 3, 4, 8.5]), with_rounds(two, [5, 6, 7, 8, 9])]
+    assert report.verdicts(just) == [
+        "cpu mlp eager batch 4: 1 thread(s) win: 1.25x the median rate of 2 "
+        "(faster in 21 of 25 pairs of rounds, p = 0.048)"
+    ]
+    close = [with_rounds(one, [1, 2, 3, 4, 9.5]), with_rounds(two, [5, 6, 7, 8, 9])]
+    assert report.verdicts(close) == [
+        "cpu mlp eager batch 4: no clear winner: 1 thread(s) 1.25x the median rate of 2 "
+        "(faster in 20 of 25 pairs of rounds, p = 0.075)"
+    ]
+
+
+def test_the_report_reads_each_rounds_time_per_step_from_the_benchmark_file(tmp_path):
+    r = {**row("mlp", "eager", "cpu", 1, 1000.0, None), "steps_per_round": 10}
+    path = tmp_path / "b.json"
+    bench = {"name": "c", "extra_info": r, "stats": {"data": [0.5, 0.25]}}
+    path.write_text(json.dumps({"benchmarks": [bench]}), encoding="utf-8")
+    assert report.rows_from(path)[0]["round_s_per_step"] == [0.05, 0.025]
 
 
 def test_the_report_refuses_a_file_that_is_not_pytest_benchmark_json(tmp_path, capsys):
