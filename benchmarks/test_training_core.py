@@ -64,6 +64,8 @@ CASES = [
     ("cifar512", "eager+bf16", "cuda", None, 1, BF16),
     ("cifar512", "graph", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar512", "compiled", "cuda", None, 1, FP32_OTHER_ORDER),
+    ("cifar4096", "eager", "cpu", 1, 1, EXACT),
+    ("cifar4096", "eager", "cpu", ALL_CORES, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager+channels_last+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
@@ -119,15 +121,22 @@ def threads():
 
 def timed_steps(run: cores.Runner, per_graph: int, smoke: bool) -> int:
     """Steps per timed round: one replay in smoke runs; else about ROUND_SECONDS of work,
-    a multiple of steps_per_graph, at most one CIFAR epoch. Calibrated on this machine
-    from two warm-up runs (the second is the one measured)."""
+    a multiple of steps_per_graph, at most one CIFAR epoch. Calibrated on this machine:
+    one warm-up replay, then probes of 1, 2, 4, ... replays until one takes a quarter of
+    a round or reaches ~20 steps (a CPU step at batch 4096 takes most of a second: no
+    20-step probe for it)."""
     if smoke:
         return per_graph
-    probe = per_graph * max(1, 20 // per_graph)
-    run.run(probe)
-    start = time.perf_counter()
-    run.run(probe)
-    per_step = (time.perf_counter() - start) / probe
+    run.run(per_graph)
+    probe, most = per_graph, per_graph * max(1, 20 // per_graph)
+    while True:
+        start = time.perf_counter()
+        run.run(probe)
+        elapsed = time.perf_counter() - start
+        if elapsed >= ROUND_SECONDS / 4 or probe >= most:
+            break
+        probe = min(2 * probe, most)
+    per_step = elapsed / probe
     steps = min(int(ROUND_SECONDS / per_step), MAX_STEPS)
     return max(per_graph, steps - steps % per_graph)
 
