@@ -284,14 +284,19 @@ def test_pretrainedmodels_vgg16_features_are_fc7_before_relu_not_conv_maps(
     Same weights copied across; its ``features`` runs the conv stack, skips
     torchvision's adaptive average pool, then fc6, ReLU, Dropout, fc7. So it also
     only accepts 224x224 inputs, where torchvision's VGG takes any size.
+
+    The model is built on the meta device (shapes, no storage: 0.03 s instead of ~2 s
+    of drawing 138M random weights that the copy overwrites) and
+    ``load_state_dict(..., assign=True)`` puts the copied tensors in.
     """
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), torch.device("meta"):
         warnings.simplefilter("ignore", UserWarning)
         model = pretrainedmodels.vgg16(num_classes=1000, pretrained=None).eval()
-    model._features.load_state_dict(vgg16.features.state_dict())
-    model.linear0.load_state_dict(vgg16.classifier[0].state_dict())
-    model.linear1.load_state_dict(vgg16.classifier[3].state_dict())
-    model.last_linear.load_state_dict(vgg16.classifier[6].state_dict())
+    model._features.load_state_dict(vgg16.features.state_dict(), assign=True)
+    model.linear0.load_state_dict(vgg16.classifier[0].state_dict(), assign=True)
+    model.linear1.load_state_dict(vgg16.classifier[3].state_dict(), assign=True)
+    model.last_linear.load_state_dict(vgg16.classifier[6].state_dict(), assign=True)
+    assert not any(t.is_meta for t in [*model.parameters(), *model.buffers()])
     with torch.no_grad():
         ours = model.features(images_224)
         x = torch.flatten(vgg16.features(images_224), 1)
