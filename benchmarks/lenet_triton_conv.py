@@ -8,17 +8,26 @@ benchmarks/results/h200-2026-11-27.md). Each layer here is one forward kernel an
 two backward kernels, written as implicit GEMMs for ``tl.dot``:
 
 ``conv_pool_forward``   rows = pooled output positions of all images (b, ph, pw),
-                        columns = output channels, K = taps (c, kh, kw); four GEMMs,
-                        one per position in the 2x2 window, keep the running max and
+                        columns = output channels, K = the taps (c, py, px) of the 6x6
+                        input patch under the 2x2 window of 5x5 convolutions, gathered
+                        once; four GEMMs, one per window position, with the weight
+                        shifted there (zeros elsewhere in the 6x6), then the max and
                         its argmax (int8); ReLU after the pool
 ``conv_pool_dweight``   weight and bias gradients: for each window position d, the
                         output gradient routed there by the argmax, transposed, times
-                        the same image patches; each program sums a slice of the rows,
+                        the same 6x6 patches; each program sums a slice of the rows,
                         the partial sums are added by ``torch.sum`` (no atomics:
-                        deterministic)
+                        deterministic) and each position's 6x6 taps folded back onto
+                        the 5x5 kernel (``fold_window_taps``)
 ``conv_pool_dinput``    conv2 only (conv1's input is the data): the input gradient, rows
                         = input positions, K = (output channel, kh, kw), the output
                         gradient gathered through the argmax
+
+The four 5x5 windows under one 2x2 pool overlap: together they read a 6x6 patch per
+input channel, 36 values, where four separate 5x5 patches are 100 loads. Forward and
+weight gradient gather each 6x6 patch once and let the zeros in the shifted weights
+pick each window's 25 taps — the gathers, not the arithmetic, are these kernels' cost.
+(Until commit ce590c7 they gathered per window: a baseline for the sweep, if wanted.)
 
 No max-pool or ReLU tensor at conv resolution is ever written: the pooled output and a
 one-byte argmax per pooled value are all the backward needs. The fc layers, loss and
@@ -55,25 +64,29 @@ except ImportError:
 
 #: Tiles, warps and pipeline stages per kernel: rows (output or input positions) per
 #: program and taps per GEMM step. Chosen on a CPU from ptxas's report for sm_90
-#: (``compile_for_gpu``): in bf16 (the large-batch path) 96-128 registers per thread and
+#: (``compile_for_gpu``): in bf16 (the large-batch path) 95-128 registers per thread and
 #: no spills, so that several programs share an SM and hide the gathers' latency (float32's
-#: FMA GEMMs take 142-217, no spills); one stage (Triton's software pipelining of these
-#: gathers tripled shared memory and spilled). The weight-gradient kernel loops over the
-#: window positions instead of unrolling them: 206 -> 116 registers. Not yet timed on a
-#: GPU: ``python -m benchmarks.lenet_triton_conv sweep`` does that.
+#: FMA GEMMs take 134-188, no spills); one stage (Triton's software pipelining of these
+#: gathers tripled shared memory and spilled). With four accumulators (one per window
+#: position) the forward kernel's 32-tap steps took 134 / 255 registers, the weight
+#: gradient's 64-row blocks 167 / 255 and spilled in float32: hence 16 taps and 32 rows.
+#: Not yet timed on a GPU: ``python -m benchmarks.lenet_triton_conv sweep`` does that.
 CONFIG = {
-    "conv_pool_forward": {"BLOCK_M": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 1},
-    "conv_pool_dweight": {"BLOCK_M": 64, "BLOCK_K": 32, "num_warps": 4, "num_stages": 1},
+    "conv_pool_forward": {"BLOCK_M": 128, "BLOCK_K": 16, "num_warps": 8, "num_stages": 1},
+    "conv_pool_dweight": {"BLOCK_M": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 1},
     "conv_pool_dinput": {"BLOCK_M": 128, "BLOCK_K": 16, "num_warps": 4, "num_stages": 1},
 }
 #: Larger tiles for Triton's interpreter, whose cost is per operation, not per element:
 #: the CPU check uses them by default (still ragged in rows and taps, so the masks are
-#: exercised); ``check --tiles gpu`` interprets ``CONFIG`` itself (~2x slower).
+#: exercised), with ``SPLIT`` = 3 so that at batch 2 conv1's weight gradient has 7 row
+#: blocks: each program loops over several, the last ones past the end, and three
+#: partial sums are added; ``check --tiles gpu`` interprets ``CONFIG`` itself (~2x slower).
 INTERPRETER_TILES = {
     "conv_pool_forward": {"BLOCK_M": 256, "BLOCK_K": 64},
-    "conv_pool_dweight": {"BLOCK_M": 256, "BLOCK_K": 64},
+    "conv_pool_dweight": {"BLOCK_M": 64, "BLOCK_K": 64},
     "conv_pool_dinput": {"BLOCK_M": 256, "BLOCK_K": 64},
 }
+INTERPRETER_SPLIT = 3
 #: Output channels padded to 16: tl.dot wants every dimension >= 16.
 N_PAD = 16
 #: Programs that share the rows of a weight-gradient sum (each writes one partial sum).
@@ -114,12 +127,28 @@ def _pooled_rows(m, n, C: tl.constexpr, H: tl.constexpr, OC: tl.constexpr, P: tl
 
 
 @_jit
-def _patches(x_ptr, corner, d, k, mm, H: tl.constexpr, TAPS: tl.constexpr):
-    """The image patches [rows, taps k] seen by window position d (0..3, row-major) of each
-    pooled position: tap k = (c, kh, kw) of the 5x5 kernel; 0 outside rows mm or TAPS."""
-    tap = (k // 25) * (H * H) + (k % 25) // 5 * H + k % 5
-    at = (corner + (d // 2) * H + d % 2)[:, None] + tap[None, :]
-    return tl.load(x_ptr + at, mm[:, None] & (k < TAPS)[None, :], 0.0)
+def _window_patches(x_ptr, corner, k, mm, H: tl.constexpr, UTAPS: tl.constexpr):
+    """The 6x6 input patches [rows, taps k] under each pooled position's 2x2 window of
+    5x5 convolutions — tap k = (c, py, px), UTAPS = C * 36 of them — gathered once for
+    all four window positions (four 5x5 patches would be 100 taps per channel: 2.8x the
+    loads); 0 outside rows mm or UTAPS."""
+    tap = (k // 36) * (H * H) + (k % 36) // 6 * H + k % 6
+    return tl.load(x_ptr + corner[:, None] + tap[None, :], mm[:, None] & (k < UTAPS)[None, :], 0.0)
+
+
+@_jit
+def _shifted_weight(w_ptr, k, n, d: tl.constexpr, C: tl.constexpr, OC: tl.constexpr):
+    """The weight as a [taps k, channels n] matrix over the 6x6 patch for window position
+    d (dy, dx = d // 2, d % 2): w[n, c, py - dy, px - dx] where that is inside the 5x5
+    kernel, else 0 — so that patch @ it is the convolution at that position. (A zero
+    times an infinite input would make NaN where PyTorch gives inf: inputs are finite.)"""
+    kh = (k % 36) // 6 - d // 2
+    kw = k % 6 - d % 2
+    ok = (k < C * 36) & (kh >= 0) & (kh < 5) & (kw >= 0) & (kw < 5)
+    tap = (k // 36) * 25 + kh * 5 + kw
+    return tl.load(
+        w_ptr + n[None, :] * (C * 25) + tap[:, None], ok[:, None] & (n < OC)[None, :], 0.0
+    )
 
 
 @_jit
@@ -141,28 +170,39 @@ def conv_pool_forward(
 ):
     """y = maxpool2x2(relu(conv5x5(x, w) + b)) for M = B * P * P pooled positions; x is
     (B, C, H, H), y (B, OC, P, P), arg the window position 0..3 of each maximum (row-
-    major, like PyTorch's), -1 where y is 0 (no gradient flows)."""
-    TAPS: tl.constexpr = C * 25
+    major, like PyTorch's), -1 where y is 0 (no gradient flows). Each tile of 6x6
+    patches is loaded once and multiplied by the weight shifted to each of the four
+    window positions: four accumulators, then the max."""
+    UTAPS: tl.constexpr = C * 36
     m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     mm = m < M
     n = tl.arange(0, N_PAD)
     nm = n < OC
     corner, out = _pooled_rows(m, n, C, H, OC, P)
-    bias = tl.load(b_ptr + n, nm, 0.0)
-    best = tl.full((BLOCK_M, N_PAD), float("-inf"), tl.float32)
+    z0 = tl.zeros((BLOCK_M, N_PAD), tl.float32)
+    z1 = tl.zeros((BLOCK_M, N_PAD), tl.float32)
+    z2 = tl.zeros((BLOCK_M, N_PAD), tl.float32)
+    z3 = tl.zeros((BLOCK_M, N_PAD), tl.float32)
+    for k0 in range(0, UTAPS, BLOCK_K):
+        k = k0 + tl.arange(0, BLOCK_K)
+        a = _window_patches(x_ptr, corner, k, mm, H, UTAPS)
+        z0 += _gemm(a, _shifted_weight(w_ptr, k, n, 0, C, OC), PRECISION)
+        z1 += _gemm(a, _shifted_weight(w_ptr, k, n, 1, C, OC), PRECISION)
+        z2 += _gemm(a, _shifted_weight(w_ptr, k, n, 2, C, OC), PRECISION)
+        z3 += _gemm(a, _shifted_weight(w_ptr, k, n, 3, C, OC), PRECISION)
+    bias = tl.load(b_ptr + n, nm, 0.0)[None, :]
+    best = z0 + bias
     arg = tl.zeros((BLOCK_M, N_PAD), tl.int32)
-    for d in tl.static_range(4):
-        acc = tl.zeros((BLOCK_M, N_PAD), tl.float32)
-        for k0 in range(0, TAPS, BLOCK_K):
-            k = k0 + tl.arange(0, BLOCK_K)
-            a = _patches(x_ptr, corner, d, k, mm, H, TAPS)
-            wm = (k < TAPS)[:, None] & nm[None, :]
-            w = tl.load(w_ptr + n[None, :] * TAPS + k[:, None], wm, 0.0)
-            acc += _gemm(a, w, PRECISION)
-        z = acc + bias[None, :]
-        better = z > best  # strict: the first maximum wins, as in PyTorch
-        best = tl.where(better, z, best)
-        arg = tl.where(better, d, arg)
+    # strict comparisons: the first maximum wins, as in PyTorch
+    better = z1 + bias > best
+    best = tl.where(better, z1 + bias, best)
+    arg = tl.where(better, 1, arg)
+    better = z2 + bias > best
+    best = tl.where(better, z2 + bias, best)
+    arg = tl.where(better, 2, arg)
+    better = z3 + bias > best
+    best = tl.where(better, z3 + bias, best)
+    arg = tl.where(better, 3, arg)
     om = mm[:, None] & nm[None, :]
     tl.store(y_ptr + out, tl.where(best > 0, best, 0.0), om)
     tl.store(arg_ptr + out, tl.where(best > 0, arg, -1).to(tl.int8), om)
@@ -188,18 +228,25 @@ def conv_pool_dweight(
     N_PAD: tl.constexpr,
     PRECISION: tl.constexpr,
 ):
-    """Partial weight and bias gradients. Program (kb, s) sums the row blocks s, s + SPLIT,
-    s + 2 * SPLIT, ... (ITERS of them, BLOCK_M pooled positions each; SPLIT programs along
-    axis 1) for taps kb * BLOCK_K ... into gw[s, :, taps] (shape (SPLIT, N_PAD, K_PAD));
-    programs kb = 0 also write gb[s, :]. (The trip count is a compile-time constant, one
-    compile per batch size: Triton 3.5's interpreter cannot loop to a run-time bound.)"""
-    TAPS: tl.constexpr = C * 25
+    """Partial weight and bias gradients over the 6x6 patches. Program (kb, s) sums the
+    row blocks s, s + SPLIT, s + 2 * SPLIT, ... (ITERS of them, BLOCK_M pooled positions
+    each; SPLIT programs along axis 1) for patch taps kb * BLOCK_K ...: for each window
+    position d, the output gradient routed there by the argmax, transposed, times the
+    patches (loaded once for all four) -> gw[s, d, :, taps] (shape (SPLIT, 4, N_PAD,
+    K_PAD)); programs kb = 0 also write gb[s, :]. The host adds the partial sums and
+    folds each d's 6x6 taps back onto the 5x5 kernel. (The trip count is a compile-time
+    constant, one compile per batch size: Triton 3.5's interpreter cannot loop to a
+    run-time bound.)"""
+    UTAPS: tl.constexpr = C * 36
     kb = tl.program_id(0)
     s = tl.program_id(1)
     k = kb * BLOCK_K + tl.arange(0, BLOCK_K)
     n = tl.arange(0, N_PAD)
     nm = n < OC
-    acc = tl.zeros((N_PAD, BLOCK_K), tl.float32)
+    g0 = tl.zeros((N_PAD, BLOCK_K), tl.float32)
+    g1 = tl.zeros((N_PAD, BLOCK_K), tl.float32)
+    g2 = tl.zeros((N_PAD, BLOCK_K), tl.float32)
+    g3 = tl.zeros((N_PAD, BLOCK_K), tl.float32)
     bias_acc = tl.zeros((N_PAD,), tl.float32)
     for i in range(ITERS):
         m = (i * SPLIT + s) * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -209,11 +256,17 @@ def conv_pool_dweight(
         g = tl.load(gy_ptr + out, om, 0.0)
         arg = tl.load(arg_ptr + out, om, -1).to(tl.int32)
         bias_acc += tl.sum(tl.where(arg >= 0, g, 0.0), axis=0)
-        for d in range(4):  # a loop, not unrolled: one gathered tile in registers at a time
-            dz = tl.where(arg == d, g, 0.0)  # the conv output's gradient at window position d
-            a = _patches(x_ptr, corner, d, k, mm, H, TAPS)
-            acc += _gemm(tl.trans(dz), a, PRECISION)
-    tl.store(gw_ptr + s * (N_PAD * K_PAD) + n[:, None] * K_PAD + k[None, :], acc)
+        a = _window_patches(x_ptr, corner, k, mm, H, UTAPS)
+        # the conv output's gradient at window position d: where the argmax points
+        g0 += _gemm(tl.trans(tl.where(arg == 0, g, 0.0)), a, PRECISION)
+        g1 += _gemm(tl.trans(tl.where(arg == 1, g, 0.0)), a, PRECISION)
+        g2 += _gemm(tl.trans(tl.where(arg == 2, g, 0.0)), a, PRECISION)
+        g3 += _gemm(tl.trans(tl.where(arg == 3, g, 0.0)), a, PRECISION)
+    at = gw_ptr + s * (4 * N_PAD * K_PAD) + n[:, None] * K_PAD + k[None, :]
+    tl.store(at, g0)
+    tl.store(at + N_PAD * K_PAD, g1)
+    tl.store(at + 2 * N_PAD * K_PAD, g2)
+    tl.store(at + 3 * N_PAD * K_PAD, g3)
     tl.store(gb_ptr + s * N_PAD + n, bias_acc, (n < N_PAD) & (kb == 0))
 
 
@@ -338,15 +391,21 @@ class ConvReluPool(torch.autograd.Function):
             _launch(conv_pool_dinput, grid, gy, arg, weight, gx, m, **ctx.layer)
         m = b * p * p
         tile = CONFIG["conv_pool_dweight"]
-        k_blocks = triton.cdiv(c * 25, tile["BLOCK_K"])
+        k_blocks = triton.cdiv(c * 36, tile["BLOCK_K"])
         split = min(SPLIT, triton.cdiv(m, tile["BLOCK_M"]))
-        gw = torch.empty(split, N_PAD, k_blocks * tile["BLOCK_K"], device=x.device)
+        gw = torch.empty(split, 4, N_PAD, k_blocks * tile["BLOCK_K"], device=x.device)
         gb = torch.empty(split, N_PAD, device=x.device)
         iters = triton.cdiv(m, split * tile["BLOCK_M"])
-        args = (x, gy, arg, gw, gb, m, split, gw.shape[2])
+        args = (x, gy, arg, gw, gb, m, split, gw.shape[3])
         _launch(conv_pool_dweight, (k_blocks, split), *args, ITERS=iters, **ctx.layer)
-        gw = gw.sum(0)[:oc, : c * 25].reshape(weight.shape)
-        return gx, gw, gb.sum(0)[:oc], None
+        return gx, fold_window_taps(gw.sum(0), oc, c), gb.sum(0)[:oc], None
+
+
+def fold_window_taps(g: torch.Tensor, oc: int, c: int) -> torch.Tensor:
+    """(4, N_PAD, K_PAD) gradients over each window position's 6x6 patch taps -> the
+    (oc, c, 5, 5) kernel's: position d = (dy, dx) saw tap (kh, kw) at (kh + dy, kw + dx)."""
+    g = g[:, :oc, : c * 36].reshape(4, oc, c, 6, 6)
+    return g[0, ..., :5, :5] + g[1, ..., :5, 1:] + g[2, ..., 1:, :5] + g[3, ..., 1:, 1:]
 
 
 def conv_relu_pool(x, weight, bias, bf16: bool = False) -> torch.Tensor:
@@ -383,7 +442,8 @@ LAYERS = {"conv1": (3, 32, 6), "conv2": (6, 14, 16)}
 
 def check(args) -> int:
     """In Triton's interpreter: run each layer forward and backward on random data, in
-    float32 and bf16, and ``--steps`` training steps of ``eager+tconv``; save inputs
+    float32 and bf16, and on small integers (exact sums, so windows tie: "ties"), and
+    ``--steps`` training steps of ``eager+tconv``; save inputs
     and results for a test to compare with PyTorch's own layers and the note's eager loop
     (benchmarks/test_triton_kernels.py does). Nothing is compared here."""
     from benchmarks import cores
@@ -395,22 +455,30 @@ def check(args) -> int:
     torch.set_num_threads(1)
     _skip_overflow_checks()
     if args.tiles == "interpreter":
+        global SPLIT
+        SPLIT = INTERPRETER_SPLIT
         for name, tiles in INTERPRETER_TILES.items():
             CONFIG[name].update(tiles)
     g = torch.Generator().manual_seed(0)
     layers = {}
     for name, (c, h, oc) in LAYERS.items():
-        for bf16 in (False, True):
-            x = torch.randn(args.batch, c, h, h, generator=g)
-            w = torch.randn(oc, c, 5, 5, generator=g) / 5
-            b = torch.randn(oc, generator=g) / 5
+        for kind in ("fp32", "bf16", "ties"):
+            bf16 = kind == "bf16"
+            if kind == "ties":  # small integers: every sum exact, many windows tie
+                x = torch.randint(0, 2, (args.batch, c, h, h), generator=g).float()
+                w = torch.randint(-1, 2, (oc, c, 5, 5), generator=g).float()
+                b = torch.randint(-2, 3, (oc,), generator=g).float()
+            else:
+                x = torch.randn(args.batch, c, h, h, generator=g)
+                w = torch.randn(oc, c, 5, 5, generator=g) / 5
+                b = torch.randn(oc, generator=g) / 5
             x.requires_grad_(name == "conv2")  # conv1's input is the data: no gradient
             w.requires_grad_()
             b.requires_grad_()
             y, arg = forward_with_argmax(x, w, b, bf16)
             gy = torch.randn(y.shape, generator=g)
             grads = torch.autograd.grad(y, [t for t in (x, w, b) if t.requires_grad], gy)
-            layers[f"{name}-{'bf16' if bf16 else 'fp32'}"] = {
+            layers[f"{name}-{kind}"] = {
                 "x": x.detach(), "w": w.detach(), "b": b.detach(), "gy": gy,
                 "y": y.detach(), "arg": arg, "grads": [t.detach() for t in grads],
             }  # fmt: skip
@@ -481,9 +549,9 @@ def compile_for_gpu(capability: int = 90, which=None) -> dict:
 
 #: What ``sweep`` tries, one kernel changed at a time: (BLOCK_M, BLOCK_K, warps, stages).
 SWEEP = {
-    "conv_pool_forward": [(64, 32, 4, 1), (128, 32, 4, 1), (256, 32, 8, 1), (128, 16, 4, 1),
-                          (128, 32, 8, 2)],
-    "conv_pool_dweight": [(64, 16, 4, 1), (128, 32, 8, 1), (64, 32, 4, 2), (128, 32, 8, 2)],
+    "conv_pool_forward": [(64, 16, 4, 1), (128, 16, 4, 1), (256, 16, 8, 1), (128, 32, 8, 1),
+                          (128, 16, 8, 2)],
+    "conv_pool_dweight": [(32, 16, 4, 1), (64, 32, 4, 1), (32, 32, 2, 1), (32, 32, 4, 2)],
     "conv_pool_dinput": [(64, 32, 4, 1), (128, 32, 8, 1), (64, 16, 4, 1), (128, 16, 4, 2)],
 }  # fmt: skip
 
