@@ -19,15 +19,22 @@ two backward kernels, written as implicit GEMMs for ``tl.dot``:
                         the partial sums are added by ``torch.sum`` (no atomics:
                         deterministic) and each position's 6x6 taps folded back onto
                         the 5x5 kernel (``fold_window_taps``)
-``conv_pool_dinput``    conv2 only (conv1's input is the data): the input gradient, rows
-                        = input positions, K = (output channel, kh, kw), the output
-                        gradient gathered through the argmax
+``conv_pool_dpatch``    conv2 only (conv1's input is the data): the gradient of each
+                        pooled position's 6x6 input patch — the forward's GEMMs run
+                        backwards, the routed output gradient times the shifted
+                        weights — written out (B * 25 rows of 216 values)
+``conv_pool_dinput``    the input gradient: each input value sums its entries in the
+                        up to 3 x 3 patches that cover it (no atomics: deterministic)
 
 The four 5x5 windows under one 2x2 pool overlap: together they read a 6x6 patch per
 input channel, 36 values, where four separate 5x5 patches are 100 loads. Forward and
 weight gradient gather each 6x6 patch once and let the zeros in the shifted weights
 pick each window's 25 taps — the gathers, not the arithmetic, are these kernels' cost.
-(Until commit ce590c7 they gathered per window: a baseline for the sweep, if wanted.)
+The input gradient runs the same GEMMs backwards into patch gradients and adds the
+overlapping patches up, instead of gathering 400 routed output gradients (each an
+argmax and a value) per input value: ~18k loads and stores per image instead of
+~167k. (Until commit ce590c7 the kernels gathered per window and per input value: a
+baseline for the sweep, if wanted.)
 
 No max-pool or ReLU tensor at conv resolution is ever written: the pooled output and a
 one-byte argmax per pooled value are all the backward needs. The fc layers, loss and
@@ -64,17 +71,19 @@ except ImportError:
 
 #: Tiles, warps and pipeline stages per kernel: rows (output or input positions) per
 #: program and taps per GEMM step. Chosen on a CPU from ptxas's report for sm_90
-#: (``compile_for_gpu``): in bf16 (the large-batch path) 95-128 registers per thread and
+#: (``compile_for_gpu``): in bf16 (the large-batch path) 93-117 registers per thread and
 #: no spills, so that several programs share an SM and hide the gathers' latency (float32's
-#: FMA GEMMs take 134-188, no spills); one stage (Triton's software pipelining of these
-#: gathers tripled shared memory and spilled). With four accumulators (one per window
-#: position) the forward kernel's 32-tap steps took 134 / 255 registers, the weight
-#: gradient's 64-row blocks 167 / 255 and spilled in float32: hence 16 taps and 32 rows.
+#: FMA GEMMs take 134-188, no spills; the patch sum, no GEMM, 64); one stage (Triton's
+#: software pipelining of these gathers tripled shared memory and spilled). With four
+#: accumulators (one per window position) the forward kernel's 32-tap steps took 134 /
+#: 255 registers, the weight gradient's 64-row blocks 167 / 255 and spilled in float32:
+#: hence 16 taps and 32 rows; the patch gradient spilled in float32 at 4 warps, not 8.
 #: Not yet timed on a GPU: ``python -m benchmarks.lenet_triton_conv sweep`` does that.
 CONFIG = {
     "conv_pool_forward": {"BLOCK_M": 128, "BLOCK_K": 16, "num_warps": 8, "num_stages": 1},
     "conv_pool_dweight": {"BLOCK_M": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 1},
-    "conv_pool_dinput": {"BLOCK_M": 128, "BLOCK_K": 16, "num_warps": 4, "num_stages": 1},
+    "conv_pool_dpatch": {"BLOCK_M": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 1},
+    "conv_pool_dinput": {"BLOCK_M": 1024, "num_warps": 8, "num_stages": 1},
 }
 #: Larger tiles for Triton's interpreter, whose cost is per operation, not per element:
 #: the CPU check uses them by default (still ragged in rows and taps, so the masks are
@@ -84,7 +93,8 @@ CONFIG = {
 INTERPRETER_TILES = {
     "conv_pool_forward": {"BLOCK_M": 256, "BLOCK_K": 64},
     "conv_pool_dweight": {"BLOCK_M": 64, "BLOCK_K": 64},
-    "conv_pool_dinput": {"BLOCK_M": 256, "BLOCK_K": 64},
+    "conv_pool_dpatch": {"BLOCK_M": 256, "BLOCK_K": 64},
+    "conv_pool_dinput": {"BLOCK_M": 1024},
 }
 INTERPRETER_SPLIT = 3
 #: Output channels padded to 16: tl.dot wants every dimension >= 16.
@@ -271,11 +281,11 @@ def conv_pool_dweight(
 
 
 @_jit
-def conv_pool_dinput(
+def conv_pool_dpatch(
     gy_ptr,
     arg_ptr,
     w_ptr,
-    gx_ptr,
+    gp_ptr,
     M,
     C: tl.constexpr,
     H: tl.constexpr,
@@ -286,43 +296,61 @@ def conv_pool_dinput(
     N_PAD: tl.constexpr,
     PRECISION: tl.constexpr,
 ):
-    """gx (B, C, H, H) for M = B * H * H input positions: the sum over (oc, kh, kw) of the
-    conv output's gradient at (h - kh, w - kw) — the pooled gradient where the argmax
-    points there, else 0 — times w[oc, c, kh, kw]."""
-    TAPS: tl.constexpr = OC * 25
+    """The gradient of each pooled position's 6x6 input patch, gp (M, C * 36) for M =
+    B * P * P: for each window position d, the output gradient routed there (gy where
+    the argmax is d, else 0) times the weight shifted to d, transposed — the forward's
+    four GEMMs run backwards, into one accumulator per tile of taps."""
+    UTAPS: tl.constexpr = C * 36
     m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     mm = m < M
-    b = m // (H * H)
-    r = m % (H * H)
-    h = r // H
-    w = r % H
-    c = tl.arange(0, N_PAD)
-    cm = c < C
-    acc = tl.zeros((BLOCK_M, N_PAD), tl.float32)
-    for k0 in range(0, TAPS, BLOCK_K):
+    n = tl.arange(0, N_PAD)
+    _, out = _pooled_rows(m, n, C, H, OC, P)
+    om = mm[:, None] & (n < OC)[None, :]
+    g = tl.load(gy_ptr + out, om, 0.0)
+    arg = tl.load(arg_ptr + out, om, -1).to(tl.int32)
+    dz0 = tl.where(arg == 0, g, 0.0)
+    dz1 = tl.where(arg == 1, g, 0.0)
+    dz2 = tl.where(arg == 2, g, 0.0)
+    dz3 = tl.where(arg == 3, g, 0.0)
+    for k0 in range(0, UTAPS, BLOCK_K):
         k = k0 + tl.arange(0, BLOCK_K)
-        km = k < TAPS
-        oc = k // 25
-        i = h[:, None] - ((k % 25) // 5)[None, :]  # conv output row and column
-        j = w[:, None] - (k % 5)[None, :]
-        valid = mm[:, None] & km[None, :] & (i >= 0) & (i < 2 * P) & (j >= 0) & (j < 2 * P)
-        i = tl.where(valid, i, 0)
-        j = tl.where(valid, j, 0)
-        at = (b * (OC * P * P))[:, None] + (oc * (P * P))[None, :] + (i // 2) * P + j // 2
-        g = tl.load(gy_ptr + at, valid, 0.0)
-        arg = tl.load(arg_ptr + at, valid, -1).to(tl.int32)
-        dz = tl.where(arg == (i % 2) * 2 + j % 2, g, 0.0)
-        wk = tl.load(
-            w_ptr + (oc * (C * 25) + k % 25)[:, None] + c[None, :] * 25,
-            km[:, None] & cm[None, :],
-            0.0,
-        )
-        acc += _gemm(dz, wk, PRECISION)
-    tl.store(
-        gx_ptr + (b * (C * H * H) + r)[:, None] + c[None, :] * (H * H),
-        acc,
-        mm[:, None] & cm[None, :],
-    )
+        acc = _gemm(dz0, tl.trans(_shifted_weight(w_ptr, k, n, 0, C, OC)), PRECISION)
+        acc += _gemm(dz1, tl.trans(_shifted_weight(w_ptr, k, n, 1, C, OC)), PRECISION)
+        acc += _gemm(dz2, tl.trans(_shifted_weight(w_ptr, k, n, 2, C, OC)), PRECISION)
+        acc += _gemm(dz3, tl.trans(_shifted_weight(w_ptr, k, n, 3, C, OC)), PRECISION)
+        tl.store(gp_ptr + m[:, None] * UTAPS + k[None, :], acc, mm[:, None] & (k < UTAPS)[None, :])
+
+
+@_jit
+def conv_pool_dinput(
+    gp_ptr,
+    gx_ptr,
+    N,
+    C: tl.constexpr,
+    H: tl.constexpr,
+    P: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+):
+    """gx (B, C, H, H), N = B * C * H * H values: each input value's gradient is the sum
+    of its entries in the patch gradients gp of the pooled positions whose 6x6 patch
+    covers it — up to 3 x 3 of them, patches overlapping by 4 — gathered in a fixed
+    order (no atomics: deterministic)."""
+    e = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    em = e < N
+    b = e // (C * H * H)
+    c = e // (H * H) % C
+    iy = e // H % H
+    ix = e % H
+    acc = tl.zeros((BLOCK_M,), tl.float32)
+    for i in tl.static_range(3):
+        ph = iy // 2 - i  # the patch rows 2 * ph .. 2 * ph + 5 hold iy
+        for j in tl.static_range(3):
+            pw = ix // 2 - j
+            ok = em & (ph >= 0) & (ph < P) & (pw >= 0) & (pw < P)
+            row = (b * P + ph) * P + pw
+            tap = c * 36 + (iy - 2 * ph) * 6 + (ix - 2 * pw)
+            acc += tl.load(gp_ptr + row * (C * 36) + tap, ok, 0.0)
+    tl.store(gx_ptr + e, acc, em)
 
 
 # --------------------------------------------------------------------- autograd
@@ -355,9 +383,11 @@ def _shapes(x: torch.Tensor, weight: torch.Tensor) -> tuple[int, int, int, int, 
 
 
 def _launch(kernel, grid, *args, **constants) -> None:
-    config = dict(CONFIG[kernel.__name__])
-    tiles = {k: config.pop(k) for k in ("BLOCK_M", "BLOCK_K")}
-    kernel[grid](*args, **constants, **tiles, N_PAD=N_PAD, **config)
+    """kernel[grid](*args) with its CONFIG (tiles, warps, stages) and those of the
+    constants it takes."""
+    names = set(kernel.arg_names)
+    constants = {k: v for k, v in {**constants, "N_PAD": N_PAD}.items() if k in names}
+    kernel[grid](*args, **constants, **CONFIG[kernel.__name__])
 
 
 class ConvReluPool(torch.autograd.Function):
@@ -382,13 +412,16 @@ class ConvReluPool(torch.autograd.Function):
     def backward(ctx, gy):
         x, weight, arg = ctx.saved_tensors
         gy = gy.float().contiguous()
-        b, c, h, oc, p = _shapes(x, weight)
+        b, c, _, oc, p = _shapes(x, weight)
         gx = None
         if ctx.needs_input_grad[0]:
+            m = b * p * p
+            gp = torch.empty(m, c * 36, device=x.device)
+            grid = (triton.cdiv(m, CONFIG["conv_pool_dpatch"]["BLOCK_M"]),)
+            _launch(conv_pool_dpatch, grid, gy, arg, weight, gp, m, **ctx.layer)
             gx = torch.empty_like(x)
-            m = b * h * h
-            grid = (triton.cdiv(m, CONFIG["conv_pool_dinput"]["BLOCK_M"]),)
-            _launch(conv_pool_dinput, grid, gy, arg, weight, gx, m, **ctx.layer)
+            grid = (triton.cdiv(x.numel(), CONFIG["conv_pool_dinput"]["BLOCK_M"]),)
+            _launch(conv_pool_dinput, grid, gp, gx, x.numel(), **ctx.layer)
         m = b * p * p
         tile = CONFIG["conv_pool_dweight"]
         k_blocks = triton.cdiv(c * 36, tile["BLOCK_K"])
@@ -518,7 +551,8 @@ def compile_for_gpu(capability: int = 90, which=None) -> dict:
             for name in CONFIG
             for layer in LAYERS
             for precision in ("bf16", "ieee")
-            if not (name == "conv_pool_dinput" and layer == "conv1")  # conv1's input: data
+            # conv1's input is the data: no input gradient
+            if not (name in ("conv_pool_dpatch", "conv_pool_dinput") and layer == "conv1")
         ]
     out = {}
     for name, layer, precision in which:
@@ -527,7 +561,8 @@ def compile_for_gpu(capability: int = 90, which=None) -> dict:
         config = dict(CONFIG[name])
         constants = {"C": c, "H": h, "OC": oc, "P": (h - 4) // 2, "N_PAD": N_PAD}
         constants["PRECISION"] = precision
-        constants.update({k: config.pop(k) for k in ("BLOCK_M", "BLOCK_K")})
+        constants.update({k: config.pop(k) for k in ("BLOCK_M", "BLOCK_K") if k in config})
+        constants = {k: v for k, v in constants.items() if k in fn.arg_names}
         if name == "conv_pool_dweight":  # the trip count at batch 16384
             blocks = triton.cdiv(16384 * constants["P"] ** 2, constants["BLOCK_M"])
             constants["ITERS"] = triton.cdiv(blocks, min(SPLIT, blocks))
@@ -535,7 +570,8 @@ def compile_for_gpu(capability: int = 90, which=None) -> dict:
             a: "constexpr" if a in constants else ("i32" if a.isupper() else "*fp32")
             for a in fn.arg_names
         }
-        signature["arg_ptr"] = "*i8"
+        if "arg_ptr" in signature:
+            signature["arg_ptr"] = "*i8"
         source = ASTSource(
             fn=fn,
             signature=signature,
@@ -552,7 +588,8 @@ SWEEP = {
     "conv_pool_forward": [(64, 16, 4, 1), (128, 16, 4, 1), (256, 16, 8, 1), (128, 32, 8, 1),
                           (128, 16, 8, 2)],
     "conv_pool_dweight": [(32, 16, 4, 1), (64, 32, 4, 1), (32, 32, 2, 1), (32, 32, 4, 2)],
-    "conv_pool_dinput": [(64, 32, 4, 1), (128, 32, 8, 1), (64, 16, 4, 1), (128, 16, 4, 2)],
+    "conv_pool_dpatch": [(64, 32, 4, 1), (256, 16, 8, 1), (128, 16, 4, 1), (128, 64, 8, 1)],
+    "conv_pool_dinput": [(256, None, 2, 1), (512, None, 4, 1), (2048, None, 8, 1)],
 }  # fmt: skip
 
 
@@ -631,7 +668,9 @@ def sweep(args) -> int:
             )
             if config:
                 bm, bk, warps, stages = config
-                CONFIG[name].update(BLOCK_M=bm, BLOCK_K=bk, num_warps=warps, num_stages=stages)
+                CONFIG[name].update(BLOCK_M=bm, num_warps=warps, num_stages=stages)
+                if bk is not None:
+                    CONFIG[name]["BLOCK_K"] = bk
             if new_split:
                 SPLIT = new_split
             try:

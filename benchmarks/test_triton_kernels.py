@@ -271,6 +271,7 @@ def test_the_tconv_variant_follows_the_notes_trajectory(interpreted):
     [
         ("conv_pool_forward", "conv1", "bf16"),
         ("conv_pool_dweight", "conv2", "bf16"),
+        ("conv_pool_dpatch", "conv2", "ieee"),
         ("conv_pool_dinput", "conv2", "ieee"),
     ],
 )
