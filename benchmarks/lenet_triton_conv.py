@@ -32,7 +32,7 @@ weight gradient gather each 6x6 patch once and let the zeros in the shifted weig
 pick each window's 25 taps — the gathers, not the arithmetic, are these kernels' cost.
 The input gradient runs the same GEMMs backwards into patch gradients and adds the
 overlapping patches up, instead of gathering 400 routed output gradients (each an
-argmax and a value) per input value: ~18k loads and stores per image instead of
+argmax and a value) per input value: ~16-21k loads and stores per image instead of
 ~167k. (Until commit ce590c7 the kernels gathered per window and per input value: a
 baseline for the sweep, if wanted.)
 
