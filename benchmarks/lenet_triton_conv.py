@@ -200,7 +200,7 @@ def conv_pool_forward(
         z1 += _gemm(a, _shifted_weight(w_ptr, k, n, 1, C, OC), PRECISION)
         z2 += _gemm(a, _shifted_weight(w_ptr, k, n, 2, C, OC), PRECISION)
         z3 += _gemm(a, _shifted_weight(w_ptr, k, n, 3, C, OC), PRECISION)
-    bias = tl.load(b_ptr + n, nm, 0.0)[None, :]
+    bias = tl.load(b_ptr + n, nm, 0.0)[None, :]  # added before the max, as in PyTorch
     best = z0 + bias
     arg = tl.zeros((BLOCK_M, N_PAD), tl.int32)
     # strict comparisons: the first maximum wins, as in PyTorch
