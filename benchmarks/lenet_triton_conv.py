@@ -73,15 +73,17 @@ except ImportError:
 #: program and taps per GEMM step. Chosen on a CPU from ptxas's report for sm_90
 #: (``compile_for_gpu``): in bf16 (the large-batch path) 93-117 registers per thread and
 #: no spills, so that several programs share an SM and hide the gathers' latency (float32's
-#: FMA GEMMs take 134-188, no spills; the patch sum, no GEMM, 64); one stage (Triton's
+#: FMA GEMMs take 120-188, no spills; the patch sum, no GEMM, 64); one stage (Triton's
 #: software pipelining of these gathers tripled shared memory and spilled). With four
 #: accumulators (one per window position) the forward kernel's 32-tap steps took 134 /
 #: 255 registers, the weight gradient's 64-row blocks 167 / 255 and spilled in float32:
-#: hence 16 taps and 32 rows; the patch gradient spilled in float32 at 4 warps, not 8.
+#: hence 16 taps, and 32 rows by 64 taps at 8 warps (the output gradient and argmax are
+#: loaded once per tap block: 2 blocks for conv1's 108 taps, not 4); the patch gradient
+#: spilled in float32 at 4 warps, not 8.
 #: Not yet timed on a GPU: ``python -m benchmarks.lenet_triton_conv sweep`` does that.
 CONFIG = {
     "conv_pool_forward": {"BLOCK_M": 128, "BLOCK_K": 16, "num_warps": 8, "num_stages": 1},
-    "conv_pool_dweight": {"BLOCK_M": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 1},
+    "conv_pool_dweight": {"BLOCK_M": 32, "BLOCK_K": 64, "num_warps": 8, "num_stages": 1},
     "conv_pool_dpatch": {"BLOCK_M": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 1},
     "conv_pool_dinput": {"BLOCK_M": 1024, "num_warps": 8, "num_stages": 1},
 }
@@ -587,7 +589,7 @@ def compile_for_gpu(capability: int = 90, which=None) -> dict:
 SWEEP = {
     "conv_pool_forward": [(64, 16, 4, 1), (128, 16, 4, 1), (256, 16, 8, 1), (128, 32, 8, 1),
                           (128, 16, 8, 2)],
-    "conv_pool_dweight": [(32, 16, 4, 1), (64, 32, 4, 1), (32, 32, 2, 1), (32, 32, 4, 2)],
+    "conv_pool_dweight": [(32, 32, 4, 1), (16, 128, 4, 1), (64, 32, 8, 1), (32, 64, 8, 2)],
     "conv_pool_dpatch": [(64, 32, 4, 1), (256, 16, 8, 1), (128, 16, 4, 1), (128, 64, 8, 1)],
     "conv_pool_dinput": [(256, None, 2, 1), (512, None, 4, 1), (2048, None, 8, 1)],
 }  # fmt: skip
