@@ -45,11 +45,11 @@ def rows_from(path: Path) -> list[dict]:
     return rows
 
 
-def who_wins(win: dict, other: dict) -> str:
-    """How sure the table is that `win` (the higher median rate) is faster than `other`:
-    in how many pairs of their timed rounds it was faster (the Mann-Whitney U count), and
-    the one-sided exact p-value of that count where SciPy is installed. Below p = 0.05 the
-    winner is called clear; otherwise it is no clear winner."""
+def who_wins(win: dict, other: dict) -> tuple[str, str]:
+    """("clear" or "unsure", the evidence): how sure the table is that `win` (the higher
+    median rate) is faster than `other` — in how many pairs of their timed rounds it was
+    faster (the Mann-Whitney U count), and the one-sided exact p-value of that count
+    where SciPy is installed. Below p = 0.05 the winner is called clear."""
     a, b = win.get("round_s_per_step"), other.get("round_s_per_step")
     if not a or not b:
         return "clear", "rounds not recorded"

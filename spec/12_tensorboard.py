@@ -6,19 +6,17 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from packaging.version import Version
 from PIL import Image
 
 from reference import cifar10_data
 from reference import tensorboard_tutorial as tb
+from spec.helpers import releases
 
 event_accumulator = pytest.importorskip(
     "tensorboard.backend.event_processing.event_accumulator",
     reason="needs the tensorboard package (its event-file reader)",
 )
 from tensorboard.util import tensor_util  # noqa: E402
-
-TORCH = Version(torch.__version__.split("+")[0])
 
 
 def read(logdir):
@@ -214,16 +212,7 @@ def test_add_graph_traces_with_torch_jit_which_is_deprecated(tmp_path):
     """
     from torch.utils.tensorboard import SummaryWriter
 
-    if Version("2.14") <= TORCH:
-        expected = FutureWarning
-    elif Version("2.10") <= TORCH:
-        expected = DeprecationWarning
-    else:
-        expected = None
-    net = torch.nn.Linear(3, 2)
-    with SummaryWriter(tmp_path) as writer, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        writer.add_graph(net, torch.randn(1, 3))
-    about_jit = {w.category for w in caught if "torch.jit.trace` is deprecated" in str(w.message)}
-    assert about_jit == ({expected} if expected else set())
+    with SummaryWriter(tmp_path) as writer:
+        raised = releases.add_graph_jit_warnings(writer, torch.nn.Linear(3, 2), torch.randn(1, 3))
+    assert raised == releases.add_graph_jit_warning_expected()
     assert read(tmp_path).Tags()["graph"] is True

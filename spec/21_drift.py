@@ -15,6 +15,8 @@ import pytest
 import torch
 from packaging.version import Version
 
+from spec.helpers import releases
+
 
 def installed(name: str) -> Version | None:
     try:
@@ -168,21 +170,13 @@ def pretrainedmodels_needs_six():
         sys.modules.update(saved)
 
 
-def add_graph_jit_warnings() -> set[type[Warning]]:
-    """The categories of the warnings about torch.jit that one add_graph call raises."""
+def add_graph_jit_warnings() -> set[type]:
     import tempfile
-    import warnings
 
     from torch.utils.tensorboard import SummaryWriter
 
-    with (
-        tempfile.TemporaryDirectory() as logdir,
-        SummaryWriter(logdir) as writer,
-        warnings.catch_warnings(record=True) as caught,
-    ):
-        warnings.simplefilter("always")
-        writer.add_graph(torch.nn.Linear(2, 1), torch.ones(1, 2))
-    return {w.category for w in caught if "torch.jit.trace` is deprecated" in str(w.message)}
+    with tempfile.TemporaryDirectory() as logdir, SummaryWriter(logdir) as writer:
+        return releases.add_graph_jit_warnings(writer, torch.nn.Linear(2, 1), torch.ones(1, 2))
 
 
 def add_graph_warns_future_warning():
@@ -190,10 +184,8 @@ def add_graph_warns_future_warning():
 
 
 def add_graph_warned_deprecation_or_nothing():
-    # bisected on the CPU: nothing on 2.9.1; a DeprecationWarning (which Python shows only
-    # for code in __main__) on 2.10.0, 2.11.0, 2.12.0, 2.13.0; FutureWarning from 2.14.0
-    expected = {DeprecationWarning} if installed("torch") >= Version("2.10") else set()
-    assert add_graph_jit_warnings() == expected
+    # before 2.14: a DeprecationWarning from 2.10 on, nothing before (spec/helpers/releases.py)
+    assert add_graph_jit_warnings() == releases.add_graph_jit_warning_expected(installed("torch"))
 
 
 def clamp_gradient_at_zero() -> float:
