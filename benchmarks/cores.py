@@ -13,7 +13,7 @@ named as a base plus ``+options`` (e.g. ``graph+fused``, ``eager+channels_last+b
 - ``compiled_graph``: the forward+loss (and so its backward) and the optimizer step
   compiled by inductor (default mode, fused kernels), then captured like ``graph``
   (CUDA only);
-- ``triton``: the step as six hand-written Triton kernels (``benchmarks/lenet_triton.py``,
+- ``triton``: the step as nine hand-written Triton kernels (``benchmarks/lenet_triton.py``,
   CIFAR Net only, no options), the hardware-limit reference; ``triton_graph`` captures
   them like ``graph`` (CUDA only). On the CPU ``triton`` runs only in Triton's
   interpreter, in a process started with ``TRITON_INTERPRET=1``;

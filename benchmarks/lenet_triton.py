@@ -1,19 +1,28 @@
-"""The note's CIFAR training step — Net, cross-entropy, SGD with momentum — as six
+"""The note's CIFAR training step — Net, cross-entropy, SGD with momentum — as nine
 hand-written Triton kernels: the benchmarks' hardware-limit reference.
 
 Why it exists: at the note's batch of 4 a step is 12.8 MFLOP, a quarter of a
 microsecond of GPU arithmetic, yet PyTorch's best (inductor kernels in a CUDA graph,
 benchmarks/results/h200-2026-11-27.md) spends ~100 us in 38 kernels — latency, not
-work. These six kernels do the same arithmetic with far fewer launches:
+work. These nine kernels do the same arithmetic with far fewer launches:
 
 1. ``conv1_pool``    conv1 + bias + ReLU + 2x2 max-pool (keeps the argmax)
 2. ``conv2_pool``    conv2 + bias + ReLU + 2x2 max-pool (keeps the argmax)
-3. ``fc_layers``     fc1, fc2, fc3, cross-entropy, its backward to fc1's output,
-                     SGD update of fc2 and fc3 (one program: tiny matmuls)
-4. ``fc1_backward``  fc1's weight grad and input grad, SGD update of fc1; scatters
+3. ``fc1_forward``   fc1 + ReLU (programs over blocks of outputs and rows)
+4. ``fc2_forward``   fc2 + ReLU (likewise)
+5. ``fc3_loss``      fc3, cross-entropy, their backward to fc2's output; SGD of fc3
+6. ``fc2_backward``  fc2's weight grad and input grad (programs over blocks of
+                     columns), SGD update of fc2
+7. ``fc1_backward``  fc1's weight grad and input grad, SGD update of fc1; scatters
                      the input grad through pool2's argmax into conv2's output grad
-5. ``conv2_dinput``  conv2's input grad, through pool1's argmax
-6. ``conv_dweight``  conv1's and conv2's weight and bias grads, their SGD update
+8. ``conv2_dinput``  conv2's input grad, through pool1's argmax
+9. ``conv_dweight``  conv1's and conv2's weight and bias grads, their SGD update
+
+The fc layers were first one program (fc1, fc2, fc3, the loss and the backward to
+fc1's output, with ``tl.dot`` on rows padded to 16): on an H200 it took 133 of the
+step's 158 us — one SM doing the work of 50 KB of weights, read across their rows,
+spilling registers. Split over four kernels whose programs each read a slice of the
+weights along its rows, the step does the same arithmetic on many SMs.
 
 It is not the note's code and not a way to train: it is there to measure how close
 to the hardware the note's computation can run. The benchmarks check its weights
@@ -44,8 +53,8 @@ try:
 except ImportError:  # e.g. macOS: torch does not pull triton in there
     triton = tl = None
 
-#: Largest batch the kernels take: the fc layers run in one program, all rows in registers.
-#: Written for the note's batch of 4; at 64 ptxas already spills the fc kernels to the stack.
+#: Largest batch the kernels take: written for the note's batch of 4; ``fc1_backward``
+#: holds all rows (padded to a power of two >= 16) in registers, and at 64 already spills.
 MAX_BATCH = 64
 
 
@@ -149,79 +158,133 @@ def conv2_pool(p1_ptr, w_ptr, b_ptr, out_ptr, idx_ptr):
 
 
 @_jit
-def fc_layers(
-    p2_ptr,
+def _fc_relu(
+    h_ptr, w_ptr, c_ptr, out_ptr, B, N: tl.constexpr, K: tl.constexpr,
+    BR: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+):  # fmt: skip
+    """out = ReLU(h @ w.T + c) for a block of BN of the N outputs and BR of the B rows
+    (program ids 0 and 1); w is (N, K), read along its rows (coalesced). Products are
+    summed elementwise over K in chunks of BK, and reduced once."""
+    n = tl.program_id(0) * BN + tl.arange(0, BN)
+    nm = n < N
+    rows = tl.program_id(1) * BR + tl.arange(0, BR)
+    rm = rows < B
+    acc = tl.zeros([BR, BN, BK], tl.float32)
+    for k0 in range(0, K, BK):
+        kk = k0 + tl.arange(0, BK)
+        km = kk < K
+        h = tl.load(h_ptr + rows[:, None] * K + kk[None, :], rm[:, None] & km[None, :], 0.0)
+        w = tl.load(w_ptr + n[:, None] * K + kk[None, :], nm[:, None] & km[None, :], 0.0)
+        acc += h[:, None, :] * w[None, :, :]
+    z = tl.sum(acc, axis=2) + tl.load(c_ptr + n, nm, 0.0)[None, :]
+    ok = rm[:, None] & nm[None, :]
+    tl.store(out_ptr + rows[:, None] * N + n[None, :], tl.maximum(z, 0.0), ok)
+
+
+@_jit
+def fc1_forward(p2_ptr, f1_ptr, c1_ptr, h1_ptr, B: tl.constexpr, BR: tl.constexpr):
+    # program (block of 8 of fc1's 120 outputs, block of BR rows)
+    _fc_relu(p2_ptr, f1_ptr, c1_ptr, h1_ptr, B, 120, 400, BR, 8, 128)
+
+
+@_jit
+def fc2_forward(h1_ptr, f2_ptr, c2_ptr, h2_ptr, B: tl.constexpr, BR: tl.constexpr):
+    # program (block of 8 of fc2's 84 outputs, block of BR rows)
+    _fc_relu(h1_ptr, f2_ptr, c2_ptr, h2_ptr, B, 84, 120, BR, 8, 128)
+
+
+@_jit
+def fc3_loss(
+    h2_ptr,
     y_ptr,
-    f1_ptr,
-    c1_ptr,
-    f2_ptr,
-    c2_ptr,
     f3_ptr,
     c3_ptr,
-    mf2_ptr,
-    mc2_ptr,
     mf3_ptr,
     mc3_ptr,
-    dz1_ptr,
+    dz2_ptr,
     loss_ptr,
     B: tl.constexpr,
     lr,
     momentum,
-    BB: tl.constexpr,
+    BR: tl.constexpr,
 ):
-    # one program; rows padded to BB >= 16 (tl.dot's minimum), columns to 128 / 16
-    rows = tl.arange(0, BB)
-    rm = rows < B
-    n = tl.arange(0, 128)
-    k64 = tl.arange(0, 64)
-    n16 = tl.arange(0, 16)
-    # fc1: z1 = p2 @ f1.T + c1, 400 inputs in chunks of 64
-    z1 = tl.zeros([BB, 128], tl.float32)
-    for k0 in range(0, 400, 64):
-        kk = k0 + k64
-        km = kk < 400
-        h0 = tl.load(p2_ptr + rows[:, None] * 400 + kk[None, :], rm[:, None] & km[None, :], 0.0)
-        wt = tl.load(f1_ptr + n[None, :] * 400 + kk[:, None], km[:, None] & (n < 120)[None, :], 0.0)
-        z1 += tl.dot(h0, wt, input_precision="ieee")
-    h1 = tl.maximum(z1 + tl.load(c1_ptr + n, n < 120, 0.0)[None, :], 0.0)
-    # fc2 (120 -> 84), fc3 (84 -> 10); wt2[k, j] = f2[j, k]
-    wt2 = tl.load(
-        f2_ptr + n[None, :] * 120 + n[:, None], (n < 120)[:, None] & (n < 84)[None, :], 0.0
-    )
-    h2 = tl.dot(h1, wt2, input_precision="ieee") + tl.load(c2_ptr + n, n < 84, 0.0)[None, :]
-    h2 = tl.maximum(h2, 0.0)
-    wt3 = tl.load(
-        f3_ptr + n16[None, :] * 84 + n[:, None], (n < 84)[:, None] & (n16 < 10)[None, :], 0.0
-    )
-    z3 = tl.dot(h2, wt3, input_precision="ieee") + tl.load(c3_ptr + n16, n16 < 10, 0.0)[None, :]
-    # cross-entropy, mean over the B real rows
-    cols = (n16 < 10)[None, :]
-    logits = tl.where(cols, z3, float("-inf"))
-    top = tl.max(logits, axis=1)
-    e = tl.exp(logits - top[:, None])
-    s = tl.sum(e, axis=1)
-    y = tl.load(y_ptr + rows, rm, 0).to(tl.int32)
-    onehot = n16[None, :] == y[:, None]
-    picked = tl.sum(tl.where(onehot, z3, 0.0), axis=1)
-    tl.store(loss_ptr, tl.sum(tl.where(rm, top + tl.log(s) - picked, 0.0), axis=0) / B)
-    dz3 = (e / s[:, None] - onehot.to(tl.float32)) / B
-    dz3 = tl.where(rm[:, None] & cols, dz3, 0.0)
-    # backward: weight grads and the gradient flowing down, with the old weights
-    dh2 = tl.dot(dz3, tl.trans(wt3), input_precision="ieee")
-    dz2 = tl.where(h2 > 0.0, dh2, 0.0)
-    dh1 = tl.dot(dz2, tl.trans(wt2), input_precision="ieee")
-    dz1 = tl.where(h1 > 0.0, dh1, 0.0)
-    tl.store(dz1_ptr + rows[:, None] * 120 + n[None, :], dz1, rm[:, None] & (n < 120)[None, :])
-    # SGD with momentum for fc3 and fc2 (nothing reads them later in this step). The
-    # barrier: other threads of this program may still be reading the old weights in
-    # their own layout; no thread writes before all have read.
-    tl.debug_barrier()
-    at, ok = n16[:, None] * 84 + n[None, :], (n16 < 10)[:, None] & (n < 84)[None, :]
-    _sgd(f3_ptr, mf3_ptr, at, ok, tl.dot(tl.trans(dz3), h2, input_precision="ieee"), lr, momentum)
-    _sgd(c3_ptr, mc3_ptr, n16, n16 < 10, tl.sum(dz3, axis=0), lr, momentum)
-    at, ok = n[:, None] * 120 + n[None, :], (n < 84)[:, None] & (n < 120)[None, :]
-    _sgd(f2_ptr, mf2_ptr, at, ok, tl.dot(tl.trans(dz2), h1, input_precision="ieee"), lr, momentum)
-    _sgd(c2_ptr, mc2_ptr, n, n < 84, tl.sum(dz2, axis=0), lr, momentum)
+    # one program, BR rows at a time: fc3, cross-entropy (mean over the B rows), its
+    # gradient dz3, back through fc3 and fc2's ReLU to dz2; then SGD for fc3
+    m = tl.arange(0, 16)  # fc3's 10 outputs
+    mm = m < 10
+    j = tl.arange(0, 128)  # fc3's 84 inputs
+    jm = j < 84
+    at, ok = m[:, None] * 84 + j[None, :], mm[:, None] & jm[None, :]
+    w = tl.load(f3_ptr + at, ok, 0.0)
+    c = tl.load(c3_ptr + m, mm, 0.0)
+    dw = tl.zeros([16, 128], tl.float32)
+    dc = tl.zeros([16], tl.float32)
+    losses = tl.zeros([BR], tl.float32)
+    for r0 in range(0, B, BR):
+        rows = r0 + tl.arange(0, BR)
+        rm = rows < B
+        hm = rm[:, None] & jm[None, :]
+        h = tl.load(h2_ptr + rows[:, None] * 84 + j[None, :], hm, 0.0)
+        z = tl.sum(h[:, None, :] * w[None, :, :], axis=2) + c[None, :]  # (BR, 16)
+        logits = tl.where(mm[None, :], z, float("-inf"))
+        top = tl.max(logits, axis=1)
+        e = tl.exp(logits - top[:, None])
+        s = tl.sum(e, axis=1)
+        onehot = m[None, :] == tl.load(y_ptr + rows, rm, 0).to(tl.int32)[:, None]
+        picked = tl.sum(tl.where(onehot, z, 0.0), axis=1)
+        losses += tl.where(rm, top + tl.log(s) - picked, 0.0)
+        dz3 = (e / s[:, None] - onehot.to(tl.float32)) / B
+        dz3 = tl.where(rm[:, None] & mm[None, :], dz3, 0.0)
+        dh2 = tl.sum(dz3[:, :, None] * w[None, :, :], axis=1)  # (BR, 128), old weights
+        tl.store(dz2_ptr + rows[:, None] * 84 + j[None, :], tl.where(h > 0.0, dh2, 0.0), hm)
+        dw += tl.sum(dz3[:, :, None] * h[:, None, :], axis=0)
+        dc += tl.sum(dz3, axis=0)
+    tl.store(loss_ptr, tl.sum(losses, axis=0) / B)
+    tl.debug_barrier()  # every thread has read the old weights before any is written
+    _sgd(f3_ptr, mf3_ptr, at, ok, dw, lr, momentum)
+    _sgd(c3_ptr, mc3_ptr, m, mm, dc, lr, momentum)
+
+
+@_jit
+def fc2_backward(
+    h1_ptr,
+    dz2_ptr,
+    f2_ptr,
+    c2_ptr,
+    mf2_ptr,
+    mc2_ptr,
+    dz1_ptr,
+    B: tl.constexpr,
+    lr,
+    momentum,
+    BR: tl.constexpr,
+    BK: tl.constexpr,
+):
+    # program: a block of BK of fc2's 120 inputs (columns of f2), all rows, BR at a time:
+    # dz1 for those columns (through fc1's ReLU), their weight gradient and SGD update
+    # (each program reads and writes only its own columns); program 0 also fc2's bias
+    kk = tl.program_id(0) * BK + tl.arange(0, BK)
+    km = kk < 120
+    j = tl.arange(0, 128)  # fc2's 84 outputs
+    jm = j < 84
+    at, ok = j[:, None] * 120 + kk[None, :], jm[:, None] & km[None, :]
+    w = tl.load(f2_ptr + at, ok, 0.0)
+    dw = tl.zeros([128, BK], tl.float32)
+    dc = tl.zeros([128], tl.float32)
+    for r0 in range(0, B, BR):
+        rows = r0 + tl.arange(0, BR)
+        rm = rows < B
+        g = tl.load(dz2_ptr + rows[:, None] * 84 + j[None, :], rm[:, None] & jm[None, :], 0.0)
+        hm = rm[:, None] & km[None, :]
+        h = tl.load(h1_ptr + rows[:, None] * 120 + kk[None, :], hm, 0.0)
+        dh = tl.sum(g[:, :, None] * w[None, :, :], axis=1)  # (BR, BK), old weights
+        tl.store(dz1_ptr + rows[:, None] * 120 + kk[None, :], tl.where(h > 0.0, dh, 0.0), hm)
+        dw += tl.sum(g[:, :, None] * h[:, None, :], axis=0)
+        dc += tl.sum(g, axis=0)
+    tl.debug_barrier()  # every thread has read the old weights before any is written
+    _sgd(f2_ptr, mf2_ptr, at, ok, dw, lr, momentum)
+    if tl.program_id(0) == 0:
+        _sgd(c2_ptr, mc2_ptr, j, jm, dc, lr, momentum)
 
 
 @_jit
@@ -420,12 +483,17 @@ def check_batch(x: torch.Tensor, y: torch.Tensor, batch: int) -> None:
 
 
 #: Warps per kernel: picked from ptxas' resource usage for sm_90 (no spills, or the least
-#: stack; see compile_for_gpu), not yet by timing — ``python -m benchmarks.lenet_triton
-#: sweep`` times the alternatives on a GPU.
+#: stack; see compile_for_gpu). ``python -m benchmarks.lenet_triton sweep`` times the
+#: alternatives on a GPU: on an H200 (2026-11-27, the six-kernel version) no change of any
+#: kernel's warps moved the step by more than 0.3 us; 16 warps failed to launch for
+#: ``conv2_dinput`` and ``conv_dweight`` (too many registers for 512 threads).
 WARPS = {
     "conv1_pool": 4,
     "conv2_pool": 4,
-    "fc_layers": 16,
+    "fc1_forward": 4,
+    "fc2_forward": 4,
+    "fc3_loss": 8,
+    "fc2_backward": 4,
     "fc1_backward": 2,
     "conv2_dinput": 4,
     "conv_dweight": 8,
@@ -440,10 +508,15 @@ def plan(batch: int, gpu: bool = True) -> dict[str, tuple[tuple[int, ...], dict,
     bb = max(16, triton.next_power_of_2(batch))
     block_p = 64 if gpu else 256
     positions = triton.cdiv(196, block_p)
+    rows = 4 if gpu else 1  # rows per fc block; 1: the loops over row blocks turn here
+    row_blocks = triton.cdiv(batch, rows)
     shapes = {
         "conv1_pool": ((batch * 6, positions), {"BLOCK_P": block_p}),
         "conv2_pool": ((batch * 16,), {}),
-        "fc_layers": ((1,), {"B": batch, "BB": bb}),
+        "fc1_forward": ((triton.cdiv(120, 8), row_blocks), {"B": batch, "BR": rows}),
+        "fc2_forward": ((triton.cdiv(84, 8), row_blocks), {"B": batch, "BR": rows}),
+        "fc3_loss": ((1,), {"B": batch, "BR": rows}),
+        "fc2_backward": ((triton.cdiv(120, 16),), {"B": batch, "BR": rows, "BK": 16}),
         "fc1_backward": ((triton.cdiv(400, 16),), {"B": batch, "BB": bb, "BK": 16}),
         "conv2_dinput": ((batch * 6, positions), {"BLOCK_P": block_p}),
         "conv_dweight": ((16 + 18,), {"B": batch, "BLOCK_E2": 128, "BLOCK_E1": 256}),
@@ -488,7 +561,7 @@ def compile_for_gpu(capability: int = 90, batch: int = 4, names=None) -> dict:
 
 # --------------------------------------------------------------------- the step
 class FusedStep:
-    """One training step of the note's CIFAR Net, done by the six kernels: updates
+    """One training step of the note's CIFAR Net, done by the nine kernels: updates
     ``net``'s parameters in place and keeps SGD's momentum buffers in ``state`` (laid
     out like ``torch.optim.SGD.state``). Call it as ``loss = step(x, y)``."""
 
@@ -522,6 +595,9 @@ class FusedStep:
         self.idx1 = torch.empty(batch, 6, 14, 14, **i32)
         self.p2 = torch.empty(batch, 400, **f32)
         self.idx2 = torch.empty(batch, 400, **i32)
+        self.h1 = torch.empty(batch, 120, **f32)
+        self.h2 = torch.empty(batch, 84, **f32)
+        self.dz2 = torch.empty(batch, 84, **f32)
         self.dz1 = torch.empty(batch, 120, **f32)
         self.g2 = torch.empty(batch, 400, **f32)
         self.dy2 = torch.empty(batch, 16, 10, 10, **f32)
@@ -559,7 +635,10 @@ class FusedStep:
         args = {
             "conv1_pool": (x, w1, b1, self.p1, self.idx1),
             "conv2_pool": (self.p1, w2, b2, self.p2, self.idx2),
-            "fc_layers": (self.p2, y, f1, c1, f2, c2, f3, c3, *m[6:], self.dz1, self.loss),
+            "fc1_forward": (self.p2, f1, c1, self.h1),
+            "fc2_forward": (self.h1, f2, c2, self.h2),
+            "fc3_loss": (self.h2, y, f3, c3, m[8], m[9], self.dz2, self.loss),
+            "fc2_backward": (self.h1, self.dz2, f2, c2, m[6], m[7], self.dz1),
             "fc1_backward": (self.p2, self.idx2, self.dz1, f1, c1, m[4], m[5], self.g2, self.dy2),
             "conv2_dinput": (self.dy2, w2, self.idx1, self.g1),
             "conv_dweight": (
@@ -654,7 +733,7 @@ def sweep(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.lenet_triton",
-        description="The note's CIFAR step as six Triton kernels: check them on the CPU in "
+        description="The note's CIFAR step as nine Triton kernels: check them on the CPU in "
         "Triton's interpreter, or time their warps on a GPU.",
     )
     sub = parser.add_subparsers(dest="command", required=True)

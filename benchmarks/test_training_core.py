@@ -46,7 +46,7 @@ CASES = [
     ("cifar4", "compiled_graph", "cuda", None, 10, FP32_OTHER_ORDER),
     ("cifar4", "compiled_graph+cudnn_benchmark", "cuda", None, 50, FP32_OTHER_ORDER),
     ("cifar4", "compiled_graph+autotune", "cuda", None, 10, FP32_OTHER_ORDER),
-    # the same step as six hand-written Triton kernels (benchmarks/lenet_triton.py)
+    # the same step as nine hand-written Triton kernels (benchmarks/lenet_triton.py)
     ("cifar4", "triton", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4", "triton_graph", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4", "triton_graph", "cuda", None, 10, FP32_OTHER_ORDER),

@@ -1,4 +1,4 @@
-"""The hand-written Triton kernels the benchmarks time: the note's batch-4 step as six
+"""The hand-written Triton kernels the benchmarks time: the note's batch-4 step as nine
 kernels (``benchmarks/lenet_triton.py``, variants ``triton`` / ``triton_graph``) and the
 CIFAR Net's conv + ReLU + pool layers for large batches (``benchmarks/lenet_triton_conv.py``,
 option ``+tconv``), each checked against PyTorch.
@@ -65,7 +65,7 @@ def interpreted(tmp_path_factory) -> dict:
 @needs_triton
 def test_the_hand_written_step_follows_the_notes_trajectory_in_tritons_interpreter(interpreted):
     """The ``triton`` variant — the note's step (Net, CrossEntropyLoss, SGD(lr=0.001,
-    momentum=0.9)) as six Triton kernels — ends 2 steps where the note's loop ends.
+    momentum=0.9)) as nine Triton kernels — ends 2 steps where the note's loop ends.
 
     Batch 2 (every padded block partly masked, the fc kernels' 16 rows mostly) and 2 steps,
     so that the momentum buffers are read back; the GPU runs check batch 4 and 3."""
