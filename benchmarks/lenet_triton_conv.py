@@ -80,10 +80,14 @@ except ImportError:
 #: hence 16 taps, and 32 rows by 64 taps at 8 warps (the output gradient and argmax are
 #: loaded once per tap block: 2 blocks for conv1's 108 taps, not 4); the patch gradient
 #: spilled in float32 at 4 warps, not 8.
-#: Not yet timed on a GPU: ``python -m benchmarks.lenet_triton_conv sweep`` does that.
+#: Then timed on an H200 (``python -m benchmarks.lenet_triton_conv sweep``, bf16, batch
+#: 16384, both layers forward + backward; benchmarks/results/h200-2026-11-27b.md): of
+#: each kernel's neighbours, two beat these: the weight gradient with 2 stages (2,855 us
+#: instead of 3,392; no spills, 80-192 registers) and the forward at 4 warps (3,181 us;
+#: 104-167 registers, no spills) — both taken.
 CONFIG = {
-    "conv_pool_forward": {"BLOCK_M": 128, "BLOCK_K": 16, "num_warps": 8, "num_stages": 1},
-    "conv_pool_dweight": {"BLOCK_M": 32, "BLOCK_K": 64, "num_warps": 8, "num_stages": 1},
+    "conv_pool_forward": {"BLOCK_M": 128, "BLOCK_K": 16, "num_warps": 4, "num_stages": 1},
+    "conv_pool_dweight": {"BLOCK_M": 32, "BLOCK_K": 64, "num_warps": 8, "num_stages": 2},
     "conv_pool_dpatch": {"BLOCK_M": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 1},
     "conv_pool_dinput": {"BLOCK_M": 1024, "num_warps": 8, "num_stages": 1},
 }
@@ -587,9 +591,10 @@ def compile_for_gpu(capability: int = 90, which=None) -> dict:
 
 #: What ``sweep`` tries, one kernel changed at a time: (BLOCK_M, BLOCK_K, warps, stages).
 SWEEP = {
-    "conv_pool_forward": [(64, 16, 4, 1), (128, 16, 4, 1), (256, 16, 8, 1), (128, 32, 8, 1),
-                          (128, 16, 8, 2)],
-    "conv_pool_dweight": [(32, 32, 4, 1), (16, 128, 4, 1), (64, 32, 8, 1), (32, 64, 8, 2)],
+    "conv_pool_forward": [(64, 16, 4, 1), (128, 16, 8, 1), (256, 16, 4, 1), (128, 32, 4, 1),
+                          (128, 16, 4, 2)],
+    "conv_pool_dweight": [(32, 64, 8, 1), (16, 128, 4, 2), (32, 64, 4, 2), (32, 32, 8, 2),
+                          (32, 64, 8, 3)],
     "conv_pool_dpatch": [(64, 32, 4, 1), (256, 16, 8, 1), (128, 16, 4, 1), (128, 64, 8, 1)],
     "conv_pool_dinput": [(256, None, 2, 1), (512, None, 4, 1), (2048, None, 8, 1)],
 }  # fmt: skip
@@ -628,10 +633,9 @@ def sweep(args) -> int:
     """On a GPU: time forward + backward of both conv layers at ``--batch`` images, with
     PyTorch's (cuDNN) layers side by side, then with each kernel's tiles, warps and stages
     changed one at a time (``SWEEP``) and ``SPLIT`` halved and doubled — every
-    configuration first checked against PyTorch's gradients (relative norm: 1e-4 in
-    float32; in bf16 0.15 for the default — cuDNN rounds before the pool, re-routing
-    near-ties — and 1e-3 for the others against the default). Prints us per pass and
-    images/s."""
+    configuration first checked: the default against PyTorch's gradients (relative norm
+    1e-2 in float32, 0.15 in bf16: see below), every other configuration against the
+    default (1e-4 in float32, 1e-3 in bf16). Prints us per pass and images/s."""
     if not torch.cuda.is_available():
         print("sweep: needs CUDA (torch.cuda.is_available() is False here)", file=sys.stderr)
         return 2
@@ -681,13 +685,20 @@ def sweep(args) -> int:
                     ((a.double() - b).norm() / b.norm()).item()
                     for a, b in zip(got, want, strict=True)
                 )
-                # bf16: cuDNN rounds conv outputs to bf16 before the pool, which ties and
-                # so re-routes some windows' gradients: the default is checked against it
-                # loosely, every other configuration tightly against the default
-                limit = (0.15 if name == "default" else 1e-3) if bf16 else 1e-4
+                # The default is checked against cuDNN loosely, every other configuration
+                # tightly against the default. Why loosely: a pool window whose two largest
+                # sums differ by less than their rounding sends its gradient to another
+                # position than cuDNN's. With random output gradients each such window
+                # moves a weight gradient (a sum of ~4e5 random terms at 16384 images) by
+                # ~1/sqrt(4e5) = 1.6e-3 relative: float32 showed 1.1e-3 on an H200
+                # (2026-11-27), a handful of windows among 19M. bf16: cuDNN also rounds
+                # the conv outputs to bf16 before the pool, which ties many more. The
+                # exact check, on data without near-ties, is the CUDA test's.
+                limits = {"default": (1e-2, 0.15)}.get(name, (1e-4, 1e-3))  # (fp32, bf16)
+                limit = limits[bf16]
                 if worst > limit:
                     raise AssertionError(f"gradients off by {worst:.2e} (limit {limit})")
-                if bf16 and name == "default":
+                if name == "default":
                     want = [t.double() for t in got]
                 seconds = _time(lambda: _layers_step(inputs, bf16), args.reps)  # noqa: B023
                 results[label] = seconds
