@@ -80,14 +80,18 @@ except ImportError:
 #: hence 16 taps, and 32 rows by 64 taps at 8 warps (the output gradient and argmax are
 #: loaded once per tap block: 2 blocks for conv1's 108 taps, not 4); the patch gradient
 #: spilled in float32 at 4 warps, not 8.
-#: Then timed on an H200 (``python -m benchmarks.lenet_triton_conv sweep``, bf16, batch
-#: 16384, both layers forward + backward; benchmarks/results/h200-2026-11-27b.md): of
-#: each kernel's neighbours, two beat these: the weight gradient with 2 stages (2,855 us
-#: instead of 3,392; no spills, 80-192 registers) and the forward at 4 warps (3,181 us;
-#: 104-167 registers, no spills) — both taken.
+#: Then timed on an H200 (``python -m benchmarks.lenet_triton_conv sweep``, batch 16384,
+#: both layers forward + backward; benchmarks/results/h200-2026-11-27b.md). First sweep,
+#: bf16: of each kernel's neighbours two beat these, the weight gradient with 2 stages
+#: (2,855 us instead of 3,392) and the forward at 4 warps (3,181 us): 2,626 us together.
+#: Second sweep, around that: the weight gradient in 16 rows x 128 taps at 4 warps, 2
+#: stages, was the fastest in float32 (9,646 us instead of 12,451: on par with cuDNN;
+#: 96 bytes of spill) and within 2% of the best in bf16 (2,444 us) — taken. The forward's
+#: 32-tap steps were faster in bf16 (2,412 us) but slower in float32 (12,893): not taken,
+#: one configuration serves both precisions.
 CONFIG = {
     "conv_pool_forward": {"BLOCK_M": 128, "BLOCK_K": 16, "num_warps": 4, "num_stages": 1},
-    "conv_pool_dweight": {"BLOCK_M": 32, "BLOCK_K": 64, "num_warps": 8, "num_stages": 2},
+    "conv_pool_dweight": {"BLOCK_M": 16, "BLOCK_K": 128, "num_warps": 4, "num_stages": 2},
     "conv_pool_dpatch": {"BLOCK_M": 128, "BLOCK_K": 32, "num_warps": 8, "num_stages": 1},
     "conv_pool_dinput": {"BLOCK_M": 1024, "num_warps": 8, "num_stages": 1},
 }
@@ -593,8 +597,8 @@ def compile_for_gpu(capability: int = 90, which=None) -> dict:
 SWEEP = {
     "conv_pool_forward": [(64, 16, 4, 1), (128, 16, 8, 1), (256, 16, 4, 1), (128, 32, 4, 1),
                           (128, 16, 4, 2)],
-    "conv_pool_dweight": [(32, 64, 8, 1), (16, 128, 4, 2), (32, 64, 4, 2), (32, 32, 8, 2),
-                          (32, 64, 8, 3)],
+    "conv_pool_dweight": [(32, 64, 8, 2), (32, 64, 4, 2), (16, 128, 8, 2), (16, 128, 4, 3),
+                          (16, 64, 4, 2)],
     "conv_pool_dpatch": [(64, 32, 4, 1), (256, 16, 8, 1), (128, 16, 4, 1), (128, 64, 8, 1)],
     "conv_pool_dinput": [(256, None, 2, 1), (512, None, 4, 1), (2048, None, 8, 1)],
 }  # fmt: skip
