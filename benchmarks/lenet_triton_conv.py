@@ -5,7 +5,10 @@ Why it exists: at batch 4096-16384 on an H200, cuDNN spends most of the step in 
 poorly suited to 3-, 6- and 16-channel 5x5 convolutions (a generic NHWC forward for
 conv1 takes 3.5 of 9.9 ms at 16384; weight gradients 1.8 ms; max-pool backward 1.0 ms —
 benchmarks/results/h200-2026-11-27.md). Each layer here is one forward kernel and one or
-two backward kernels, written as implicit GEMMs for ``tl.dot``:
+two backward kernels, written as implicit GEMMs for ``tl.dot``. On an H200 (results/
+h200-2026-11-27b.md) both layers, forward and backward, take 2.45 ms at 16384 images in
+bf16 — 4.2x cuDNN's — and the whole step reaches 5.9M img/s; in float32 they are on par
+with cuDNN (no TF32: FMA units either way). The kernels:
 
 ``conv_pool_forward``   rows = pooled output positions of all images (b, ph, pw),
                         columns = output channels, K = the taps (c, py, px) of the 6x6
