@@ -183,15 +183,19 @@ def _fc_relu(
 
 
 @_jit
-def fc1_forward(p2_ptr, f1_ptr, c1_ptr, h1_ptr, B: tl.constexpr, BR: tl.constexpr):
-    # program (block of 8 of fc1's 120 outputs, block of BR rows)
-    _fc_relu(p2_ptr, f1_ptr, c1_ptr, h1_ptr, B, 120, 400, BR, 8, 128)
+def fc1_forward(
+    p2_ptr, f1_ptr, c1_ptr, h1_ptr, B: tl.constexpr, BR: tl.constexpr, BN: tl.constexpr
+):
+    # program (block of BN of fc1's 120 outputs, block of BR rows)
+    _fc_relu(p2_ptr, f1_ptr, c1_ptr, h1_ptr, B, 120, 400, BR, BN, 128)
 
 
 @_jit
-def fc2_forward(h1_ptr, f2_ptr, c2_ptr, h2_ptr, B: tl.constexpr, BR: tl.constexpr):
-    # program (block of 8 of fc2's 84 outputs, block of BR rows)
-    _fc_relu(h1_ptr, f2_ptr, c2_ptr, h2_ptr, B, 84, 120, BR, 8, 128)
+def fc2_forward(
+    h1_ptr, f2_ptr, c2_ptr, h2_ptr, B: tl.constexpr, BR: tl.constexpr, BN: tl.constexpr
+):
+    # program (block of BN of fc2's 84 outputs, block of BR rows)
+    _fc_relu(h1_ptr, f2_ptr, c2_ptr, h2_ptr, B, 84, 120, BR, BN, 128)
 
 
 @_jit
@@ -504,20 +508,21 @@ WARPS = {
 def plan(batch: int, gpu: bool = True) -> dict[str, tuple[tuple[int, ...], dict, int]]:
     """Each kernel's grid, compile-time constants and warps (``WARPS``), in launch order.
     In the interpreter (``gpu=False``) the conv kernels take one program per (image,
-    channel), not 4: each program costs ~30 ms of Python there; the GPU runs check the
-    GPU's tiling."""
+    channel), not 4, and the fc kernels one block of outputs or columns: each program
+    costs ~30 ms of Python there; the GPU runs check the GPU's tiling. The fc blocks hold
+    1 row there, not 4, so that their loops over row blocks turn on the CPU too."""
     bb = max(16, triton.next_power_of_2(batch))
     block_p = 64 if gpu else 256
     positions = triton.cdiv(196, block_p)
-    rows = 4 if gpu else 1  # rows per fc block; 1: the loops over row blocks turn here
+    rows, cols = (4, 8) if gpu else (1, 128)  # an fc block: rows x outputs (or columns)
     row_blocks = triton.cdiv(batch, rows)
     shapes = {
         "conv1_pool": ((batch * 6, positions), {"BLOCK_P": block_p}),
         "conv2_pool": ((batch * 16,), {}),
-        "fc1_forward": ((triton.cdiv(120, 8), row_blocks), {"B": batch, "BR": rows}),
-        "fc2_forward": ((triton.cdiv(84, 8), row_blocks), {"B": batch, "BR": rows}),
+        "fc1_forward": ((triton.cdiv(120, cols), row_blocks), {"B": batch, "BR": rows, "BN": cols}),
+        "fc2_forward": ((triton.cdiv(84, cols), row_blocks), {"B": batch, "BR": rows, "BN": cols}),
         "fc3_loss": ((1,), {"B": batch, "BR": rows}),
-        "fc2_backward": ((triton.cdiv(120, 16),), {"B": batch, "BR": rows, "BK": 16}),
+        "fc2_backward": ((triton.cdiv(120, 2 * cols),), {"B": batch, "BR": rows, "BK": 2 * cols}),
         "fc1_backward": ((triton.cdiv(400, 16),), {"B": batch, "BB": bb, "BK": 16}),
         "conv2_dinput": ((batch * 6, positions), {"BLOCK_P": block_p}),
         "conv_dweight": ((16 + 18,), {"B": batch, "BLOCK_E2": 128, "BLOCK_E1": 256}),
