@@ -491,9 +491,10 @@ def check_batch(x: torch.Tensor, y: torch.Tensor, batch: int) -> None:
 #: stack; see compile_for_gpu). ``python -m benchmarks.lenet_triton sweep`` times the
 #: alternatives on a GPU. On an H200 (2026-11-27) no change of any kernel's warps moved the
 #: step by more than 0.4 us (38.2-38.6 us per step; the six-kernel version before it, 0.3
-#: us), so these stay; 16 warps failed to launch there for ``conv2_dinput`` and
-#: ``conv_dweight`` (too many registers for 512 threads) — the sweep reports that and
-#: goes on.
+#: us), so these stay. In the first sweep 16 warps for ``conv2_dinput`` and
+#: ``conv_dweight`` failed inside the graph capture ("operation failed due to a previous
+#: error during capture"; the sweep reported it and went on); in the second they ran —
+#: cause not established.
 WARPS = {
     "conv1_pool": 4,
     "conv2_pool": 4,
