@@ -701,8 +701,8 @@ def sweep(args) -> int:
                 # (2026-11-27), a handful of windows among 19M. bf16: cuDNN also rounds
                 # the conv outputs to bf16 before the pool, which ties many more. The
                 # exact check, on data without near-ties, is the CUDA test's.
-                limits = {"default": (1e-2, 0.15)}.get(name, (1e-4, 1e-3))  # (fp32, bf16)
-                limit = limits[bf16]
+                fp32_limit, bf16_limit = (1e-2, 0.15) if name == "default" else (1e-4, 1e-3)
+                limit = bf16_limit if bf16 else fp32_limit
                 if worst > limit:
                     raise AssertionError(f"gradients off by {worst:.2e} (limit {limit})")
                 if name == "default":

@@ -67,8 +67,9 @@ def test_the_hand_written_step_follows_the_notes_trajectory_in_tritons_interpret
     """The ``triton`` variant — the note's step (Net, CrossEntropyLoss, SGD(lr=0.001,
     momentum=0.9)) as nine Triton kernels — ends 2 steps where the note's loop ends.
 
-    Batch 2 (every padded block partly masked, the fc kernels' 16 rows mostly) and 2 steps,
-    so that the momentum buffers are read back; the GPU runs check batch 4 and 3."""
+    Batch 2 (every padded block partly masked, fc1_backward's 16 rows mostly; the other
+    fc kernels take one row per block here, so their loops over row blocks turn) and 2
+    steps, so that the momentum buffers are read back; the GPU runs check batch 4 and 3."""
     got = interpreted["step"]
     core = cores.cifar_core(BATCH)
     batches = cores.make_batches(core, STEPS)
