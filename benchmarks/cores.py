@@ -22,9 +22,9 @@ named as a base plus ``+options`` (e.g. ``graph+fused``, ``eager+channels_last+b
   ``channels_last`` (memory format), ``bf16`` (autocast), ``autotune`` (compiled
   variants: inductor's ``max-autotune`` — it times Triton matmul/conv templates against
   cuBLAS/cuDNN and keeps the fastest), ``pad8`` (CIFAR only: images padded to 8
-  channels once, in the data, and conv1's weight with zeros — see ``PaddedNet``; for
-  large bf16 batches: at batch 4 on an H200 it makes cuDNN pick a 59 us weight-gradient
-  kernel and the step 1.55x slower, results/h200-2026-11-27c.md),
+  channels once, in the data, and conv1's weight with zeros — see ``PaddedNet``; meant
+  for large bf16 batches: at batch 4 on an H200 cuDNN then picks a 59 us weight-gradient
+  kernel and the step is 1.55x slower, results/h200-2026-11-27c.md),
   ``tconv`` (CIFAR only, ``eager``/``host``/``graph``: conv + ReLU + pool of both conv
   layers by the Triton kernels of ``benchmarks/lenet_triton_conv.py``, written for large
   batches; fc layers, loss and optimizer stay PyTorch's; with ``bf16`` their GEMMs take
