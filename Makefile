@@ -11,7 +11,8 @@ WORKERS ?= 2
 # One OpenMP thread per process: on 2 cores, 2 threads per worker can run 10x slower.
 export OMP_NUM_THREADS   ?= 1
 export TORCH_NUM_THREADS ?= 1
-export HYPOTHESIS_PROFILE ?= ci
+# Hypothesis profile (pyproject.toml): `default` (derandomized) or `thorough`.
+HYPOTHESIS_PROFILE ?= default
 
 # Another torch release, in its own venv (see "Upgrade verification" in README.md).
 TORCH       ?= 2.9.1
@@ -24,13 +25,14 @@ MATRIX_PY   := $(MATRIX_VENV)/bin/python
 ## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md)
 spec: $(STAMP)
 	$(PY) -m pytest spec -q -n $(WORKERS) --dist worksteal --checklist --spec-report reports/spec.md \
-	    --json-report reports/run.json --html reports/spec.html --self-contained-html
+	    --hypothesis-profile $(HYPOTHESIS_PROFILE) \
+	    --run-report reports/run.json --html reports/spec.html --self-contained-html
 
 ## test: what CI runs — lint, then the spec, the project's own tests of its helpers, and
 ## every benchmark once at a small size (a smoke test: speed never fails it)
 test: lint
 	$(PY) -m pytest spec benchmarks -q -n $(WORKERS) --dist worksteal --durations=5 \
-	    --benchmark-disable
+	    --benchmark-disable --hypothesis-profile $(HYPOTHESIS_PROFILE)
 
 ## bench: time the training cores on what this machine has (CPU; CPU and GPU on a GPU host)
 bench: $(STAMP)
@@ -66,9 +68,9 @@ lock:
 matrix: matrix-venv $(STAMP)
 	mkdir -p reports
 	$(PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider \
-	    --json-report reports/run-torch$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])').json || true
+	    --run-report reports/run-torch$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])').json || true
 	$(MATRIX_PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider \
-	    --json-report reports/run-torch$(TORCH).json || true
+	    --run-report reports/run-torch$(TORCH).json || true
 	$(PY) -m spec.helpers.compare reports/run-torch$(TORCH).json \
 	    reports/run-torch$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])').json \
 	    -o reports/upgrade-$(TORCH)-to-current.md
@@ -85,8 +87,8 @@ $(MATRIX_VENV)/.installed: requirements.lock
 
 ## goldens: re-record the golden fingerprints for this torch release (review the diff!)
 goldens: $(STAMP)
-	$(PY) -m pytest spec/22_goldens.py -q -p no:xdist --regen-all
-	$(PY) -m pytest spec/22_goldens.py -q -p no:xdist
+	$(PY) -m pytest spec/guarantees/06_goldens.py -q -p no:xdist --regen-all
+	$(PY) -m pytest spec/guarantees/06_goldens.py -q -p no:xdist
 
 ## compare: the upgrade report between two run reports: make compare OLD=a.json NEW=b.json
 compare: $(STAMP)

@@ -40,13 +40,20 @@ _pin_threads()
 
 # --------------------------------------------------------------------------- hypothesis
 def _register_hypothesis_profiles() -> None:
+    """Register pyproject.toml's profiles; Hypothesis's own ``--hypothesis-profile NAME``
+    picks one. The one named ``default`` replaces Hypothesis's default, which is active
+    from the start, so a plain ``pytest spec`` runs derandomized without any option."""
     try:
         from hypothesis import settings
     except ImportError:  # hypothesis is optional on a bare host; its tests importorskip it
         return
     for name, options in environment.hypothesis_profiles().items():
         settings.register_profile(name, **options)
-    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+    # Hypothesis releases before 6.148 apply a re-registered active profile only on load.
+    if settings._current_profile == "default" and settings.default != settings.get_profile(
+        "default"
+    ):
+        settings.load_profile("default")
 
 
 _register_hypothesis_profiles()

@@ -67,7 +67,7 @@ class Core:
 class FlattenNet(cifar10.Net):
     """The note's CIFAR Net with ``torch.flatten(x, 1)`` in place of the note's
     ``x.view(-1, 16 * 5 * 5)``, which refuses channels_last activations (pinned in
-    spec/10). Same layers, same initialization, same arithmetic: the channels_last
+    spec/note/10). Same layers, same initialization, same arithmetic: the channels_last
     variants run it, and their trajectory is checked against the note's Net."""
 
     def check(self, x) -> None:

@@ -62,7 +62,7 @@ def test_graph_variants_need_cuda_and_only_they_take_several_steps_per_graph():
 
 def test_the_channels_last_model_is_the_notes_net_with_flatten_for_view():
     """Same layers, same initialization under one seed, same outputs; it differs only in
-    accepting channels_last activations (spec/10 pins that the note's view refuses them)."""
+    accepting channels_last activations (spec/note/10 pins that the note's view refuses them)."""
     torch.manual_seed(0)
     note = cifar10.Net()
     torch.manual_seed(0)

@@ -18,8 +18,8 @@ import pytest
 import torch
 
 from benchmarks import cores
+from spec.helpers.devices import needs_cuda
 
-CUDA = pytest.mark.cuda
 ALL_CORES = os.cpu_count() or 1
 
 # (core factory, variant, device, threads, steps_per_graph, trajectory tolerance)
@@ -107,7 +107,7 @@ def case_id(case) -> str:
 def params():
     out = []
     for case in CASES:
-        marks = [CUDA] if case[2] == "cuda" else []
+        marks = [needs_cuda] if case[2] == "cuda" else []
         out.append(pytest.param(case, id=case_id(case), marks=marks))
     return out
 

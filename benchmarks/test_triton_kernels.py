@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from benchmarks import cores, lenet_triton, lenet_triton_conv
 from reference import cifar10
+from spec.helpers.devices import needs_cuda
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH, STEPS = 2, 2  # what the interpreter runs: every padded block partly masked
@@ -96,7 +97,7 @@ def test_the_hand_written_kernels_compile_for_an_h100(kernel):
     assert compiled[kernel].metadata.num_warps == lenet_triton.plan(4)[kernel][2]
 
 
-@pytest.mark.cuda
+@needs_cuda
 @needs_triton
 def test_the_hand_written_step_follows_the_notes_trajectory_on_cuda():
     """The compiled kernels on the GPU, at the note's batch (4) and at 3, 3 steps each:
@@ -327,7 +328,7 @@ def test_the_conv_layer_refuses_what_it_was_not_written_for():
         assert lenet_triton_conv.main(["check", "--out", "unused.pt"]) == 2
 
 
-@pytest.mark.cuda
+@needs_cuda
 @needs_triton
 @pytest.mark.parametrize("layer", ["conv1", "conv2"])
 def test_each_conv_layer_on_cuda_is_pytorchs_layer(layer):

@@ -12,8 +12,9 @@ learning_rate = 0.01
 def sgd_by_hand(net: nn.Module, learning_rate: float = learning_rate) -> None:
     """``weight = weight - learning_rate * gradient`` for every parameter, in place."""
     with torch.no_grad():
-        for f in net.parameters():
-            f.sub_(f.grad * learning_rate)
+        for weight in net.parameters():
+            gradient = weight.grad
+            weight.copy_(weight - learning_rate * gradient)
 
 
 def make_optimizer(net: nn.Module, learning_rate: float = learning_rate) -> optim.Optimizer:

@@ -3,7 +3,7 @@
     python -m spec.helpers.compare OLD.json NEW.json [-o upgrade.md]
         [--bench OLD_BENCH.json NEW_BENCH.json]
 
-A run report is what ``pytest spec --json-report PATH`` writes. The upgrade report
+A run report is what ``pytest spec --run-report PATH`` writes. The upgrade report
 lists: tests whose outcome changed (and tests only one run has), goldens that moved
 (max abs / max rel difference per column), deprecation and future warnings that
 appeared or went away, and — given two pytest-benchmark JSON files — timing ratios.

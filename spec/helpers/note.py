@@ -7,6 +7,7 @@ the note says something it does not.
 
 from __future__ import annotations
 
+import ast
 import re
 from functools import cache
 from pathlib import Path
@@ -38,3 +39,102 @@ def quotes_in(docstring: str) -> list[str]:
 
 def is_in_note(quote: str) -> bool:
     return normalize(quote) in note_text()
+
+
+# --------------------------------------------------------------------------- the quote rule
+#: A test not tied to a line of the note says so on a line starting with this.
+BEYOND = "Beyond the note:"
+
+_LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
+_URL = re.compile(r"https?://\S+")
+
+
+def beyond_the_note(docstring: str) -> bool:
+    return any(line.strip().startswith(BEYOND) for line in docstring.splitlines())
+
+
+def is_url_only(quote: str) -> bool:
+    """True for a quote that is nothing but a link or an address: it names a page, it
+    says nothing a test could check."""
+    rest = _URL.sub("", _LINK.sub("", quote))
+    return not re.search(r"\w", rest)
+
+
+def _closers(text: str) -> str:
+    stack = []
+    pairs = {"(": ")", "[": "]", "{": "}"}
+    for ch in text:
+        if ch in pairs:
+            stack.append(pairs[ch])
+        elif ch in pairs.values() and stack and stack[-1] == ch:
+            stack.pop()
+    return "".join(reversed(stack))
+
+
+def parse_code(quote: str) -> ast.AST | None:
+    """The quote as Python, if it is a line (or a fragment of one) of code.
+
+    A quote cut mid-expression is completed the obvious ways before parsing: closing the
+    brackets it opens, dropping a trailing operator or comma, giving a ``for ...:`` a
+    body. Prose does not parse; a lone word parses as a name and does not count as code.
+    """
+    text = quote.strip()
+    text = re.sub(r"\s+#.*$", "", text)  # a trailing comment
+    attempts = []
+    for body in (text, re.sub(r"[\s%+*/,\-]+$", "", text)):
+        for tail in ("", _closers(body)):
+            candidate = body + tail
+            attempts.append(candidate)
+            if candidate.endswith(":"):
+                attempts.append(candidate + " pass")
+    for candidate in attempts:
+        try:
+            tree = ast.parse(candidate)
+        except SyntaxError:
+            continue
+        interesting = (ast.Call, ast.Attribute, ast.Assign, ast.AugAssign, ast.For, ast.With)
+        interesting += (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Subscript)
+        if any(isinstance(node, interesting) for node in ast.walk(tree)):
+            return tree
+        return None
+    return None
+
+
+#: Names a quote may use without the test repeating them: the printing around a value.
+INCIDENTAL = frozenset({"print", "self"})
+
+
+def identifiers(tree: ast.AST) -> set[str]:
+    """The names a piece of code uses: variables it reads, attributes, imported modules,
+    defined functions and classes — not the names it binds (``z = x.view(-1, 8)``
+    checks ``view``, whatever the test calls its result), not keyword-argument names,
+    string contents or ``INCIDENTAL`` names."""
+    bound = {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in bound:
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.update(node.name.split("."))
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.update(node.module.split("."))
+    return names - INCIDENTAL
+
+
+def missing_identifiers(quote: str, source: str) -> set[str]:
+    """The identifiers of a quoted code line that the checking code never uses (empty for
+    prose, and for code whose every name occurs as a word in ``source``)."""
+    tree = parse_code(quote)
+    if tree is None:
+        return set()
+    # Case aside: the note's PATH is a test's path.
+    found = lambda name: re.search(rf"\b{re.escape(name)}\b", source, flags=re.I)  # noqa: E731
+    return {name for name in identifiers(tree) if not found(name)}

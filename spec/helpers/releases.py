@@ -1,7 +1,9 @@
 """Release-dependent behaviour that more than one chapter checks, bisected once, here.
 
-The drift chapter (spec/21) pins each change on both sides; a chapter whose own lesson
-touches the same call (spec/12's ``add_graph``) checks it with the same table.
+The drift chapter (spec/guarantees/05_drift.py) pins each change on both sides; a
+chapter whose own lesson touches the same call (``add_graph`` in
+spec/note/12_tensorboard.py) checks it with the same table. ``TORCH`` is the one
+constant the spec reads the installed release from.
 """
 
 from __future__ import annotations

@@ -58,12 +58,18 @@ def tag_of(doc: str | None) -> str:
 
 
 def chapter_of(nodeid: str, module_doc: str | None) -> str:
-    """'spec/01_tensors.py::...' with module docstring 'Tensors ...' -> '01 Tensors ...'."""
+    """The checklist's heading for a test module, from its folder, number and docstring.
+
+    'spec/note/01_tensors.py' with docstring 'Tensors ...' -> '01 Tensors ...' (the note's
+    chapters); 'spec/guarantees/02_resume.py' -> 'G02 Resume ...' (the project's own
+    guarantees, listed after the note); 'spec/meta/test_h.py' -> 'meta ...'.
+    """
     path = Path(nodeid.split("::", 1)[0])
     title = first_line(module_doc) or path.stem
     number = path.stem.split("_", 1)[0]
     if number.isdigit():
-        return f"{number} {title}"
+        prefix = "G" if path.parent.name == "guarantees" else ""
+        return f"{prefix}{number} {title}"
     return f"{path.parent.name} {title}" if path.parent.name == "meta" else title
 
 
@@ -84,6 +90,7 @@ class Entry:
     duration: float = 0.0
     goldens: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    figures: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -92,6 +99,11 @@ class Entry:
         text = self.doc or name.split("[")[0].removeprefix("test_").replace("_", " ")
         tag = f" ({self.tag})" if self.tag else ""
         return f"{text} {params}".rstrip() + tag
+
+    @property
+    def measured(self) -> str:
+        """'accuracy 54.4 %, loss 2.30 -> 0.87': what the test measured (``record_property``)."""
+        return ", ".join(f"{k} {v}" for k, v in self.figures.items())
 
 
 @dataclass
@@ -115,6 +127,7 @@ class Checklist:
         recorded = [value for key, value in report.user_properties if key == GOLDEN_KEY]
         if recorded:  # each phase's report carries the test's properties: keep the latest
             entry.goldens = recorded
+        entry.figures.update(figures_of(report.user_properties))
         outcome = _outcome(report)
         if outcome is None:
             return
@@ -134,6 +147,17 @@ class Checklist:
 
     def skip_reasons(self) -> Counter:
         return Counter(e.reason for e in self.entries.values() if e.outcome == "skipped")
+
+
+def figures_of(properties) -> dict[str, str]:
+    """The figures a test measured: every ``record_property(name, value)`` of its own
+    (the plugin's keys start with ``spec_``). Floats print with 4 significant digits."""
+    out = {}
+    for key, value in properties:
+        if str(key).startswith("spec_"):
+            continue
+        out[str(key)] = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return out
 
 
 def _outcome(report: pytest.TestReport) -> str | None:
@@ -176,6 +200,8 @@ def render(checklist: Checklist, *, markdown: bool) -> str:
             lines.append("")
         for e in entries:
             note = f" — {e.reason}" if e.reason and e.outcome != "passed" else ""
+            if e.measured and e.outcome in ("passed", "failed"):
+                note += f" — measured: {e.measured}"
             if markdown:
                 lines.append(f"- {marks[e.outcome]} {e.label}{note}")
             else:
@@ -212,7 +238,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="print the spec as a checklist grouped by chapter after the run",
     )
     group.addoption(
-        "--json-report",
+        # Not --json-report: the pytest-json-report plugin owns that name.
+        "--run-report",
         metavar="PATH",
         default=None,
         help="write a machine-readable run report (versions, devices, outcomes, durations, "
@@ -276,7 +303,7 @@ class Recorder:
             tmp.write_text(render(self.checklist, markdown=True), encoding="utf-8")
             tmp.replace(out)  # never leave a half-written report behind
             terminalreporter.write_line(f"spec report written to {out}")
-        path = self.config.getoption("--json-report")
+        path = self.config.getoption("--run-report")
         if path:
             out = Path(path)
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -298,6 +325,7 @@ def run_report(checklist: Checklist, warned: dict[str, set[str]]) -> dict:
             "reason": e.reason,
             "duration_s": round(e.duration, 4),
             "warnings": sorted(warned.get(nodeid, ())),
+            "measured": dict(e.figures),
         }
         for golden in e.goldens:
             goldens[golden["name"]] = golden["values"]

@@ -40,13 +40,23 @@ def test_assert_cpu_cuda_close_skips_nothing_itself_and_fails_without_cuda():
 
 def test_hypothesis_profiles_come_from_pyproject(tmp_path: Path):
     profiles = environment.hypothesis_profiles()
-    assert profiles["ci"]["derandomize"] is True
-    assert profiles["ci"]["max_examples"] >= 100
-    assert profiles["ci"]["deadline"] is None
-    assert profiles["thorough"]["max_examples"] > profiles["ci"]["max_examples"]
+    assert profiles["default"]["derandomize"] is True
+    assert profiles["default"]["max_examples"] >= 100
+    assert profiles["default"]["deadline"] is None
+    assert profiles["thorough"]["max_examples"] > profiles["default"]["max_examples"]
     other = tmp_path / "pyproject.toml"
     other.write_text("[tool.spec.hypothesis-profiles.x]\nmax_examples = 3\n")
     assert environment.hypothesis_profiles(other) == {"x": {"max_examples": 3}}
+
+
+def test_the_default_hypothesis_profile_is_active_without_any_option(pytestconfig):
+    """A plain `pytest spec` runs pyproject's `default` profile (derandomized); another is
+    chosen with Hypothesis's own --hypothesis-profile."""
+    hypothesis = pytest.importorskip("hypothesis")
+    chosen = pytestconfig.getoption("hypothesis_profile", None) or "default"
+    assert hypothesis.settings.default == hypothesis.settings.get_profile(chosen)
+    if chosen == "default":
+        assert hypothesis.settings.default.derandomize is True
 
 
 def test_header_names_versions_devices_and_threads():

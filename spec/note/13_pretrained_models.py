@@ -66,7 +66,8 @@ def test_vgg16_up_to_fc7_gives_4096_features(vgg16, images_224):
 def test_resnet18_builds_without_weights_and_classifies_1000_classes():
     """models.resnet18(weights=None) builds a randomly initialised 1000-class network.
 
-    Note: "[torchvision.models](https://ptorch.com/docs/1/models)"
+    Beyond the note: its torchvision.models section is only links; this checks what the
+    linked documentation describes.
 
     11,689,512 parameters: ResNet-18's published count.
     """
@@ -117,7 +118,8 @@ def test_a_frozen_backbone_changes_only_the_head_after_a_step():
 def test_pretrained_false_still_works_with_a_deprecation_warning():
     """models.resnet18(pretrained=False) still builds, warning that 'pretrained' is deprecated.
 
-    Note: "[torchvision.models](https://ptorch.com/docs/1/models)"
+    Beyond the note: its torchvision.models section is only links; this checks what the
+    linked documentation describes.
 
     Changed in torchvision 0.13: ``pretrained=True`` became
     ``weights=ResNet18_Weights.IMAGENET1K_V1`` (or ``"DEFAULT"``); the old keyword
@@ -160,7 +162,8 @@ def published(tmp_path):
 def test_load_state_dict_from_url_loads_a_file_url_with_the_hash_checked(published):
     """torch.hub.load_state_dict_from_url(file://..., check_hash=True) gives a model with identical outputs.
 
-    Note: "[torchvision.models](https://ptorch.com/docs/1/models)"
+    Beyond the note: its torchvision.models section is only links; this checks what the
+    linked documentation describes.
 
     The real weights travel this path (download, hash check, cache, torch.load); only
     the URL scheme differs.
@@ -178,7 +181,8 @@ def test_load_state_dict_from_url_loads_a_file_url_with_the_hash_checked(publish
 def test_a_wrong_hash_is_refused_and_nothing_is_cached(published):
     """A file whose name promises another hash is refused; no file is left in the cache.
 
-    Note: "[torchvision.models](https://ptorch.com/docs/1/models)"
+    Beyond the note: its torchvision.models section is only links; this checks what the
+    linked documentation describes.
     """
     _, url, hub = published
     bad_url = url.rsplit("-", 1)[0] + "-deadbeef.pth"
@@ -194,7 +198,8 @@ def test_a_wrong_hash_is_refused_and_nothing_is_cached(published):
 def test_real_imagenet_weights_load(tmp_path):
     """With the internet, ResNet18_Weights.IMAGENET1K_V1 downloads and its hash checks.
 
-    Note: "[torchvision.models](https://ptorch.com/docs/1/models)"
+    Beyond the note: its torchvision.models section is only links; this checks what the
+    linked documentation describes.
     """
     torch.hub.set_dir(str(tmp_path))
     net = models.resnet18(weights=models.ResNet18_Weights.IMAGENET1K_V1)
@@ -205,7 +210,8 @@ def test_real_imagenet_weights_load(tmp_path):
 def test_pretrainedmodels_does_not_declare_six_which_it_imports():
     """pretrainedmodels 0.7.4 imports six but does not declare it: without six, import fails.
 
-    Note: "[pretrained-models.pytorch](https://github.com/Cadene/pretrained-models.pytorch)"
+    Beyond the note: its pretrainedmodels section is only a link to the library; this checks
+    the library.
 
     Its metadata requires torch, torchvision, munch, tqdm — not six. Python 3 no longer
     brings six along, so ``pip install pretrainedmodels`` alone gives an unusable package.
@@ -246,7 +252,8 @@ def test_pretrainedmodels_api_with_weights_from_a_file_url(
 ):
     """A pretrainedmodels model loaded with weights has input_size, mean, std, input_range, features, logits, last_linear.
 
-    Note: "[pretrained-models.pytorch](https://github.com/Cadene/pretrained-models.pytorch)"
+    Beyond the note: its pretrainedmodels section is only a link to the library; this checks
+    the library.
 
     The settings' URL is pointed at a local file:// copy of torchvision weights, so
     the package's own ``load_pretrained`` runs for real.
@@ -279,7 +286,9 @@ def test_pretrainedmodels_vgg16_features_are_fc7_before_relu_not_conv_maps(
 ):
     """pretrainedmodels' vgg16.features(x) is 4096-d (fc7 before its ReLU); torchvision's is (512, 7, 7).
 
-    Note: "[pretrained-models.pytorch](https://github.com/Cadene/pretrained-models.pytorch)"
+    Note: "利用预训练好的VGG16网络提取图片特征"
+
+    (The note links a post titled "extract image features with a pretrained VGG16".)
 
     Same weights copied across; its ``features`` runs the conv stack, skips
     torchvision's adaptive average pool, then fc6, ReLU, Dropout, fc7. So it also

@@ -18,7 +18,7 @@ from reference.loss_function import criterion
 from reference.neural_networks import Net
 from spec.helpers.devices import needs_cuda
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOTAL, STOP = 30, 23  # 80 images in batches of 4: 20 steps per epoch, so STOP is mid-epoch 2
 
 
@@ -43,7 +43,7 @@ def uninterrupted(data):
 def test_a_run_resumed_in_a_fresh_process_ends_bit_identical(data, uninterrupted, tmp_path):
     """Stop after 23 of 30 steps, save, resume in a new Python process: the weights equal the uninterrupted run's, bit for bit.
 
-    Note: "torch.save(net.state_dict(), PATH)"
+    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
 
     The checkpoint holds model, optimizer (momentum buffers), torch/NumPy/Python RNG
     states, and the loader's generator state at the start of the epoch with the
@@ -69,7 +69,7 @@ def test_a_run_resumed_in_a_fresh_process_ends_bit_identical(data, uninterrupted
 def test_each_part_of_the_checkpoint_is_needed(data, uninterrupted, forget):
     """Resuming without the optimizer state or the loader position ends elsewhere.
 
-    Note: "the_model.load_state_dict(torch.load(PATH))"
+    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
 
     The note saves only the model's state_dict: enough for inference, not to resume.
     """
@@ -117,7 +117,7 @@ def lightning_fit(data_dir, out, epochs, seed, callbacks=(), ckpt_path=None):
 def test_lightning_resume_is_exact_only_with_the_rng_restored(mnist, tmp_path, with_rng):
     """Lightning's checkpoint restores model, optimizer and loops but not the RNGs; with them restored the resume is exact.
 
-    Note: "def configure_optimizers(self):"
+    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
 
     LitMNIST has dropout, so the RNG state decides the masks after the resume. Without
     it the resumed fit ends elsewhere; with reference.lightning_mnist.RNGStateCallback it ends
@@ -165,7 +165,7 @@ def two_layer_run():
 def test_two_seeded_runs_of_each_training_core_are_bit_identical_on_cpu(core, data):
     """The same seed gives the same weights, bit for bit, for every training core on CPU.
 
-    Note: "for epoch in range(10):  # loop over the dataset multiple times"
+    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
     """
     run = {
         "lenet": lenet_run,
@@ -185,7 +185,7 @@ def test_two_seeded_runs_of_each_training_core_are_bit_identical_on_cpu(core, da
 def test_two_seeded_lightning_fits_are_bit_identical(mnist, tmp_path):
     """seed_everything(0) twice gives two identical Lightning fits on CPU.
 
-    Note: "def training_step(self, batch, batch_idx):"
+    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
     """
     with torch.random.fork_rng():
         a, _ = lightning_fit(mnist, tmp_path / "a", 1, seed=0)
@@ -204,7 +204,7 @@ def deterministic():
 def test_max_unpool2d_refuses_to_run_in_deterministic_mode_even_on_cpu(deterministic):
     """Under torch.use_deterministic_algorithms(True), MaxUnpool2d raises, even on the CPU.
 
-    Note: "# Max pooling over a (2, 2) window"
+    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
 
     Its scatter has no deterministic implementation on any device; the error says so
     instead of returning results that could vary.
@@ -221,7 +221,7 @@ def test_two_seeded_cuda_runs_are_bit_identical_in_deterministic_mode(
 ):
     """On CUDA, with use_deterministic_algorithms(True), two seeded runs are bit-identical.
 
-    Note: "net.to(device)"
+    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
 
     cuBLAS needs CUBLAS_WORKSPACE_CONFIG set for deterministic matmuls.
     """

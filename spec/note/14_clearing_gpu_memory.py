@@ -98,9 +98,11 @@ def test_nothing_in_the_project_runs_nvidia_smi_gpu_reset():
     memory. This test scans every string constant in the project's Python code outside
     docstrings, so a command line that could run it cannot slip in.
     """
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     offenders = []
-    for path in [*root.glob("reference/*.py"), *root.glob("spec/**/*.py"), *root.glob("*.py")]:
+    paths = [*root.glob("reference/*.py"), *root.glob("spec/**/*.py"), *root.glob("*.py")]
+    assert len(paths) > 20, f"found only {len(paths)} files under {root}: wrong root?"
+    for path in paths:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         docstrings = {
             id(node.body[0].value)

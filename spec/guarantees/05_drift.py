@@ -277,7 +277,7 @@ DRIFT = [
 def test_the_installed_release_shows_the_behaviour_its_version_predicts(drift):
     """Each drift row holds on the installed release: the new behaviour from `changed_in` on, the old one before.
 
-    Note: "Refer: [deep_learning_60min_blitz]"
+    Beyond the note: each drift row names the note's line it concerns; this checks the rows.
 
     (The note as a whole, written in 2020 for torch ~1.5; each row's own line is
     checked against the note below.)
@@ -299,7 +299,7 @@ def test_the_installed_release_shows_the_behaviour_its_version_predicts(drift):
 def test_each_drift_row_quotes_the_note_and_names_a_release(drift):
     """Every row quotes a line that is in the note and names a parseable release.
 
-    Note: "torch.max(input, dim, keepdim=False, out=None) -> (Tensor, LongTensor)"
+    Beyond the note: each drift row names the note's line it concerns; this checks the rows.
     """
     from spec.helpers import note
 

@@ -105,11 +105,14 @@ def test_without_zero_grad_gradients_accumulate_across_steps():
     Note: "optimizer.zero_grad()   # zero the gradient buffers"
     """
     net = Net()
+    optimizer = update_weights.make_optimizer(net)
     input, target = torch.randn(1, 1, 32, 32), torch.randn(1, 10)
     criterion(net(input), target).backward()
     first = net.fc3.bias.grad.clone()
     criterion(net(input), target).backward()  # same weights, same loss: same gradient again
     torch.testing.assert_close(net.fc3.bias.grad, 2 * first, rtol=1e-6, atol=0)
+    optimizer.zero_grad()  # what the note's loop does before each backward
+    assert all(p.grad is None or not p.grad.any() for p in net.parameters())  # None since 2.0
 
 
 @needs_cuda

@@ -22,7 +22,7 @@ pytestmark = [
 def test_ddp_on_two_processes_matches_one_process_on_the_full_batch(tmp_path):
     """2-process DDP on equal halves of each batch (mean loss) ends where 1 process on the full batch ends.
 
-    Note: "optimizer = optim.SGD(net.parameters(), lr=0.001, momentum=0.9)"
+    Beyond the note: the note trains in one process; this pins the same training on several.
 
     DDP averages the two halves' gradients, which equals the full batch's mean-loss
     gradient. After 5 SGD-momentum steps weights agree to float32 summation order:
@@ -39,7 +39,7 @@ def test_ddp_on_two_processes_matches_one_process_on_the_full_batch(tmp_path):
 def test_ddp_refuses_a_batch_it_cannot_split_equally(tmp_path):
     """A batch that does not split into equal shards is refused before any process starts.
 
-    Note: "inputs, labels = data[0].to(device), data[1].to(device)"
+    Beyond the note: the note trains in one process; this pins the same training on several.
     """
     batches = distributed.make_batches(steps=1, batch_size=5)
     with pytest.raises(ValueError, match="batch size divisible by 2, got 5"):
@@ -62,7 +62,7 @@ def without_dropout(model):
 def test_lightning_ddp_spawn_on_two_cpus_matches_one_device_at_double_batch(tmp_path):
     """Trainer(strategy="ddp_spawn", devices=2) with batch 16 matches devices=1 with batch 32, one epoch.
 
-    Note: "def train_dataloader(self):"
+    Beyond the note: the note trains in one process; this pins the same training on several.
 
     Lightning injects DistributedSampler(shuffle=True) into training loaders by default,
     even unshuffled ones, so the comparison uses LitMNISTInOrder with

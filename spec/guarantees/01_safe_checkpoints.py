@@ -88,7 +88,7 @@ def evil(tmp_path, monkeypatch):
 def test_a_malicious_checkpoint_is_refused_and_its_payload_never_runs(evil, kind):
     """A checkpoint whose unpickling would run code is refused, naming the unsafe global.
 
-    Note: "the_model.load_state_dict(torch.load(PATH))"
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
 
     The payloads call os.system, open, exec and importlib, one hides inside an otherwise
     valid state dict, and two are plain (non-zip) pickles. A marker file that each
@@ -105,7 +105,7 @@ def test_a_malicious_checkpoint_is_refused_and_its_payload_never_runs(evil, kind
 def test_the_payloads_are_real_they_run_under_weights_only_false(evil):
     """Control: with weights_only=False (the old default) the os.system payload does run.
 
-    Note: "the_model.load_state_dict(torch.load(PATH))"
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
 
     Without this control, the refusals above could be refusing harmless files.
     """
@@ -120,7 +120,7 @@ def test_the_payloads_are_real_they_run_under_weights_only_false(evil):
 def test_the_hub_path_refuses_the_same_files(evil, kind):
     """Served over torch.hub (as torchvision's weights are), the same files are refused too.
 
-    Note: "the_model.load_state_dict(torch.load(PATH))"
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
 
     torch.hub.load_state_dict_from_url defaults to weights_only=False; the project's
     loader passes True.
@@ -167,7 +167,7 @@ def make_damaged(tmp_path, damage):
 def test_a_damaged_file_gives_a_clear_error(tmp_path, damage, message):
     """Truncated, empty, corrupted, wrong-format and missing files each give a clear error.
 
-    Note: "the_model.load_state_dict(torch.load(PATH))"
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
 
     A flipped byte inside tensor data is the dangerous one: ``torch.load`` does not
     check the zip's CRCs and would load a wrong weight silently; the loader checks them.
@@ -180,7 +180,7 @@ def test_a_damaged_file_gives_a_clear_error(tmp_path, damage, message):
 def test_a_flipped_byte_loads_silently_with_plain_torch_load(tmp_path):
     """Control: plain torch.load accepts a checkpoint with a flipped tensor byte.
 
-    Note: "the_model.load_state_dict(torch.load(PATH))"
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
     """
     original = cifar10.Net().state_dict()
     path = make_damaged(tmp_path, "flipped byte in tensor data")
@@ -192,7 +192,7 @@ def test_a_flipped_byte_loads_silently_with_plain_torch_load(tmp_path):
 def test_save_replaces_atomically_and_leaves_no_temporary(tmp_path):
     """save_checkpoint writes the new file whole, or not at all; nothing else is left.
 
-    Note: "torch.save(net.state_dict(), PATH)"
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
     """
     path = tmp_path / "cifar_net.pth"
     first, second = cifar10.Net().state_dict(), cifar10.Net().state_dict()
@@ -206,7 +206,7 @@ def test_save_replaces_atomically_and_leaves_no_temporary(tmp_path):
 def test_a_failing_save_keeps_the_previous_checkpoint(tmp_path):
     """An object torch.save cannot write fails the save; the previous checkpoint is intact.
 
-    Note: "torch.save(net.state_dict(), PATH)"
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
     """
     path = tmp_path / "cifar_net.pth"
     good = cifar10.Net().state_dict()
@@ -221,7 +221,7 @@ def test_a_failing_save_keeps_the_previous_checkpoint(tmp_path):
 def test_saving_into_a_missing_directory_is_refused_clearly(tmp_path):
     """Saving under a directory that does not exist fails naming it, and writes nothing.
 
-    Note: "PATH = './cifar_net.pth'"
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
     """
     with pytest.raises(FileNotFoundError, match="does not exist"):
         checkpoint.save_checkpoint({}, tmp_path / "nope" / "x.pth")
@@ -258,7 +258,7 @@ KILLED_WRITER = textwrap.dedent(
 def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
     """A save killed with SIGKILL in mid-write leaves the previous checkpoint, bit for bit.
 
-    Note: "torch.save(net.state_dict(), PATH)"
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
 
     A child process saves a small checkpoint, then starts overwriting it with a 32 MiB
     one written 1 MiB at a time (a slow disk); it is killed while that temporary file
@@ -268,7 +268,7 @@ def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
     if not hasattr(signal, "SIGKILL"):
         pytest.skip("needs POSIX signals")
     path = tmp_path / "ckpt.pth"
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     child = subprocess.Popen(
         [sys.executable, "-c", KILLED_WRITER, str(path)],
         cwd=root,

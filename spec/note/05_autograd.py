@@ -40,7 +40,8 @@ def test_operations_on_a_tensor_that_requires_grad_are_tracked():
 def test_backward_of_the_blitz_expression_gives_the_formula():
     """out = mean(3 (x + 2)^2) at x = 1 has d out / dx = 6 (x + 2) / 4 = 4.5 everywhere.
 
-    Note: "nn depends on autograd to define models and differentiate them"
+    Beyond the note: its autograd section keeps only the `torch.no_grad()` tip; this is the
+    blitz's own example (``y = x + 2; z = y * y * 3; out = z.mean()``) that it summarizes.
 
     Expected value from the derivative worked out by hand, not from autograd.
     """
@@ -145,7 +146,8 @@ def test_detach_shares_data_but_leaves_the_graph():
 def test_gradcheck_in_float64(fn):
     """Autograd's gradients of the chapter's expressions match finite differences (float64).
 
-    Note: "nn depends on autograd to define models and differentiate them"
+    Beyond the note: its autograd section keeps only the `torch.no_grad()` tip; this is the
+    blitz's own example (``y = x + 2; z = y * y * 3; out = z.mean()``) that it summarizes.
     """
     x = torch.randn(2, 2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(fn, (x,))
@@ -156,7 +158,8 @@ def test_gradcheck_in_float64(fn):
 def test_gradients_on_cuda_equal_cpu():
     """The blitz expression's gradient is the same on CUDA as on CPU.
 
-    Note: "nn depends on autograd to define models and differentiate them"
+    Beyond the note: its autograd section keeps only the `torch.no_grad()` tip; this is the
+    blitz's own example (``y = x + 2; z = y * y * 3; out = z.mean()``) that it summarizes.
 
     mean() over 4 elements may sum in another order on the GPU: float32 tolerance.
     """

@@ -92,7 +92,8 @@ def test_backprop_on_cuda_equals_cpu():
 
     def grads(net, input, target):
         net.zero_grad()
-        loss_function.loss_for(net, input, target).backward()
+        loss = loss_function.loss_for(net, input, target)
+        loss.backward()
         return {n: p.grad for n, p in net.named_parameters()}
 
     assert_cpu_cuda_close(grads, net, input, target, rtol=1e-4, atol=1e-6)

@@ -1,11 +1,11 @@
 """Goldens — numeric fingerprints an upgrade could move, recorded once per torch release and device.
 
-Files live in ``spec/goldens/NAME-DEVICE-torchX.Y.Z.csv`` (pytest-regressions'
+Files live in ``spec/guarantees/goldens/NAME-DEVICE-torchX.Y.Z.csv`` (pytest-regressions'
 ``num_regression``; reviewed when recorded). A run compares against its own release's
 file, or — on a release with none yet — against the newest recorded release's, so an
 upgrade that moves a number fails with a table of what moved. After review,
 ``make goldens`` records the new release. Every fingerprint also goes into the run
-report (``--json-report``), where ``python -m spec.helpers.compare`` diffs two runs.
+report (``--run-report``), where ``python -m spec.helpers.compare`` diffs two runs.
 """
 
 import re
@@ -19,13 +19,14 @@ from reference import cifar10, cifar10_data, examples, update_weights
 from reference.loss_function import criterion
 from reference.neural_networks import Net
 from spec.helpers.devices import cpu_and_cuda
+from spec.helpers.releases import TORCH
 from spec.helpers.report import GOLDEN_KEY
 
 pytest.importorskip("pytest_regressions", reason="goldens need the pytest-regressions plugin")
 pytest.importorskip("pandas", reason="num_regression needs pandas")
 
 GOLDENS = Path(__file__).resolve().parent / "goldens"
-RELEASE = torch.__version__.split("+")[0]
+RELEASE = str(TORCH)  # "2.14.1": the goldens are filed by release
 
 # Tolerances, stated once. RNG streams and initial weights are exact: the same seed
 # must give the same numbers. Outputs and trajectories go through float32 kernels
@@ -105,7 +106,7 @@ def lit_mnist():
 def test_seeded_cpu_rng_streams(check_golden):
     """torch.manual_seed(0) gives the same rand, randn, randint and randperm streams.
 
-    Note: "Construct a randomly initialized matrix: `x = torch.rand(5, 3)`"
+    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
     """
     torch.manual_seed(0)
     check_golden(
@@ -124,7 +125,7 @@ def test_seeded_cpu_rng_streams(check_golden):
 def test_default_initialisation_of_each_model(check_golden, name):
     """Each reference model built after torch.manual_seed(0) has the same initial weights.
 
-    Note: "net = Net()"
+    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
     """
     if name == "lit_mnist":
         pytest.importorskip("pytorch_lightning")
@@ -138,7 +139,7 @@ def test_default_initialisation_of_each_model(check_golden, name):
 def test_forward_outputs_on_fixed_inputs(check_golden, name, device):
     """Each model's output on a fixed input, from fixed weights.
 
-    Note: "out = net(input)"
+    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
     """
     build, shape = MODELS[name]
     torch.manual_seed(0)
@@ -152,7 +153,7 @@ def test_forward_outputs_on_fixed_inputs(check_golden, name, device):
 def test_lenet_after_5_sgd_steps(check_golden):
     """The note's optimizer loop, 5 steps on a fixed batch: losses and final weights.
 
-    Note: "optimizer.step()    # Does the update"
+    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
     """
     torch.manual_seed(0)
     net = Net()
@@ -166,7 +167,7 @@ def test_lenet_after_5_sgd_steps(check_golden):
 def test_the_examples_after_200_steps(check_golden, name):
     """The two-layer examples after 200 steps: printed loss and final weights.
 
-    Note: "for t in range(500):"
+    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
     """
     torch.manual_seed(0)
     x, y = examples.random_data()
@@ -185,7 +186,7 @@ def cifar_root(tmp_path_factory):
 def test_short_cifar_run_losses_weights_and_accuracy(check_golden, cifar_root):
     """125 steps of the note's CIFAR loop: the logged losses, final weights and test accuracy.
 
-    Note: "Accuracy of the network on the 10000 test images: 55 %"
+    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
     """
     torch.manual_seed(0)
     trainloader, testloader = cifar10.make_loaders(cifar_root, batch_size=4, seed=0)
@@ -202,7 +203,7 @@ def test_short_cifar_run_losses_weights_and_accuracy(check_golden, cifar_root):
 def test_short_mnist_run_accuracy(check_golden, tmp_path):
     """One Lightning epoch of LitMNIST on the digits: validation accuracy.
 
-    Note: "self.log('val_acc', acc, prog_bar=True)"
+    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
     """
     pl = pytest.importorskip("pytorch_lightning")
     import logging
@@ -229,7 +230,7 @@ def test_short_mnist_run_accuracy(check_golden, tmp_path):
 def test_recorded_cuda_forward_goldens_agree_with_the_cpu_ones(cuda_file):
     """A CUDA golden, recorded on a GPU host, is the CPU golden within the forward tolerance.
 
-    Note: "out = net(input)"
+    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
 
     Runs everywhere (it reads files): a golden recorded on one device is checked by an
     independent computation, the other device's. Recorded 2026-11-27 on an H200,

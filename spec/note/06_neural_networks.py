@@ -197,7 +197,8 @@ def test_inputs_it_cannot_take_fail_with_the_size_it_expects(shape, hint):
 def test_integer_input_fails_with_the_dtype_it_expects():
     """An integer image tensor is refused with a message naming the float it expects.
 
-    Note: "input = torch.randn(1, 1, 32, 32)"
+    Beyond the note: the note feeds only ``torch.randn`` floats; an image read as uint8
+    is the first thing a learner tries next.
     """
     with pytest.raises(TypeError, match=r"float tensor.*got dtype torch.uint8"):
         Net()(torch.zeros(1, 1, 32, 32, dtype=torch.uint8))

@@ -70,7 +70,9 @@ def test_to_is_a_no_op_when_nothing_changes():
 
     So `.to` is cheap to call defensively; pass copy=True to force a copy.
     """
+    device = torch.device("cpu")
     x = torch.rand(3)
+    assert x.to(device) is x
     assert x.to("cpu") is x
     assert x.to("cpu", torch.float32) is x
     assert x.to("cpu", copy=True) is not x

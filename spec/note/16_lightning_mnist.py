@@ -99,7 +99,8 @@ def test_the_digits_become_real_mnist_idx_files(mnist_dir):
 def test_torchvision_mnist_loads_them_with_download_false(mnist_dir):
     """torchvision.datasets.MNIST(root, download=False) loads the files: 28x28 'L' images, int labels.
 
-    Note: "mnist_full = MNIST(self.data_dir, train=True, transform=self.transform)"
+    Note: "We point to our desired dataset and ask torchvision's `MNIST` dataset class to
+    download if the dataset isn't found there."
 
     Independent check: the first image's pixels equal the bytes right after the header.
     """

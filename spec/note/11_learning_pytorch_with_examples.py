@@ -88,6 +88,9 @@ def test_clamp_min_0_is_relu():
     clamp passed 1 on torch 2.9.1 and passes 0 on 2.14.1 (see the drift chapter). With
     real-valued activations an exact 0 practically never occurs, so training is the same.
     """
+    model = examples.TwoLayerNet(5, 4, 2)
+    h = model.linear1(torch.randn(3, 5))
+    torch.testing.assert_close(h.clamp(min=0), torch.relu(h), rtol=0, atol=0)
     x = torch.tensor([-2.0, -0.5, 0.5, 3.0, 0.0], requires_grad=True)
     x2 = x.detach().clone().requires_grad_()
     torch.testing.assert_close(x.clamp(min=0), torch.relu(x2), rtol=0, atol=0)

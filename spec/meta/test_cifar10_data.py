@@ -1,0 +1,100 @@
+"""The generated CIFAR-10 data set: real on-disk format, checksums, refusals.
+
+Plumbing of the project, not a lesson of the note: chapter 10 trains on this data; these
+tests check that it is what torchvision's real ``CIFAR10`` class expects, and that its
+integrity checks stay on.
+"""
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torchvision
+
+from reference import cifar10_data
+
+N_TRAIN, N_TEST = 2000, 500
+
+
+@pytest.fixture(scope="module")
+def cifar_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cifar")
+    cifar10_data.write_cifar10(root, n_train=N_TRAIN, n_test=N_TEST, seed=0)
+    return root
+
+
+def test_the_generated_files_are_in_the_real_cifar10_format(cifar_root):
+    """cifar-10-batches-py/ holds data_batch_1..5, test_batch, batches.meta as latin1 pickles.
+
+    Each batch: ``data`` an N x 3072 uint8 array (1024 red, then green, then blue values
+    of a 32x32 image, row-major), ``labels`` a list of ints in 0..9.
+    """
+    folder = cifar_root / "cifar-10-batches-py"
+    names = {p.name for p in folder.iterdir()}
+    assert names >= {f"data_batch_{i}" for i in range(1, 6)} | {"test_batch", "batches.meta"}
+    sizes = []
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(folder / name, "rb") as f:
+            entry = pickle.load(f, encoding="latin1")
+        assert entry["data"].dtype == np.uint8
+        assert entry["data"].shape == (len(entry["labels"]), 3072)
+        assert all(isinstance(v, int) and 0 <= v <= 9 for v in entry["labels"])
+        sizes.append(len(entry["labels"]))
+    assert sum(sizes[:5]) == N_TRAIN
+    assert sizes[5] == N_TEST
+
+
+def test_the_plain_class_still_checks_the_real_checksums(cifar_root):
+    """The unmodified CIFAR10 class refuses the generated files: its MD5s are the real set's.
+
+    Integrity checking is not switched off anywhere: only ``ManifestCIFAR10`` swaps in
+    the checksums from our MANIFEST.json.
+    """
+    with pytest.raises(RuntimeError, match="Dataset not found or corrupted"):
+        torchvision.datasets.CIFAR10(cifar_root, train=True, download=False)
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "delete"])
+def test_a_corrupted_truncated_or_missing_file_is_refused_by_name(cifar_root, tmp_path, damage):
+    """A damaged data file is refused with an error that names it."""
+    root = tmp_path / "copy"
+    shutil.copytree(cifar_root, root)
+    victim = root / "cifar-10-batches-py" / "data_batch_3"
+    if damage == "flip a byte":
+        raw = bytearray(victim.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        victim.write_bytes(bytes(raw))
+    elif damage == "truncate":
+        victim.write_bytes(victim.read_bytes()[:1000])
+    else:
+        victim.unlink()
+    expected = "missing" if damage == "delete" else "corrupted or truncated"
+    with pytest.raises(RuntimeError, match=f"CIFAR-10 file {expected}: .*data_batch_3"):
+        cifar10_data.load_cifar10(root)
+
+
+def test_the_generator_is_deterministic_and_refuses_to_overwrite(tmp_path):
+    """The same seed writes the same bytes; an existing folder is never overwritten."""
+    a = cifar10_data.write_cifar10(tmp_path / "a", 10, 5, seed=3)
+    b = cifar10_data.write_cifar10(tmp_path / "b", 10, 5, seed=3)
+    c = cifar10_data.write_cifar10(tmp_path / "c", 10, 5, seed=4)
+    md5 = [cifar10_data.read_manifest(p.parent)["md5"] for p in (a, b, c)]
+    assert md5[0] == md5[1] != md5[2]
+    with pytest.raises(FileExistsError, match="already exists"):
+        cifar10_data.write_cifar10(tmp_path / "a", 10, 5)
+
+
+@pytest.mark.network
+def test_the_real_cifar10_loads_through_the_same_code(tmp_path_factory):
+    """With the real data set (CIFAR10_ROOT, or a download), the loader yields 50,000/10,000."""
+    root = os.environ.get(cifar10_data.REAL_DATA_ENV)
+    if root is None:
+        root = tmp_path_factory.mktemp("real-cifar")
+        torchvision.datasets.CIFAR10(root, train=True, download=True)
+    trainset = cifar10_data.load_cifar10(root, train=True)
+    testset = cifar10_data.load_cifar10(root, train=False)
+    assert type(trainset) is torchvision.datasets.CIFAR10  # the plain class, real MD5s
+    assert (len(trainset), len(testset)) == (50_000, 10_000)
