@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks import lenet_triton, lenet_triton_conv
 from reference import cifar10, examples
 from reference.checks import check_float_batch
 
@@ -237,6 +238,9 @@ class Runner:
     variant: str
     device: torch.device
     steps_per_graph: int = 1
+    #: The hand-written kernels' configuration: {"warps": {kernel: n}} for ``triton*``,
+    #: {"tiles": lenet_triton_conv.Tiles} for ``+tconv``; empty: their defaults.
+    kernels: dict = field(default_factory=dict)
     setup_seconds: float = 0.0  # graph capture / compilation, reported separately
     model: torch.nn.Module = field(init=False)
     batches: list = field(init=False, default_factory=list)
@@ -269,9 +273,8 @@ class Runner:
         if self.options.tconv:
             if not isinstance(self.model, cifar10.Net):
                 raise ValueError(f"variant {self.variant!r}: +tconv is for the CIFAR Net only")
-            from benchmarks.lenet_triton_conv import TritonConvNet
-
-            self.model = TritonConvNet(self.model)
+            tiles = self.kernels.get("tiles", lenet_triton_conv.GPU_TILES)
+            self.model = lenet_triton_conv.TritonConvNet(self.model, tiles)
 
     # -------------------------------------------------------------- building
     def prepare(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> Runner:
@@ -280,10 +283,10 @@ class Runner:
         self.memory_format = torch.channels_last if v.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         if v.base in HAND_WRITTEN:
-            from benchmarks import lenet_triton
-
             sgd = self.core.make_optimizer(self.model, capturable=False, fused=False)
-            self.optimizer = lenet_triton.FusedStep.from_optimizer(self.model, sgd, self.core.batch)
+            self.optimizer = lenet_triton.FusedStep.from_optimizer(
+                self.model, sgd, self.core.batch, warps=self.kernels.get("warps")
+            )
         else:
             self.optimizer = self.core.make_optimizer(
                 self.model, capturable=v.captured, fused=v.fused
@@ -458,11 +461,23 @@ def make_batches(core: Core, count: int, seed: int = 0):
     return [core.make_batch(g, core.batch) for _ in range(count)]
 
 
-def runner(core: Core, variant: str, device: str, batches, seed: int = 0, steps_per_graph: int = 1):
-    """A prepared Runner whose model starts from the weights torch.manual_seed(seed) gives."""
+def runner(
+    core: Core,
+    variant: str,
+    device: str,
+    batches,
+    seed: int = 0,
+    steps_per_graph: int = 1,
+    kernels: dict | None = None,
+):
+    """A prepared Runner whose model starts from the weights torch.manual_seed(seed) gives;
+    ``kernels`` configures the hand-written kernels (see ``Runner.kernels``)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        r = Runner(core, variant, torch.device(device), steps_per_graph=steps_per_graph)
+        r = Runner(
+            core, variant, torch.device(device), steps_per_graph=steps_per_graph,
+            kernels=kernels or {},
+        )  # fmt: skip
     return r.prepare(batches)
 
 

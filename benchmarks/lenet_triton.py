@@ -40,42 +40,17 @@ rounding, not bit for bit.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
-from pathlib import Path
-
 import torch
 
-try:
-    import triton
-    import triton.language as tl
-except ImportError:  # e.g. macOS: torch does not pull triton in there
-    triton = tl = None
+from benchmarks.triton_common import available, interpreting, tl, triton
+from benchmarks.triton_common import jit as _jit
 
 #: Largest batch the kernels take: written for the note's batch of 4; ``fc1_backward``
 #: holds all rows (padded to a power of two >= 16) in registers, and at 64 already spills.
 MAX_BATCH = 64
 
 
-def available() -> str | None:
-    """None if the kernels can run here, else why not."""
-    return None if triton is not None else "triton is not installed"
-
-
-def interpreting() -> bool:
-    """True when Triton was imported with TRITON_INTERPRET=1: kernels run in NumPy on the
-    CPU. It is decided at import (triton.language's own helpers are kernels too), so the
-    CPU check runs in a process of its own: ``python -m benchmarks.lenet_triton interpret``."""
-    return triton is not None and bool(triton.knobs.runtime.interpret)
-
-
 # --------------------------------------------------------------------- kernels
-def _jit(fn):
-    return triton.jit(fn) if triton is not None else fn
-
-
 @_jit
 def _sgd(w_ptr, m_ptr, offsets, mask, grad, lr, momentum):
     """PyTorch's SGD with momentum, dampening 0: buf = momentum * buf + grad; w -= lr * buf.
@@ -488,7 +463,7 @@ def check_batch(x: torch.Tensor, y: torch.Tensor, batch: int) -> None:
 
 
 #: Warps per kernel: picked from ptxas' resource usage for sm_90 (no spills, or the least
-#: stack; see compile_for_gpu). ``python -m benchmarks.lenet_triton sweep`` times the
+#: stack; see compile_for_gpu). ``python -m benchmarks.kernels_cli sweep`` times the
 #: alternatives on a GPU. On an H200 (2026-11-27) no change of any kernel's warps moved the
 #: step by more than 0.4 us (38.2-38.6 us per step; the six-kernel version before it, 0.3
 #: us), so these stay. In the first sweep 16 warps for ``conv2_dinput`` and
@@ -508,8 +483,11 @@ WARPS = {
 }
 
 
-def plan(batch: int, gpu: bool = True) -> dict[str, tuple[tuple[int, ...], dict, int]]:
-    """Each kernel's grid, compile-time constants and warps (``WARPS``), in launch order.
+def plan(
+    batch: int, gpu: bool = True, warps: dict[str, int] | None = None
+) -> dict[str, tuple[tuple[int, ...], dict, int]]:
+    """Each kernel's grid, compile-time constants and warps (``WARPS``, with the
+    overrides in ``warps``), in launch order.
     In the interpreter (``gpu=False``) the conv kernels take one program per (image,
     channel), not 4, and the fc kernels one block of outputs or columns: each program
     costs ~30 ms of Python there; the GPU runs check the GPU's tiling. The fc blocks hold
@@ -530,10 +508,11 @@ def plan(batch: int, gpu: bool = True) -> dict[str, tuple[tuple[int, ...], dict,
         "conv2_dinput": ((batch * 6, positions), {"BLOCK_P": block_p}),
         "conv_dweight": ((16 + 18,), {"B": batch, "BLOCK_E2": 128, "BLOCK_E1": 256}),
     }
-    return {name: (grid, constants, WARPS[name]) for name, (grid, constants) in shapes.items()}
+    chosen = {**WARPS, **(warps or {})}
+    return {name: (grid, constants, chosen[name]) for name, (grid, constants) in shapes.items()}
 
 
-def compile_for_gpu(capability: int = 90, batch: int = 4, names=None) -> dict:
+def compile_for_gpu(capability: int = 90, batch: int = 4, names=None, warps=None) -> dict:
     """Compile every kernel to a cubin for an NVIDIA GPU of compute ``capability`` (90:
     H100/H200) — no GPU needed: Triton ships its compiler and ptxas. What the CPU suite
     uses to catch what the interpreter lets through (Triton's typing of if/else, dot
@@ -552,7 +531,7 @@ def compile_for_gpu(capability: int = 90, batch: int = 4, names=None) -> dict:
         return {"lr": "fp32", "momentum": "fp32"}[name]
 
     out = {}
-    for name, (_, constants, warps) in plan(batch).items():
+    for name, (_, constants, num_warps) in plan(batch, warps=warps).items():
         if names is not None and name not in names:
             continue
         fn = globals()[name]
@@ -563,7 +542,7 @@ def compile_for_gpu(capability: int = 90, batch: int = 4, names=None) -> dict:
             constexprs={(fn.arg_names.index(k),): v for k, v in constants.items()},
         )
         out[name] = triton.compile(
-            source, target=GPUTarget("cuda", capability, 32), options={"num_warps": warps}
+            source, target=GPUTarget("cuda", capability, 32), options={"num_warps": num_warps}
         )
     return out
 
@@ -576,7 +555,14 @@ class FusedStep:
 
     PARAMS = ("conv1", "conv2", "fc1", "fc2", "fc3")
 
-    def __init__(self, net: torch.nn.Module, lr: float, momentum: float, batch: int):
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        lr: float,
+        momentum: float,
+        batch: int,
+        warps: dict[str, int] | None = None,
+    ):
         why = available()
         if why:
             raise RuntimeError(f"the hand-written kernels need Triton: {why}")
@@ -595,7 +581,7 @@ class FusedStep:
             raise RuntimeError(
                 f"FusedStep on {dev}: off the GPU the kernels run only in Triton's "
                 "interpreter; set TRITON_INTERPRET=1 before triton is imported "
-                "(python -m benchmarks.lenet_triton interpret does)"
+                "(python -m benchmarks.kernels_cli interpret does)"
             )
         self.state = {p: {"momentum_buffer": torch.zeros_like(p)} for p in self.params}
         f32 = {"device": dev, "dtype": torch.float32}
@@ -612,10 +598,16 @@ class FusedStep:
         self.dy2 = torch.empty(batch, 16, 10, 10, **f32)
         self.g1 = torch.empty(batch, 6, 14, 14, **f32)
         self.loss = torch.empty((), **f32)
-        self.plan = plan(batch, gpu=dev.type == "cuda")
+        self.plan = plan(batch, gpu=dev.type == "cuda", warps=warps)
 
     @classmethod
-    def from_optimizer(cls, net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: int):
+    def from_optimizer(
+        cls,
+        net: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        batch: int,
+        warps: dict[str, int] | None = None,
+    ):
         """The step for ``optimizer``'s hyperparameters — refused unless it is plain SGD
         with momentum over exactly ``net``'s parameters, the only optimizer written here."""
         group = optimizer.param_groups[0] if len(optimizer.param_groups) == 1 else {}
@@ -631,7 +623,7 @@ class FusedStep:
                 "FusedStep: expected SGD(lr, momentum) over the Net's parameters, one group, "
                 f"no dampening, nesterov, weight decay or maximize; got {optimizer!r}"
             )
-        return cls(net, group["lr"], group["momentum"], batch)
+        return cls(net, group["lr"], group["momentum"], batch, warps)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Nothing to do: the kernels keep gradients in scratch buffers, not in ``.grad``."""
@@ -659,105 +651,3 @@ class FusedStep:
             extra = sgd if "lr" in kernel.arg_names else {}
             kernel[grid](*args[name], **constants, **extra, num_warps=warps)
         return self.loss
-
-
-def _skip_overflow_checks() -> None:
-    """Switch off the interpreter's int32-overflow check of index arithmetic in this
-    process: a third of its time, and these indices stay below 2**18 (B <= 64 images of
-    3 x 32 x 32). Triton has no setting for it; where its internals differ, nothing
-    changes."""
-    try:
-        import dataclasses
-
-        from triton.runtime import interpreter
-
-        builder = interpreter.interpreter_builder
-        builder.options = dataclasses.replace(builder.options, sanitize_overflow=False)
-    except (ImportError, AttributeError, TypeError):
-        pass
-
-
-def interpret(args) -> int:
-    """Run ``--steps`` steps of the ``triton`` variant on the CPU in Triton's interpreter,
-    over the benchmarks' batches, and save the weights and losses for a test to compare
-    with the note's eager loop (benchmarks/test_triton_kernels.py does)."""
-    from benchmarks import cores
-
-    if not interpreting():
-        print("interpret: run with TRITON_INTERPRET=1 in the environment", file=sys.stderr)
-        return 2
-    torch.set_num_threads(1)
-    _skip_overflow_checks()
-    core = cores.cifar_core(args.batch)
-    batches = cores.make_batches(core, count=args.steps)
-    run = cores.runner(core, "triton", "cpu", batches)
-    losses = [run.step(x, y).item() for x, y in batches]
-    torch.save({"weights": run.weights(), "losses": losses}, args.out)
-    return 0
-
-
-def sweep(args) -> int:
-    """On a GPU: time ``triton_graph`` (``--per-graph`` steps per replay) with each kernel's
-    warps changed one at a time, every configuration first checked against the note's
-    eager loop on the CPU (2 replays, the benchmarks' float32 tolerance). Prints us/step."""
-    from benchmarks import cores
-
-    if not torch.cuda.is_available():
-        print("sweep: needs CUDA (torch.cuda.is_available() is False here)", file=sys.stderr)
-        return 2
-    torch.set_num_threads(1)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    core, k = cores.cifar_core(args.batch), args.per_graph
-    batches = cores.make_batches(core, count=2 * k)
-    note = cores.runner(core, "eager", "cpu", batches)
-    note.run(2 * k)
-    want = note.weights()
-    configs = [("default", {})] + [
-        (f"{name}={w}", {name: w}) for name in WARPS for w in (2, 4, 8, 16) if w != WARPS[name]
-    ]
-    default = dict(WARPS)
-    results = {}
-    for label, change in configs:
-        WARPS.update(change)
-        try:
-            run = cores.runner(core, "triton_graph", "cuda", batches, steps_per_graph=k)
-            run.run(2 * k)
-            torch.testing.assert_close(run.weights(), want, rtol=1e-4, atol=1e-5)
-            run.run(20 * k)  # warm
-            start = time.perf_counter()
-            run.run(args.replays * k)  # run() synchronizes
-            results[label] = (time.perf_counter() - start) / (args.replays * k) * 1e6
-            print(f"{label:22s} {results[label]:8.1f} us/step", flush=True)
-        except Exception as e:  # a configuration that fails is reported, the sweep goes on
-            results[label] = repr(e)[:200]
-            print(f"{label:22s} failed: {results[label]}", flush=True)
-        finally:
-            WARPS.clear()
-            WARPS.update(default)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.lenet_triton",
-        description="The note's CIFAR step as nine Triton kernels: check them on the CPU in "
-        "Triton's interpreter, or time their warps on a GPU.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("interpret", help="N steps in the interpreter (TRITON_INTERPRET=1)")
-    p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--out", required=True, help="file to torch.save weights and losses to")
-    p = sub.add_parser("sweep", help="time each kernel's warps, one change at a time (CUDA)")
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--per-graph", type=int, default=10, help="steps per CUDA-graph replay")
-    p.add_argument("--replays", type=int, default=200)
-    p.add_argument("--json", help="write {configuration: us/step or error} here")
-    args = parser.parse_args(argv)
-    return {"interpret": interpret, "sweep": sweep}[args.command](args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -55,22 +55,13 @@ interpreter (``TRITON_INTERPRET=1``, NumPy): that is how the CPU suite checks th
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
-from benchmarks.lenet_triton import interpreting
+from benchmarks.triton_common import interpreting, tl, triton
+from benchmarks.triton_common import jit as _jit
 from reference import cifar10
-
-try:
-    import triton
-    import triton.language as tl
-except ImportError:
-    triton = tl = None
 
 #: Tiles, warps and pipeline stages per kernel: rows (output or input positions) per
 #: program and taps per GEMM step. Chosen on a CPU from ptxas's report for sm_90
@@ -83,7 +74,7 @@ except ImportError:
 #: hence 16 taps, and 32 rows by 64 taps at 8 warps (the output gradient and argmax are
 #: loaded once per tap block: 2 blocks for conv1's 108 taps, not 4); the patch gradient
 #: spilled in float32 at 4 warps, not 8.
-#: Then timed on an H200 (``python -m benchmarks.lenet_triton_conv sweep``, batch 16384,
+#: Then timed on an H200 (``python -m benchmarks.kernels_cli sweep-tconv``, batch 16384,
 #: both layers forward + backward; benchmarks/results/h200-2026-11-27b.md). First sweep,
 #: bf16: of each kernel's neighbours two beat these, the weight gradient with 2 stages
 #: (2,855 us instead of 3,392) and the forward at 4 warps (3,181 us): 2,626 us together.
@@ -99,8 +90,8 @@ CONFIG = {
     "conv_pool_dinput": {"BLOCK_M": 1024, "num_warps": 8, "num_stages": 1},
 }
 #: Larger tiles for Triton's interpreter, whose cost is per operation, not per element:
-#: the CPU check uses them by default (still ragged in rows and taps, so the masks are
-#: exercised), with ``SPLIT`` = 3 so that at batch 2 conv1's weight gradient has 7 row
+#: the CPU check uses them by default (``INTERPRETER``; still ragged in rows and taps, so
+#: the masks are exercised), with ``SPLIT`` = 3 so that at batch 2 conv1's weight gradient has 7 row
 #: blocks: each program loops over several, the last ones past the end, and three
 #: partial sums are added; ``check --tiles gpu`` interprets ``CONFIG`` itself (~2x slower).
 INTERPRETER_TILES = {
@@ -116,8 +107,28 @@ N_PAD = 16
 SPLIT = 264  # two per SM of an H100/H200
 
 
-def _jit(fn):
-    return triton.jit(fn) if triton is not None else fn
+@dataclass(frozen=True)
+class Tiles:
+    """One configuration of the kernels: each kernel's ``CONFIG`` entry (tiles, warps,
+    stages) and ``SPLIT``. Passed to the layers, never changed in place: the sweep and the
+    interpreter's check build their own."""
+
+    config: dict = field(default_factory=lambda: {k: dict(v) for k, v in CONFIG.items()})
+    split: int = SPLIT
+
+    def changed(self, name: str | None = None, split: int | None = None, **entries) -> Tiles:
+        """A copy with ``entries`` set in kernel ``name``'s configuration, or a new split."""
+        config = {k: dict(v) for k, v in self.config.items()}
+        if name is not None:
+            config[name].update(entries)
+        return Tiles(config, self.split if split is None else split)
+
+
+#: The GPU's configuration, and the interpreter's (larger tiles, SPLIT 3: see above).
+GPU_TILES = Tiles()
+INTERPRETER = Tiles(
+    {k: {**v, **INTERPRETER_TILES.get(k, {})} for k, v in CONFIG.items()}, INTERPRETER_SPLIT
+)
 
 
 @_jit
@@ -390,35 +401,36 @@ def _shapes(x: torch.Tensor, weight: torch.Tensor) -> tuple[int, int, int, int, 
         raise RuntimeError(
             f"conv_relu_pool on {x.device}: off the GPU the kernels run only in Triton's "
             "interpreter; set TRITON_INTERPRET=1 before triton is imported "
-            "(python -m benchmarks.lenet_triton_conv check does)"
+            "(python -m benchmarks.kernels_cli check does)"
         )
     return b, c, h, weight.shape[0], (h - 4) // 2
 
 
-def _launch(kernel, grid, *args, **constants) -> None:
-    """kernel[grid](*args) with its CONFIG (tiles, warps, stages) and those of the
-    constants it takes."""
+def _launch(kernel, grid, tiles: Tiles, *args, **constants) -> None:
+    """kernel[grid](*args) with its configuration in ``tiles`` (tiles, warps, stages) and
+    those of the constants it takes."""
     names = set(kernel.arg_names)
     constants = {k: v for k, v in {**constants, "N_PAD": N_PAD}.items() if k in names}
-    kernel[grid](*args, **constants, **CONFIG[kernel.__name__])
+    kernel[grid](*args, **constants, **tiles.config[kernel.__name__])
 
 
 class ConvReluPool(torch.autograd.Function):
     """``F.max_pool2d(F.relu(F.conv2d(x, weight, bias)), 2)`` for a 5x5 kernel, with the
-    kernels above; ``bf16`` takes the GEMMs' operands in bfloat16."""
+    kernels above; ``bf16`` takes the GEMMs' operands in bfloat16; ``tiles`` configures
+    the kernels."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, bf16: bool):
+    def forward(ctx, x, weight, bias, bf16: bool, tiles: Tiles):
         b, c, h, oc, p = _shapes(x, weight)
         precision = ("bf16_emulated" if interpreting() else "bf16") if bf16 else "ieee"
         y = torch.empty(b, oc, p, p, device=x.device)
         arg = torch.empty(b, oc, p, p, device=x.device, dtype=torch.int8)
         m = b * p * p
-        grid = (triton.cdiv(m, CONFIG["conv_pool_forward"]["BLOCK_M"]),)
+        grid = (triton.cdiv(m, tiles.config["conv_pool_forward"]["BLOCK_M"]),)
         layer = {"C": c, "H": h, "OC": oc, "P": p, "PRECISION": precision}
-        _launch(conv_pool_forward, grid, x, weight, bias, y, arg, m, **layer)
+        _launch(conv_pool_forward, grid, tiles, x, weight, bias, y, arg, m, **layer)
         ctx.save_for_backward(x, weight, arg)
-        ctx.layer = layer
+        ctx.layer, ctx.tiles = layer, tiles
         return y
 
     @staticmethod
@@ -426,25 +438,25 @@ class ConvReluPool(torch.autograd.Function):
         x, weight, arg = ctx.saved_tensors
         gy = gy.float().contiguous()
         b, c, _, oc, p = _shapes(x, weight)
-        gx = None
+        gx, tiles = None, ctx.tiles
         if ctx.needs_input_grad[0]:
             m = b * p * p
             gp = torch.empty(m, c * 36, device=x.device)
-            grid = (triton.cdiv(m, CONFIG["conv_pool_dpatch"]["BLOCK_M"]),)
-            _launch(conv_pool_dpatch, grid, gy, arg, weight, gp, m, **ctx.layer)
+            grid = (triton.cdiv(m, tiles.config["conv_pool_dpatch"]["BLOCK_M"]),)
+            _launch(conv_pool_dpatch, grid, tiles, gy, arg, weight, gp, m, **ctx.layer)
             gx = torch.empty_like(x)
-            grid = (triton.cdiv(x.numel(), CONFIG["conv_pool_dinput"]["BLOCK_M"]),)
-            _launch(conv_pool_dinput, grid, gp, gx, x.numel(), **ctx.layer)
+            grid = (triton.cdiv(x.numel(), tiles.config["conv_pool_dinput"]["BLOCK_M"]),)
+            _launch(conv_pool_dinput, grid, tiles, gp, gx, x.numel(), **ctx.layer)
         m = b * p * p
-        tile = CONFIG["conv_pool_dweight"]
+        tile = tiles.config["conv_pool_dweight"]
         k_blocks = triton.cdiv(c * 36, tile["BLOCK_K"])
-        split = min(SPLIT, triton.cdiv(m, tile["BLOCK_M"]))
+        split = min(tiles.split, triton.cdiv(m, tile["BLOCK_M"]))
         gw = torch.empty(split, 4, N_PAD, k_blocks * tile["BLOCK_K"], device=x.device)
         gb = torch.empty(split, N_PAD, device=x.device)
         iters = triton.cdiv(m, split * tile["BLOCK_M"])
         args = (x, gy, arg, gw, gb, m, split, gw.shape[3])
-        _launch(conv_pool_dweight, (k_blocks, split), *args, ITERS=iters, **ctx.layer)
-        return gx, fold_window_taps(gw.sum(0), oc, c), gb.sum(0)[:oc], None
+        _launch(conv_pool_dweight, (k_blocks, split), tiles, *args, ITERS=iters, **ctx.layer)
+        return gx, fold_window_taps(gw.sum(0), oc, c), gb.sum(0)[:oc], None, None
 
 
 def fold_window_taps(g: torch.Tensor, oc: int, c: int) -> torch.Tensor:
@@ -454,17 +466,19 @@ def fold_window_taps(g: torch.Tensor, oc: int, c: int) -> torch.Tensor:
     return g[0, ..., :5, :5] + g[1, ..., :5, 1:] + g[2, ..., 1:, :5] + g[3, ..., 1:, 1:]
 
 
-def conv_relu_pool(x, weight, bias, bf16: bool = False) -> torch.Tensor:
-    return ConvReluPool.apply(x, weight, bias, bf16)
+def conv_relu_pool(x, weight, bias, bf16: bool = False, tiles: Tiles = GPU_TILES) -> torch.Tensor:
+    return ConvReluPool.apply(x, weight, bias, bf16, tiles)
 
 
 class TritonConvNet(cifar10.Net):
     """The note's CIFAR Net, sharing ``net``'s layers (same parameters, same state_dict
     keys), with conv1 and conv2 (+ ReLU + pool) done by the kernels above; fc1-fc3 as in
-    the note. Under bf16 autocast the conv GEMMs take bfloat16 operands."""
+    the note. Under bf16 autocast the conv GEMMs take bfloat16 operands; ``tiles``
+    configures the kernels (default: the GPU's)."""
 
-    def __init__(self, net: cifar10.Net):
+    def __init__(self, net: cifar10.Net, tiles: Tiles = GPU_TILES):
         super().__init__()
+        self.tiles = tiles
         for name in ("conv1", "conv2", "fc1", "fc2", "fc3"):
             setattr(self, name, getattr(net, name))
 
@@ -473,70 +487,19 @@ class TritonConvNet(cifar10.Net):
         bf16 = torch.is_autocast_enabled(x.device.type) and (
             torch.get_autocast_dtype(x.device.type) == torch.bfloat16
         )
-        x = conv_relu_pool(x, self.conv1.weight, self.conv1.bias, bf16)
-        x = conv_relu_pool(x, self.conv2.weight, self.conv2.bias, bf16)
+        x = conv_relu_pool(x, self.conv1.weight, self.conv1.bias, bf16, self.tiles)
+        x = conv_relu_pool(x, self.conv2.weight, self.conv2.bias, bf16, self.tiles)
         x = torch.flatten(x, 1)
         x = torch.relu(self.fc1(x))
         x = torch.relu(self.fc2(x))
         return self.fc3(x)
 
 
-# --------------------------------------------------------------------- CPU check
 #: The layers' shapes in the note's Net: (input channels, input width, output channels).
 LAYERS = {"conv1": (3, 32, 6), "conv2": (6, 14, 16)}
 
 
-def check(args) -> int:
-    """In Triton's interpreter: run each layer forward and backward on random data, in
-    float32 and bf16, and on small integers (exact sums, so windows tie: "ties"), and
-    ``--steps`` training steps of ``eager+tconv``; save inputs
-    and results for a test to compare with PyTorch's own layers and the note's eager loop
-    (benchmarks/test_triton_kernels.py does). Nothing is compared here."""
-    from benchmarks import cores
-    from benchmarks.lenet_triton import _skip_overflow_checks
-
-    if not interpreting():
-        print("check: run with TRITON_INTERPRET=1 in the environment", file=sys.stderr)
-        return 2
-    torch.set_num_threads(1)
-    _skip_overflow_checks()
-    if args.tiles == "interpreter":
-        global SPLIT
-        SPLIT = INTERPRETER_SPLIT
-        for name, tiles in INTERPRETER_TILES.items():
-            CONFIG[name].update(tiles)
-    g = torch.Generator().manual_seed(0)
-    layers = {}
-    for name, (c, h, oc) in LAYERS.items():
-        for kind in ("fp32", "bf16", "ties"):
-            bf16 = kind == "bf16"
-            if kind == "ties":  # small integers: every sum exact, many windows tie
-                x = torch.randint(0, 2, (args.batch, c, h, h), generator=g).float()
-                w = torch.randint(-1, 2, (oc, c, 5, 5), generator=g).float()
-                b = torch.randint(-2, 3, (oc,), generator=g).float()
-            else:
-                x = torch.randn(args.batch, c, h, h, generator=g)
-                w = torch.randn(oc, c, 5, 5, generator=g) / 5
-                b = torch.randn(oc, generator=g) / 5
-            x.requires_grad_(name == "conv2")  # conv1's input is the data: no gradient
-            w.requires_grad_()
-            b.requires_grad_()
-            y, arg = forward_with_argmax(x, w, b, bf16)
-            gy = torch.randn(y.shape, generator=g)
-            grads = torch.autograd.grad(y, [t for t in (x, w, b) if t.requires_grad], gy)
-            layers[f"{name}-{kind}"] = {
-                "x": x.detach(), "w": w.detach(), "b": b.detach(), "gy": gy,
-                "y": y.detach(), "arg": arg, "grads": [t.detach() for t in grads],
-            }  # fmt: skip
-    core = cores.cifar_core(args.batch)
-    batches = cores.make_batches(core, count=args.steps)
-    run = cores.runner(core, "eager+tconv", "cpu", batches)  # bf16: layer by layer above
-    run.run(args.steps)
-    torch.save({"layers": layers, "trajectory": run.weights()}, args.out)
-    return 0
-
-
-def forward_with_argmax(x, w, b, bf16):
+def forward_with_argmax(x, w, b, bf16, tiles: Tiles = GPU_TILES):
     """The layer's output and its saved argmax (for tests of the routing)."""
     saved = {}
 
@@ -546,12 +509,12 @@ def forward_with_argmax(x, w, b, bf16):
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = conv_relu_pool(x, w, b, bf16)
+        y = conv_relu_pool(x, w, b, bf16, tiles)
     return y, saved["arg"].clone()
 
 
-def compile_for_gpu(capability: int = 90, which=None) -> dict:
-    """Compile the kernels, as configured in ``CONFIG``, to cubins for an NVIDIA GPU of
+def compile_for_gpu(capability: int = 90, which=None, tiles: Tiles = GPU_TILES) -> dict:
+    """Compile the kernels, as configured in ``tiles``, to cubins for an NVIDIA GPU of
     compute ``capability`` — no GPU needed (Triton's compiler and ptxas). ``which``: the
     (kernel name, layer, precision) triples to build; default every kernel for each layer
     it serves, in "bf16" and "ieee". Returns {"kernel layer precision": compiled}."""
@@ -571,14 +534,14 @@ def compile_for_gpu(capability: int = 90, which=None) -> dict:
     for name, layer, precision in which:
         fn = globals()[name]
         c, h, oc = LAYERS[layer]
-        config = dict(CONFIG[name])
+        config = dict(tiles.config[name])
         constants = {"C": c, "H": h, "OC": oc, "P": (h - 4) // 2, "N_PAD": N_PAD}
         constants["PRECISION"] = precision
         constants.update({k: config.pop(k) for k in ("BLOCK_M", "BLOCK_K") if k in config})
         constants = {k: v for k, v in constants.items() if k in fn.arg_names}
         if name == "conv_pool_dweight":  # the trip count at batch 16384
             blocks = triton.cdiv(16384 * constants["P"] ** 2, constants["BLOCK_M"])
-            constants["ITERS"] = triton.cdiv(blocks, min(SPLIT, blocks))
+            constants["ITERS"] = triton.cdiv(blocks, min(tiles.split, blocks))
         signature = {
             a: "constexpr" if a in constants else ("i32" if a.isupper() else "*fp32")
             for a in fn.arg_names
@@ -594,164 +557,3 @@ def compile_for_gpu(capability: int = 90, which=None) -> dict:
             source, target=GPUTarget("cuda", capability, 32), options=config
         )
     return out
-
-
-#: What ``sweep`` tries, one kernel changed at a time: (BLOCK_M, BLOCK_K, warps, stages).
-SWEEP = {
-    "conv_pool_forward": [(64, 16, 4, 1), (128, 16, 8, 1), (256, 16, 4, 1), (128, 32, 4, 1),
-                          (128, 16, 4, 2)],
-    "conv_pool_dweight": [(32, 64, 8, 2), (32, 64, 4, 2), (16, 128, 8, 2), (16, 128, 4, 3),
-                          (16, 64, 4, 2)],
-    "conv_pool_dpatch": [(64, 32, 4, 1), (256, 16, 8, 1), (128, 16, 4, 1), (128, 64, 8, 1)],
-    "conv_pool_dinput": [(256, None, 2, 1), (512, None, 4, 1), (2048, None, 8, 1)],
-}  # fmt: skip
-
-
-def _layers_step(inputs, bf16: bool) -> list[torch.Tensor]:
-    """Forward and backward of both conv layers (conv1's input needs no gradient)."""
-    x, w1, b1, w2, b2, g2 = inputs
-    y1 = conv_relu_pool(x, w1, b1, bf16)
-    y2 = conv_relu_pool(y1, w2, b2, bf16)
-    return list(torch.autograd.grad(y2, [w1, b1, w2, b2], g2))
-
-
-def _cudnn_step(inputs, bf16: bool) -> list[torch.Tensor]:
-    """The same two layers in PyTorch's ops (cuDNN), for the side-by-side ratio."""
-    x, w1, b1, w2, b2, g2 = inputs
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-        y2 = F.max_pool2d(F.relu(F.conv2d(F.max_pool2d(F.relu(F.conv2d(x, w1, b1)), 2), w2, b2)), 2)
-    return list(torch.autograd.grad(y2, [w1, b1, w2, b2], g2.to(y2.dtype)))
-
-
-def _time(fn, reps: int) -> float:
-    """Seconds per call, CUDA events around ``reps`` calls after 3 warm-up calls."""
-    for _ in range(3):
-        fn()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(reps):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / reps / 1e3
-
-
-def sweep(args) -> int:
-    """On a GPU: time forward + backward of both conv layers at ``--batch`` images, with
-    PyTorch's (cuDNN) layers side by side, then with each kernel's tiles, warps and stages
-    changed one at a time (``SWEEP``) and ``SPLIT`` halved and doubled — every
-    configuration first checked: the default against PyTorch's gradients (relative norm
-    1e-2 in float32, 0.15 in bf16: see below), every other configuration against the
-    default (1e-4 in float32, 1e-3 in bf16). Prints us per pass and images/s."""
-    if not torch.cuda.is_available():
-        print("sweep: needs CUDA (torch.cuda.is_available() is False here)", file=sys.stderr)
-        return 2
-    global SPLIT
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cudnn.benchmark = True
-    g = torch.Generator().manual_seed(0)
-
-    def randn(*shape, scale=1.0):
-        return (torch.randn(shape, generator=g) * scale).cuda()
-
-    x, g2 = randn(args.batch, 3, 32, 32), randn(args.batch, 16, 5, 5)
-    w1, b1 = randn(6, 3, 5, 5, scale=0.2), randn(6, scale=0.2)
-    w2, b2 = randn(16, 6, 5, 5, scale=0.2), randn(16, scale=0.2)
-    inputs = [x, w1, b1, w2, b2, g2]
-    for t in inputs[1:5]:
-        t.requires_grad_()
-    results = {}
-    default = {name: dict(config) for name, config in CONFIG.items()}
-    split = SPLIT
-    for bf16 in (False, True):
-        tag = "bf16" if bf16 else "fp32"
-        want = [t.double() for t in _cudnn_step(inputs, bf16)]
-        seconds = _time(lambda: _cudnn_step(inputs, bf16), args.reps)  # noqa: B023
-        results[f"{tag} cudnn"] = seconds
-        label = f"{tag} cudnn (PyTorch's layers)"
-        print(f"{label:40s} {seconds * 1e6:9.1f} us  {args.batch / seconds:12,.0f} img/s")
-        changes = [("default", None, None)]
-        changes += [(name, c, None) for name, configs in SWEEP.items() for c in configs]
-        changes += [("SPLIT", None, s) for s in (split // 2, split * 2)]
-        for name, config, new_split in changes:
-            label = (
-                f"{tag} {name}"
-                + (f" {config}" if config else "")
-                + (f" {new_split}" if new_split else "")
-            )
-            if config:
-                bm, bk, warps, stages = config
-                CONFIG[name].update(BLOCK_M=bm, num_warps=warps, num_stages=stages)
-                if bk is not None:
-                    CONFIG[name]["BLOCK_K"] = bk
-            if new_split:
-                SPLIT = new_split
-            try:
-                got = _layers_step(inputs, bf16)
-                worst = max(
-                    ((a.double() - b).norm() / b.norm()).item()
-                    for a, b in zip(got, want, strict=True)
-                )
-                # The default is checked against cuDNN loosely, every other configuration
-                # tightly against the default. Why loosely: a pool window whose two largest
-                # sums differ by less than their rounding sends its gradient to another
-                # position than cuDNN's. With random output gradients each such window
-                # moves a weight gradient (a sum of ~4e5 random terms at 16384 images) by
-                # ~1/sqrt(4e5) = 1.6e-3 relative: float32 showed 1.1e-3 on an H200
-                # (2026-11-27), a handful of windows among 19M. bf16: cuDNN also rounds
-                # the conv outputs to bf16 before the pool, which ties many more. The
-                # exact check, on data without near-ties, is the CUDA test's.
-                fp32_limit, bf16_limit = (1e-2, 0.15) if name == "default" else (1e-4, 1e-3)
-                limit = bf16_limit if bf16 else fp32_limit
-                if worst > limit:
-                    raise AssertionError(f"gradients off by {worst:.2e} (limit {limit})")
-                if name == "default":
-                    want = [t.double() for t in got]
-                seconds = _time(lambda: _layers_step(inputs, bf16), args.reps)  # noqa: B023
-                results[label] = seconds
-                print(
-                    f"{label:40s} {seconds * 1e6:9.1f} us  {args.batch / seconds:12,.0f} img/s"
-                    f"  {results[f'{tag} cudnn'] / seconds:5.2f}x cudnn",
-                    flush=True,
-                )
-            except Exception as e:  # a configuration that fails is reported, the sweep goes on
-                results[label] = repr(e)[:200]
-                print(f"{label:40s} failed: {results[label]}", flush=True)
-            finally:
-                for n, c in default.items():
-                    CONFIG[n].clear()
-                    CONFIG[n].update(c)
-                SPLIT = split
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.lenet_triton_conv",
-        description="The CIFAR Net's conv layers as Triton kernels: run them on the CPU in "
-        "Triton's interpreter and save the results for the tests, or time their tiles "
-        "against cuDNN on a GPU.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("check", help="layers and a short trajectory (TRITON_INTERPRET=1)")
-    p.add_argument("--steps", type=int, default=2)
-    p.add_argument("--batch", type=int, default=3)
-    p.add_argument("--out", required=True, help="file to torch.save the results to")
-    p.add_argument(
-        "--tiles",
-        choices=("interpreter", "gpu"),
-        default="interpreter",
-        help="tile sizes: INTERPRETER_TILES (fast here) or the GPU's CONFIG",
-    )
-    p = sub.add_parser("sweep", help="time the layers' tiles and warps against cuDNN (CUDA)")
-    p.add_argument("--batch", type=int, default=16384)
-    p.add_argument("--reps", type=int, default=20)
-    p.add_argument("--json", help="write {configuration: seconds per pass or error} here")
-    args = parser.parse_args(argv)
-    return {"check": check, "sweep": sweep}[args.command](args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,7 @@ batch 4, eager, 1 thread — for the MLP, its own eager CPU 1-thread case) measu
 the same files, and % of floor (achieved GFLOP/s over the same device's measured matmul GFLOP/s in
 the variant's precision: float32, or bfloat16 for bf16 variants). Under the table, the
 verdicts: the best GPU epoch at the note's batch and the best GPU rate at large batch
-against issue 4's targets, and which CPU thread count wins each case timed at several
+against the targets, and which CPU thread count wins each case timed at several
 (a winner is called only where its timed rounds beat the runner-up's: Mann-Whitney, p <
 0.05 — with 5 rounds each, faster in at least 21 of the 25 pairs).
 """
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 BASELINES = {"cifar": ("cifar4", "eager", "cpu", 1), "mlp": ("mlp", "eager", "cpu", 1)}
-#: Issue 4's targets for an H100/H200-class GPU: the note's semantics (batch 4, one
+#: The targets for an H100/H200-class GPU: the note's semantics (batch 4, one
 #: 50,000-image epoch) and the CIFAR Net at large batch (512 and up).
 EPOCH_TARGET_S = 1.0
 LARGE_BATCH_TARGET_IMG_S = 3_000_000

@@ -118,7 +118,7 @@ def test_the_report_joins_files_and_computes_speed_up_against_the_notes_cpu_loop
 
 
 def test_the_report_says_whether_the_gpu_targets_are_met_and_which_cpu_threads_win():
-    """Issue 4's targets: one epoch at batch 4 in <= 1.0 s, >= 3M img/s at large batch;
+    """The targets: one epoch at batch 4 in <= 1.0 s, >= 3M img/s at large batch;
     the best GPU row decides (50,000 / 4 = 12,500 steps per epoch)."""
     rows = [
         row("cifar4", "eager", "cpu", 1, 1200.0, 41.7),

@@ -22,7 +22,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmarks import cores, lenet_triton, lenet_triton_conv
+from benchmarks import cores, kernels_cli, lenet_triton, lenet_triton_conv
 from reference import cifar10
 from spec.helpers.devices import needs_cuda
 
@@ -35,12 +35,12 @@ needs_triton = pytest.mark.skipif(
 
 _INTERPRET = """
 import sys
-from benchmarks import lenet_triton, lenet_triton_conv
+from benchmarks import kernels_cli
 steps, batch, step_out, tconv_out = sys.argv[1:]
 common = ["--steps", steps, "--batch", batch]
 sys.exit(
-    lenet_triton.main(["interpret", *common, "--out", step_out])
-    or lenet_triton_conv.main(["check", *common, "--out", tconv_out])
+    kernels_cli.main(["interpret", *common, "--out", step_out])
+    or kernels_cli.main(["check", *common, "--out", tconv_out])
 )
 """
 
@@ -48,9 +48,9 @@ sys.exit(
 @pytest.fixture(scope="module")
 def interpreted(tmp_path_factory) -> dict:
     """Both sets of kernels in Triton's interpreter, in one process (one import of torch
-    and triton, ~5 s here, instead of two): ``python -m benchmarks.lenet_triton interpret``
+    and triton, ~5 s, instead of two): ``python -m benchmarks.kernels_cli interpret``
     (the batch-4 step: weights and losses after STEPS steps) and ``python -m
-    benchmarks.lenet_triton_conv check`` (each conv layer's outputs and gradients, and
+    benchmarks.kernels_cli check`` (each conv layer's outputs and gradients, and
     STEPS steps of ``eager+tconv``). Returns {"step": ..., "tconv": ...}, as saved."""
     out = tmp_path_factory.mktemp("interpreted")
     files = {"step": out / "step.pt", "tconv": out / "tconv.pt"}
@@ -153,12 +153,14 @@ def test_the_hand_written_step_refuses_what_it_was_not_written_for():
 
 @needs_triton
 def test_the_warps_sweep_and_the_interpreter_run_say_what_they_need(capsys):
-    """The module's two commands refuse, with the reason, where they cannot run."""
+    """The kernels' commands refuse, with the reason, where they cannot run."""
     if not torch.cuda.is_available():
-        assert lenet_triton.main(["sweep"]) == 2
+        assert kernels_cli.main(["sweep"]) == 2
+        assert "needs CUDA" in capsys.readouterr().err
+        assert kernels_cli.main(["sweep-tconv"]) == 2
         assert "needs CUDA" in capsys.readouterr().err
     if not lenet_triton.interpreting():
-        assert lenet_triton.main(["interpret", "--out", "unused.pt"]) == 2
+        assert kernels_cli.main(["interpret", "--out", "unused.pt"]) == 2
         assert "TRITON_INTERPRET=1" in capsys.readouterr().err
 
 
@@ -287,7 +289,7 @@ def test_the_conv_kernels_compile_for_an_h100(kernel, layer, precision):
     (compiled,) = lenet_triton_conv.compile_for_gpu(capability=90, which=which).values()
     assert compiled.asm["cubin"]
     assert ".target sm_90" in compiled.asm["ptx"]
-    assert compiled.metadata.num_warps == lenet_triton_conv.CONFIG[kernel]["num_warps"]
+    assert compiled.metadata.num_warps == lenet_triton_conv.GPU_TILES.config[kernel]["num_warps"]
     if precision == "bf16":  # the GEMM's operands in bfloat16 (tensor-core MMA)
         assert ".bf16" in compiled.asm["ptx"]
 
@@ -325,7 +327,7 @@ def test_the_conv_layer_refuses_what_it_was_not_written_for():
     if not lenet_triton.interpreting():
         with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
             layer(x, w, b)
-        assert lenet_triton_conv.main(["check", "--out", "unused.pt"]) == 2
+        assert kernels_cli.main(["check", "--out", "unused.pt"]) == 2
 
 
 @needs_cuda

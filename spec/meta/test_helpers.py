@@ -138,7 +138,21 @@ def test_entries_keep_collection_order_and_show_errata():
     assert report.tag_of("plain") == ""
 
 
+def test_the_checklist_shows_what_a_test_measured():
+    """A test's record_property figures appear beside its sentence; plugin keys do not."""
+    c = report.Checklist()
+    r = fake_report("spec/note/10_c.py::test_acc", "call", "passed", doc="Accuracy is high.")
+    r.user_properties += [("test accuracy", "54.4 %"), ("deviation", 1.234567e-7)]
+    c.record(r)
+    text = report.render(c, markdown=True)
+    assert "Accuracy is high. — measured: test accuracy 54.4 %, deviation 1.235e-07" in text
+    assert "spec_doc" not in text
+    data = report.run_report(c, {})
+    assert data["tests"]["spec/note/10_c.py::test_acc"]["measured"]["test accuracy"] == "54.4 %"
+
+
 def test_chapter_title_comes_from_number_and_module_docstring():
+    assert report.chapter_of("spec/guarantees/02_r.py::t", "Resume — x") == "G02 Resume — x"
     assert report.chapter_of("spec/03_numpy_bridge.py::t", "NumPy Bridge — x\n\nmore") == (
         "03 NumPy Bridge — x"
     )
