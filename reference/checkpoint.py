@@ -20,6 +20,7 @@ import io
 import os
 import pickle
 import re
+import urllib.parse
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -165,19 +166,31 @@ def load_bytes(data: bytes, name: str = "<bytes>", map_location: Any = "cpu") ->
 def load_state_dict_from_url(
     url: str, model_dir: str | os.PathLike | None = None, check_hash: bool = True
 ) -> dict:
-    """``torch.hub.load_state_dict_from_url`` — which defaults to ``weights_only=False`` —
-    with ``weights_only=True`` and the hash check on. torchvision's ``weights.get_state_dict``
-    takes the same path: pass ``weights.url`` here."""
-    try:
-        return torch.hub.load_state_dict_from_url(
-            url,
-            model_dir=None if model_dir is None else str(model_dir),
-            check_hash=check_hash,
-            progress=False,
-            weights_only=True,
+    """``torch.hub.load_state_dict_from_url``, safely: the download is torch.hub's (cache
+    in ``model_dir`` or ``<hub dir>/checkpoints``, the hash prefix in the file name checked
+    as torch.hub checks it), the load this module's ``load_checkpoint`` — tensors only
+    (hub's own default is ``weights_only=False``, and releases before 2.6 lack the flag),
+    zip CRCs verified, empty, truncated and corrupted files refused by name. A file that
+    is refused and was downloaded by this call is removed from the cache: nothing refused
+    stays behind to be loaded later by a path that trusts the cache. torchvision's
+    ``weights.get_state_dict`` takes the same path: pass ``weights.url`` here."""
+    directory = (
+        Path(model_dir) if model_dir is not None else Path(torch.hub.get_dir()) / "checkpoints"
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cached = directory / os.path.basename(urllib.parse.urlparse(url).path)
+    downloaded = not cached.exists()
+    if downloaded:
+        match = torch.hub.HASH_REGEX.search(cached.name) if check_hash else None
+        torch.hub.download_url_to_file(
+            url, str(cached), match.group(1) if match else None, progress=False
         )
-    except pickle.UnpicklingError as e:
-        raise _explain(url, e, is_zip=True) from e
+    try:
+        return load_checkpoint(cached)
+    except CheckpointError as e:
+        if downloaded:
+            cached.unlink(missing_ok=True)
+        raise CheckpointError(f"{e} [downloaded from {url}; not kept]") from e
 
 
 def load_lightning_checkpoint(module_class, path: str | os.PathLike, **kwargs):

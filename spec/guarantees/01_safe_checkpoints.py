@@ -134,6 +134,28 @@ def test_the_hub_path_refuses_the_same_files(evil, kind):
             path.as_uri(), model_dir=directory / "hub", check_hash=False
         )
     assert not marker.exists()
+    assert list((directory / "hub").iterdir()) == []  # the refused download is not kept
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_the_hub_path_refuses_damaged_files_as_clearly_as_a_local_load(tmp_path, damage):
+    """An empty or truncated file served over torch.hub gets load_checkpoint's error, and
+    is not kept in the cache.
+
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
+
+    torch.hub's own path fails with a bare ``EOFError`` (empty) or miniz's
+    ``RuntimeError`` (truncated), and keeps the file.
+    """
+    server = tmp_path / "server"
+    server.mkdir()
+    path = server / "net.pth"
+    torch.save(cifar10.Net().state_dict(), path)
+    path.write_bytes(b"" if damage == "empty" else path.read_bytes()[:1000])
+    expected = "the file is empty" if damage == "empty" else "truncated or corrupted"
+    with pytest.raises(CheckpointError, match=f"cannot load .*{expected}.*not kept"):
+        checkpoint.load_state_dict_from_url(path.as_uri(), model_dir=tmp_path / "hub")
+    assert list((tmp_path / "hub").iterdir()) == []
 
 
 def make_damaged(tmp_path, damage):
