@@ -54,7 +54,7 @@ def test_the_sequential_model_is_linear_relu_linear_with_the_notes_shapes():
 
 
 @pytest.mark.parametrize("run", ["sequential_run", "two_layer_run"])
-def test_the_printed_loss_strictly_falls_at_steps_99_to_499(run, request):
+def test_the_printed_loss_strictly_falls_at_steps_99_to_499(run, request, record_property):
     """The loss printed at t = 99, 199, ..., 499 falls at every print, for both examples.
 
     Note: "if t % 100 == 99:"
@@ -65,6 +65,7 @@ def test_the_printed_loss_strictly_falls_at_steps_99_to_499(run, request):
     _, printed = request.getfixturevalue(run)
     assert list(printed) == [99, 199, 299, 399, 499]
     values = list(printed.values())
+    record_property("loss at t=99 -> 499", f"{values[0]:.4g} -> {values[-1]:.4g}")
     assert all(b < a for a, b in itertools.pairwise(values)), values
     assert values[-1] < values[0] / 100
 
