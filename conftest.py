@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from spec.helpers import devices, environment
+from spec.helpers import data, devices, environment
 
 # The checklist/report plugin lives with the other helpers; it is inert unless
 # `--checklist` or `--spec-report` is given (make spec gives both).
@@ -88,6 +88,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 # --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def cifar_root(tmp_path_factory):
+    """The generated CIFAR-10 set (``spec.helpers.data``), written once per process."""
+    return data.write_cifar(tmp_path_factory.mktemp("cifar"))
+
+
 @pytest.fixture(params=devices.cpu_and_cuda())
 def device(request: pytest.FixtureRequest) -> torch.device:
     """`cpu` always; `cuda` too, skipped with a reason where there is no GPU."""

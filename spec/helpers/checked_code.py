@@ -1,7 +1,7 @@
 """The code a chapter test runs, as text: its own body, the fixtures and module helpers it
 uses, the ``reference`` functions and classes they call and those functions' helpers in
 the same module — not what they import in turn (a test of the demo's flags does not run
-the training loop the demo calls) — plus each visited file's imports. A reference module
+the training loop the demo calls) — plus each visited reference module's imports. A reference module
 used as a value (``getattr(t, name)``) counts whole.
 
 The quote rule (spec/meta/test_docstrings.py) looks up a quoted code line's identifiers
@@ -99,7 +99,10 @@ def code_checked_by(path: Path, name: str) -> str:
             return
         seen.add((file, def_name))
         tree, defs, imports = _module(file)
-        if file not in files:  # the imports the code relies on
+        # A reference module's imports: the reference code's ``transforms.Resize`` is the
+        # note's ``torchvision.transforms.Resize``. Not a chapter's own imports: a name
+        # imported there is not a name the test uses.
+        if file.parent.name == "reference" and file not in files:
             files.add(file)
             parts.extend(
                 ast.unparse(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)

@@ -8,22 +8,13 @@ integrity checks stay on.
 import os
 import pickle
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torchvision
 
 from reference import cifar10_data
-
-N_TRAIN, N_TEST = 2000, 500
-
-
-@pytest.fixture(scope="module")
-def cifar_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("cifar")
-    cifar10_data.write_cifar10(root, n_train=N_TRAIN, n_test=N_TEST, seed=0)
-    return root
+from spec.helpers.data import N_TEST, N_TRAIN
 
 
 def test_the_generated_files_are_in_the_real_cifar10_format(cifar_root):

@@ -148,8 +148,8 @@ def tracked_text_files() -> list[Path]:
 
 
 def test_nothing_in_the_project_speaks_of_how_it_was_built():
-    """No tracked file says "lease", "lent", "session" or "the issue": the project speaks of
-    what it is; machines are named by what they are and the date."""
+    """No tracked file speaks of how the project was built instead of what it is; machines
+    are named by what they are and the date."""
     this = Path(__file__).resolve()
     offenders = []
     for path in tracked_text_files():

@@ -9,10 +9,8 @@ the trained net are marked ``slow``; the others use an untrained one.
 """
 
 import copy
-import io
 import pickle
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,17 +23,9 @@ from torch.utils.data import DataLoader, Subset
 
 from reference import cifar10, cifar10_data
 from reference.cifar10 import Net
+from spec.helpers.data import N_TEST, N_TRAIN
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
 from spec.helpers.releases import TORCH
-
-N_TRAIN, N_TEST = 2000, 500
-
-
-@pytest.fixture(scope="module")
-def cifar_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("cifar")
-    cifar10_data.write_cifar10(root, n_train=N_TRAIN, n_test=N_TEST, seed=0)
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -427,10 +417,9 @@ def test_a_state_saved_on_cuda_loads_on_cpu_with_map_location(tmp_path):
     Note: "torch.save(net.state_dict(), PATH)"
     """
     net = Net().to("cuda")
-    buffer = io.BytesIO()
-    torch.save(net.state_dict(), buffer)
-    buffer.seek(0)
-    state = torch.load(buffer, map_location="cpu")
+    path = tmp_path / "cifar_net.pth"
+    torch.save(net.state_dict(), path)
+    state = torch.load(path, map_location="cpu")
     assert all(t.device.type == "cpu" for t in state.values())
     the_model = Net()
     the_model.load_state_dict(state)
