@@ -1,5 +1,4 @@
-"""Every chapter test says which line of the note it checks and quotes it truly — or says
-that it goes beyond the note."""
+"""Quotes — every chapter test quotes the note truly, or says it goes beyond the note."""
 
 import ast
 import hashlib

@@ -1,5 +1,8 @@
-"""The project's shape, as a maintainer sees it: no import cycles, a README a learner can
-read, and nothing that speaks of how the project was built instead of what it is."""
+"""Structure — no import cycles, a README within its budget, the project speaking of itself.
+
+What a maintainer sees at a glance: modules that import each other in one direction, a
+README a learner can read, and nothing that speaks of how the project was built instead
+of what it is."""
 
 import ast
 import re
