@@ -159,8 +159,22 @@ class ManifestCIFAR10(CIFAR10):
     file that does not match is named in the error.
     """
 
-    def __init__(self, root, train: bool = True, transform=None, target_transform=None):
-        md5 = read_manifest(root)["md5"]
+    def __init__(self, root, train: bool = True, transform=None, target_transform=None,
+                 download: bool = False):  # fmt: skip
+        # ``download=`` is accepted so the tutorial's call works unchanged
+        # (``CIFAR10(root=..., train=True, download=True, transform=...)``): where the
+        # files are there it changes nothing, as in torchvision; a generated set cannot be
+        # fetched, so where none was written the error says how to write one.
+        try:
+            md5 = read_manifest(root)["md5"]
+        except FileNotFoundError as error:
+            if not download:
+                raise
+            raise RuntimeError(
+                f"download=True: no generated CIFAR-10 under {root}, and a generated set is "
+                f"written, not downloaded: run `python -m reference.cifar10_data {root}` "
+                "(the real one downloads with torchvision.datasets.CIFAR10, given a network)"
+            ) from error
         self.train_list = [[name, md5[name]] for name in TRAIN_FILES]
         self.test_list = [[name, md5[name]] for name in TEST_FILES]
         self.meta = {**CIFAR10.meta, "md5": md5[META_FILE]}

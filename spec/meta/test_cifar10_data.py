@@ -48,6 +48,33 @@ def test_the_plain_class_still_checks_the_real_checksums(cifar_root):
         torchvision.datasets.CIFAR10(cifar_root, train=True, download=False)
 
 
+def test_the_tutorial_s_exact_call_loads_the_generated_set(cifar_root):
+    """ManifestCIFAR10(root=, train=, download=True, transform=) — the tutorial's call — loads it.
+
+    So a user can paste the tutorial and swap only the class name; ``download=True``
+    changes nothing where the files are there (as in torchvision).
+    """
+    transform = torchvision.transforms.ToTensor()
+    trainset = cifar10_data.ManifestCIFAR10(
+        root=str(cifar_root), train=True, download=True, transform=transform
+    )
+    testset = cifar10_data.ManifestCIFAR10(
+        root=str(cifar_root), train=False, download=False, transform=transform
+    )
+    assert (len(trainset), len(testset)) == (N_TRAIN, N_TEST)
+    assert trainset[0][0].shape == (3, 32, 32)
+
+
+def test_download_true_without_a_generated_set_explains_itself_in_one_line(tmp_path):
+    """download=True where no set was written: one line saying how to write one, nothing created."""
+    with pytest.raises(RuntimeError) as caught:
+        cifar10_data.ManifestCIFAR10(root=str(tmp_path), train=True, download=True)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"python -m reference.cifar10_data {tmp_path}" in message
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate", "delete"])
 def test_a_corrupted_truncated_or_missing_file_is_refused_by_name(cifar_root, tmp_path, damage):
     """A damaged data file is refused with an error that names it."""
