@@ -49,6 +49,15 @@ _LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
 _URL = re.compile(r"https?://\S+")
 
 
+#: A test that runs the note's own code blocks (read from the note file when it runs) says
+#: so on a line starting with this; its chapter must read the note's file for it to count.
+EXECUTES = "The note's own code:"
+
+
+def executes_the_note(docstring: str) -> bool:
+    return any(line.strip().startswith(EXECUTES) for line in docstring.splitlines())
+
+
 def beyond_the_note(docstring: str) -> bool:
     return any(line.strip().startswith(BEYOND) for line in docstring.splitlines())
 

@@ -1,4 +1,4 @@
-"""Quotes — every chapter test quotes the note truly, or says it goes beyond the note."""
+"""Quotes — every chapter test quotes the note truly, runs it, or says it goes beyond it."""
 
 import ast
 import hashlib
@@ -58,7 +58,7 @@ def test_each_chapter_opens_with_a_title():
 
 @pytest.mark.parametrize(("path", "node"), list(chapter_tests()))
 def test_every_test_quotes_the_note_truly_or_says_it_goes_beyond_it(path, node):
-    """A chapter test quotes the note (`Note: "..."`) or says `Beyond the note:`.
+    """A chapter test quotes the note (`Note: "..."`), runs its code, or says `Beyond the note:`.
 
     A quote must be in the note, must say something (a bare link does not), and when it
     is code, every name in it must occur in the code the test runs (its body, its
@@ -69,9 +69,17 @@ def test_every_test_quotes_the_note_truly_or_says_it_goes_beyond_it(path, node):
     doc = ast.get_docstring(node)
     assert doc, f"{where} has no docstring"
     quotes = note.quotes_in(doc)
+    if note.executes_the_note(doc):
+        # the test runs the note's blocks themselves: its chapter must read them from
+        # the note's file (Sybil parsing NOTE_PATH), not from a copy
+        source = path.read_text(encoding="utf-8")
+        assert "sybil.parse(NOTE_PATH)" in source, f"{where}: its chapter never reads the note"
+        assert not quotes, where
+        assert not note.beyond_the_note(doc), where
+        return
     if not quotes:
         assert note.beyond_the_note(doc), (
-            f'{where}: neither a `Note: "..."` quote nor "Beyond the note:"'
+            f'{where}: neither a `Note: "..."` quote, "Beyond the note:" nor "{note.EXECUTES}"'
         )
         return
     assert not note.beyond_the_note(doc), f"{where}: quotes the note and says it goes beyond it"
