@@ -414,24 +414,32 @@ class Runner:
         return out
 
     # -------------------------------------------------------------- running
-    def run(self, steps: int) -> None:
-        """Run ``steps`` training steps over the prepared batches (cycling from the first)."""
-        n = len(self.batches)
+    def set_data(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Captured variants: from now on replays read their batches from ``x`` (n, B, C,
+        H, W) and ``y`` (n, B) on the device — e.g. one epoch gathered at once
+        (benchmarks/e2e.py) — instead of the prepared ones."""
+        if not self.options.captured:
+            raise ValueError(f"set_data is for captured variants, not {self.variant!r}")
+        self.data_x, self.data_y = self._stack(list(x)) if self.options.channels_last else x, y
+
+    def run(self, steps: int, start: int = 0) -> None:
+        """Run ``steps`` training steps over the batches, from batch ``start`` (cycling)."""
         with cudnn_benchmark(self.options.cudnn_benchmark):
             if self.options.captured:
-                self._replay(steps, n)
+                self._replay(steps, self.data_x.shape[0], start)
             else:
-                for i in range(steps):
+                n = len(self.batches)
+                for i in range(start, start + steps):
                     x, y = self.batches[i % n]
                     self.step(x, y)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def _replay(self, steps: int, n: int) -> None:
+    def _replay(self, steps: int, n: int, first: int = 0) -> None:
         k = self.steps_per_graph
         if steps % k:
             raise ValueError(f"steps must be a multiple of steps_per_graph={k}, got {steps}")
-        for start in range(0, steps, k):
+        for start in range(first, first + steps, k):
             s = start % n
             if s + k <= n:  # one copy per buffer per replay
                 self.static_x.copy_(self.data_x[s : s + k], non_blocking=True)

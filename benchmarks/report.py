@@ -76,6 +76,90 @@ def epoch(row: dict) -> str:
     return "" if seconds is None else f"{seconds:,.2f}"
 
 
+def cores_of(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r.get("family") != "e2e"]
+
+
+def e2e_of(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r.get("family") == "e2e"]
+
+
+def e2e_table(rows: list[dict]) -> str:
+    """The note's script end to end (benchmarks/e2e.py): per variant and device, the epoch,
+    the share of each step spent waiting for data (the data path timed alone over the
+    step), the speed-up over the script as written on the same device, and the whole
+    script (2 epochs and both test passes) with its one-time costs apart."""
+    head = ["variant", "device", "threads", "loader", "us/step", "s/epoch", "data share",
+            "vs as written", "test passes s", "script s", "one-time s"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        base = as_written_of(r, rows)
+        speedup = f"{base['s_per_epoch'] / r['s_per_epoch']:.2f}x" if base else "n/a"
+        lines.append(
+            f"| {r['variant']} | {r['device']} | {r['threads']} | {r['loader']} "
+            f"| {r['us_per_step']:,.1f} | {r['s_per_epoch']:,.2f} | {100 * r['data_share']:.0f} % "
+            f"| {speedup} | {r['test_passes_s']:,.2f} | {r['script_s']:,.2f} "
+            f"| {r['one_time_s']:,.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def as_written_of(row: dict, rows: list[dict]) -> dict | None:
+    return next(
+        (r for r in rows if r["variant"] == "as_written" and r["device"] == row["device"]), None
+    )
+
+
+def e2e_verdicts(rows: list[dict]) -> list[str]:
+    """The end-to-end questions: how close the best end-to-end epoch comes to the core's
+    (target 1.2x on the CPU), the best whole script on a GPU (target 1.5 s), and the
+    GPU-over-CPU ratio as written and optimized."""
+    lines = []
+    devices = sorted({r["device"] for r in rows}, key=lambda d: d != "cpu")
+    best = {}
+    for device in devices:
+        mine = [r for r in rows if r["device"] == device]
+        ends = [r for r in mine if r["variant"] != "core_only"]
+        core = next((r for r in mine if r["variant"] == "core_only"), None)
+        fastest = min(ends, key=lambda r: r["s_per_epoch"]) if ends else None
+        best[device] = fastest
+        if fastest and core:
+            ratio = fastest["s_per_epoch"] / core["s_per_epoch"]
+            side = fastest.get("vs_core_only_interleaved")
+            judged = side or ratio
+            target = " (target <= 1.2x: " + ("met" if judged <= 1.2 else "not met") + ")"
+            lines.append(
+                f"{device}: best end-to-end epoch {fastest['s_per_epoch']:.2f} s "
+                f"({fastest['variant']}) = {ratio:.2f}x the core-only epoch "
+                f"{core['s_per_epoch']:.2f} s"
+                + (f"; {side:.2f}x timed in alternating rounds" if side else "")
+                + (target if device == "cpu" else "")
+            )
+        written = as_written_of(fastest, rows) if fastest else None
+        if written:
+            lines.append(
+                f"{device}: the script as written {written['script_s']:.1f} s "
+                f"({100 * written['data_share']:.0f} % of each step waiting for data); "
+                f"{fastest['variant']} {fastest['script_s']:.1f} s"
+                + (" (target <= 1.5 s: " + ("met" if fastest["script_s"] <= 1.5 else "not met")
+                   + ")" if device != "cpu" else "")
+            )  # fmt: skip
+    cpu = [d for d in devices if d == "cpu"]
+    for device in [d for d in devices if d != "cpu"]:
+        if not cpu:
+            break
+        gpu_written = as_written_of(best[device], rows)
+        cpu_written = as_written_of(best["cpu"], rows)
+        if gpu_written and cpu_written:
+            written = cpu_written["s_per_epoch"] / gpu_written["s_per_epoch"]
+            optimized = best["cpu"]["s_per_epoch"] / best[device]["s_per_epoch"]
+            lines.append(
+                f"{device} over cpu: as written {written:.2f}x, optimized {optimized:.2f}x "
+                "per epoch"
+            )
+    return lines
+
+
 def table(rows: list[dict]) -> str:
     head = [
         "core",
@@ -168,6 +252,31 @@ def chart(rows: list[dict], path: Path) -> Path | None:
     return path
 
 
+def e2e_chart(rows: list[dict], path: Path) -> Path | None:
+    """Seconds per epoch of the note's script, each bar split into waiting for data and the
+    rest of the step."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
+    labels = [f"{r['variant']} {r['device']}" for r in rows]
+    data = [r["s_per_epoch"] * min(r["data_share"], 1.0) for r in rows]
+    rest = [r["s_per_epoch"] - d for r, d in zip(rows, data, strict=True)]
+    ax.barh(labels, data, color="tab:orange", label="the data path (timed alone)")
+    ax.barh(labels, rest, left=data, color="tab:blue", label="the rest of the step")
+    ax.set_xlabel("seconds per 50,000-image epoch (batch 4)")
+    ax.legend()
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.report")
     parser.add_argument("json", type=Path, nargs="+")
@@ -188,15 +297,26 @@ def main(argv: list[str] | None = None) -> int:
         names = ", ".join(str(p) for p in args.json)
         print(f"{parser.prog}: error: {names}: no timed benchmarks in it", file=sys.stderr)
         return 2
-    text = table(rows)
-    lines = verdicts(rows)
-    if lines:
-        text += "\n\n" + "\n".join(f"- {line}" for line in lines)
+    text = ""
+    core_rows, e2e_rows = cores_of(rows), e2e_of(rows)
+    if core_rows:
+        text = table(core_rows)
+        lines = verdicts(core_rows)
+        if lines:
+            text += "\n\n" + "\n".join(f"- {line}" for line in lines)
+    if e2e_rows:
+        text += "\n\n" if text else ""
+        text += "End to end: the note's script (benchmarks/e2e.py)\n\n" + e2e_table(e2e_rows)
+        text += "\n\n" + "\n".join(f"- {line}" for line in e2e_verdicts(e2e_rows))
     print(text)
     if args.md:
         args.md.write_text(text + "\n", encoding="utf-8")
-    if args.png and chart(rows, args.png):
+    if args.png and core_rows and chart(core_rows, args.png):
         print(f"chart: {args.png}")
+    if args.png and e2e_rows:
+        path = e2e_chart(e2e_rows, args.png.with_name(args.png.stem + "-e2e.png"))
+        if path:
+            print(f"chart: {path}")
     return 0
 
 

@@ -250,3 +250,71 @@ def test_pad8_weights_refuse_a_run_whose_padding_moved():
         run.weights()
     with pytest.raises(ValueError, match="CIFAR Net only"):
         cores.Runner(cores.mlp_core(), "eager+pad8", torch.device("cpu"))
+
+
+# ------------------------------------------------------------------ end to end (e2e.py)
+@pytest.fixture(scope="module")
+def tiny_cifar(tmp_path_factory):
+    from reference import cifar10_data
+
+    root = tmp_path_factory.mktemp("tiny-cifar")
+    cifar10_data.write_cifar10(root, 24, 8, seed=1)
+    return root
+
+
+def test_decoded_batches_are_bit_for_bit_what_totensor_and_normalize_give(tiny_cifar):
+    """normalize(decode(data set)) equals the note's transform applied image by image, exactly."""
+    from benchmarks import e2e
+    from reference import cifar10_data
+
+    dataset = cifar10_data.load_cifar10(tiny_cifar, train=True, transform=cifar10.transform)
+    images, labels = e2e.decode(dataset)
+    assert images.dtype == torch.uint8
+    assert images.shape == (24, 3, 32, 32)
+    want = torch.stack([dataset[i][0] for i in range(len(dataset))])
+    torch.testing.assert_close(e2e.normalize(images), want, rtol=0, atol=0)
+    assert labels.tolist() == [dataset[i][1] for i in range(len(dataset))]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_decoded_order_is_the_loaders_own_shuffle(tiny_cifar, workers):
+    """The decoded variant draws the permutation DataLoader(shuffle=True) yields, epoch by epoch."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from benchmarks import e2e
+
+    script = e2e.NoteScript(tiny_cifar, "cpu", "decoded")
+    torch.manual_seed(5)
+    script.rng = torch.get_rng_state()
+    loader = DataLoader(TensorDataset(torch.arange(24)), batch_size=4, shuffle=True,
+                        num_workers=workers)  # fmt: skip
+    torch.manual_seed(5)
+    for _ in range(2):
+        seen = torch.cat([batch for (batch,) in loader])
+        assert script._draw_epoch_order().tolist() == seen.tolist()
+
+
+def e2e_row(variant, device, s_per_epoch, script_s, **extra):
+    return {"family": "e2e", "variant": variant, "device": device, "threads": 1,
+            "loader": "", "us_per_step": s_per_epoch / 12.5, "s_per_epoch": s_per_epoch,
+            "data_share": 0.5, "test_passes_s": 1.0, "script_s": script_s,
+            "one_time_s": 0.0, **extra}  # fmt: skip
+
+
+def test_the_e2e_report_judges_the_targets_on_the_ratios_measured_side_by_side():
+    """CPU target: the interleaved ratio; GPU target: the whole script; GPU over CPU both ways."""
+    rows = [
+        e2e_row("as_written", "cpu", 40.0, 90.0),
+        e2e_row("decoded", "cpu", 26.0, 50.0, vs_core_only_interleaved=1.05),
+        e2e_row("core_only", "cpu", 20.0, 40.0),
+        e2e_row("as_written", "H200", 30.0, 70.0),
+        e2e_row("decoded+triton_graph", "H200", 0.6, 1.4),
+        e2e_row("core_only", "H200", 0.5, 1.2),
+    ]
+    lines = "\n".join(report.e2e_verdicts(rows))
+    assert "1.30x the core-only epoch 20.00 s; 1.05x timed in alternating rounds" in lines
+    assert "(target <= 1.2x: met)" in lines
+    assert "decoded+triton_graph 1.4 s (target <= 1.5 s: met)" in lines
+    assert "H200 over cpu: as written 1.33x, optimized 43.33x per epoch" in lines
+    table = report.e2e_table(rows)
+    assert "| decoded | cpu | 1 |  | 2.1 | 26.00 | 50 % | 1.54x |" in table
