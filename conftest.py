@@ -59,6 +59,38 @@ def _register_hypothesis_profiles() -> None:
 _register_hypothesis_profiles()
 
 
+# --------------------------------------------------------------------------- collection
+#: Libraries a chapter may need that a release's companion set can lack (torch 1.13.1 has
+#: no torchvision for Python 3.11 on the registry; a bare GPU host may lack Lightning).
+OPTIONAL_LIBRARIES = frozenset(
+    {"torchvision", "pytorch_lightning", "lightning", "torchmetrics", "tensorboard",
+     "pretrainedmodels", "mlxtend", "sybil", "hypothesis", "pandas", "matplotlib", "scipy",
+     "pytest_regressions", "pytest_benchmark", "triton"}
+)  # fmt: skip
+
+
+class _Chapter(pytest.Module):
+    """A test module that skips, saying which library it needs, when an import of an
+    optional library fails at collection (instead of an ImportError per module)."""
+
+    def _getobj(self):
+        try:
+            return super()._getobj()
+        except pytest.Collector.CollectError as error:
+            cause = error.__cause__
+            name = getattr(cause, "name", None) or ""
+            if isinstance(cause, ModuleNotFoundError) and name.split(".")[0] in OPTIONAL_LIBRARIES:
+                raise pytest.skip.Exception(
+                    f"needs {name.split('.')[0]}: not installed beside torch {torch.__version__}",
+                    allow_module_level=True,
+                ) from None
+            raise
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    return _Chapter.from_parent(parent, path=module_path)
+
+
 # --------------------------------------------------------------------------- options
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

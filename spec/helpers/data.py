@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reference import cifar10_data
-
 #: Training and test images of the shared generated CIFAR-10 set (the test set a multiple
 #: of 4, so the note's per-class loop is valid on it).
 N_TRAIN, N_TEST = 2000, 500
 
 
 def write_cifar(root: Path) -> Path:
+    from reference import cifar10_data  # imports torchvision: only where a test needs it
+
     cifar10_data.write_cifar10(root, n_train=N_TRAIN, n_test=N_TEST, seed=0)
     return root
 
