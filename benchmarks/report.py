@@ -132,7 +132,7 @@ def e2e_verdicts(rows: list[dict]) -> list[str]:
                 f"{device}: best end-to-end epoch {fastest['s_per_epoch']:.2f} s "
                 f"({fastest['variant']}) = {ratio:.2f}x the core-only epoch "
                 f"{core['s_per_epoch']:.2f} s"
-                + (f"; {side:.2f}x timed in alternating rounds" if side else "")
+                + (f"; {side:.2f}x in alternating rounds (fastest of each)" if side else "")
                 + (target if device == "cpu" else "")
             )
         written = as_written_of(fastest, rows) if fastest else None

@@ -12,7 +12,6 @@ runs each case once on 40 training images, across two epoch boundaries.
 from __future__ import annotations
 
 import os
-import statistics
 import time
 
 import pytest
@@ -81,8 +80,9 @@ def test_end_to_end(variant, device, benchmark, e2e_root, as_written, smoke):
 def against_core_only(script, root, device: str, steps: int, rounds: int) -> float | None:
     """For ``decoded``: its step time over the core's (the same steps from batches already
     in memory), timed in alternating rounds in one run, so that a shared machine's drift
-    between two cases timed minutes apart does not decide the ratio (medians of
-    ``rounds``)."""
+    between two cases timed minutes apart does not decide the ratio. The fastest round of
+    each is compared: on a shared machine noise only ever adds time (rounds of the same
+    work here differ by up to 2x), so the fastest is the cleanest measurement of each."""
     if script.variant != "decoded":
         return None
     core = e2e.NoteScript(root, device, "core_only")
@@ -96,7 +96,7 @@ def against_core_only(script, root, device: str, steps: int, rounds: int) -> flo
                 times.append(time.perf_counter() - start)
     finally:
         core.close()
-    return statistics.median(mine) / statistics.median(theirs)
+    return min(mine) / min(theirs)
 
 
 def run_case(variant, device, benchmark, root, as_written, smoke):
@@ -128,7 +128,7 @@ def run_case(variant, device, benchmark, root, as_written, smoke):
         benchmark.pedantic(script.train_steps, args=(steps,), rounds=rounds, warmup_rounds=0)
         stats = getattr(benchmark, "stats", None)
         step_s = stats.stats.median / steps if stats is not None else float("nan")
-        vs_core = against_core_only(script, root, device, steps, 1 if smoke else 5)
+        vs_core = against_core_only(script, root, device, steps, 1 if smoke else 7)
     finally:
         script.close()
 
