@@ -61,9 +61,9 @@ from sybil.parsers.markdown import CodeBlockParser
 
 pytest.importorskip("torchvision", reason="needs torchvision: the note's CIFAR-10 blocks use it")
 
-from spec.helpers import drift as drift_table  # noqa: E402
-from spec.helpers.note import NOTE_PATH  # noqa: E402
-from spec.helpers.releases import TORCH  # noqa: E402
+from spec.helpers import drift as drift_table
+from spec.helpers.note import NOTE_PATH
+from spec.helpers.releases import TORCH
 
 STATUSES = ("verbatim", "shimmed", "xfail", "not code", "skip")
 
