@@ -14,13 +14,15 @@ export TORCH_NUM_THREADS ?= 1
 # Hypothesis profile (pyproject.toml): `default` (derandomized) or `thorough`.
 HYPOTHESIS_PROFILE ?= default
 
-# Another torch release, in its own venv (see "Upgrade verification" in README.md).
+# Another torch release, in its own venv (spec/UPGRADING.md); TORCHVISION defaults to
+# the one built for it (spec/helpers/companions.py).
 TORCH       ?= 2.9.1
-TORCHVISION ?= 0.24.1
+TORCHVISION ?=
 MATRIX_VENV := .venv-torch$(TORCH)
 MATRIX_PY   := $(MATRIX_VENV)/bin/python
+CURRENT      = $(shell $(PY) -c 'import torch; print(torch.__version__.split("+")[0])')
 
-.PHONY: spec test bench lint format venv lock clean matrix matrix-venv goldens compare
+.PHONY: spec test bench lint format venv lock clean matrix atlas goldens compare
 
 ## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md)
 spec: $(STAMP)
@@ -51,9 +53,14 @@ format: $(STAMP)
 
 venv: $(STAMP)
 
+# uv where it installs (a pip package: no binary download), pip where it does not.
 $(STAMP): requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	if $(PY) -m pip install --quiet --disable-pip-version-check uv; then \
+	    $(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.lock; \
+	else \
+	    $(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock; \
+	fi
 	touch $(STAMP)
 
 ## lock: re-resolve the direct dependencies of pyproject.toml into requirements.lock
@@ -64,26 +71,22 @@ lock:
 	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^pytorch-notes-spec' > requirements.lock
 	rm -rf .venv-lock
 
-## matrix: the spec under torch==$(TORCH) / torchvision==$(TORCHVISION), and the upgrade report
-matrix: matrix-venv $(STAMP)
+## matrix: the installed release against torch==$(TORCH) (older or newer) and the upgrade
+## report, older -> newer; its companions are chosen by rule (spec/helpers/companions.py)
+matrix: $(STAMP)
+	@$(PY) -m spec.helpers.companions install $(TORCH) $(MATRIX_VENV) $(if $(TORCHVISION),--torchvision $(TORCHVISION))
 	mkdir -p reports
-	$(PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider \
-	    --run-report reports/run-torch$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])').json || true
-	$(MATRIX_PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider \
-	    --run-report reports/run-torch$(TORCH).json || true
-	$(PY) -m spec.helpers.compare reports/run-torch$(TORCH).json \
-	    reports/run-torch$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])').json \
-	    -o reports/upgrade-$(TORCH)-to-current.md
-	@echo "upgrade report: reports/upgrade-$(TORCH)-to-current.md"
+	$(PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider --run-report reports/run-torch$(CURRENT).json || true
+	$(MATRIX_PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider --run-report reports/run-torch$(TORCH).json || true
+	set -- $$($(PY) -m spec.helpers.companions order $(CURRENT) $(TORCH)); \
+	    $(PY) -m spec.helpers.compare reports/run-torch$$1.json reports/run-torch$$2.json \
+	        -o reports/upgrade-$$1-to-$$2.md && echo "upgrade report: reports/upgrade-$$1-to-$$2.md"
 
-matrix-venv: $(MATRIX_VENV)/.installed
-
-$(MATRIX_VENV)/.installed: requirements.lock
-	test -x $(MATRIX_PY) || $(PYTHON) -m venv $(MATRIX_VENV)
-	grep -v -E '^(torch|torchvision|triton|nvidia-|cuda-)' requirements.lock > $(MATRIX_VENV)/others.txt
-	$(MATRIX_VENV)/bin/pip install --quiet --disable-pip-version-check \
-	    torch==$(TORCH) torchvision==$(TORCHVISION) -r $(MATRIX_VENV)/others.txt
-	touch $@
+## atlas: the spec on every supported release, one venv at a time (nox + uv), then the
+## atlas page spec/atlas.md (about an hour here; each venv deleted after its run)
+atlas: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nox -f .ci/noxfile.py $(if $(RELEASES),-s $(foreach r,$(RELEASES),"atlas(torch='$(r)')"))
+	$(PY) -m spec.helpers.atlas reports/atlas -o spec/atlas.md
 
 ## goldens: re-record the golden fingerprints for this torch release (review the diff!)
 goldens: $(STAMP)

@@ -4,7 +4,7 @@
     .venv/bin/nox -f .ci/noxfile.py -s "atlas(torch='2.0.1')"   # one release
 
 Each session: a fresh venv (uv), torch at that release and its companion set chosen by
-rule (``companions``), the spec with a run report, the venv deleted (each is ~6 GB).
+rule (``spec.helpers.companions``), the spec with a run report, the venv deleted (each is ~6 GB).
 Per release it leaves in reports/atlas/: ``run-torchX.json`` (the run report),
 ``companions-torchX.txt`` (what was installed) and ``session-torchX.json`` (seconds to
 install and to test, the disk the venv and its download cache took). Then
@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,70 +29,21 @@ import nox
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "reports" / "atlas"
+sys.path.insert(0, str(ROOT))
+from spec.helpers.companions import RELEASES, pins  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_missing_interpreters = True
 
-#: The last patch of every minor release from 2.0 on, and 1.13.1 (the last 1.x with
-#: wheels for Python 3.11) — torch -> torchvision. Each torchvision wheel pins the one
-#: torch it was built with; None: none for this Python on the registry.
-RELEASES = {
-    "1.13.1": None,
-    "2.0.1": "0.15.2",
-    "2.1.2": "0.16.2",
-    "2.2.2": "0.17.2",
-    "2.3.1": "0.18.1",
-    "2.4.1": "0.19.1",
-    "2.5.1": "0.20.1",
-    "2.6.0": "0.21.0",
-    "2.7.1": "0.22.1",
-    "2.8.0": "0.23.0",
-    "2.9.1": "0.24.1",
-    "2.10.0": "0.25.0",
-    "2.11.0": "0.26.0",
-    "2.12.1": "0.27.1",
-    "2.13.0": "0.28.0",
-    "2.14.1": "0.29.1",
-    "2.15.0": "0.29.2",
-}
 
-#: The test extras of pyproject.toml, unpinned: the resolver picks the newest release of
-#: each that declares support for the torch being installed (Lightning and torchmetrics
-#: declare their torch range; torchvision pins its torch).
-EXTRAS = [
-    "pytest", "pytest-xdist", "pytest-benchmark", "hypothesis", "pytorch-lightning",
-    "torchmetrics", "tensorboard", "matplotlib", "mlxtend", "sybil", "scipy",
-    "pretrainedmodels", "six", "pytest-html", "pytest-json-report", "pytest-regressions",
-    "pandas", "tqdm", "packaging",
-]  # fmt: skip
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("+")[0].split(".")[:3])
-
-
-def companions(torch_version: str) -> list[str]:
-    """What to install beside ``torch==torch_version``, by rule:
-
-    - torchvision: the one built for it (``RELEASES``), none where there is none;
-    - NumPy < 2 below torch 2.3: earlier wheels were built against NumPy 1.x without
-      declaring it ("Failed to initialize NumPy: _ARRAY_API not found" under 2.x);
-    - everything else: the newest release that declares support for these (left to the
-      resolver: pandas 3 declares NumPy >= 2, so NumPy < 2 brings an older pandas).
-    """
-    pins = [f"torch=={torch_version}"]
-    vision = RELEASES.get(torch_version)
-    if vision:
-        pins.append(f"torchvision=={vision}")
-    if version_tuple(torch_version) < (2, 3):
-        pins.append("numpy<2")
-    return pins + EXTRAS
-
-
-def disk_bytes(path: Path) -> int:
-    out = subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True, check=False)
-    return int(out.stdout.split()[0]) if out.returncode == 0 and out.stdout else 0
+def disk_bytes(*paths: Path) -> int:
+    """Bytes on disk under ``paths``, a file hard-linked from one into another (uv links
+    the venv's files from its cache) counted once."""
+    out = subprocess.run(["du", "-scb", *map(str, paths)], capture_output=True, text=True,
+                         check=False)  # fmt: skip
+    last = out.stdout.strip().splitlines()[-1:] if out.returncode == 0 else []
+    return int(last[0].split()[0]) if last else 0
 
 
 @nox.session(python="3.11")
@@ -102,12 +54,12 @@ def atlas(session: nox.Session, torch: str) -> None:
     cache = Path(tempfile.mkdtemp(prefix=f"uv-cache-{torch}-"))
     env = {"UV_CACHE_DIR": str(cache), "PIP_CONSTRAINT": ""}
     venv = Path(session.virtualenv.location)
-    record = {"torch": torch, "companions": companions(torch)}
+    record = {"torch": torch, "companions": pins(torch)}
     try:
         start = time.perf_counter()
-        session.install(*companions(torch), env=env)
+        session.install(*pins(torch), env=env)
         record["install_s"] = round(time.perf_counter() - start, 1)
-        record["disk_bytes"] = disk_bytes(venv) + disk_bytes(cache)
+        record["disk_bytes"] = disk_bytes(venv, cache)
         frozen = session.run("uv", "pip", "freeze", "--python", str(venv / "bin" / "python"),
                              silent=True, external=True)  # fmt: skip
         (OUT / f"companions-torch{torch}.txt").write_text(frozen or "", encoding="utf-8")
