@@ -56,9 +56,9 @@ venv: $(STAMP)
 # uv where it installs (a pip package: no binary download), pip where it does not.
 $(STAMP): requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	if $(PY) -m pip install --quiet --disable-pip-version-check uv; then \
-	    $(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.lock; \
-	else \
+	if $(PY) -m pip install --quiet --disable-pip-version-check uv && \
+	    $(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.lock; then :; else \
+	    echo "uv unavailable: installing with pip"; \
 	    $(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock; \
 	fi
 	touch $(STAMP)
