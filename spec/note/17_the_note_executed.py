@@ -62,6 +62,7 @@ from sybil.parsers.markdown import CodeBlockParser
 pytest.importorskip("torchvision", reason="needs torchvision: the note's CIFAR-10 blocks use it")
 
 from spec.helpers import drift as drift_table
+from spec.helpers.devices import needs_cuda
 from spec.helpers.note import NOTE_PATH
 from spec.helpers.releases import TORCH
 
@@ -512,7 +513,20 @@ def test_the_shell_block_is_listed_and_never_run():
 
 
 # ============================================================================ the blocks
-@pytest.mark.parametrize("line", LINES, ids=[block_id(line) for line in LINES])
+def block_params() -> list:
+    """One case per block; the CUDA block carries the `cuda` marker, so a GPU host's
+    `pytest -m cuda` runs it (and, through the notebook, every block before it)."""
+    return [
+        pytest.param(
+            line,
+            id=block_id(line),
+            marks=[needs_cuda] if getattr(BLOCKS.get(line), "needs_cuda", False) else [],
+        )
+        for line in LINES
+    ]
+
+
+@pytest.mark.parametrize("line", block_params())
 def test_the_block_runs_as_its_status_says(notebook, line, record_property):
     """Runs as its status says, printing what the note shows.
 
