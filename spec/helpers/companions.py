@@ -55,10 +55,15 @@ EXTRAS = [
 ]  # fmt: skip
 
 
+#: Extras that cannot install without a torchvision (they require it).
+NEED_TORCHVISION = ("pretrainedmodels",)
+
+
 def pins(torch: str, torchvision: str | None = None) -> list[str]:
     """What to install beside ``torch==torch``, by rule:
 
-    - torchvision: the one built for it (``RELEASES``, or as given), none where none is;
+    - torchvision: the one built for it (``RELEASES``, or as given); where there is none,
+      nothing that requires it (``NEED_TORCHVISION``);
     - NumPy < 2 below torch 2.3: earlier wheels were built against NumPy 1.x without
       declaring it ("Failed to initialize NumPy: _ARRAY_API not found" under 2.x);
     - everything else: the newest release that declares support (left to the resolver).
@@ -69,7 +74,8 @@ def pins(torch: str, torchvision: str | None = None) -> list[str]:
         out.append(f"torchvision=={vision}")
     if Version(torch) < Version("2.3"):
         out.append("numpy<2")
-    return out + EXTRAS
+    extras = EXTRAS if vision else [e for e in EXTRAS if e not in NEED_TORCHVISION]
+    return out + extras
 
 
 def conflict_line(stderr: str) -> str:

@@ -20,6 +20,7 @@ def test_each_release_gets_its_own_torchvision_and_numpy_below_2_before_torch_2_
     assert "numpy<2" in companions.pins("2.2.2")
     assert not any(p.startswith("numpy") for p in companions.pins("2.3.1"))
     assert not any(p.startswith("torchvision") for p in companions.pins("1.13.1"))
+    assert "pretrainedmodels" not in companions.pins("1.13.1")  # it requires torchvision
     assert companions.pins("2.9.1", torchvision="0.24.0")[1] == "torchvision==0.24.0"
     assert "pytorch-lightning" in companions.pins("2.15.0")  # unpinned: the resolver picks
 
