@@ -8,6 +8,8 @@ one) and its parameters. Works under pytest-xdist: what the controller needs tra
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import inspect
 import json
 from collections import Counter, defaultdict
@@ -135,6 +137,30 @@ class Checklist:
         if order.index(outcome) >= order.index(entry.outcome):
             entry.outcome = outcome
             entry.reason = _reason(report)
+
+    def record_collection(self, report: pytest.CollectReport) -> None:
+        """A module that could not be collected (an error) or was skipped as a whole (a
+        library it needs is missing): one entry for the module, so that a run report
+        shows the chapter and why it did not run."""
+        path = Path(report.nodeid.split("::", 1)[0])
+        if report.passed or path.suffix != ".py" or report.nodeid in self.entries:
+            return
+        doc = None
+        with contextlib.suppress(OSError, SyntaxError, ValueError):
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+        if report.skipped and isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        else:
+            text = str(report.longrepr).strip().splitlines()
+            reason = text[-1] if text else "collection failed"
+        self.entries[report.nodeid] = Entry(
+            nodeid=report.nodeid,
+            chapter=chapter_of(report.nodeid, doc),
+            doc=f"(the whole module: {'skipped' if report.skipped else 'not collected'})",
+            order=-1,
+            outcome="skipped" if report.skipped else "error",
+            reason=reason,
+        )
 
     def by_chapter(self) -> dict[str, list[Entry]]:
         groups: dict[str, list[Entry]] = defaultdict(list)
@@ -283,6 +309,9 @@ class Recorder:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.checklist.record(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self.checklist.record_collection(report)
 
     def pytest_warning_recorded(self, warning_message, when, nodeid, location) -> None:
         if nodeid and issubclass(warning_message.category, TRACKED_WARNINGS):
