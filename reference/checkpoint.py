@@ -82,7 +82,9 @@ def _fsync_directory(directory: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- loading
-_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+# torch >= 2.4 says "Unsupported global: GLOBAL posix.system", earlier releases
+# "Unsupported class posix.system".
+_GLOBAL = re.compile(r"(?:GLOBAL|Unsupported class) ([\w.]+)")
 
 
 def _explain(path: str, error: BaseException, is_zip: bool) -> CheckpointError:

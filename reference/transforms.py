@@ -66,25 +66,36 @@ val_transform = InputChecked(
 )
 
 # The same pipelines in transforms.v2 (ToTensor is deprecated there: ToImage + ToDtype).
-train_transform_v2 = InputChecked(
-    v2.Compose(
-        [
-            v2.RandomResizedCrop(size=224, scale=(0.08, 1.0), antialias=True),
-            v2.RandomHorizontalFlip(),
-            v2.ToImage(),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(mean=MEAN, std=STD),
-        ]
+# v2's ToImage arrived in torchvision 0.16 (0.15's beta v2 had ToImageTensor): before
+# it, these two are None.
+HAS_V2 = hasattr(v2, "ToImage")
+train_transform_v2 = (
+    None
+    if not HAS_V2
+    else InputChecked(
+        v2.Compose(
+            [
+                v2.RandomResizedCrop(size=224, scale=(0.08, 1.0), antialias=True),
+                v2.RandomHorizontalFlip(),
+                v2.ToImage(),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Normalize(mean=MEAN, std=STD),
+            ]
+        )
     )
 )
-val_transform_v2 = InputChecked(
-    v2.Compose(
-        [
-            v2.Resize(256, antialias=True),
-            v2.CenterCrop(224),
-            v2.ToImage(),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(mean=MEAN, std=STD),
-        ]
+val_transform_v2 = (
+    None
+    if not HAS_V2
+    else InputChecked(
+        v2.Compose(
+            [
+                v2.Resize(256, antialias=True),
+                v2.CenterCrop(224),
+                v2.ToImage(),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Normalize(mean=MEAN, std=STD),
+            ]
+        )
     )
 )

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from packaging.version import Version
 
 from reference import checkpoint, cifar10, cifar10_data, examples, resume, update_weights
 from reference.loss_function import criterion
 from reference.neural_networks import Net
+from spec.helpers import releases
 from spec.helpers.devices import needs_cuda
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +100,7 @@ def mnist(tmp_path_factory):
 
 def lightning_fit(data_dir, out, epochs, seed, callbacks=(), ckpt_path=None):
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    pl.seed_everything(seed, verbose=False)
+    releases.seed_everything(seed)
     model = LitMNIST(data_dir=str(data_dir), download=False, learning_rate=1e-3)
     trainer = pl.Trainer(
         max_epochs=epochs, accelerator="cpu", devices=1, enable_progress_bar=False,
@@ -110,9 +112,21 @@ def lightning_fit(data_dir, out, epochs, seed, callbacks=(), ckpt_path=None):
     return model, trainer
 
 
+LIGHTNING = Version(pl.__version__.split("+")[0])
+#: Measured by the atlas (spec/atlas.md): under Lightning 2.3.3 (the newest for torch 2.0)
+#: the resume with the RNG restored still ends elsewhere; from 2.4 on it is exact. The
+#: cause is not bisected; strict, so the day it holds there the spec says so.
+RNG_RESUME_NOT_EXACT = pytest.mark.xfail(
+    Version("2.4") > LIGHTNING, strict=True,
+    reason="Lightning before 2.4: the RNG-restored resume is not exact (measured on 2.3.3)",
+)  # fmt: skip
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "with_rng", [False, True], ids=["lightning alone", "with RNGStateCallback"]
+    "with_rng",
+    [False, pytest.param(True, marks=RNG_RESUME_NOT_EXACT)],
+    ids=["lightning alone", "with RNGStateCallback"],
 )
 def test_lightning_resume_is_exact_only_with_the_rng_restored(mnist, tmp_path, with_rng):
     """Lightning's checkpoint restores model, optimizer and loops but not the RNGs; with them restored the resume is exact.

@@ -12,6 +12,7 @@ import torch
 import torch.distributed as dist
 
 from reference import distributed
+from spec.helpers import releases
 
 pytestmark = [
     pytest.mark.distributed,
@@ -84,7 +85,7 @@ def test_lightning_ddp_spawn_on_two_cpus_matches_one_device_at_double_batch(tmp_
         "limit_train_batches": 12, "limit_val_batches": 0,  # the first 384 examples
     }  # fmt: skip
     with torch.random.fork_rng():
-        pl.seed_everything(0, verbose=False)
+        releases.seed_everything(0)
         one = without_dropout(
             LitMNISTInOrder(data_dir=str(tmp_path), download=False, learning_rate=1e-3)
         )

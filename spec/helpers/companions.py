@@ -66,6 +66,8 @@ def pins(torch: str, torchvision: str | None = None) -> list[str]:
       nothing that requires it (``NEED_TORCHVISION``);
     - NumPy < 2 below torch 2.3: earlier wheels were built against NumPy 1.x without
       declaring it ("Failed to initialize NumPy: _ARRAY_API not found" under 2.x);
+    - setuptools < 81 below torch 2.1: the newest Lightning for torch 2.0 (2.3.3) imports
+      ``pkg_resources``, which setuptools 81 removed;
     - everything else: the newest release that declares support (left to the resolver).
     """
     out = [f"torch=={torch}"]
@@ -74,6 +76,8 @@ def pins(torch: str, torchvision: str | None = None) -> list[str]:
         out.append(f"torchvision=={vision}")
     if Version(torch) < Version("2.3"):
         out.append("numpy<2")
+    if Version(torch) < Version("2.1"):
+        out.append("setuptools<81")
     extras = EXTRAS if vision else [e for e in EXTRAS if e not in NEED_TORCHVISION]
     return out + extras
 

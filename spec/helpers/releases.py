@@ -34,3 +34,15 @@ def add_graph_jit_warning_expected(version: Version = TORCH) -> set[type]:
     if version >= Version("2.10"):
         return {DeprecationWarning}
     return set()
+
+
+def seed_everything(seed: int) -> int:
+    """``pytorch_lightning.seed_everything(seed)`` without its log line where it can:
+    ``verbose=`` arrived in Lightning 2.4 (2.3.3, the newest for torch 2.0, lacks it)."""
+    import inspect
+
+    import pytorch_lightning as pl
+
+    if "verbose" in inspect.signature(pl.seed_everything).parameters:
+        return pl.seed_everything(seed, verbose=False)
+    return pl.seed_everything(seed)

@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from packaging.version import Version
 from PIL import Image
 from torchvision import models
 
 from reference import pretrained_models as pm
+from spec.helpers import releases
 
 
 @pytest.fixture(scope="module")
@@ -298,13 +300,16 @@ def test_pretrainedmodels_vgg16_features_are_fc7_before_relu_not_conv_maps(
     of drawing 138M random weights that the copy overwrites) and
     ``load_state_dict(..., assign=True)`` puts the copied tensors in.
     """
-    with warnings.catch_warnings(), torch.device("meta"):
+    # load_state_dict(assign=) arrived in torch 2.1; before it, build on the CPU and copy
+    meta = Version("2.1") <= releases.TORCH
+    with warnings.catch_warnings(), torch.device("meta" if meta else "cpu"):
         warnings.simplefilter("ignore", UserWarning)
         model = pretrainedmodels.vgg16(num_classes=1000, pretrained=None).eval()
-    model._features.load_state_dict(vgg16.features.state_dict(), assign=True)
-    model.linear0.load_state_dict(vgg16.classifier[0].state_dict(), assign=True)
-    model.linear1.load_state_dict(vgg16.classifier[3].state_dict(), assign=True)
-    model.last_linear.load_state_dict(vgg16.classifier[6].state_dict(), assign=True)
+    assign = {"assign": True} if meta else {}
+    model._features.load_state_dict(vgg16.features.state_dict(), **assign)
+    model.linear0.load_state_dict(vgg16.classifier[0].state_dict(), **assign)
+    model.linear1.load_state_dict(vgg16.classifier[3].state_dict(), **assign)
+    model.last_linear.load_state_dict(vgg16.classifier[6].state_dict(), **assign)
     assert not any(t.is_meta for t in [*model.parameters(), *model.buffers()])
     with torch.no_grad():
         ours = model.features(images_224)

@@ -13,6 +13,7 @@ from torchvision.datasets import MNIST
 pl = pytest.importorskip("pytorch_lightning", reason="needs pytorch-lightning")
 from reference import checkpoint, lightning_mnist  # noqa: E402
 from reference.lightning_mnist import LitMNIST  # noqa: E402
+from spec.helpers import releases  # noqa: E402
 
 
 def quiet_trainer(tmp_path, **kwargs):
@@ -49,7 +50,7 @@ def fitted(mnist_dir, tmp_path_factory):
     """A real short fit: 3 epochs of Adam (lr 1e-3) on the digits, checkpointing the last epoch."""
     out = tmp_path_factory.mktemp("fit")
     with torch.random.fork_rng():
-        pl.seed_everything(0, verbose=False)
+        releases.seed_everything(0)
         model = LitMNIST(data_dir=str(mnist_dir), download=False, learning_rate=1e-3)
         trainer = quiet_trainer(out, max_epochs=3, enable_checkpointing=True)
         trainer.fit(model)
