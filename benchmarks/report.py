@@ -231,13 +231,21 @@ def verdicts(rows: list[dict]) -> list[str]:
     return lines
 
 
-def chart(rows: list[dict], path: Path) -> Path | None:
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or None where it is missing."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def chart(rows: list[dict], path: Path) -> Path | None:
+    plt = pyplot()
+    if plt is None:
         return None
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
     labels = [f"{r['core']} {r['variant']} {r['device']} {r['threads']}thr" for r in rows]
@@ -255,12 +263,8 @@ def chart(rows: list[dict], path: Path) -> Path | None:
 def e2e_chart(rows: list[dict], path: Path) -> Path | None:
     """Seconds per epoch of the note's script, each bar split into waiting for data and the
     rest of the step."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return None
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
     labels = [f"{r['variant']} {r['device']}" for r in rows]
