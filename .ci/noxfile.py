@@ -54,7 +54,9 @@ def atlas(session: nox.Session, torch: str) -> None:
     cache = Path(tempfile.mkdtemp(prefix=f"uv-cache-{torch}-"))
     env = {"UV_CACHE_DIR": str(cache), "PIP_CONSTRAINT": ""}
     venv = Path(session.virtualenv.location)
-    record = {"torch": torch, "companions": pins(torch)}
+    commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                            capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    record = {"torch": torch, "companions": pins(torch), "spec_commit": commit}
     try:
         start = time.perf_counter()
         session.install(*pins(torch), env=env)

@@ -8,7 +8,9 @@ from reference import operations
 
 
 def shares_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+    # untyped_storage() arrived in torch 2.0; 1.x has storage() (deprecated since)
+    storage = "untyped_storage" if hasattr(a, "untyped_storage") else "storage"
+    return getattr(a, storage)().data_ptr() == getattr(b, storage)().data_ptr()
 
 
 def test_column_indexing_matches_numpy():
