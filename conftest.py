@@ -80,8 +80,11 @@ class _Chapter(pytest.Module):
             cause = error.__cause__
             name = getattr(cause, "name", None) or ""
             if isinstance(cause, ModuleNotFoundError) and name.split(".")[0] in OPTIONAL_LIBRARIES:
+                # the module's name in the message: pytest-xdist passes on one skip per
+                # distinct message, so each skipped module is reported
                 raise pytest.skip.Exception(
-                    f"needs {name.split('.')[0]}: not installed beside torch {torch.__version__}",
+                    f"needs {name.split('.')[0]}: not installed beside torch "
+                    f"{torch.__version__} ({self.path.name} skipped)",
                     allow_module_level=True,
                 ) from None
             raise

@@ -14,6 +14,7 @@ atlas shows why.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import re
 from dataclasses import dataclass, field
@@ -124,8 +125,18 @@ def drift_observations(releases: list[Release]) -> list[dict]:
     return rows
 
 
-def render(releases: list[Release]) -> str:
+def machine() -> str:
+    """'x86_64, 2 cores, Python 3.11.7': where the atlas ran (the sessions run here)."""
+    import os
+    import platform
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def render(releases: list[Release], where: str = "", when: str = "") -> str:
     lines = ["# Atlas — the spec on every supported torch release", ""]
+    if where or when:
+        lines += [f"Run on {where or machine()}, CPU only, {when}.".replace(", .", "."), ""]
     total_s = sum(r.session.get("install_s", 0) + r.session.get("test_s", 0) for r in releases)
     disk = max((r.session.get("disk_bytes", 0) for r in releases), default=0)
     lines += [
@@ -205,10 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path, help="reports/atlas: the nox sessions' files")
     parser.add_argument("-o", "--output", type=Path, default=Path("spec/atlas.md"))
     args = parser.parse_args(argv)
-    releases = load(args.folder)
+    folder = args.folder
+    releases = load(folder)
     if not releases:
         parser.error(f"{args.folder}: no session-torch*.json in it (run make atlas first)")
-    args.output.write_text(render(releases), encoding="utf-8")
+    newest = max((folder / f"session-torch{r.torch}.json").stat().st_mtime for r in releases)
+    when = datetime.datetime.fromtimestamp(newest, datetime.UTC).date().isoformat()
+    args.output.write_text(render(releases, machine(), when), encoding="utf-8")
     print(f"wrote {args.output} ({len(releases)} releases)")
     return 0
 
