@@ -167,7 +167,9 @@ def render(releases: list[Release], where: str = "", when: str = "") -> str:
         "",
         "## Chapters by release",
         "",
-        "Tests passed (and expected failures), `+Ns` skipped, **N ✗** failed or errored.",
+        "Tests passed (and expected failures), `+Ns` skipped, **N ✗** failed or errored; "
+        "`0 +1s`: the whole chapter skipped, naming the library it needs (in the release's "
+        "run report).",
         "",
         "| chapter | " + " | ".join(r.torch for r in releases) + " |",
         "|---|" + "---|" * len(releases),
