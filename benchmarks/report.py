@@ -91,16 +91,21 @@ def e2e_table(rows: list[dict]) -> str:
     script (2 epochs and both test passes) with its one-time costs apart."""
     head = ["variant", "device", "threads", "loader", "us/step", "s/epoch", "data share",
             "vs as written", "test passes s", "script s", "one-time s"]  # fmt: skip
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    body = []
     for r in rows:
         base = as_written_of(r, rows)
         speedup = f"{base['s_per_epoch'] / r['s_per_epoch']:.2f}x" if base else "n/a"
-        lines.append(
-            f"| {r['variant']} | {r['device']} | {r['threads']} | {r['loader']} "
-            f"| {r['us_per_step']:,.1f} | {r['s_per_epoch']:,.2f} | {100 * r['data_share']:.0f} % "
-            f"| {speedup} | {r['test_passes_s']:,.2f} | {r['script_s']:,.2f} "
-            f"| {r['one_time_s']:,.2f} |"
-        )
+        body.append([
+            r["variant"], r["device"], r["threads"], r["loader"], f"{r['us_per_step']:,.1f}",
+            f"{r['s_per_epoch']:,.2f}", f"{100 * r['data_share']:.0f} %", speedup,
+            f"{r['test_passes_s']:,.2f}", f"{r['script_s']:,.2f}", f"{r['one_time_s']:,.2f}",
+        ])  # fmt: skip
+    return markdown_table(head, body)
+
+
+def markdown_table(head: list[str], body: list[list]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(cell) for cell in cells) + " |" for cells in body]
     return "\n".join(lines)
 
 
@@ -174,16 +179,16 @@ def table(rows: list[dict]) -> str:
         "% of floor",
         "setup s",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    body = []
     for r in rows:
         base = baseline_of(r, rows)
         speedup = f"{r['items_per_s'] / base:.2f}x" if base else "n/a"
-        lines.append(
-            f"| {r['core']} | {r['variant']} | {r['device']} | {r['threads']} | {r['batch']} "
-            f"| {r['items_per_s']:,.0f} | {r['us_per_step']:,.1f} | {epoch(r)} | {speedup} "
-            f"| {r['pct_of_floor']:.2f} | {r['setup_s']:.2f} |"
-        )
-    return "\n".join(lines)
+        body.append([
+            r["core"], r["variant"], r["device"], r["threads"], r["batch"],
+            f"{r['items_per_s']:,.0f}", f"{r['us_per_step']:,.1f}", epoch(r), speedup,
+            f"{r['pct_of_floor']:.2f}", f"{r['setup_s']:.2f}",
+        ])  # fmt: skip
+    return markdown_table(head, body)
 
 
 def verdicts(rows: list[dict]) -> list[str]:
