@@ -66,6 +66,10 @@ from spec.helpers.devices import needs_cuda
 from spec.helpers.note import NOTE_PATH
 from spec.helpers.releases import TORCH
 
+# The notebook trains twice (CIFAR-10, then LitMNIST): ~8 s on 2 cores. Marked slow, so a
+# parallel run starts it early, beside the other long tests, instead of at its tail.
+pytestmark = pytest.mark.slow
+
 STATUSES = ("verbatim", "shimmed", "xfail", "not code", "skip")
 
 
