@@ -38,7 +38,7 @@ def add_graph_jit_warning_expected(version: Version = TORCH) -> set[type]:
 
 def seed_everything(seed: int) -> int:
     """``pytorch_lightning.seed_everything(seed)`` without its log line where it can:
-    ``verbose=`` arrived in Lightning 2.4 (2.3.3, the newest for torch 2.0, lacks it)."""
+    Lightning 2.3.3 (the newest for torch 2.0) has no ``verbose=``; 2.6.6 has it."""
     import inspect
 
     import pytorch_lightning as pl
