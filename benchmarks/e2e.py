@@ -235,14 +235,17 @@ class NoteScript:
         yield first
         yield from it
 
-    def _decoded_epoch(self) -> Iterator:
+    def _gathered_epoch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next epoch at once, in the loader's order: one gather, one normalization."""
         order = self._draw_epoch_order().to(self.device)
+        return normalize(self.train_u8.index_select(0, order)), self.train_y.index_select(0, order)
+
+    def _decoded_epoch(self) -> Iterator:
         if self.device.type == "cuda":
-            # one gather and one normalization for the whole epoch
-            x = normalize(self.train_u8.index_select(0, order))
-            y = self.train_y.index_select(0, order)
+            x, y = self._gathered_epoch()
             yield from zip(x.split(BATCH), y.split(BATCH), strict=True)
         else:
+            order = self._draw_epoch_order()
             for idx in order.split(BATCH):
                 yield (
                     normalize(self.train_u8.index_select(0, idx)),
@@ -251,9 +254,7 @@ class NoteScript:
 
     def _prepared_epoch(self) -> list:
         """core_only: one epoch's batches in the as-written order, transformed beforehand."""
-        order = self._draw_epoch_order().to(self.device)
-        x = normalize(self.train_u8.index_select(0, order))
-        y = self.train_y.index_select(0, order)
+        x, y = self._gathered_epoch()
         return list(zip(x.split(BATCH), y.split(BATCH), strict=True))
 
     def _memory_epoch(self) -> Iterator:
@@ -284,9 +285,7 @@ class NoteScript:
             return 0.0
         if self.options.decoded and self.device.type == "cuda":
             start = time.perf_counter()
-            order = self._draw_epoch_order().to(self.device)
-            normalize(self.train_u8.index_select(0, order))
-            self.train_y.index_select(0, order)
+            self._gathered_epoch()
             self._sync()
             return (time.perf_counter() - start) / self.steps_per_epoch
         self.data_only(min(50, steps))
@@ -359,9 +358,7 @@ class NoteScript:
         k = self.options.steps_per_graph
         while steps > 0:
             if self.batches is None:
-                order = self._draw_epoch_order().to(self.device)
-                x = normalize(self.train_u8.index_select(0, order))
-                y = self.train_y.index_select(0, order)
+                x, y = self._gathered_epoch()
                 n = self.steps_per_epoch
                 self.runner.set_data(x.view(n, BATCH, 3, 32, 32), y.view(n, BATCH))
                 self.batches, self.i = iter(()), 0  # marks an epoch in progress
@@ -377,7 +374,7 @@ class NoteScript:
                 self.batches, self.epoch = None, self.epoch + 1
 
     # ------------------------------------------------------------------ testing
-    def test_passes(self) -> tuple[int, list[int], list[int]]:
+    def evaluate(self) -> tuple[int, list[int], list[int]]:
         """The note's two passes: (correct over the whole test set, per-class correct,
         per-class total). As written: two loops over the test loader, the second with the
         note's ``for i in range(4)``; decoded: one batched forward pass for both."""

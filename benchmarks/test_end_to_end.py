@@ -59,7 +59,7 @@ def as_written(e2e_root, smoke):
     for k in sorted({checked_steps(smoke, "cpu"), checked_steps(smoke, "cuda")}):
         script.train_steps(k - done)
         done = k
-        out[k] = script.weights(), script.test_passes()
+        out[k] = script.weights(), script.evaluate()
     script.close()
     torch.set_num_threads(before)
     return out
@@ -72,15 +72,74 @@ def checked_steps(smoke: bool, device: str) -> int:
     return 20 if smoke or device == "cuda" else 200
 
 
-@pytest.mark.parametrize(("variant", "device"), cases())
-def test_end_to_end(variant, device, benchmark, e2e_root, as_written, smoke):
-    """The note's script in one variant: same weights and accuracy as written, then timed."""
+@pytest.fixture
+def torch_threads():
+    """TORCH_NUM_THREADS intra-op threads (default 1) for the case, put back after."""
     before = torch.get_num_threads()
     torch.set_num_threads(int(os.environ.get("TORCH_NUM_THREADS", "1")))
+    yield torch.get_num_threads()
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(("variant", "device"), cases())
+def test_end_to_end(variant, device, benchmark, e2e_root, as_written, smoke, torch_threads):
+    """The note's script in one variant: same weights and accuracy as written, then timed."""
+    tuning = {}
+    if variant == "tuned_loader" and device not in e2e.TUNED:
+        _, tuning = e2e.tune_loader(e2e_root, device, batches=20 if smoke else 300)
+    k = checked_steps(smoke, device)
+    script = e2e.NoteScript(e2e_root, device, variant)
     try:
-        run_case(variant, device, benchmark, e2e_root, as_written, smoke)
+        # Honesty first: k steps of this variant end where the script as written ends,
+        # and the two test passes of those weights count the same images correct.
+        script.train_steps(k)
+        want_weights, want_tests = as_written[k]
+        tolerance = EXACT if device == "cpu" else FP32_OTHER_ORDER
+        torch.testing.assert_close(script.weights(), want_weights, **tolerance)
+        start = time.perf_counter()
+        tests = script.evaluate()
+        test_s = time.perf_counter() - start
+        if device == "cpu":
+            assert tests == want_tests
+        else:  # float reassociation may flip a borderline prediction: at most 0.1 %
+            assert abs(tests[0] - want_tests[0]) <= max(1, want_tests[0] // 1000)
+        # Then time training steps of the same script, from where it stands (mid-epoch).
+        steps, step_s, vs_core = time_steps(script, benchmark, e2e_root, device, smoke)
     finally:
-        torch.set_num_threads(before)
+        script.close()
+    figures = timings(script, e2e_root, device, smoke, step_s, test_s)
+    benchmark.extra_info.update(
+        {
+            **figures,
+            "family": "e2e",
+            "core": "note-script",
+            "variant": variant,
+            "loader": e2e.describe(script.options),
+            "loader_tuning_us_per_batch": tuning,
+            "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+            "torch": torch.__version__,
+            "threads": torch_threads,
+            "batch": e2e.BATCH,
+            "train_images": len(script.trainset),
+            "test_images": len(script.testset),
+            "steps_per_round": steps,
+            "vs_core_only_interleaved": vs_core,
+            "trajectory_steps": k,
+            "test_correct": tests[0],
+        }
+    )
+
+
+def time_steps(script, benchmark, root, device: str, smoke: bool):
+    """(steps per round, median seconds per step, decoded-vs-core ratio or None): about
+    1-2 s a round, all rounds inside the first epoch."""
+    k_graph = script.options.steps_per_graph
+    steps = k_graph if smoke else 2000 if k_graph > 1 else 1000 if device == "cuda" else 400
+    rounds = 1 if smoke else 3
+    benchmark.pedantic(script.train_steps, args=(steps,), rounds=rounds, warmup_rounds=0)
+    stats = getattr(benchmark, "stats", None)
+    step_s = stats.stats.median / steps if stats is not None else float("nan")
+    return steps, step_s, against_core_only(script, root, device, steps, 1 if smoke else 7)
 
 
 def against_core_only(script, root, device: str, steps: int, rounds: int) -> float | None:
@@ -105,42 +164,11 @@ def against_core_only(script, root, device: str, steps: int, rounds: int) -> flo
     return min(mine) / min(theirs)
 
 
-def run_case(variant, device, benchmark, root, as_written, smoke):
-    tuning = {}
-    if variant == "tuned_loader" and device not in e2e.TUNED:
-        _, tuning = e2e.tune_loader(root, device, batches=20 if smoke else 300)
-    k = checked_steps(smoke, device)
-    script = e2e.NoteScript(root, device, variant)
-    try:
-        # Honesty first: k steps of this variant end where the script as written ends,
-        # and the two test passes of those weights count the same images correct.
-        script.train_steps(k)
-        want_weights, want_tests = as_written[k]
-        tolerance = EXACT if device == "cpu" else FP32_OTHER_ORDER
-        torch.testing.assert_close(script.weights(), want_weights, **tolerance)
-        start = time.perf_counter()
-        tests = script.test_passes()
-        test_s = time.perf_counter() - start
-        if device == "cpu":
-            assert tests == want_tests
-        else:  # float reassociation may flip a borderline prediction: at most 0.1 %
-            assert abs(tests[0] - want_tests[0]) <= max(1, want_tests[0] // 1000)
-
-        # Then time training steps of the same script, from where it stands (mid-epoch).
-        k_graph = script.options.steps_per_graph
-        # about 1-2 s a round; all rounds stay inside the first epoch
-        steps = k_graph if smoke else 2000 if k_graph > 1 else 1000 if device == "cuda" else 400
-        rounds = 1 if smoke else 3
-        benchmark.pedantic(script.train_steps, args=(steps,), rounds=rounds, warmup_rounds=0)
-        stats = getattr(benchmark, "stats", None)
-        step_s = stats.stats.median / steps if stats is not None else float("nan")
-        vs_core = against_core_only(script, root, device, steps, 1 if smoke else 7)
-    finally:
-        script.close()
-
-    # The data path alone and the cost of starting an epoch, each on a fresh script (for
-    # the captured variants, plain `decoded`: the same data path, nothing to compile).
-    data_variant = "decoded" if script.runner is not None else variant
+def timings(script, root, device: str, smoke: bool, step_s: float, test_s: float) -> dict:
+    """The data path alone and the cost of starting an epoch, each on a fresh script (for
+    the captured variants, plain ``decoded``: the same data path, nothing to compile),
+    and what they add up to: seconds per epoch and for the whole script."""
+    data_variant = "decoded" if script.runner is not None else script.variant
     probe = e2e.NoteScript(root, device, data_variant)
     try:
         data_s = probe.data_seconds_per_step(5 if smoke else 400)
@@ -151,43 +179,24 @@ def run_case(variant, device, benchmark, root, as_written, smoke):
         epoch_start_s = fresh.epoch_start_seconds()
     finally:
         fresh.close()
-
     per_epoch = script.steps_per_epoch
     epoch_s = per_epoch * step_s
     if script.options.decoded and device == "cuda":
         # each epoch is gathered at its start, outside the timed (mid-epoch) steps
         epoch_s += per_epoch * data_s
     starts = EPOCHS if not script.options.persistent_workers else 1
-    train_s = EPOCHS * epoch_s + starts * epoch_start_s
     setup = dict(script.setup_seconds)
-    benchmark.extra_info.update(
-        {
-            "family": "e2e",
-            "core": "note-script",
-            "variant": variant,
-            "loader": e2e.describe(script.options),
-            "loader_tuning_us_per_batch": tuning,
-            "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "batch": e2e.BATCH,
-            "train_images": len(script.trainset),
-            "test_images": len(script.testset),
-            "steps_per_round": steps,
-            "us_per_step": step_s * 1e6,
-            "items_per_s": e2e.BATCH / step_s,
-            "s_per_epoch": epoch_s + epoch_start_s,
-            "epoch_start_s": epoch_start_s,
-            "data_us_per_step": data_s * 1e6,
-            "data_share": data_s / step_s,
-            "test_passes_s": test_s,
-            # what a user waits for once the data sets are read (and, for the decoded
-            # variants, decoded and captured): two epochs and the two test passes
-            "script_s": train_s + test_s,
-            "one_time_s": sum(setup.values()),
-            "one_time": setup,
-            "vs_core_only_interleaved": vs_core,
-            "trajectory_steps": k,
-            "test_correct": tests[0],
-        }
-    )
+    return {
+        "us_per_step": step_s * 1e6,
+        "items_per_s": e2e.BATCH / step_s,
+        "s_per_epoch": epoch_s + epoch_start_s,
+        "epoch_start_s": epoch_start_s,
+        "data_us_per_step": data_s * 1e6,
+        "data_share": data_s / step_s,
+        "test_passes_s": test_s,
+        # what a user waits for once the data sets are read (and, for the decoded
+        # variants, decoded and captured): two epochs and the two test passes
+        "script_s": EPOCHS * epoch_s + starts * epoch_start_s + test_s,
+        "one_time_s": sum(setup.values()),
+        "one_time": setup,
+    }
