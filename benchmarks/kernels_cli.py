@@ -78,11 +78,8 @@ def sweep_warps(args) -> int:
             results[label] = (time.perf_counter() - start) / (args.replays * k) * 1e6
             print(f"{label:22s} {results[label]:8.1f} us/step", flush=True)
         except Exception as e:  # a configuration that fails is reported, the sweep goes on
-            results[label] = repr(e)[:200]
-            print(f"{label:22s} failed: {results[label]}", flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
-    return 0
+            failed(results, label, e, 22)
+    return finish(args, results)
 
 
 # --------------------------------------------------------------------- the conv layers
@@ -247,8 +244,18 @@ def sweep_tiles(args) -> int:
                     flush=True,
                 )
             except Exception as e:  # a configuration that fails is reported, the sweep goes on
-                results[label] = repr(e)[:200]
-                print(f"{label:40s} failed: {results[label]}", flush=True)
+                failed(results, label, e, 40)
+    return finish(args, results)
+
+
+def failed(results: dict, label: str, error: Exception, width: int) -> None:
+    """A sweep's configuration that failed: recorded and printed; the sweep goes on."""
+    results[label] = repr(error)[:200]
+    print(f"{label:{width}s} failed: {results[label]}", flush=True)
+
+
+def finish(args, results: dict) -> int:
+    """A sweep's end: its results written as JSON where --json asks."""
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0

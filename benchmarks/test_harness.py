@@ -318,3 +318,19 @@ def test_the_e2e_report_judges_the_targets_on_the_ratios_measured_side_by_side()
     assert "H200 over cpu: as written 1.33x, optimized 43.33x per epoch" in lines
     table = report.e2e_table(rows)
     assert "| decoded | cpu | 1 |  | 2.1 | 26.00 | 50 % | 1.54x |" in table
+
+
+def test_a_sweep_records_a_failing_configuration_and_writes_its_json(tmp_path, capsys):
+    """A configuration that raises is kept as its error, printed, and written with the rest."""
+    import argparse
+
+    from benchmarks import kernels_cli
+
+    results = {"default": 38.2}
+    kernels_cli.failed(results, "fc warps 16", RuntimeError("out of resources"), 22)
+    out = tmp_path / "sweep.json"
+    assert kernels_cli.finish(argparse.Namespace(json=str(out)), results) == 0
+    assert "fc warps 16            failed: RuntimeError('out of resources')" in capsys.readouterr().out
+    assert json.loads(out.read_text()) == {
+        "default": 38.2, "fc warps 16": "RuntimeError('out of resources')"
+    }
