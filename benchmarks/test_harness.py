@@ -330,7 +330,9 @@ def test_a_sweep_records_a_failing_configuration_and_writes_its_json(tmp_path, c
     kernels_cli.failed(results, "fc warps 16", RuntimeError("out of resources"), 22)
     out = tmp_path / "sweep.json"
     assert kernels_cli.finish(argparse.Namespace(json=str(out)), results) == 0
-    assert "fc warps 16            failed: RuntimeError('out of resources')" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "fc warps 16            failed: RuntimeError('out of resources')" in printed
     assert json.loads(out.read_text()) == {
-        "default": 38.2, "fc warps 16": "RuntimeError('out of resources')"
+        "default": 38.2,
+        "fc warps 16": "RuntimeError('out of resources')",
     }
