@@ -19,7 +19,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from packaging.requirements import Requirement
 from packaging.version import Version
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
+    import tomli as tomllib
 
 #: The last patch of every minor release from 2.0 on, and 1.13.1 (the last 1.x with
 #: wheels for Python 3.11) -> the torchvision built for it (each torchvision wheel pins
@@ -44,15 +50,19 @@ RELEASES = {
     "2.15.0": "0.29.2",
 }
 
-#: The test extras of pyproject.toml, unpinned: the resolver picks the newest release of
-#: each that declares support for what is pinned (Lightning and torchmetrics declare
-#: their torch range; pandas 3 declares NumPy >= 2).
-EXTRAS = [
-    "pytest", "pytest-xdist", "pytest-benchmark", "hypothesis", "pytorch-lightning",
-    "torchmetrics", "tensorboard", "matplotlib", "mlxtend", "sybil", "scipy",
-    "pretrainedmodels", "six", "pytest-html", "pytest-json-report", "pytest-regressions",
-    "pandas", "tqdm", "packaging",
-]  # fmt: skip
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+#: Pinned by the rules below, not taken from pyproject.toml.
+BY_RULE = {"torch", "torchvision", "numpy"}
+
+
+def extras() -> list[str]:
+    """pyproject.toml's dependencies and test extras, by name only: the resolver picks the
+    newest release of each that declares support for what is pinned (Lightning and
+    torchmetrics declare their torch range; pandas 3 declares NumPy >= 2)."""
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    names = [Requirement(r).name for r in wanted]
+    return [n for n in dict.fromkeys(names) if n not in BY_RULE]
 
 
 #: Extras that cannot install without a torchvision (they require it).
@@ -78,8 +88,7 @@ def pins(torch: str, torchvision: str | None = None) -> list[str]:
         out.append("numpy<2")
     if Version(torch) < Version("2.1"):
         out.append("setuptools<81")
-    extras = EXTRAS if vision else [e for e in EXTRAS if e not in NEED_TORCHVISION]
-    return out + extras
+    return out + [e for e in extras() if vision or e not in NEED_TORCHVISION]
 
 
 def conflict_line(stderr: str) -> str:
