@@ -83,7 +83,7 @@ matrix: $(STAMP)
 	        -o reports/upgrade-$$1-to-$$2.md && echo "upgrade report: reports/upgrade-$$1-to-$$2.md"
 
 ## atlas: the spec on every supported release, one venv at a time (nox + uv), then the
-## atlas page spec/atlas.md (about an hour here; each venv deleted after its run)
+## atlas page spec/atlas.md (about 40 min on 2 CPU cores; each venv deleted after its run)
 atlas: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nox -f .ci/noxfile.py $(if $(RELEASES),-s $(foreach r,$(RELEASES),"atlas(torch='$(r)')"))
 	$(PY) -m spec.helpers.atlas reports/atlas -o spec/atlas.md

@@ -147,7 +147,7 @@ def against_core_only(script, root, device: str, steps: int, rounds: int) -> flo
     in memory), timed in alternating rounds in one run, so that a shared machine's drift
     between two cases timed minutes apart does not decide the ratio. The fastest round of
     each is compared: on a shared machine noise only ever adds time (rounds of the same
-    work here differ by up to 2x), so the fastest is the cleanest measurement of each."""
+    work on a 2-core machine differed by up to 2x), so the fastest is the cleanest one."""
     if script.variant != "decoded":
         return None
     core = e2e.NoteScript(root, device, "core_only")
