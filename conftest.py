@@ -16,9 +16,10 @@ import torch
 
 from spec.helpers import data, devices, environment
 
-# The checklist/report plugin lives with the other helpers; it is inert unless
-# `--checklist` or `--spec-report` is given (make spec gives both).
-pytest_plugins = ["spec.helpers.report"]
+# The plugins live with the other helpers: ``outcomes`` resolves the implementation under
+# test (--impl) and reports unwritten code as "to do"; ``report`` prints the checklist
+# (inert unless `--checklist`, `--spec-report` or `--run-report` is given).
+pytest_plugins = ["spec.helpers.outcomes", "spec.helpers.report"]
 
 SEED = 0
 

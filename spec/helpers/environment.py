@@ -7,6 +7,7 @@ a report always says which torch it pinned.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import platform
 import sys
 from pathlib import Path
@@ -28,8 +29,22 @@ LIBRARIES = (
 )
 
 
+#: The distribution that installs each module named in ``LIBRARIES``.
+DISTRIBUTIONS = {"pytorch_lightning": "pytorch-lightning"}
+
+
 def library_version(module_name: str) -> str:
+    """The installed version, read from the package metadata: importing a library only
+    to read its version would cost seconds (Lightning's import alone takes several). A
+    module already imported says its own (torch's carries its build: ``2.14.1+cu130``)."""
+    loaded = sys.modules.get(module_name)
+    if loaded is not None and getattr(loaded, "__version__", None):
+        return str(loaded.__version__)
     try:
+        return importlib.metadata.version(DISTRIBUTIONS.get(module_name, module_name))
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    try:  # not installed as a distribution (a source checkout): ask the module
         module = importlib.import_module(module_name)
     except Exception:
         return "not installed"

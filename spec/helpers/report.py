@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from spec.helpers import environment
+from spec.helpers import environment, implementation, note
+from spec.helpers.outcomes import KIND_KEY, KINDS
 
 SCHEMA = "pytorch-notes-spec/run-report/1"
 GOLDEN_KEY = "spec_golden"
@@ -26,6 +27,7 @@ GOLDEN_KEY = "spec_golden"
 TRACKED_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 
 DOC_KEY = "spec_doc"
+NOTE_KEY = "spec_note"
 CHAPTER_KEY = "spec_chapter"
 ORDER_KEY = "spec_order"
 TAG_KEY = "spec_tag"
@@ -37,6 +39,7 @@ MARKS = {
     "passed": "PASS",
     "failed": "FAIL",
     "error": "ERROR",
+    "todo": "TODO",
     "skipped": "SKIP",
     "xfailed": "XFAIL",
     "xpassed": "XPASS",
@@ -45,6 +48,7 @@ MD_MARKS = {
     "passed": "✅",
     "failed": "❌",
     "error": "💥",
+    "todo": "📝 to do",
     "skipped": "⏭️",
     "xfailed": "☑️ (expected failure)",
     "xpassed": "❗ (unexpectedly passed)",
@@ -87,6 +91,8 @@ class Entry:
     doc: str
     order: int = 0
     tag: str = ""
+    kind: str = "implementation"
+    note: str = ""  # the line of the note the test quotes
     outcome: str = "passed"
     reason: str = ""
     duration: float = 0.0
@@ -95,8 +101,13 @@ class Entry:
     figures: dict[str, str] = field(default_factory=dict)
 
     @property
+    def name(self) -> str:
+        """The test's own name, with its parameters: ``test_x[cpu]``."""
+        return self.nodeid.split("::")[-1]
+
+    @property
     def label(self) -> str:
-        name = self.nodeid.split("::")[-1]
+        name = self.name
         params = name[name.index("[") :] if "[" in name else ""
         text = self.doc or name.split("[")[0].removeprefix("test_").replace("_", " ")
         tag = f" ({self.tag})" if self.tag else ""
@@ -123,6 +134,8 @@ class Checklist:
                 doc=props.get(DOC_KEY, ""),
                 order=int(props.get(ORDER_KEY, 0)),
                 tag=props.get(TAG_KEY, ""),
+                kind=props.get(KIND_KEY, "implementation"),
+                note=props.get(NOTE_KEY, ""),
             )
             self.entries[report.nodeid] = entry
         entry.duration += getattr(report, "duration", 0.0) or 0.0
@@ -133,7 +146,7 @@ class Checklist:
         outcome = _outcome(report)
         if outcome is None:
             return
-        order = ["passed", "xfailed", "skipped", "xpassed", "failed", "error"]
+        order = ["passed", "xfailed", "skipped", "todo", "xpassed", "failed", "error"]
         if order.index(outcome) >= order.index(entry.outcome):
             entry.outcome = outcome
             entry.reason = _reason(report)
@@ -187,6 +200,8 @@ def figures_of(properties) -> dict[str, str]:
 
 
 def _outcome(report: pytest.TestReport) -> str | None:
+    if getattr(report, "spec_todo", None):
+        return "todo"
     if hasattr(report, "wasxfail"):
         return "xfailed" if report.skipped else "xpassed" if report.passed else None
     if report.failed:
@@ -199,6 +214,8 @@ def _outcome(report: pytest.TestReport) -> str | None:
 
 
 def _reason(report: pytest.TestReport) -> str:
+    if getattr(report, "spec_todo", None):
+        return report.spec_todo
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     if hasattr(report, "wasxfail"):
@@ -214,25 +231,82 @@ def summarize(counts: Counter) -> str:
     return ", ".join(parts) or "no tests"
 
 
+def is_note_chapter(chapter: str) -> bool:
+    """'06 NEURAL NETWORKS' is the note's; 'G01 Safe checkpoints' and 'meta ...' are the
+    project's own."""
+    return chapter[:2].isdigit()
+
+
+def tally(entries: list[Entry]) -> str:
+    """'7 of 19 pass, 12 to do, 1 skipped': how a group of tests came out."""
+    counts = Counter(e.outcome for e in entries)
+    ran = len(entries) - counts["skipped"]
+    parts = [f"{counts['passed']} of {ran} pass"]
+    for outcome, words in (
+        ("todo", "to do"), ("failed", "fail"), ("error", "error"),
+        ("xfailed", "fail as predicted"), ("xpassed", "pass unexpectedly"),
+        ("skipped", "skipped"),
+    ):  # fmt: skip
+        if counts[outcome]:
+            parts.append(f"{counts[outcome]} {words}")
+    return ", ".join(parts)
+
+
+def progress(entries: list[Entry]) -> str:
+    """A chapter's head: 'your code: 7 of 19 pass, 12 to do; facts: 9 of 9 pass'.
+
+    Facts (tests of PyTorch or of the note's own code) and the reference's own guarantees
+    are counted apart: a learner's progress is the implementation tests alone."""
+    reference = implementation.current().is_reference
+    groups = {kind: [e for e in entries if e.kind == kind] for kind in KINDS}
+    parts = []
+    if groups["implementation"]:
+        who = "reference" if reference else "your code"
+        parts.append(f"{who}: {tally(groups['implementation'])}")
+    if groups["fact"]:
+        parts.append(f"facts: {tally(groups['fact'])}")
+    if groups["extra"]:
+        name = "the reference's own" if reference else "the reference's own (not demanded)"
+        parts.append(f"{name}: {tally(groups['extra'])}")
+    return "; ".join(parts)
+
+
+def entry_line(e: Entry, *, markdown: bool) -> str:
+    note = f" — {e.reason}" if e.reason and e.outcome != "passed" else ""
+    if e.measured and e.outcome in ("passed", "failed"):
+        note += f" — measured: {e.measured}"
+    if markdown:
+        return f"- {MD_MARKS[e.outcome]} {e.label}{note} · `{e.name}`"
+    return f"  [{MARKS[e.outcome]:>5}] {e.label}{note} ({e.name})"
+
+
 def render(checklist: Checklist, *, markdown: bool) -> str:
+    """The checklist: the note's chapters first, each headed by its progress; then the
+    project's own guarantees and tooling tests (folded, in Markdown)."""
     lines: list[str] = []
-    marks = MD_MARKS if markdown else MARKS
     if markdown:
         lines += ["# pytorch-notes-spec — the executable specification", ""]
-    for chapter, entries in checklist.by_chapter().items():
-        head = f"{chapter}  ({summarize(checklist.counts(entries))})"
+        lines += [f"Implementation under test: {implementation.current().describe()}", ""]
+    chapters = checklist.by_chapter()
+    own = {c: es for c, es in chapters.items() if not is_note_chapter(c)}
+    folded = False
+    for chapter, entries in chapters.items():
+        if markdown and chapter in own and not folded:
+            every = [e for es in own.values() for e in es]
+            lines += [
+                "<details><summary>The project's own guarantees and tooling tests "
+                f"({summarize(checklist.counts(every))})</summary>",
+                "",
+            ]
+            folded = True
+        head = f"{chapter} — {progress(entries)}"
         lines.append(f"## {head}" if markdown else head)
         if markdown:
             lines.append("")
-        for e in entries:
-            note = f" — {e.reason}" if e.reason and e.outcome != "passed" else ""
-            if e.measured and e.outcome in ("passed", "failed"):
-                note += f" — measured: {e.measured}"
-            if markdown:
-                lines.append(f"- {marks[e.outcome]} {e.label}{note}")
-            else:
-                lines.append(f"  [{marks[e.outcome]:>5}] {e.label}{note}")
+        lines += [entry_line(e, markdown=markdown) for e in entries]
         lines.append("")
+    if folded:
+        lines += ["</details>", ""]
     lines += summary_lines(checklist, markdown=markdown)
     return "\n".join(lines) + "\n"
 
@@ -243,7 +317,10 @@ def summary_lines(checklist: Checklist, *, markdown: bool) -> list[str]:
     versions = environment.versions()
     lines.append(bullet + "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     lines.append(bullet + "devices seen: " + ", ".join(environment.devices_seen()))
+    lines.append(bullet + f"implementation under test: {implementation.current().describe()}")
     lines.append(bullet + f"total: {summarize(checklist.counts())}")
+    every = list(checklist.entries.values())
+    lines.append(bullet + f"by kind: {progress(every)}")
     for chapter, entries in checklist.by_chapter().items():
         lines.append(bullet + f"{short(chapter)}: {summarize(checklist.counts(entries))}")
     reasons = checklist.skip_reasons()
@@ -288,6 +365,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         module = getattr(item, "module", None)
         doc = getattr(obj, "__doc__", None)
         item.user_properties.append((DOC_KEY, first_line(doc)))
+        quotes = note.quotes_in(inspect.cleandoc(doc)) if doc else []
+        item.user_properties.append((NOTE_KEY, quotes[0] if quotes else ""))
         item.user_properties.append((ORDER_KEY, index))
         item.user_properties.append((TAG_KEY, tag_of(doc)))
         item.user_properties.append(
@@ -351,6 +430,9 @@ def run_report(checklist: Checklist, warned: dict[str, set[str]]) -> dict:
             "chapter": short(e.chapter),
             "doc": e.doc,
             "outcome": e.outcome,
+            "kind": e.kind,
+            "order": e.order,
+            "note": e.note,
             "reason": e.reason,
             "duration_s": round(e.duration, 4),
             "warnings": sorted(warned.get(nodeid, ())),
@@ -361,8 +443,21 @@ def run_report(checklist: Checklist, warned: dict[str, set[str]]) -> dict:
     return {
         "schema": SCHEMA,
         "versions": environment.versions(),
+        "implementation": implementation_info(),
         "devices": environment.device_info(),
         "counts": dict(checklist.counts()),
         "tests": tests,
         "goldens": goldens,
+    }
+
+
+def implementation_info() -> dict:
+    """What the run tested: its folder, package name and git commit."""
+    under_test = implementation.current()
+    return {
+        "given": under_test.given,
+        "package": under_test.package,
+        "folder": str(under_test.folder),
+        "commit": under_test.commit,
+        "is_reference": under_test.is_reference,
     }
