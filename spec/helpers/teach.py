@@ -1,0 +1,155 @@
+"""Failure messages that teach: what the note expects, what the code did, and for the
+mistakes learners make most, which one it probably is.
+
+One format for every chapter (after array-api-tests' uniform assertion messages)::
+
+    cifar10.train(...): the note expects the loss to fall over 2 epochs (from about
+    ln 10 = 2.30); your code: it went 2.30 -> 2.31
+      did you forget optimizer.zero_grad()? Without it every step adds this batch's
+      gradient to all the earlier ones, ...
+
+``say`` builds the message for an ``assert``; ``close`` is ``torch.testing.assert_close``
+with that message and the diagnoses that run only when the comparison fails. The
+``did_you_*`` probes each recognise one classic mistake by running the implementation
+once more the way that mistake would show, and return the hint or None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+Diagnosis = Callable[[], str | None]
+
+
+def say(
+    call: str, expects: str, got: Any, did_you: str | Iterable[str | None] | None = None
+) -> str:
+    """'call: the note expects ...; your code: ...' (+ one 'did you ...?' line per hint)."""
+    text = f"{call}: the note expects {expects}; your code: {got}"
+    hints = [did_you] if isinstance(did_you, str) else list(did_you or [])
+    for hint in hints:
+        if hint:
+            text += f"\n  did you {hint.removeprefix('did you ')}"
+    return text
+
+
+def diagnose(diagnoses: Iterable[Diagnosis]) -> list[str]:
+    """The hints of the diagnoses that recognise their mistake (each run once; one that
+    itself fails says nothing rather than hiding the real failure)."""
+    hints = []
+    for d in diagnoses:
+        try:
+            hint = d()
+        except Exception:  # a probe of broken code may break too: it then has nothing to say
+            hint = None
+        if hint:
+            hints.append(hint)
+    return hints
+
+
+def close(
+    actual: Any,
+    expected: Any,
+    *,
+    call: str,
+    expects: str,
+    rtol: float,
+    atol: float,
+    diagnoses: Iterable[Diagnosis] = (),
+) -> None:
+    """``assert_close(actual, expected)``, failing with ``say``'s message: the comparison's
+    own words for what differs, then the hints of the diagnoses."""
+    try:
+        torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol)
+    except AssertionError as error:
+        detail = " ".join(str(error).split())
+        raise AssertionError(say(call, expects, detail, diagnose(diagnoses))) from None
+
+
+# ----------------------------------------------------------------------------- the classic mistakes
+ZERO_GRAD = (
+    "forget optimizer.zero_grad()? Without it each backward() adds this batch's gradient "
+    "to every earlier one (.grad accumulates), so each step uses the sum of all gradients "
+    "so far"
+)
+SOFTMAX = (
+    "end forward with a softmax? nn.CrossEntropyLoss applies log_softmax itself: give it "
+    "the raw scores (logits) of the last Linear layer"
+)
+ITEM = (
+    "forget .item()? running_loss += loss keeps a tensor — and with it every step's graph "
+    "— alive; running_loss += loss.item() adds a Python float"
+)
+NO_GRAD = (
+    "forget torch.no_grad()? Evaluating without it records a graph for a backward pass "
+    "that never comes (memory and time for nothing)"
+)
+EVAL = (
+    "forget model.eval()? In training mode dropout drops activations at random (and "
+    "batch norm uses the batch's statistics): features change from call to call"
+)
+BATCH_IN_VIEW = (
+    "hard-code the batch size in view? x.view(4, ...) only fits batches of 4: "
+    "x.view(-1, 16 * 5 * 5) infers it (torch.flatten(x, 1) too)"
+)
+
+
+def are_probabilities(outputs: torch.Tensor) -> bool:
+    """Rows that are non-negative and sum to 1: a softmax's output, not logits."""
+    if not isinstance(outputs, torch.Tensor) or outputs.dim() != 2 or not outputs.numel():
+        return False
+    rows = outputs.detach().double()
+    return bool((rows >= 0).all()) and bool(
+        torch.allclose(rows.sum(1), torch.ones(len(rows)).double(), atol=1e-4)
+    )
+
+
+def did_you_softmax(outputs: torch.Tensor) -> str | None:
+    return SOFTMAX if are_probabilities(outputs) else None
+
+
+def did_you_forget_item(values: Iterable[Any]) -> str | None:
+    """Logged losses that are tensors instead of floats."""
+    return ITEM if any(isinstance(v, torch.Tensor) for v in values) else None
+
+
+class GradModeSpy(torch.nn.Module):
+    """Wraps a model; records whether autograd was recording, and the mode the model was
+    in, at each forward."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+        self.grad_enabled: list[bool] = []
+        self.training_mode: list[bool] = []
+
+    def forward(self, *args, **kwargs):
+        self.grad_enabled.append(torch.is_grad_enabled())
+        self.training_mode.append(self.training)
+        return self.model(*args, **kwargs)
+
+
+def did_you_forget_no_grad(
+    run_with: Callable[[torch.nn.Module], Any], model: torch.nn.Module
+) -> str | None:
+    """Run ``run_with(spy)`` and say NO_GRAD if any forward recorded a graph."""
+    spy = GradModeSpy(model)
+    run_with(spy)
+    return NO_GRAD if any(spy.grad_enabled) else None
+
+
+def did_you_hard_code_the_batch(
+    forward: Callable[[torch.Tensor], torch.Tensor], image_shape: tuple[int, ...]
+) -> str | None:
+    """Run ``forward`` on batches of 1, 3 and 8: a net that only fits 4 is the mistake."""
+    for n in (1, 3, 8):
+        try:
+            out = forward(torch.randn(n, *image_shape))
+        except RuntimeError:
+            return BATCH_IN_VIEW
+        if out.shape[0] != n:
+            return BATCH_IN_VIEW
+    return None
