@@ -26,17 +26,28 @@ from reference import checkpoint, cifar10_data
 from reference.checks import check_float_batch
 from reference.cifar10_data import CLASSES
 
-#: The note's short names, as its output prints them ("plane", "car").
+#: The ten classes by the note's short names, as its output prints them ("plane", "car").
 classes = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
-# 1. Load and normalize: ToTensor maps [0, 255] to [0, 1]; Normalize(0.5, 0.5) to [-1, 1].
+#: 1. Load and normalize: ToTensor maps [0, 255] to [0, 1]; Normalize with mean 0.5 and
+#: std 0.5 per channel maps that to [-1, 1].
 transform = transforms.Compose(
     [transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]
 )
 
 
 def make_loaders(root, batch_size: int = 4, seed: int | None = None, num_workers: int = 0):
-    """trainloader (shuffled) and testloader (in order), as the tutorial builds them."""
+    """``(trainloader, testloader)`` over CIFAR-10 at ``root``, with ``transform``.
+
+    Note: "Load and normalizing the CIFAR10 training and test datasets using torchvision"
+
+    The training set shuffled (``shuffle=True``; with ``seed``, by a
+    ``torch.Generator().manual_seed(seed)``, so the same seed gives the same order), the
+    test set in order. ``root`` holds ``cifar-10-batches-py``: load each split with
+    ``cifar10_data.load_cifar10(root, train=..., transform=transform)`` — torchvision's
+    ``CIFAR10`` for the real set, the same class checked against our own checksums for
+    the generated one.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     trainset = cifar10_data.load_cifar10(root, train=True, transform=transform)
@@ -51,11 +62,19 @@ def make_loaders(root, batch_size: int = 4, seed: int | None = None, num_workers
 
 # 2. Define a Convolutional Neural Network
 class Net(nn.Module):
-    """The note's CIFAR-10 CNN, with a check of the input's shape.
+    """The note's CIFAR-10 CNN: conv1, pool, conv2, fc1, fc2, fc3; 10 raw scores per image.
 
-    Without the check, ``x.view(-1, 16 * 5 * 5)`` silently regroups a batch of
-    wrong-sized images into a different number of rows (or fails deep inside with
-    "shape '[-1, 400]' is invalid").
+    Note: "self.conv1 = nn.Conv2d(3, 6, 5) self.pool = nn.MaxPool2d(2, 2) self.conv2 =
+    nn.Conv2d(6, 16, 5) self.fc1 = nn.Linear(16 * 5 * 5, 120) self.fc2 = nn.Linear(120, 84)
+    self.fc3 = nn.Linear(84, 10)"
+
+    ``forward`` takes a batch of any size N, (N, 3, 32, 32), and returns (N, 10) logits:
+    no softmax (``nn.CrossEntropyLoss`` applies its own).
+
+    Reference only: ``forward`` first checks its input (``check_input``): without the
+    check, ``x.view(-1, 16 * 5 * 5)`` silently regroups a batch of wrong-sized images
+    into a different number of rows (or fails deep inside with "shape '[-1, 400]' is
+    invalid").
     """
 
     def __init__(self):
@@ -79,11 +98,17 @@ class Net(nn.Module):
 
 
 def check_input(x: object) -> None:
+    """Beyond the note: raise an error naming the (N, 3, 32, 32) float batch expected."""
     check_float_batch(x, "Net", "(N, 3, 32, 32)", lambda s: tuple(s[1:]) == (3, 32, 32))
 
 
 # 3. Define a loss function and optimizer
 def make_criterion_and_optimizer(net: nn.Module, lr: float = 0.001, momentum: float = 0.9):
+    """``(criterion, optimizer)`` for ``net``: cross-entropy, and SGD with momentum.
+
+    Note: "criterion = nn.CrossEntropyLoss() optimizer = optim.SGD(net.parameters(), lr=0.001,
+    momentum=0.9)"
+    """
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     return criterion, optimizer
@@ -101,14 +126,21 @@ def train(
     log: Callable[[str], None] | None = print,
     max_steps: int | None = None,
 ) -> list[float]:
-    """The note's loop, returning the logged running losses.
+    """The note's training loop; returns the running losses it printed, as floats.
 
-    Its lines are the note's, in the note's order. What differs: ``epochs`` and
-    ``print_every`` are parameters (the note's 10 and 2000); inputs move to ``device``
-    every step, as in the note's "Training on GPU"; a non-finite loss stops the loop
-    with an error instead of training on NaN; ``max_steps`` can cut it short; the printed
-    lines go through ``log`` (``print`` by default) in the note's
-    ``'[%d, %5d] loss: %.3f'`` format.
+    Note: "for epoch in range(10):  # loop over the dataset multiple times running_loss = 0.0
+    for i, data in enumerate(trainloader, 0):"
+
+    Its lines are the note's, in the note's order: for every mini-batch zero the
+    gradients, forward, loss, backward, step, and add ``loss.item()`` to the running
+    loss; every ``print_every`` mini-batches log ``'[%d, %5d] loss: %.3f' % (epoch + 1,
+    i + 1, running_loss / print_every)`` and reset it; at the end log "Finished
+    Training". ``epochs`` and ``print_every`` are the note's 10 and 2000 made
+    parameters; inputs and labels move to ``device`` every step, as in the note's
+    "Training on GPU"; ``log`` is where the lines go (``print``; None for silence).
+
+    Reference only: a non-finite loss stops the loop with ``FloatingPointError``;
+    ``max_steps`` can cut it short.
     """
     if epochs < 1 or print_every < 1:
         raise ValueError(f"expected epochs >= 1 and print_every >= 1, got {epochs}, {print_every}")
@@ -151,7 +183,10 @@ def train(
 
 # 5. Test the network on the test data
 def predict(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """``_, predicted = torch.max(outputs, 1)``: the class index of each row's maximum."""
+    """The predicted class of each image: the index of its highest score, under no_grad.
+
+    Note: "outputs = net(images) # outputs: (4, 10) _, predicted = torch.max(outputs, 1)"
+    """
     with torch.no_grad():
         outputs = net(images)
     _, predicted = torch.max(outputs, 1)
@@ -159,7 +194,7 @@ def predict(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 def collect_predictions(net: nn.Module, loader: Iterable, device="cpu"):
-    """(predicted, labels) over a whole loader, under ``torch.no_grad()``."""
+    """Beyond the note: (predicted, labels) over a whole loader, under ``torch.no_grad()``."""
     predicted, truth = [], []
     net.eval()
     with torch.no_grad():
@@ -171,7 +206,10 @@ def collect_predictions(net: nn.Module, loader: Iterable, device="cpu"):
 
 
 def accuracy(net: nn.Module, loader: Iterable, device="cpu") -> float:
-    """The note's whole-set accuracy: 100 * correct / total."""
+    """The whole-set accuracy in percent, 100 * correct / total, evaluated under no_grad.
+
+    Note: "correct = 0 total = 0 with torch.no_grad(): for data in testloader:"
+    """
     correct = 0
     total = 0
     with torch.no_grad():
@@ -184,32 +222,18 @@ def accuracy(net: nn.Module, loader: Iterable, device="cpu") -> float:
     return 100 * correct / total
 
 
-def per_class_accuracy_as_in_the_note(net, loader, batch_size_assumed: int = 4):
-    """The note's per-class loop, unchanged: it assumes every batch holds exactly 4
-    images (``for i in range(4)``) and that ``.squeeze()`` leaves a 1-d tensor.
-
-    Kept to show where it breaks; use ``per_class_accuracy``.
-    """
-    class_correct = [0.0 for i in range(10)]
-    class_total = [0.0 for i in range(10)]
-    with torch.no_grad():
-        for data in loader:
-            images, labels = data
-            outputs = net(images)
-            _, predicted = torch.max(outputs, 1)
-            c = (predicted == labels).squeeze()
-            for i in range(batch_size_assumed):
-                label = labels[i]
-                class_correct[label] += c[i].item()
-                class_total[label] += 1
-    return class_correct, class_total
-
-
 def per_class_accuracy(predicted: torch.Tensor, labels: torch.Tensor, num_classes: int = 10):
-    """Per-class accuracy (recall) from a confusion matrix built with ``bincount``.
+    """``(accuracy of each class, confusion matrix)`` from the predictions of a whole set.
 
-    Returns ``(accuracy per class, confusion matrix)``; a class with no examples gets
-    NaN, not a division error.
+    Note: "Hmmm, what are the classes that performed well, and the classes that did not
+    perform well"
+
+    The accuracy of class k is the share of its images predicted as k (float64, one per
+    class); the confusion matrix counts images by (true class, predicted class). The
+    note's loop assumes batches of exactly 4; this takes all predictions at once.
+
+    Reference only: a class with no examples gets NaN, not a division error; tensors of
+    other shapes are refused with ``ValueError``.
     """
     if predicted.shape != labels.shape or predicted.dim() != 1:
         raise ValueError(
@@ -225,14 +249,24 @@ def per_class_accuracy(predicted: torch.Tensor, labels: torch.Tensor, num_classe
 
 # Save and load
 def save(net: nn.Module, path: str | os.PathLike) -> None:
-    """``torch.save(net.state_dict(), PATH)``, atomically (``reference.checkpoint``): an
-    interrupted save never leaves a half-written PATH or loses the previous one."""
+    """Save the net's weights (its state dict) to ``path``.
+
+    Note: "torch.save(net.state_dict(), PATH)"
+
+    Reference only: atomically (``reference.checkpoint``): an interrupted save never
+    leaves a half-written PATH or loses the previous one.
+    """
     checkpoint.save_checkpoint(net.state_dict(), path)
 
 
 def load(path: str | os.PathLike, map_location="cpu") -> Net:
-    """``the_model = Net(); the_model.load_state_dict(torch.load(PATH))`` — loading
-    tensors only (``weights_only=True``: a checkpoint cannot run code)."""
+    """A new ``Net`` holding the weights saved at ``path``.
+
+    Note: "the_model.load_state_dict(torch.load(PATH))"
+
+    Reference only: loading tensors only (``weights_only=True``: a checkpoint cannot run
+    code), with errors that name what is wrong with a damaged file.
+    """
     the_model = Net()
     the_model.load_state_dict(checkpoint.load_checkpoint(path, map_location=map_location))
     return the_model

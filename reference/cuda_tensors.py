@@ -6,14 +6,14 @@ import torch
 
 
 def add_on_device(x: torch.Tensor, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The note's cell, for any device (it runs on "cpu" too)::
+    """The note's CUDA cell, for any device (it runs on "cpu" too): ``(z, z.to("cpu",
+    torch.double))``.
 
-        y = torch.ones_like(x, device=device)  # directly create a tensor on GPU
-        x = x.to(device)                       # or just use strings ``.to("cuda")``
-        z = x + y
-        z.to("cpu", torch.double)              # ``.to`` can also change dtype together!
+    Note: "y = torch.ones_like(x, device=device)  # directly create a tensor on GPU x =
+    x.to(device)                       # or just use strings ``.to("cuda")`` z = x + y"
 
-    Returns ``(z, z.to("cpu", torch.double))``.
+    ``z = x + y`` is made on ``device``; the second tensor is z moved to the CPU and made
+    float64 in one ``.to`` call.
     """
     device = torch.device(device)
     y = torch.ones_like(x, device=device)
@@ -23,5 +23,8 @@ def add_on_device(x: torch.Tensor, device: torch.device | str) -> tuple[torch.Te
 
 
 def default_device() -> torch.device:
-    """``torch.device("cuda:0" if torch.cuda.is_available() else "cpu")``."""
+    """The first CUDA device where there is one, else the CPU.
+
+    Note: "device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")"
+    """
     return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")

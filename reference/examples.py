@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import torch
 
+#: The note's sizes: "N, D_in, H, D_out = 64, 1000, 100, 10" (batch, input, hidden, output).
 N, D_in, H, D_out = 64, 1000, 100, 10
 
 
 def check_xy(x, y=None, d_in: int = D_in, d_out: int = D_out) -> None:
-    """Raise a ``ValueError``/``TypeError`` naming the shapes the two-layer models expect."""
+    """Beyond the note: raise ``ValueError``/``TypeError`` naming the shapes expected."""
     for name, t, width in (("x", x, d_in), ("y", y, d_out)):
         if name == "y" and t is None:
             continue
@@ -27,14 +28,22 @@ def check_xy(x, y=None, d_in: int = D_in, d_out: int = D_out) -> None:
 
 
 def random_data(device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Create random Tensors to hold inputs and outputs."""
+    """``(x, y)``: standard normal inputs (N, D_in) and targets (N, D_out), on ``device``.
+
+    Note: "# Create random Tensors to hold inputs and outputs x = torch.randn(N, D_in) y =
+    torch.randn(N, D_out)"
+    """
     x = torch.randn(N, D_in)
     y = torch.randn(N, D_out)
     return x.to(device), y.to(device)
 
 
 def sequential_model() -> torch.nn.Sequential:
-    """Use the nn package to define our model: Linear -> ReLU -> Linear."""
+    """The two-layer network as ``torch.nn.Sequential``: Linear(D_in, H), ReLU, Linear(H, D_out).
+
+    Note: "model = torch.nn.Sequential( torch.nn.Linear(D_in, H), torch.nn.ReLU(),
+    torch.nn.Linear(H, D_out), )"
+    """
     return torch.nn.Sequential(
         torch.nn.Linear(D_in, H),
         torch.nn.ReLU(),
@@ -43,6 +52,13 @@ def sequential_model() -> torch.nn.Sequential:
 
 
 class TwoLayerNet(torch.nn.Module):
+    """The two-layer network as a custom Module: linear1, clamp(min=0) as the ReLU, linear2.
+
+    Note: "h_relu = self.linear1(x).clamp(min=0) y_pred = self.linear2(h_relu)"
+
+    Reference only: ``forward`` checks its input's shape first.
+    """
+
     def __init__(self, D_in, H, D_out):
         """Instantiate two nn.Linear modules and assign them as member variables."""
         super().__init__()
@@ -58,9 +74,10 @@ class TwoLayerNet(torch.nn.Module):
 
 
 def fit(model, optimizer, x, y, steps: int = 500, log=None) -> dict[int, float]:
-    """The note's loop with ``MSELoss(reduction='sum')``; returns the losses it prints,
-    ``{t: loss}`` at every ``t % 100 == 99``. Stops with ``FloatingPointError`` if the
-    loss stops being finite (NaN or inf in the data, or a diverging learning rate)."""
+    """Beyond the note: the note's loop with ``MSELoss(reduction='sum')``; returns the
+    losses it prints, ``{t: loss}`` at every ``t % 100 == 99``. Stops with
+    ``FloatingPointError`` if the loss stops being finite (NaN or inf in the data, or a
+    diverging learning rate)."""
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     check_xy(x, y, d_in=linears[0].in_features, d_out=linears[-1].out_features)
     device = linears[0].weight.device
@@ -91,14 +108,29 @@ def fit(model, optimizer, x, y, steps: int = 500, log=None) -> dict[int, float]:
 
 
 def train_sequential(x, y, steps: int = 500, learning_rate: float = 1e-4):
-    """nn.Sequential + Adam(lr=1e-4): returns (model, printed losses)."""
+    """The first example: a new ``sequential_model()`` trained by Adam; ``(model, printed)``.
+
+    Note: "learning_rate = 1e-4 optimizer = torch.optim.Adam(model.parameters(),
+    lr=learning_rate) for t in range(500):"
+
+    The note's loop, ``steps`` times: forward, ``torch.nn.MSELoss(reduction='sum')``,
+    zero the gradients, backward, step; ``printed`` is ``{t: loss.item()}`` at every
+    ``t % 100 == 99``. The model is built first thing, on x's device.
+    """
     model = sequential_model().to(x.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     return model, fit(model, optimizer, x, y, steps)
 
 
 def train_two_layer_net(x, y, steps: int = 500, learning_rate: float = 1e-4):
-    """TwoLayerNet + SGD(lr=1e-4): returns (model, printed losses)."""
+    """The second example: a new ``TwoLayerNet(D_in, H, D_out)`` trained by SGD: ``(model,
+    printed)``.
+
+    Note: "criterion = torch.nn.MSELoss(reduction='sum') optimizer =
+    torch.optim.SGD(model.parameters(), lr=1e-4)"
+
+    The same loop as ``train_sequential``, with SGD.
+    """
     model = TwoLayerNet(D_in, H, D_out).to(x.device)
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
     return model, fit(model, optimizer, x, y, steps)

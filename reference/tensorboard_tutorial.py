@@ -28,6 +28,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from reference import cifar10
 
+#: The tags ``write_run`` writes under, as the tutorial names them: the image grid,
+#: the training loss and the predictions-vs-truth figure.
 IMAGE_GRID_TAG = "four_cifar10_images"
 LOSS_TAG = "training loss"
 FIGURE_TAG = "predictions vs. actuals"
@@ -81,7 +83,16 @@ def write_run(
     log_every: int = 10,
     embedding_size: int = 32,
 ) -> Written:
-    """Train the CIFAR ``Net`` for ``steps`` mini-batches of 4, writing what the tutorial writes."""
+    """Train the CIFAR ``Net`` for ``steps`` mini-batches of 4, writing what the tutorial writes.
+
+    Beyond the note: its TensorBoard section is a link to the tutorial; this writes, into
+    ``logdir`` with one ``SummaryWriter``, what that tutorial writes: an image grid of one
+    batch (``IMAGE_GRID_TAG``), the model graph, the running loss every ``log_every`` steps
+    (``LOSS_TAG``) with a predictions figure (``FIGURE_TAG``), an embedding of
+    ``embedding_size`` test images, one PR curve per class, and (sub-directories)
+    ``add_scalars("loss", {"train", "val"})`` and ``add_hparams(..., run_name="hparams")``.
+    Returns a ``Written`` record of what it logged.
+    """
     logdir = Path(logdir)
     written = Written(logdir=logdir)
     trainloader, testloader = cifar10.make_loaders(data_root, batch_size=4, seed=0)

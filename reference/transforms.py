@@ -14,7 +14,7 @@ from torchvision.transforms import v2
 
 
 class InputChecked:
-    """A transform pipeline that first checks it was given an image it can take.
+    """Beyond the note: a transform pipeline that first checks it was given an image it can take.
 
     The note's pipelines start with Resize / RandomResizedCrop, which take a PIL image
     or a C x H x W tensor — not the H x W x C ndarray the note's ToTensor line mentions.
@@ -44,6 +44,9 @@ class InputChecked:
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
+#: The note's training pipeline: RandomResizedCrop(size=224, scale=(0.08, 1.0)),
+#: RandomHorizontalFlip(), ToTensor(), Normalize(mean=MEAN, std=STD) — a callable from a
+#: PIL image to a normalized (3, 224, 224) tensor.
 train_transform = InputChecked(
     torchvision.transforms.Compose(
         [
@@ -54,6 +57,8 @@ train_transform = InputChecked(
         ]
     )
 )
+#: The note's validation pipeline: Resize(256), CenterCrop(224), ToTensor(),
+#: Normalize(mean=MEAN, std=STD); deterministic.
 val_transform = InputChecked(
     torchvision.transforms.Compose(
         [

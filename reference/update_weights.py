@@ -6,11 +6,15 @@ import torch
 import torch.nn as nn
 import torch.optim as optim
 
+#: The note's learning rate: "optimizer = optim.SGD(net.parameters(), lr=0.01)".
 learning_rate = 0.01
 
 
 def sgd_by_hand(net: nn.Module, learning_rate: float = learning_rate) -> None:
-    """``weight = weight - learning_rate * gradient`` for every parameter, in place."""
+    """One step of the simplest update rule on every parameter, in place, by hand.
+
+    Note: "weight = weight - learning_rate * gradient"
+    """
     with torch.no_grad():
         for weight in net.parameters():
             gradient = weight.grad
@@ -18,12 +22,22 @@ def sgd_by_hand(net: nn.Module, learning_rate: float = learning_rate) -> None:
 
 
 def make_optimizer(net: nn.Module, learning_rate: float = learning_rate) -> optim.Optimizer:
-    """``optimizer = optim.SGD(net.parameters(), lr=0.01)``."""
+    """Plain SGD over the net's parameters.
+
+    Note: "optimizer = optim.SGD(net.parameters(), lr=0.01)"
+    """
     return optim.SGD(net.parameters(), lr=learning_rate)
 
 
 def training_step(net, optimizer, criterion, input, target) -> float:
-    """One pass of the note's training loop; returns the loss before the update."""
+    """One pass of the note's training loop; returns the loss before the update, a float.
+
+    Note: "optimizer.zero_grad()   # zero the gradient buffers output = net(input) loss =
+    criterion(output, target) loss.backward() optimizer.step()    # Does the update"
+
+    Reference only: a NaN or infinite loss stops it with ``FloatingPointError`` before
+    the update.
+    """
     optimizer.zero_grad()  # zero the gradient buffers
     output = net(input)
     loss = criterion(output, target)

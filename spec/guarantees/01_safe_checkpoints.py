@@ -18,8 +18,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from reference import checkpoint, cifar10
-from reference.checkpoint import CheckpointError
+from spec.helpers.implementation import impl
+
+#: The reference's own guarantee: the note saves with plain torch.save / torch.load.
+pytestmark = pytest.mark.extra
+
+checkpoint = impl.checkpoint
+cifar10 = impl.cifar10
 
 MARKER = "payload-ran"
 
@@ -97,7 +102,9 @@ def test_a_malicious_checkpoint_is_refused_and_its_payload_never_runs(evil, kind
     directory, marker = evil
     path = directory / "model.pth"
     PAYLOADS[kind](marker, path)
-    with pytest.raises(CheckpointError, match=f"refusing to load .*{UNSAFE_GLOBAL[kind]}"):
+    with pytest.raises(
+        checkpoint.CheckpointError, match=f"refusing to load .*{UNSAFE_GLOBAL[kind]}"
+    ):
         checkpoint.load_checkpoint(path)
     assert not marker.exists()
 
@@ -129,7 +136,7 @@ def test_the_hub_path_refuses_the_same_files(evil, kind):
     path = directory / "server" / "weights-0badc0de.pth"
     path.parent.mkdir()
     PAYLOADS[kind](marker, path)
-    with pytest.raises(CheckpointError, match="unsafe global"):
+    with pytest.raises(checkpoint.CheckpointError, match="unsafe global"):
         checkpoint.load_state_dict_from_url(
             path.as_uri(), model_dir=directory / "hub", check_hash=False
         )
@@ -153,7 +160,7 @@ def test_the_hub_path_refuses_damaged_files_as_clearly_as_a_local_load(tmp_path,
     torch.save(cifar10.Net().state_dict(), path)
     path.write_bytes(b"" if damage == "empty" else path.read_bytes()[:1000])
     expected = "the file is empty" if damage == "empty" else "truncated or corrupted"
-    with pytest.raises(CheckpointError, match=f"cannot load .*{expected}.*not kept"):
+    with pytest.raises(checkpoint.CheckpointError, match=f"cannot load .*{expected}.*not kept"):
         checkpoint.load_state_dict_from_url(path.as_uri(), model_dir=tmp_path / "hub")
     assert list((tmp_path / "hub").iterdir()) == []
 
@@ -195,7 +202,7 @@ def test_a_damaged_file_gives_a_clear_error(tmp_path, damage, message):
     check the zip's CRCs and would load a wrong weight silently; the loader checks them.
     """
     path = make_damaged(tmp_path, damage)
-    with pytest.raises(CheckpointError, match=message):
+    with pytest.raises(checkpoint.CheckpointError, match=message):
         checkpoint.load_checkpoint(path)
 
 
@@ -253,7 +260,9 @@ def test_saving_into_a_missing_directory_is_refused_clearly(tmp_path):
 KILLED_WRITER = textwrap.dedent(
     """
     import io, sys, time, torch
-    from reference import checkpoint
+    from spec.helpers.implementation import current
+
+    checkpoint = current().module("checkpoint")  # the implementation under test
 
     real_save = torch.save
 

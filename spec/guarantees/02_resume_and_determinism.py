@@ -7,18 +7,36 @@ checkpoint must hold for the resumed run to end exactly where the uninterrupted 
 import logging
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from packaging.version import Version
 
-from reference import checkpoint, cifar10, cifar10_data, examples, resume, update_weights
-from reference.loss_function import criterion
-from reference.neural_networks import Net
-from spec.helpers import releases
+from spec.helpers import implementation, releases
+from spec.helpers.data import write_cifar
 from spec.helpers.devices import needs_cuda
+from spec.helpers.implementation import impl
+
+#: The reference's own guarantees: the note never stops and resumes a run.
+pytestmark = pytest.mark.extra
+
+checkpoint = impl.checkpoint
+cifar10 = impl.cifar10
+examples = impl.examples
+resume = impl.resume
+update_weights = impl.update_weights
+loss_function = impl.loss_function
+neural_networks = impl.neural_networks
+
+
+def Net():  # the note's Net (chapter 06), of the implementation under test
+    return neural_networks.Net()
+
+
+def criterion(output, target):
+    return loss_function.criterion(output, target)
+
 
 ROOT = Path(__file__).resolve().parents[2]
 TOTAL, STOP = 30, 23  # 80 images in batches of 4: 20 steps per epoch, so STOP is mid-epoch 2
@@ -27,8 +45,7 @@ TOTAL, STOP = 30, 23  # 80 images in batches of 4: 20 steps per epoch, so STOP i
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("resume-data")
-    cifar10_data.write_cifar10(root, n_train=80, n_test=8, seed=0)
-    return root
+    return write_cifar(root, n_train=80, n_test=8)
 
 
 def same(a: dict, b: dict) -> bool:
@@ -57,8 +74,8 @@ def test_a_run_resumed_in_a_fresh_process_ends_bit_identical(data, uninterrupted
     assert stopped["loader"]["batch_in_epoch"] == STOP - 20
     checkpoint.save_checkpoint(stopped, tmp_path / "stopped.pth")
     subprocess.run(
-        [sys.executable, "-m", "reference.resume", str(data), "--steps", str(TOTAL),
-         "--resume", str(tmp_path / "stopped.pth"), "--out", str(tmp_path / "final.pth")],
+        implementation.command("resume", str(data), "--steps", str(TOTAL),
+                               "--resume", str(tmp_path / "stopped.pth"), "--out", str(tmp_path / "final.pth")),
         cwd=ROOT, check=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
@@ -88,7 +105,9 @@ def test_each_part_of_the_checkpoint_is_needed(data, uninterrupted, forget):
 
 # ---------------------------------------------------------------- Lightning
 pl = pytest.importorskip("pytorch_lightning")
-from reference.lightning_mnist import LitMNIST, RNGStateCallback, write_mnist  # noqa: E402
+from spec.helpers.data import write_mnist  # noqa: E402
+
+lightning_mnist = impl.lightning_mnist
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +120,7 @@ def mnist(tmp_path_factory):
 def lightning_fit(data_dir, out, epochs, seed, callbacks=(), ckpt_path=None):
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     releases.seed_everything(seed)
-    model = LitMNIST(data_dir=str(data_dir), download=False, learning_rate=1e-3)
+    model = lightning_mnist.LitMNIST(data_dir=str(data_dir), download=False, learning_rate=1e-3)
     trainer = pl.Trainer(
         max_epochs=epochs, accelerator="cpu", devices=1, enable_progress_bar=False,
         enable_model_summary=False, logger=False, default_root_dir=out,
@@ -137,7 +156,7 @@ def test_lightning_resume_is_exact_only_with_the_rng_restored(mnist, tmp_path, w
     it the resumed fit ends elsewhere; with reference.lightning_mnist.RNGStateCallback it ends
     bit-identical to the uninterrupted fit. (Resumed under another seed on purpose.)
     """
-    callbacks = [RNGStateCallback()] if with_rng else []
+    callbacks = [lightning_mnist.RNGStateCallback()] if with_rng else []
     with torch.random.fork_rng():
         full, _ = lightning_fit(mnist, tmp_path / "full", 2, seed=0, callbacks=callbacks)
         _, first = lightning_fit(mnist, tmp_path / "first", 1, seed=0, callbacks=callbacks)
@@ -215,6 +234,7 @@ def deterministic():
     torch.use_deterministic_algorithms(before)
 
 
+@pytest.mark.fact
 def test_max_unpool2d_refuses_to_run_in_deterministic_mode_even_on_cpu(deterministic):
     """Under torch.use_deterministic_algorithms(True), MaxUnpool2d raises, even on the CPU.
 

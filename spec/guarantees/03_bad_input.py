@@ -13,16 +13,20 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference import (
-    checkpoint,
-    cifar10,
-    cifar10_data,
-    examples,
-    neural_networks,
-    update_weights,
-)
+from spec.helpers.implementation import impl
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+#: The reference's own guarantees: the note never feeds its code bad input.
+pytestmark = [pytest.mark.extra, pytest.mark.filterwarnings("ignore::UserWarning")]
+
+checkpoint = impl.checkpoint
+cifar10 = impl.cifar10
+cifar10_data = impl.cifar10_data
+examples = impl.examples
+neural_networks = impl.neural_networks
+update_weights = impl.update_weights
+lightning_mnist = impl.lightning_mnist
+transforms = impl.transforms
+cifar10_demo = impl.cifar10_demo
 
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.int64, torch.uint8, torch.bool]
 
@@ -40,13 +44,13 @@ def tensors(draw, max_dims=5, max_side=40):
 # ---------------------------------------------------------------- models
 MODELS = {
     "LeNet (chapter 6)": (
-        neural_networks.Net,
+        lambda: neural_networks.Net(),
         lambda s, d: d.is_floating_point and len(s) == 4 and s[0] > 0 and s[1] == 1
         and 30 <= s[2] <= 33 and 30 <= s[3] <= 33,
         "(N, 1, 32, 32)",
     ),
     "CIFAR Net (chapter 10)": (
-        cifar10.Net,
+        lambda: cifar10.Net(),
         lambda s, d: d.is_floating_point and len(s) == 4 and s[0] > 0 and tuple(s[1:]) == (3, 32, 32),
         "(N, 3, 32, 32)",
     ),
@@ -216,7 +220,7 @@ def test_the_idx_writer_refuses_what_mnist_cannot_hold(tmp_path):
     Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
     """
     pytest.importorskip("pytorch_lightning")
-    from reference.lightning_mnist import write_idx
+    write_idx = lightning_mnist.write_idx
 
     for bad in (np.zeros((2, 2), np.uint8), np.zeros((2, 2, 2), np.float32), [1, 2]):
         with pytest.raises(ValueError, match=r"uint8 labels \(1-d\) or images \(3-d\)"):
@@ -234,8 +238,6 @@ def test_transforms_refuse_what_is_not_an_image(name, bad):
 
     torchvision alone says only "Unexpected type <class 'str'>".
     """
-    from reference import transforms
-
     if getattr(transforms, name) is None:
         pytest.skip("transforms.v2.ToImage arrived in torchvision 0.16 (0.15 had a beta v2)")
     with pytest.raises(TypeError, match=r"expected a PIL image or a \(C, H, W\) tensor"):
@@ -303,8 +305,6 @@ def test_clis_refuse_bad_flags_with_one_line_and_write_nothing(
 
     Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
     """
-    from reference import cifar10_data, cifar10_demo
-
     main = cifar10_demo.main if module == "cifar10_demo" else cifar10_data.main
     argv = [a.replace("ROOT", str(tmp_path / "root")) for a in argv]
     if module == "cifar10_demo":

@@ -11,10 +11,14 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from reference import distributed
 from spec.helpers import releases
+from spec.helpers.implementation import impl
 
+distributed = impl.distributed
+
+#: The reference's own guarantee (the note trains in one process).
 pytestmark = [
+    pytest.mark.extra,
     pytest.mark.distributed,
     pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available"),
 ]
@@ -73,7 +77,9 @@ def test_lightning_ddp_spawn_on_two_cpus_matches_one_device_at_double_batch(tmp_
     """
     from pytorch_lightning.strategies import DDPStrategy
 
-    from reference.lightning_mnist import LitMNISTInOrder, write_mnist
+    from spec.helpers.data import write_mnist
+
+    LitMNISTInOrder = impl.lightning_mnist.LitMNISTInOrder
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     write_mnist(tmp_path)

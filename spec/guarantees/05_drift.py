@@ -11,6 +11,9 @@ from packaging.version import Version
 
 from spec.helpers.drift import DRIFT, installed
 
+#: Facts about the libraries, release by release: no implementation is involved.
+pytestmark = pytest.mark.fact
+
 
 @pytest.mark.parametrize("drift", DRIFT, ids=[d.id for d in DRIFT])
 def test_the_installed_release_shows_the_behaviour_its_version_predicts(drift):

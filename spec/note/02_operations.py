@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from reference import operations
+from spec.helpers.implementation import impl
+from spec.helpers.teach import say
+
+operations = impl.operations
 
 
 def shares_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -20,8 +23,10 @@ def test_column_indexing_matches_numpy():
     """
     x = torch.rand(5, 3)
     column = operations.second_column(x)
-    assert column.shape == (5,)
-    np.testing.assert_array_equal(column.numpy(), x.numpy()[:, 1])
+    assert column.shape == (5,), say("second_column(x)", "x[:, 1], shape (5,)", tuple(column.shape))
+    np.testing.assert_array_equal(
+        column.numpy(), x.numpy()[:, 1], err_msg=say("second_column(x)", "x[:, 1]", column)
+    )
 
 
 def test_column_indexing_is_a_view_that_shares_storage():
@@ -33,8 +38,10 @@ def test_column_indexing_is_a_view_that_shares_storage():
     """
     x = torch.zeros(5, 3)
     column = operations.second_column(x)
+    assert shares_storage(column, x), say(
+        "second_column(x)", "a view of x (basic indexing never copies)", "a copy"
+    )
     assert column._base is x
-    assert shares_storage(column, x)
     assert column.stride() == (3,)
     assert not column.is_contiguous()
     column.fill_(7)
@@ -42,6 +49,7 @@ def test_column_indexing_is_a_view_that_shares_storage():
     assert x[:, 0].tolist() == [0.0] * 5
 
 
+@pytest.mark.fact
 def test_advanced_indexing_copies_unlike_the_slice():
     """x[:, [1]] (a list index) is a copy, unlike x[:, 1].
 
@@ -64,7 +72,10 @@ def test_view_16_and_view_minus1_8_give_the_printed_sizes():
     """
     x = torch.randn(4, 4)
     y, z = operations.views_of_4x4(x)
-    assert (x.size(), y.size(), z.size()) == ((4, 4), (16,), (2, 8))
+    sizes = (x.size(), y.size(), z.size())
+    assert sizes == ((4, 4), (16,), (2, 8)), say(
+        "views_of_4x4(x)", "sizes (4, 4), (16,), (2, 8)", sizes
+    )
     np.testing.assert_array_equal(y.numpy(), x.numpy().reshape(16))
     np.testing.assert_array_equal(z.numpy(), x.numpy().reshape(2, 8))
 
@@ -76,13 +87,14 @@ def test_views_share_storage_with_the_original():
     """
     x = torch.randn(4, 4)
     y, z = operations.views_of_4x4(x)
-    assert shares_storage(x, y)
-    assert shares_storage(x, z)
+    assert shares_storage(x, y), say("views_of_4x4(x)[0]", "a view of x", "a copy")
+    assert shares_storage(x, z), say("views_of_4x4(x)[1]", "a view of x", "a copy")
     y[0] = 100.0
     assert x[0, 0].item() == 100.0
     assert z[0, 0].item() == 100.0
 
 
+@pytest.mark.fact
 @pytest.mark.parametrize("columns", [1, 2, 4, 8, 16])
 def test_minus_one_is_inferred_from_the_other_dimensions(columns):
     """view(-1, k) infers the first size as numel / k.
@@ -93,6 +105,7 @@ def test_minus_one_is_inferred_from_the_other_dimensions(columns):
     assert x.view(-1, columns).shape == (16 // columns, columns)
 
 
+@pytest.mark.fact
 def test_view_refuses_a_non_contiguous_tensor_but_reshape_copies():
     """view(16) of a transposed 4x4 fails; reshape(16) works by copying.
 
@@ -113,6 +126,7 @@ def test_view_refuses_a_non_contiguous_tensor_but_reshape_copies():
     assert shares_storage(c, c.reshape(16))
 
 
+@pytest.mark.fact
 @pytest.mark.parametrize(
     ("shape", "message"),
     [

@@ -12,11 +12,28 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from packaging.version import Version
 
-from reference import numpy_bridge
-from reference.numpy_bridge import DTYPE_PAIRS
 from spec.helpers import releases
 from spec.helpers.devices import needs_cuda
+from spec.helpers.implementation import impl
+from spec.helpers.teach import say
 
+numpy_bridge = impl.numpy_bridge
+
+#: dtypes that exist on both sides, and map one-to-one through the bridge.
+#: (bfloat16 and the float8 types have no NumPy counterpart.)
+DTYPE_PAIRS: tuple[tuple[np.dtype, torch.dtype], ...] = (
+    (np.dtype(np.bool_), torch.bool),
+    (np.dtype(np.uint8), torch.uint8),
+    (np.dtype(np.int8), torch.int8),
+    (np.dtype(np.int16), torch.int16),
+    (np.dtype(np.int32), torch.int32),
+    (np.dtype(np.int64), torch.int64),
+    (np.dtype(np.float16), torch.float16),
+    (np.dtype(np.float32), torch.float32),
+    (np.dtype(np.float64), torch.float64),
+    (np.dtype(np.complex64), torch.complex64),
+    (np.dtype(np.complex128), torch.complex128),
+)
 DTYPE_IDS = [str(np_dtype) for np_dtype, _ in DTYPE_PAIRS]
 
 
@@ -27,10 +44,15 @@ def test_tensor_numpy_shares_memory_both_ways():
     """
     a = torch.ones(5)
     b = numpy_bridge.tensor_to_numpy(a)
-    assert b.dtype == np.float32
+    call = "tensor_to_numpy(a)"
+    assert isinstance(b, np.ndarray), say(call, "a NumPy array", type(b).__name__)
+    assert b.dtype == np.float32, say(call, "float32, the tensor's dtype", b.dtype)
     assert b.shape == (5,)
     a.add_(1)
-    np.testing.assert_array_equal(b, np.full(5, 2.0, dtype=np.float32))
+    np.testing.assert_array_equal(
+        b, np.full(5, 2.0, dtype=np.float32),
+        err_msg=say(call, "an array that shares the tensor's memory", "a copy"),
+    )  # fmt: skip
     b[0] = 7
     assert a[0].item() == 7.0
     assert b.ctypes.data == a.data_ptr()
@@ -44,7 +66,11 @@ def test_from_numpy_shares_memory_both_ways():
     a = np.ones(5)
     b = numpy_bridge.numpy_to_tensor(a)
     np.add(a, 1, out=a)
-    assert b.tolist() == [2.0] * 5
+    assert b.tolist() == [2.0] * 5, say(
+        "numpy_to_tensor(a)", "a tensor that shares the array's memory",
+        "a copy" if b.tolist() == [1.0] * 5 else b.tolist(),
+        "use torch.tensor(a)? It copies; torch.from_numpy(a) shares",
+    )  # fmt: skip
     b.mul_(3)
     np.testing.assert_array_equal(a, np.full(5, 6.0))
     assert b.data_ptr() == a.ctypes.data
@@ -59,8 +85,10 @@ def test_np_ones_becomes_a_float64_tensor():
     A common surprise: feeding such a tensor to a float32 model fails with a dtype
     mismatch; ``torch.from_numpy(a).float()`` (a copy) is the usual fix.
     """
-    b = torch.from_numpy(np.ones(5))
-    assert b.dtype == torch.float64 != torch.get_default_dtype()
+    b = numpy_bridge.numpy_to_tensor(np.ones(5))
+    assert b.dtype == torch.float64 != torch.get_default_dtype(), say(
+        "numpy_to_tensor(np.ones(5))", "NumPy's float64, kept", b.dtype
+    )
 
 
 @pytest.mark.parametrize(("np_dtype", "torch_dtype"), DTYPE_PAIRS, ids=DTYPE_IDS)
@@ -69,10 +97,13 @@ def test_dtype_maps_one_to_one_in_both_directions(np_dtype, torch_dtype):
 
     Note: "Torch Tensor <=> a NumPy"
     """
-    assert torch.from_numpy(np.zeros(3, dtype=np_dtype)).dtype == torch_dtype
-    assert torch.zeros(3, dtype=torch_dtype).numpy().dtype == np_dtype
+    there = numpy_bridge.numpy_to_tensor(np.zeros(3, dtype=np_dtype)).dtype
+    back = numpy_bridge.tensor_to_numpy(torch.zeros(3, dtype=torch_dtype)).dtype
+    assert there == torch_dtype, say("numpy_to_tensor", f"{np_dtype} -> {torch_dtype}", there)
+    assert back == np_dtype, say("tensor_to_numpy", f"{torch_dtype} -> {np_dtype}", back)
 
 
+@pytest.mark.fact
 @pytest.mark.parametrize("name", ["uint16", "uint32", "uint64"])
 def test_wide_unsigned_ints_cross_the_bridge_since_2_3(name):
     """uint16/32/64 cross the bridge too (torch has had these dtypes since 2.3).
@@ -93,6 +124,7 @@ def test_wide_unsigned_ints_cross_the_bridge_since_2_3(name):
     assert torch.zeros(3, dtype=torch_dtype).numpy().dtype == np.dtype(name)
 
 
+@pytest.mark.fact
 def test_bfloat16_has_no_numpy_counterpart():
     """A bfloat16 tensor cannot become a NumPy array: NumPy has no bfloat16.
 
@@ -102,6 +134,7 @@ def test_bfloat16_has_no_numpy_counterpart():
         torch.zeros(3, dtype=torch.bfloat16).numpy()
 
 
+@pytest.mark.fact
 def test_from_numpy_refuses_negative_strides():
     """torch.from_numpy(a[::-1]) is refused: tensors cannot have negative strides.
 
@@ -115,6 +148,7 @@ def test_from_numpy_refuses_negative_strides():
     assert torch.from_numpy(reversed_view.copy()).tolist() == [4, 3, 2, 1, 0]
 
 
+@pytest.mark.fact
 def test_from_numpy_on_a_read_only_array_warns_once_per_process_and_still_shares():
     """from_numpy on a non-writable array warns (once per process) and still shares memory.
 
@@ -145,6 +179,7 @@ def test_from_numpy_on_a_read_only_array_warns_once_per_process_and_still_shares
     assert "The given NumPy array is not writable" in message
 
 
+@pytest.mark.fact
 def test_numpy_on_a_tensor_that_requires_grad_is_refused():
     """.numpy() on a tensor that requires grad raises; detach() (or force=True) is the way.
 
@@ -158,6 +193,7 @@ def test_numpy_on_a_tensor_that_requires_grad_is_refused():
     assert a.numpy(force=True).tolist() == [1.0, 1.0, 1.0]
 
 
+@pytest.mark.fact
 @needs_cuda
 def test_numpy_on_a_cuda_tensor_is_refused():
     """.numpy() on a CUDA tensor raises: NumPy lives in host memory; .cpu() first.
@@ -195,13 +231,13 @@ def test_from_numpy_preserves_values_strides_and_memory(array):
     NumPy strides are in bytes, torch strides in elements. Values are compared bit for
     bit (NaNs included) as raw bytes.
     """
-    t = torch.from_numpy(array)
+    t = numpy_bridge.numpy_to_tensor(array)
     assert t.shape == array.shape
     assert t.dtype == dict(DTYPE_PAIRS)[array.dtype]
     assert tuple(s * array.itemsize for s in t.stride()) == array.strides
     if array.size:
         assert t.data_ptr() == array.ctypes.data
-    back = t.numpy()
+    back = numpy_bridge.tensor_to_numpy(t)
     assert back.dtype == array.dtype
     assert back.strides == array.strides
     assert back.tobytes() == array.tobytes()

@@ -3,10 +3,14 @@
 import pytest
 import torch
 
-from reference import cuda_tensors
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
+from spec.helpers.implementation import impl
+from spec.helpers.teach import say
+
+cuda_tensors = impl.cuda_tensors
 
 
+@pytest.mark.fact
 def test_device_objects_parse_type_and_index_without_a_gpu():
     """torch.device("cuda") is a device object; it can be made on any machine.
 
@@ -22,6 +26,7 @@ def test_device_objects_parse_type_and_index_without_a_gpu():
     assert str(torch.device("cpu")) == "cpu"
 
 
+@pytest.mark.fact
 def test_cuda_is_available_guards_the_cell():
     """The note's cell runs only if torch.cuda.is_available(); on CPU it is skipped.
 
@@ -34,6 +39,7 @@ def test_cuda_is_available_guards_the_cell():
     assert (torch.cuda.device_count() > 0) == available
 
 
+@pytest.mark.fact
 def test_ones_like_with_device_creates_there_and_keeps_dtype(device):
     """torch.ones_like(x, device=device) creates directly on the device, with x's dtype.
 
@@ -54,15 +60,21 @@ def test_to_moves_and_to_cpu_double_changes_device_and_dtype_together(device):
     """
     x = torch.rand(5, 3)
     z, z_cpu_double = cuda_tensors.add_on_device(x, device)
-    assert z.device.type == device.type
-    assert z.dtype == torch.float32
-    assert z_cpu_double.device.type == "cpu"
-    assert z_cpu_double.dtype == torch.float64
+    call = f"add_on_device(x, {device.type!r})"
+    assert z.device.type == device.type, say(call, f"z = x + y on {device.type}", z.device)
+    assert z.dtype == torch.float32, say(call, "z in x's float32", z.dtype)
+    assert z_cpu_double.device.type == "cpu", say(
+        call, 'z.to("cpu", torch.double) on the CPU', z_cpu_double.device
+    )
+    assert z_cpu_double.dtype == torch.float64, say(
+        call, 'z.to("cpu", torch.double) in float64', z_cpu_double.dtype
+    )
     # Independent computation: float64 arithmetic on the CPU. x + 1 in float32 is
     # exact to within half an ulp of the result, so float32 tolerance suffices.
     torch.testing.assert_close(z_cpu_double, x.double() + 1, rtol=1.2e-7, atol=0)
 
 
+@pytest.mark.fact
 def test_to_is_a_no_op_when_nothing_changes():
     """x.to(device) returns x itself when x is already there with that dtype.
 
@@ -78,6 +90,7 @@ def test_to_is_a_no_op_when_nothing_changes():
     assert x.to("cpu", copy=True) is not x
 
 
+@pytest.mark.fact
 def test_string_and_device_object_are_interchangeable(device):
     """.to("cuda") with a string does what .to(torch.device("cuda")) does.
 
@@ -96,7 +109,9 @@ def test_default_device_idiom_picks_cuda_0_only_when_available():
     Note: "device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")"
     """
     expected = "cuda:0" if torch.cuda.is_available() else "cpu"
-    assert str(cuda_tensors.default_device()) == expected
+    got = cuda_tensors.default_device()
+    assert isinstance(got, torch.device), say("default_device()", "a torch.device", repr(got))
+    assert str(got) == expected, say("default_device()", expected, got)
 
 
 @needs_cuda
@@ -112,6 +127,7 @@ def test_the_cell_on_cuda_equals_the_same_cell_on_cpu():
     assert_cpu_cuda_close(lambda t: cuda_tensors.add_on_device(t, t.device), x, rtol=0, atol=0)
 
 
+@pytest.mark.fact
 @needs_cuda
 def test_a_cuda_tensor_and_a_cpu_tensor_do_not_mix():
     """x.to("cuda") + a CPU tensor raises: both operands must be on one device.

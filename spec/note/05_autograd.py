@@ -3,9 +3,20 @@
 import pytest
 import torch
 
-from reference import autograd
-from reference.neural_networks import Net
+from spec.helpers import teach
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
+from spec.helpers.implementation import impl
+from spec.helpers.teach import say
+
+autograd = impl.autograd
+
+
+def small_model() -> torch.nn.Module:
+    """A model with trainable parameters (``requires_grad=True``), as the note says;
+    the spec's own, so that this chapter needs no network from the next one."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(144, 10)
+    )
 
 
 def count_saved_tensors(fn):
@@ -21,6 +32,7 @@ def count_saved_tensors(fn):
     return result, len(saved)
 
 
+@pytest.mark.fact
 def test_operations_on_a_tensor_that_requires_grad_are_tracked():
     """An operation on a tensor with requires_grad=True records a grad_fn; the leaf has none.
 
@@ -47,9 +59,12 @@ def test_backward_of_the_blitz_expression_gives_the_formula():
     """
     x = torch.ones(2, 2, requires_grad=True)
     out = autograd.blitz_out(x)
-    assert out.item() == 27.0
+    assert out.item() == 27.0, say("blitz_out(ones)", "mean(3 (1 + 2)^2) = 27", out.item())
     out.backward()
-    torch.testing.assert_close(x.grad, torch.full((2, 2), 4.5), rtol=0, atol=0)
+    teach.close(
+        x.grad, torch.full((2, 2), 4.5), call="blitz_out(x).backward()",
+        expects="d out / dx = 6 (x + 2) / 4 = 4.5", rtol=0, atol=0,
+    )  # fmt: skip
 
 
 def test_gradients_accumulate_until_zeroed():
@@ -66,6 +81,7 @@ def test_gradients_accumulate_until_zeroed():
     torch.testing.assert_close(x.grad, torch.full((2, 2), 9.0), rtol=0, atol=0)
 
 
+@pytest.mark.fact
 def test_no_grad_records_no_history():
     """Inside torch.no_grad(), results have requires_grad=False and no grad_fn.
 
@@ -82,6 +98,7 @@ def test_no_grad_records_no_history():
         y.sum().backward()
 
 
+@pytest.mark.fact
 def test_no_grad_saves_no_tensors_for_backward():
     """Outside no_grad, x * x saves its inputs for backward; inside, nothing is saved.
 
@@ -105,18 +122,25 @@ def test_evaluating_a_model_under_no_grad():
     may have trainable parameters with `requires_grad=True`, but for which we don’t need
     the gradients."
     """
-    net = Net()
-    inputs = torch.randn(2, 1, 32, 32)
+    net = small_model()
+    inputs = torch.randn(2, 1, 8, 8)
     out, saved = count_saved_tensors(lambda: autograd.evaluate(net, inputs))
-    assert all(p.requires_grad for p in net.parameters())
-    assert not out.requires_grad
+    call = "evaluate(model, inputs)"
+    assert all(p.requires_grad for p in net.parameters()), say(
+        call, "the parameters to keep requires_grad=True", "it changed them"
+    )
+    assert not out.requires_grad, say(call, "an output that records no history",
+                                      "out.requires_grad is True", teach.NO_GRAD)  # fmt: skip
     assert out.grad_fn is None
-    assert saved == 0
+    assert saved == 0, say(call, "nothing saved for a backward pass", f"{saved} tensors saved")
     _, saved_training = count_saved_tensors(lambda: net(inputs))
-    assert saved_training > 10  # every layer keeps inputs/indices for backward
-    torch.testing.assert_close(out, net(inputs).detach(), rtol=0, atol=0)
+    assert saved_training > 3  # every layer keeps inputs/indices for backward
+    teach.close(
+        out, net(inputs).detach(), call=call, expects="the model's own output", rtol=0, atol=0
+    )
 
 
+@pytest.mark.fact
 def test_detach_shares_data_but_leaves_the_graph():
     """x.detach() shares x's memory but has no history; in-place edits to it are seen by autograd.
 
@@ -138,13 +162,29 @@ def test_detach_shares_data_but_leaves_the_graph():
         y.sum().backward()
 
 
+def test_gradcheck_of_the_blitz_expression_in_float64():
+    """blitz_out's gradient matches finite differences (float64), and its value is the formula's.
+
+    Beyond the note: its autograd section keeps only the `torch.no_grad()` tip; this is the
+    blitz's own example (``y = x + 2; z = y * y * 3; out = z.mean()``) that it summarizes.
+    """
+    x = torch.randn(2, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(autograd.blitz_out, (x,))
+    assert torch.autograd.gradgradcheck(autograd.blitz_out, (x,))
+    teach.close(
+        autograd.blitz_out(x), (3 * (x.detach() + 2) ** 2).mean(), call="blitz_out(x)",
+        expects="y = x + 2; z = y * y * 3; out = z.mean()", rtol=1e-12, atol=0,
+    )  # fmt: skip
+
+
+@pytest.mark.fact
 @pytest.mark.parametrize(
     "fn",
-    [autograd.blitz_out, lambda x: (x * x * 3).sum(), lambda x: (x + 2).pow(2).mean().sqrt()],
-    ids=["mean(3(x+2)^2)", "sum(3 x^2)", "sqrt(mean((x+2)^2))"],
+    [lambda x: (x * x * 3).sum(), lambda x: (x + 2).pow(2).mean().sqrt()],
+    ids=["sum(3 x^2)", "sqrt(mean((x+2)^2))"],
 )
 def test_gradcheck_in_float64(fn):
-    """Autograd's gradients of the chapter's expressions match finite differences (float64).
+    """Autograd's gradients of expressions like the blitz's match finite differences (float64).
 
     Beyond the note: its autograd section keeps only the `torch.no_grad()` tip; this is the
     blitz's own example (``y = x + 2; z = y * y * 3; out = z.mean()``) that it summarizes.

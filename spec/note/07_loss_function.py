@@ -7,10 +7,33 @@ import pytest
 import torch
 import torch.nn as nn
 
-from reference import loss_function
-from reference.loss_function import criterion, grad_fn_chain
-from reference.neural_networks import Net
+from spec.helpers import teach
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
+from spec.helpers.implementation import impl
+from spec.helpers.teach import say
+
+loss_function = impl.loss_function
+neural_networks = impl.neural_networks
+
+
+def Net():  # the note's Net (chapter 06), of the implementation under test
+    return neural_networks.Net()
+
+
+def grad_fn_chain(loss: torch.Tensor) -> list[str]:
+    """Names of the backward nodes from ``loss`` back to the input, following the data
+    path (not the AccumulateGrad leaves of weights and biases, nor their transposes)."""
+    names = []
+    node = loss.grad_fn
+    while node is not None:
+        names.append(type(node).__name__)
+        data_path = [
+            fn
+            for fn, _ in node.next_functions
+            if fn is not None and type(fn).__name__ not in ("AccumulateGrad", "TBackward0")
+        ]
+        node = data_path[0] if data_path else None
+    return names
 
 
 def test_mse_loss_is_the_mean_of_squared_errors():
@@ -24,8 +47,11 @@ def test_mse_loss_is_the_mean_of_squared_errors():
     output = net(input).detach().double().numpy()
     expected = np.mean((output - target.double().numpy().reshape(1, -1)) ** 2)
     # float32 loss against a float64 reference: float32 rounding of 10 terms.
-    torch.testing.assert_close(loss.double(), torch.tensor(expected), rtol=1e-6, atol=1e-7)
-    assert loss.shape == ()
+    teach.close(
+        loss.double(), torch.tensor(expected), call="loss_for(net, input, target)",
+        expects="criterion = nn.MSELoss(): the mean of (output - target)^2", rtol=1e-6, atol=1e-7,
+    )  # fmt: skip
+    assert loss.shape == (), say("loss_for(...)", "a single number (shape ())", loss.shape)
     assert loss.dtype == torch.float32
 
 
@@ -48,6 +74,7 @@ def test_without_the_view_mse_loss_warns_and_broadcasts():
     the wrong thing, which is why MSELoss warns on any size mismatch.
     """
     output, target = torch.randn(1, 10), torch.randn(10)
+    criterion = loss_function.criterion
     with pytest.warns(UserWarning, match=r"target size \(torch.Size\(\[10\]\)\) that is different"):
         unshaped = criterion(output, target)
     with warnings.catch_warnings():
@@ -67,7 +94,9 @@ def test_the_loss_grad_fn_is_mse_loss_backward0_not_mse_loss_backward():
     breaks; match on ``type(loss.grad_fn).__name__.rstrip("0123456789")`` if you must.
     """
     loss = loss_function.loss_for(Net(), torch.randn(1, 1, 32, 32), torch.randn(10))
-    assert type(loss.grad_fn).__name__ == "MseLossBackward0"
+    assert type(loss.grad_fn).__name__ == "MseLossBackward0", say(
+        "loss_for(...).grad_fn", "MseLossBackward0 (nn.MSELoss)", type(loss.grad_fn).__name__
+    )
     assert "grad_fn=<MseLossBackward0>" in repr(loss)
 
 
@@ -97,6 +126,7 @@ def test_following_grad_fn_walks_the_network_backwards():
     ]
 
 
+@pytest.mark.fact
 def test_reduction_sum_and_none_relate_to_mean_by_the_element_count():
     """MSELoss(reduction='sum') = n * mean; reduction='none' keeps one term per element.
 

@@ -3,10 +3,18 @@
 import torch
 from packaging.version import Version
 
-from reference import backprop, loss_function
-from reference.neural_networks import Net
-from spec.helpers import releases
+from spec.helpers import releases, teach
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
+from spec.helpers.implementation import impl
+from spec.helpers.teach import say
+
+backprop = impl.backprop
+loss_function = impl.loss_function
+neural_networks = impl.neural_networks
+
+
+def Net():  # the note's Net (chapter 06), of the implementation under test
+    return neural_networks.Net()
 
 
 def make_loss(net):
@@ -27,10 +35,15 @@ def test_conv1_bias_grad_before_backward_is_none_not_zeros():
     make_loss(net).backward()  # so there is a gradient to clear
     assert net.conv1.bias.grad is not None
     before, _ = backprop.conv1_bias_grad_before_and_after(net, make_loss(net))
+    call = "conv1_bias_grad_before_and_after(net, loss)[0]"
     if Version("2.0") > releases.TORCH:  # the note's release line: zeros, as it printed
-        assert torch.equal(before, torch.zeros(6))
+        assert torch.equal(before, torch.zeros(6)), say(call, "zeros after zero_grad()", before)
         return
-    assert before is None
+    assert before is None, say(
+        call, "None: net.zero_grad() sets gradients to None since torch 2.0", before,
+        "read conv1.bias.grad before calling net.zero_grad()?" if before is not None and before.any()
+        else None,
+    )  # fmt: skip
 
 
 def test_zero_grad_set_to_none_false_gives_the_notes_zeros():
@@ -54,8 +67,11 @@ def test_conv1_bias_grad_after_backward_is_nonzero_with_conv1_bias_shape():
     """
     net = Net()
     _, after = backprop.conv1_bias_grad_before_and_after(net, make_loss(net))
-    assert after.shape == (6,)
-    assert bool((after != 0).any())
+    call = "conv1_bias_grad_before_and_after(net, loss)[1]"
+    assert after is not None, say(call, "conv1.bias.grad after loss.backward()", None,
+                                  "return the gradient before calling loss.backward()?")  # fmt: skip
+    assert after.shape == (6,), say(call, "shape (6,), like conv1.bias", tuple(after.shape))
+    assert bool((after != 0).any()), say(call, "a non-zero gradient", after)
 
 
 def test_conv1_bias_grad_matches_a_central_finite_difference():
@@ -72,6 +88,7 @@ def test_conv1_bias_grad_matches_a_central_finite_difference():
     _, grad = backprop.conv1_bias_grad_before_and_after(
         net, loss_function.loss_for(net, input, target)
     )
+    assert grad.dtype == torch.float64
     h = 1e-6
     estimate = torch.zeros(6, dtype=torch.float64)
     with torch.no_grad():
@@ -82,7 +99,10 @@ def test_conv1_bias_grad_matches_a_central_finite_difference():
             down = loss_function.loss_for(net, input, target)
             net.conv1.bias[i] += h
             estimate[i] = (up - down) / (2 * h)
-    torch.testing.assert_close(grad, estimate, rtol=1e-5, atol=1e-9)
+    teach.close(
+        grad, estimate, call="conv1_bias_grad_before_and_after(net, loss)[1]",
+        expects="d loss / d conv1.bias, as central differences measure it", rtol=1e-5, atol=1e-9,
+    )  # fmt: skip
 
 
 @needs_cuda

@@ -5,10 +5,23 @@ import itertools
 
 import torch
 
-from reference import update_weights
-from reference.loss_function import criterion
-from reference.neural_networks import Net
+from spec.helpers import teach
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
+from spec.helpers.implementation import impl
+from spec.helpers.teach import say
+
+update_weights = impl.update_weights
+loss_function = impl.loss_function
+neural_networks = impl.neural_networks
+
+
+def Net():  # the note's Net (chapter 06), of the implementation under test
+    return neural_networks.Net()
+
+
+def criterion(output, target):
+    """The note's ``criterion`` (chapter 07), of the implementation under test."""
+    return loss_function.criterion(output, target)
 
 
 def twin_nets_with_grads():
@@ -49,12 +62,22 @@ def test_add_with_alpha_is_what_sgd_does_bit_for_bit():
     Plain SGD (no momentum, no weight decay) is exactly this one line per parameter.
     """
     by_hand, by_optim = twin_nets_with_grads()
-    with torch.no_grad():
-        for p in by_hand.parameters():
-            p.add_(p.grad, alpha=-0.01)
-    update_weights.make_optimizer(by_optim).step()
-    for a, b in zip(by_hand.parameters(), by_optim.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    optimizer = update_weights.make_optimizer(by_optim)
+    input, target = torch.randn(1, 1, 32, 32), torch.randn(1, 10)
+    for step in range(2):  # a second step would differ with momentum (SGD's default is none)
+        with torch.no_grad():
+            for p in by_hand.parameters():
+                p.add_(p.grad, alpha=-0.01)
+        optimizer.step()
+        for (name, a), b in zip(by_hand.named_parameters(), by_optim.parameters(), strict=True):
+            teach.close(
+                b, a, call=f"make_optimizer(net).step(), step {step + 1}, {name}",
+                expects="optim.SGD(net.parameters(), lr=0.01): p -= 0.01 * p.grad, no momentum",
+                rtol=0, atol=0,
+            )  # fmt: skip
+        for n in (by_hand, by_optim):
+            n.zero_grad()
+            torch.nn.functional.mse_loss(n(input), target).backward()
 
 
 def test_one_step_moves_each_weight_against_its_gradient():
@@ -95,8 +118,69 @@ def test_the_training_loop_lowers_the_loss_on_a_fixed_batch():
     losses = [
         update_weights.training_step(net, optimizer, criterion, input, target) for _ in range(20)
     ]
-    assert all(b < a for a, b in itertools.pairwise(losses)), losses
-    assert losses[-1] < 0.9 * losses[0]
+    call = "training_step(net, optimizer, criterion, input, target), 20 times"
+    assert all(isinstance(v, float) for v in losses), say(
+        call,
+        "the loss as a Python float",
+        type(losses[0]).__name__,
+        teach.did_you_forget_item(losses),
+    )
+    assert all(b < a for a, b in itertools.pairwise(losses)), say(call, "a falling loss", losses)
+    assert losses[-1] < 0.9 * losses[0], say(call, "10% lower after 20 steps", losses)
+
+
+def the_notes_loop(net, optimizer, input, target, steps: int, zero_grad: bool = True):
+    """The note's five lines, written out independently of the implementation."""
+    losses = []
+    for _ in range(steps):
+        if zero_grad:
+            optimizer.zero_grad()  # zero the gradient buffers
+        output = net(input)
+        loss = torch.nn.functional.mse_loss(output, target)
+        loss.backward()
+        optimizer.step()  # Does the update
+        losses.append(loss.item())
+    return losses
+
+
+def test_training_step_is_the_notes_five_lines():
+    """training_step does zero_grad, forward, loss, backward, step: 3 steps end where the note's lines end.
+
+    Note: "optimizer.zero_grad()   # zero the gradient buffers
+    output = net(input)
+    loss = criterion(output, target)
+    loss.backward()
+    optimizer.step()    # Does the update"
+
+    Compared, bit for bit, with the same five lines written in the test, on a twin net
+    with its own optimizer; the value returned is the loss before the step.
+    """
+    net = Net()
+    twin, probe = copy.deepcopy(net), copy.deepcopy(net)
+    input, target = torch.randn(1, 1, 32, 32), torch.randn(1, 10)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+    returned = [
+        update_weights.training_step(net, optimizer, criterion, input, target) for _ in range(3)
+    ]
+    expected = the_notes_loop(twin, torch.optim.SGD(twin.parameters(), lr=0.01), input, target, 3)
+
+    def forgot_zero_grad():
+        loop = the_notes_loop(
+            probe, torch.optim.SGD(probe.parameters(), lr=0.01), input, target, 3, False
+        )
+        state = dict(probe.state_dict())
+        same = all(torch.equal(state[k], v) for k, v in net.state_dict().items())
+        return teach.ZERO_GRAD if same and loop else None
+
+    teach.close(
+        dict(net.state_dict()), dict(twin.state_dict()),
+        call="training_step(...), 3 times", expects="the weights of the note's loop after 3 steps",
+        rtol=0, atol=0, diagnoses=[forgot_zero_grad],
+    )  # fmt: skip
+    teach.close(
+        torch.tensor(returned), torch.tensor(expected), call="training_step(...)'s return values",
+        expects="loss.item() of each step, before its update", rtol=0, atol=0,
+    )  # fmt: skip
 
 
 def test_without_zero_grad_gradients_accumulate_across_steps():

@@ -6,6 +6,10 @@ cannot be downloaded offline, so the chapter runs on a generated data set in the
 on-disk format (``reference.cifar10_data``, checked in spec/meta/test_cifar10_data.py),
 loaded by torchvision's own ``CIFAR10`` class. Training takes ~10 s: the tests that need
 the trained net are marked ``slow``; the others use an untrained one.
+
+What is under test is the implementation's ``cifar10`` module (``cifar10 = impl.cifar10``);
+the tests marked ``fact`` run torchvision, torch, or the note's own blocks (read from the
+note) instead — its errata are the note's, whatever the implementation.
 """
 
 import copy
@@ -20,12 +24,42 @@ import torchvision
 from packaging.version import Version
 from PIL import Image
 from torch.utils.data import DataLoader, Subset
+from torchvision.transforms import Compose, Normalize, ToTensor
 
-from reference import cifar10, cifar10_data
-from reference.cifar10 import Net
-from spec.helpers.data import N_TEST, N_TRAIN
+from spec.helpers import note, teach
+from spec.helpers.data import N_TEST, N_TRAIN, load_cifar10
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
+from spec.helpers.implementation import impl
+from spec.helpers.oracles import numpy_lenet, the_notes_training_loop
 from spec.helpers.releases import TORCH
+from spec.helpers.teach import say
+
+cifar10 = impl.cifar10
+
+#: What the note's CIFAR-10 blocks import before they define their Net.
+NOTE_IMPORTS = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+
+
+def Net():
+    """A new CIFAR-10 ``Net`` of the implementation under test."""
+    return cifar10.Net()
+
+
+def the_notes_net():
+    """The note's own CIFAR-10 Net (its block at line 240), as the note defines it."""
+    return note.note_object(240, "Net", NOTE_IMPORTS)()
+
+
+def the_notes_batches(steps: int, batch_size: int = 4, seed: int = 0):
+    """``steps`` CIFAR-shaped batches, made by the spec: what a trainloader yields."""
+    g = torch.Generator().manual_seed(seed)
+    return [
+        (
+            torch.randn(batch_size, 3, 32, 32, generator=g),
+            torch.randint(0, 10, (batch_size,), generator=g),
+        )
+        for _ in range(steps)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +79,14 @@ def trained(cifar_root):
 
 
 @pytest.fixture
+def the_tutorials_testset(cifar_root):
+    """The test set with the tutorial's transform, made here (not by the implementation):
+    for the tests that run the note's own code."""
+    transform = Compose([ToTensor(), Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    return load_cifar10(cifar_root, train=False, transform=transform)
+
+
+@pytest.fixture
 def untrained(cifar_root):
     """A freshly initialised Net (seeded) and the in-order test loader: for the tests that
     need a net's predictions, not good ones."""
@@ -53,6 +95,7 @@ def untrained(cifar_root):
 
 
 # ====================================================================== 1. the data
+@pytest.mark.fact
 def test_the_label_names_are_the_ten_classes_the_note_lists(cifar_root):
     """batches.meta's label_names are the note's ten classes, in order.
 
@@ -66,9 +109,10 @@ def test_the_label_names_are_the_ten_classes_the_note_lists(cifar_root):
     with open(cifar_root / "cifar-10-batches-py" / "batches.meta", "rb") as f:
         meta = pickle.load(f, encoding="latin1")
     assert meta["label_names"] == expected
-    assert list(cifar10_data.load_cifar10(cifar_root).classes) == expected
+    assert list(load_cifar10(cifar_root).classes) == expected
 
 
+@pytest.mark.fact
 def test_torchvision_cifar10_loads_it_as_3x32x32_images(cifar_root):
     """torchvision.datasets.CIFAR10 loads the files; images are 32x32 RGB, pixels as written.
 
@@ -78,8 +122,8 @@ def test_torchvision_cifar10_loads_it_as_3x32x32_images(cifar_root):
     Independent check of the layout: the raw CHW row from the pickle, reshaped by hand,
     equals the HWC image torchvision hands out.
     """
-    trainset = cifar10_data.load_cifar10(cifar_root, train=True)
-    testset = cifar10_data.load_cifar10(cifar_root, train=False)
+    trainset = load_cifar10(cifar_root, train=True)
+    testset = load_cifar10(cifar_root, train=False)
     assert isinstance(trainset, torchvision.datasets.CIFAR10)
     assert (len(trainset), len(testset)) == (N_TRAIN, N_TEST)
     image, label = trainset[0]
@@ -98,11 +142,15 @@ def test_to_tensor_and_normalize_give_3x32x32_float32_in_minus1_1(cifar_root):
 
     Note: "Load and normalizing the CIFAR10 training and test datasets using torchvision"
     """
-    x, _ = cifar10_data.load_cifar10(cifar_root, transform=cifar10.transform)[0]
-    assert x.shape == (3, 32, 32)
+    x, _ = load_cifar10(cifar_root, transform=cifar10.transform)[0]
+    call = "cifar10.transform(image)"
+    assert isinstance(x, torch.Tensor), say(call, "a tensor (ToTensor)", type(x).__name__)
+    assert x.shape == (3, 32, 32), say(call, "shape (3, 32, 32)", tuple(x.shape))
     assert x.dtype == torch.float32
-    assert x.min() >= -1
-    assert x.max() <= 1
+    assert x.min() >= -1, say(call, "values in [-1, 1]", x.min().item())
+    assert x.max() <= 1, say(call, "values in [-1, 1]", x.max().item())
+    assert x.min() < 0, say(call, "values in [-1, 1], not [0, 1]", x.min().item(),
+                            "leave out Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))?")  # fmt: skip
 
 
 @pytest.mark.parametrize("value", [0, 1, 64, 127, 128, 200, 255])
@@ -116,7 +164,10 @@ def test_a_pixel_value_v_maps_to_2v_over_255_minus_1(value):
     image = Image.fromarray(np.full((32, 32, 3), value, dtype=np.uint8))
     x = cifar10.transform(image)
     expected = torch.full((3, 32, 32), 2 * value / 255 - 1, dtype=torch.float64)
-    torch.testing.assert_close(x.double(), expected, rtol=0, atol=2.4e-7)
+    teach.close(
+        x.double(), expected, call=f"cifar10.transform(a pixel of {value})",
+        expects=f"(v / 255 - 0.5) / 0.5 = {2 * value / 255 - 1:.4f}", rtol=0, atol=2.4e-7,
+    )  # fmt: skip
 
 
 # ====================================================================== the loader
@@ -125,15 +176,27 @@ def test_a_batch_of_4_is_images_4x3x32x32_and_labels_4_int64(cifar_root):
 
     Note: "images, labels = dataiter.next() # 4 images, (4,3,32,32)"
     """
-    trainloader, _ = cifar10.make_loaders(cifar_root, batch_size=4, seed=0)
+    trainloader, testloader = cifar10.make_loaders(cifar_root, batch_size=4, seed=0)
     dataiter = iter(trainloader)
     images, labels = next(dataiter)
-    assert images.shape == (4, 3, 32, 32)
+    call = "make_loaders(root, batch_size=4)"
+    assert images.shape == (4, 3, 32, 32), say(call, "images (4, 3, 32, 32)", tuple(images.shape))
     assert images.dtype == torch.float32
-    assert labels.shape == (4,)
+    assert labels.shape == (4,), say(call, "labels (4,)", tuple(labels.shape))
     assert labels.dtype == torch.int64
+    assert images.min() < 0, say(call, "normalized images in [-1, 1]", images.min().item(),
+                                 "build the sets with transform=transform?")  # fmt: skip
+    assert (len(trainloader.dataset), len(testloader.dataset)) == (N_TRAIN, N_TEST), say(
+        call, f"the {N_TRAIN} training and {N_TEST} test images",
+        (len(trainloader.dataset), len(testloader.dataset)), "swap train=True and train=False?",
+    )  # fmt: skip
+    first = [next(iter(testloader))[1].tolist() for _ in range(2)]
+    assert first[0] == first[1], say(
+        call, "the test set in order (shuffle=False)", first, "shuffle the test loader?"
+    )
 
 
+@pytest.mark.fact
 def test_dataiter_next_fails_today_and_next_dataiter_is_the_way(cifar_root):
     """dataiter.next() raises AttributeError; next(dataiter) returns the batch.
 
@@ -142,7 +205,9 @@ def test_dataiter_next_fails_today_and_next_dataiter_is_the_way(cifar_root):
     Changed in torch 1.13: the DataLoader iterator lost its Python-2 style ``.next()``
     method; the built-in ``next()`` (which calls ``__next__``) always worked.
     """
-    _, testloader = cifar10.make_loaders(cifar_root, batch_size=4)
+    testloader = DataLoader(
+        load_cifar10(cifar_root, train=False, transform=ToTensor()), batch_size=4
+    )
     dataiter = iter(testloader)
     if Version("1.13") <= TORCH:
         with pytest.raises(AttributeError, match="object has no attribute 'next'"):
@@ -163,8 +228,10 @@ def test_shuffle_true_reorders_each_epoch_reproducibly_under_a_seeded_generator(
     a, _ = cifar10.make_loaders(cifar_root, batch_size=16, seed=7)
     b, _ = cifar10.make_loaders(cifar_root, batch_size=16, seed=7)
     epochs_a, epochs_b = first_labels(a), first_labels(b)
-    assert epochs_a == epochs_b
-    assert epochs_a[0] != epochs_a[1]
+    call = "make_loaders(root, batch_size=16, seed=7)"
+    assert epochs_a == epochs_b, say(call, "the same order from the same seed", "another order",
+                                     "shuffle with a torch.Generator().manual_seed(seed)?")  # fmt: skip
+    assert epochs_a[0] != epochs_a[1], say(call, "a new order each epoch (shuffle=True)", epochs_a)
 
 
 # ====================================================================== 2. the CNN
@@ -186,7 +253,7 @@ def test_each_layer_gives_the_shape_the_arithmetic_predicts():
         h.remove()
     side1 = 32 - 5 + 1
     side2 = side1 // 2 - 5 + 1
-    assert shapes == [
+    expected = [
         ("conv1", (2, 6, side1, side1)),
         ("pool", (2, 6, side1 // 2, side1 // 2)),
         ("conv2", (2, 16, side2, side2)),
@@ -195,6 +262,7 @@ def test_each_layer_gives_the_shape_the_arithmetic_predicts():
         ("fc2", (2, 84)),
         ("fc3", (2, 10)),
     ]
+    assert shapes == expected, say("Net()(x), each layer's output", expected, shapes)
     assert side2 // 2 == 5
 
 
@@ -208,37 +276,91 @@ def test_the_cnn_has_62006_parameters():
     expected = (6 * 3 * 25 + 6) + (16 * 6 * 25 + 16) + (120 * 400 + 120) + (84 * 120 + 84)
     expected += 10 * 84 + 10
     assert expected == 62_006
-    assert sum(p.numel() for p in Net().parameters()) == expected
+    count = sum(p.numel() for p in Net().parameters())
+    assert count == expected, say("Net()'s parameters", f"{expected:,}", f"{count:,}")
 
 
+def test_forward_equals_an_independent_numpy_implementation():
+    """Net's forward equals the same CNN written in NumPy float64, on a batch of 3.
+
+    Note: "x = self.pool(F.relu(self.conv1(x)))"
+
+    float32 against float64 through five layers: rtol 1e-5, atol 1e-6 (sums of up to 400
+    float32 terms).
+    """
+    net = Net()
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        out = net(x)
+    teach.close(
+        out.double(), torch.from_numpy(numpy_lenet(net, x.double().numpy())),
+        call="Net().forward(x)",
+        expects="conv1 -> relu -> pool -> conv2 -> relu -> pool -> view(-1, 400) -> fc1 -> relu "
+        "-> fc2 -> relu -> fc3, computed in NumPy", rtol=1e-5, atol=1e-6,
+        diagnoses=[lambda: teach.did_you_softmax(out),
+                   lambda: teach.did_you_hard_code_the_batch(net, (3, 32, 32))],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 25])
+def test_a_batch_of_any_size_gives_one_row_of_10_scores_per_image(n):
+    """Net takes N images of 3x32x32 for any N and returns N rows of 10 class scores (logits).
+
+    Note: "x = x.view(-1, 16 * 5 * 5)"
+
+    The -1 is what makes it work for any N: the last batch of an epoch is often smaller.
+    """
+    net = Net()
+    forward = lambda x: net(x)  # noqa: E731
+    with torch.no_grad():
+        try:
+            out = forward(torch.randn(n, 3, 32, 32))
+        except RuntimeError as error:
+            hint = teach.did_you_hard_code_the_batch(forward, (3, 32, 32))
+            raise AssertionError(say(f"Net() on {n} images", f"({n}, 10)", error, hint)) from None
+    assert out.shape == (n, 10), say(
+        f"Net() on {n} images", f"({n}, 10)", tuple(out.shape),
+        teach.did_you_hard_code_the_batch(forward, (3, 32, 32)),
+    )  # fmt: skip
+    if n > 1:
+        assert not teach.are_probabilities(out), say(
+            f"Net() on {n} images", "raw scores (logits)", "rows that sum to 1", teach.SOFTMAX
+        )
+
+
+@pytest.mark.extra
 @pytest.mark.parametrize(
     "shape",
     [(25, 3, 28, 28), (4, 1, 32, 32), (3, 32, 32), (0, 3, 32, 32), (4, 3, 64, 64)],
     ids=["28x28", "grey", "unbatched", "empty", "64x64"],
 )
 def test_inputs_other_than_n_3_32_32_are_refused_with_the_expected_shape(shape):
-    """Anything but (N, 3, 32, 32) is refused, naming the shape Net expects.
+    """The reference's Net refuses anything but (N, 3, 32, 32), naming the shape it expects.
 
     Note: "x = x.view(-1, 16 * 5 * 5)"
+
+    The note does not ask for the check (its own Net regroups silently, next test): it is
+    the reference's own guarantee.
     """
     with pytest.raises(ValueError, match=r"expects a float tensor shaped \(N, 3, 32, 32\)"):
         Net()(torch.randn(*shape))
 
 
-def test_the_notes_view_silently_regroups_a_batch_of_wrong_sized_images(monkeypatch):
+@pytest.mark.fact
+def test_the_notes_view_silently_regroups_a_batch_of_wrong_sized_images():
     """Erratum-ish: the note's x.view(-1, 16 * 5 * 5) turns 25 images of 28x28 into 16 rows.
 
     Note: "x = x.view(-1, 16 * 5 * 5)"
 
     Erratum: 28x28 images reach the view as 16x4x4 = 256 values each; 25 x 256 = 6400
     = 16 x 400, so the note's forward returns 16 predictions for 25 images, silently.
-    (With the reference's check disabled, this is the note's forward exactly.)
+    Run on the note's own Net, read from its block.
     """
-    monkeypatch.setattr(cifar10, "check_input", lambda x: None)
-    out = Net()(torch.randn(25, 3, 28, 28))
+    out = the_notes_net()(torch.randn(25, 3, 28, 28))
     assert out.shape == (16, 10)
 
 
+@pytest.mark.fact
 def test_the_notes_view_refuses_channels_last_activations_and_flatten_does_not():
     """x.view(-1, 16 * 5 * 5) needs NCHW-contiguous activations; channels_last breaks it.
 
@@ -250,7 +372,7 @@ def test_the_notes_view_refuses_channels_last_activations_and_flatten_does_not()
     the same numbers with a copy. The benchmarks' channels_last variants run a Net whose
     forward flattens, checked against the note's Net step for step.
     """
-    net = Net()
+    net = the_notes_net()
     x = torch.randn(4, 3, 32, 32)
     expected = net(x)
     fast = net.to(memory_format=torch.channels_last)
@@ -278,12 +400,34 @@ def test_cross_entropy_is_minus_log_softmax_at_the_label_averaged():
     Independent formula in NumPy float64 with a stable log-sum-exp.
     """
     outputs, labels = torch.randn(4, 10) * 3, torch.tensor([3, 0, 9, 3])
-    loss = nn.CrossEntropyLoss()(outputs, labels)
+    criterion, _ = cifar10.make_criterion_and_optimizer(Net())
+    loss = criterion(outputs, labels)
     z = outputs.double().numpy()
     m = z.max(axis=1, keepdims=True)
     log_softmax = z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
     expected = -log_softmax[np.arange(4), labels.numpy()].mean()
-    torch.testing.assert_close(loss.double(), torch.tensor(expected), rtol=1e-6, atol=1e-7)
+    teach.close(
+        loss.double(), torch.tensor(expected), call="make_criterion_and_optimizer(net)[0]",
+        expects="nn.CrossEntropyLoss(): mean of -log softmax(outputs)[label]", rtol=1e-6, atol=1e-7,
+    )  # fmt: skip
+
+
+def test_the_optimizer_is_sgd_with_lr_0_001_and_momentum_0_9_over_the_nets_parameters():
+    """optimizer = optim.SGD(net.parameters(), lr=0.001, momentum=0.9), over this net's parameters.
+
+    Note: "optimizer = optim.SGD(net.parameters(), lr=0.001, momentum=0.9)"
+    """
+    net = Net()
+    _, optimizer = cifar10.make_criterion_and_optimizer(net)
+    call = "make_criterion_and_optimizer(net)[1]"
+    assert isinstance(optimizer, torch.optim.SGD), say(call, "optim.SGD", type(optimizer).__name__)
+    (group,) = optimizer.param_groups
+    got = {k: group[k] for k in ("lr", "momentum", "weight_decay", "nesterov")}
+    expected = {"lr": 0.001, "momentum": 0.9, "weight_decay": 0, "nesterov": False}
+    assert got == expected, say(call, expected, got)
+    assert [id(p) for p in group["params"]] == [id(p) for p in net.parameters()], say(
+        call, "net.parameters(), the net it was given", "other parameters"
+    )
 
 
 def test_an_untrained_net_scores_about_log_10():
@@ -335,6 +479,65 @@ def test_trained_accuracy_is_far_above_chance(trained, record_property):
     accuracy = cifar10.accuracy(net, testloader)
     record_property("test accuracy", f"{accuracy:.1f} %")
     assert accuracy > 35
+
+
+def test_the_loop_trains_exactly_as_the_notes_loop_does():
+    """train() makes the note's steps: 6 mini-batches, 2 epochs, give the note's weights and printed losses.
+
+    Note: "optimizer.zero_grad()"
+
+    An independent copy of the note's loop (spec/helpers/oracles.py) runs on a twin of
+    the same net with its own optimizer; weights and logged running losses must agree
+    bit for bit (the same float32 operations in the same order).
+    """
+    batches = the_notes_batches(6)
+    net = Net()
+    twin, probe = copy.deepcopy(net), copy.deepcopy(net)
+    criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
+    lines = []
+    logged = cifar10.train(
+        net, batches, criterion, optimizer, epochs=2, print_every=3, log=lines.append
+    )
+    twin_criterion, twin_optimizer = (
+        nn.CrossEntropyLoss(),
+        torch.optim.SGD(twin.parameters(), lr=0.001, momentum=0.9),
+    )
+    expected = the_notes_training_loop(twin, batches, twin_criterion, twin_optimizer, 2, 3)
+
+    def forgot_zero_grad():
+        optimizer = torch.optim.SGD(probe.parameters(), lr=0.001, momentum=0.9)
+        the_notes_training_loop(
+            probe, batches, nn.CrossEntropyLoss(), optimizer, 2, 3, zero_grad=False
+        )
+        same = all(torch.equal(v, net.state_dict()[k]) for k, v in probe.state_dict().items())
+        return teach.ZERO_GRAD if same else None
+
+    teach.close(
+        dict(net.state_dict()), dict(twin.state_dict()),
+        call="train(net, 6 batches, epochs=2, print_every=3)",
+        expects="the weights the note's loop ends with", rtol=0, atol=0,
+        diagnoses=[forgot_zero_grad, lambda: teach.did_you_softmax(net(batches[0][0]))],
+    )  # fmt: skip
+    call = "train(...)'s logged losses"
+    assert all(isinstance(v, float) for v in logged), say(
+        call, "floats: running_loss / print_every", [type(v).__name__ for v in logged],
+        teach.did_you_forget_item(logged),
+    )  # fmt: skip
+    teach.close(
+        torch.tensor(logged), torch.tensor(expected), call=call,
+        expects="the running loss every print_every mini-batches, reset after each print",
+        rtol=0, atol=0,
+    )  # fmt: skip
+    steps = [(epoch, i) for epoch in (1, 2) for i in (3, 6)]  # printed after mini-batch 3 and 6
+    printed = [
+        "[%d, %5d] loss: %.3f" % (e, i, v) for (e, i), v in zip(steps, expected, strict=True)
+    ]
+    assert lines[:-1] == printed, say(
+        "train(...)'s printed lines", printed, lines, teach.did_you_forget_item(logged)
+    )
+    assert lines[-1] == "Finished Training", say(
+        "train(...)'s last line", "'Finished Training'", lines[-1:]
+    )
 
 
 # ====================================================================== save / load
@@ -428,6 +631,7 @@ def test_a_state_saved_on_cuda_loads_on_cpu_with_map_location(tmp_path):
 
 
 # ====================================================================== 5. test
+@pytest.mark.fact
 def test_torch_max_returns_a_named_tuple_of_values_and_indices():
     """torch.max(outputs, 1) returns (values, indices), a named tuple today.
 
@@ -444,6 +648,7 @@ def test_torch_max_returns_a_named_tuple_of_values_and_indices():
     np.testing.assert_array_equal(indices.numpy(), outputs.numpy().argmax(axis=1))
 
 
+@pytest.mark.fact
 def test_dim_1_gives_one_answer_per_row_and_dim_0_one_per_column():
     """torch.max(x, 1) gives one result per row (image); torch.max(x, 0) one per column (class).
 
@@ -480,10 +685,65 @@ def test_whole_set_accuracy_under_no_grad_matches_torchmetrics(trained):
     """
     torchmetrics = pytest.importorskip("torchmetrics")
     net, _, _, testloader = trained
-    predicted, labels = cifar10.collect_predictions(net, testloader)
+    predicted, labels = predictions(net, testloader)
     metric = torchmetrics.classification.MulticlassAccuracy(num_classes=10, average="micro")
     expected = 100 * metric(predicted, labels).item()
-    assert cifar10.accuracy(net, testloader) == pytest.approx(expected, abs=1e-4)
+    got = cifar10.accuracy(net, testloader)
+    assert got == pytest.approx(expected, abs=1e-4), say(
+        "accuracy(net, testloader)", f"100 * correct / total = {expected:.2f} (torchmetrics)", got
+    )
+
+
+def predictions(net, loader):
+    """(predicted, labels) over a loader, computed here: argmax of the net's outputs."""
+    predicted, truth = [], []
+    with torch.no_grad():
+        for images, labels in loader:
+            predicted.append(net(images).argmax(1))
+            truth.append(labels)
+    return torch.cat(predicted), torch.cat(truth)
+
+
+@pytest.mark.parametrize("function", ["accuracy", "predict"])
+def test_evaluation_runs_under_no_grad(function, untrained):
+    """accuracy and predict evaluate the net under torch.no_grad(): no graph is recorded.
+
+    Note: "with torch.no_grad():"
+
+    Checked by wrapping the net: its forward records whether autograd was recording.
+    """
+    net, testloader = untrained
+    spy = teach.GradModeSpy(net)
+    images = next(iter(testloader))[0]
+    if function == "accuracy":
+        cifar10.accuracy(spy, loader_of(testloader.dataset, 8, 4))
+    else:
+        cifar10.predict(spy, images)
+    assert spy.grad_enabled, say(f"{function}(net, ...)", "to call the net", "it never did")
+    assert not any(spy.grad_enabled), say(
+        f"{function}(net, ...)", "the forward passes under torch.no_grad()",
+        "autograd was recording", teach.NO_GRAD,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("n", [4, 10])
+def test_accuracy_counts_every_image_of_the_loader(untrained, n):
+    """accuracy() is 100 * correct / total over every image, a smaller last batch included.
+
+    Note: "total += labels.size(0)"
+
+    Expected from predictions computed here, on the first n test images in batches of 4.
+    """
+    net, testloader = untrained
+    loader = loader_of(testloader.dataset, n, 4)
+    predicted, labels = predictions(net, loader)
+    expected = 100 * (predicted == labels).sum().item() / n
+    got = cifar10.accuracy(net, loader)
+    assert got == pytest.approx(expected, abs=1e-9), say(
+        f"accuracy(net, {n} images)", f"{expected:.1f}", got,
+        "divide by the number of batches, or count only the first 4 of each?"
+        if got != expected else None,
+    )  # fmt: skip
 
 
 # ====================================================================== per class
@@ -491,7 +751,19 @@ def loader_of(dataset, n, batch_size):
     return DataLoader(Subset(dataset, range(n)), batch_size=batch_size, shuffle=False)
 
 
-def test_the_notes_per_class_loop_fails_when_the_last_batch_is_smaller(untrained):
+def the_notes_per_class_loop(net, testloader) -> dict:
+    """Run the note's per-class block (line 353) as written, on this net and loader; its
+    namespace afterwards (class_correct, class_total)."""
+    namespace = {"torch": torch, "net": net, "testloader": testloader, "classes": CLASSES}
+    note.run_block(353, namespace)
+    return namespace
+
+
+CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+@pytest.mark.fact
+def test_the_notes_per_class_loop_fails_when_the_last_batch_is_smaller(the_tutorials_testset):
     """The note's `for i in range(4)` breaks on a final batch of fewer than 4 images.
 
     Note: "for i in range(4):"
@@ -499,33 +771,31 @@ def test_the_notes_per_class_loop_fails_when_the_last_batch_is_smaller(untrained
     Erratum: it works on the real test set only because 10,000 is divisible by 4.
     With 10 images the last batch holds 2, and labels[2] does not exist.
     """
-    net, testloader = untrained
+    net = the_notes_net()
     with pytest.raises(IndexError, match="index 2 is out of bounds"):
-        cifar10.per_class_accuracy_as_in_the_note(net, loader_of(testloader.dataset, 10, 4))
+        the_notes_per_class_loop(net, loader_of(the_tutorials_testset, 10, 4))
 
 
-def test_the_notes_squeeze_breaks_on_a_batch_of_one(untrained):
+@pytest.mark.fact
+def test_the_notes_squeeze_breaks_on_a_batch_of_one(the_tutorials_testset):
     """With batch_size=1, (predicted == labels).squeeze() is 0-d and c[i] fails.
 
     Note: "c = (predicted == labels).squeeze()"
 
     Erratum: ``.squeeze()`` removes *every* size-1 dimension, including the batch.
     """
-    net, testloader = untrained
     with pytest.raises(IndexError, match="invalid index of a 0-dim tensor"):
-        cifar10.per_class_accuracy_as_in_the_note(
-            net, loader_of(testloader.dataset, 3, 1), batch_size_assumed=1
-        )
+        the_notes_per_class_loop(the_notes_net(), loader_of(the_tutorials_testset, 3, 1))
 
 
-def test_the_notes_loop_silently_undercounts_larger_batches(untrained):
+@pytest.mark.fact
+def test_the_notes_loop_silently_undercounts_larger_batches(the_tutorials_testset):
     """With batch_size=8 the note's range(4) counts only half of the images, silently.
 
     Note: "class_total[label] += 1"
     """
-    net, testloader = untrained
-    _, totals = cifar10.per_class_accuracy_as_in_the_note(net, loader_of(testloader.dataset, 64, 8))
-    assert sum(totals) == 32
+    done = the_notes_per_class_loop(the_notes_net(), loader_of(the_tutorials_testset, 64, 8))
+    assert sum(done["class_total"]) == 32
 
 
 @pytest.mark.slow
@@ -538,17 +808,30 @@ def test_vectorized_per_class_accuracy_matches_torchmetrics_and_the_note(trained
     """
     torchmetrics = pytest.importorskip("torchmetrics")
     net, _, _, testloader = trained
-    predicted, labels = cifar10.collect_predictions(net, testloader)
+    predicted, labels = predictions(net, testloader)
     ours, confusion = cifar10.per_class_accuracy(predicted, labels)
     metric = torchmetrics.classification.MulticlassAccuracy(num_classes=10, average=None)
-    torch.testing.assert_close(ours.float(), metric(predicted, labels), rtol=0, atol=1e-6)
+    teach.close(
+        ours.float(), metric(predicted, labels), call="per_class_accuracy(predicted, labels)[0]",
+        expects="each class's share of its images predicted right (torchmetrics)", rtol=0, atol=1e-6,
+    )  # fmt: skip
     assert confusion.sum() == len(labels) == N_TEST
+    expected_confusion = torch.zeros(10, 10, dtype=torch.int64)
+    for t, p in zip(labels.tolist(), predicted.tolist(), strict=True):
+        expected_confusion[t, p] += 1  # rows: the truth, columns: the prediction
+    teach.close(
+        confusion.long(), expected_confusion, call="per_class_accuracy(...)[1]",
+        expects="the confusion matrix, a row per true class", rtol=0, atol=0,
+    )  # fmt: skip
     assert N_TEST % 4 == 0
-    correct, totals = cifar10.per_class_accuracy_as_in_the_note(net, testloader)
-    note_acc = torch.tensor(correct, dtype=torch.float64) / torch.tensor(totals)
-    torch.testing.assert_close(ours, note_acc, rtol=0, atol=1e-12)
+    done = the_notes_per_class_loop(net, testloader)
+    note_acc = torch.tensor(done["class_correct"], dtype=torch.float64) / torch.tensor(
+        done["class_total"], dtype=torch.float64
+    )
+    torch.testing.assert_close(ours.double(), note_acc, rtol=0, atol=1e-12)
 
 
+@pytest.mark.extra
 def test_per_class_accuracy_of_an_absent_class_is_nan_not_an_error():
     """A class with no test images gets NaN; the note's loop would divide by zero.
 

@@ -1,13 +1,28 @@
 """Learning PyTorch with Examples — a two-layer net: nn.Sequential + Adam, custom Module + SGD."""
 
+import copy
 import itertools
 
 import pytest
 import torch
 
-from reference import examples
-from reference.examples import D_in, D_out, H, N, TwoLayerNet
+from spec.helpers import teach
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
+from spec.helpers.implementation import impl
+from spec.helpers.teach import say
+
+examples = impl.examples
+
+#: The note's sizes, N, D_in, H, D_out = 64, 1000, 100, 10 (the implementation's own are
+#: checked against these in the first test).
+N, D_in, H, D_out = 64, 1000, 100, 10
+
+
+def train(name: str, *args, **kwargs):
+    """``examples.train_sequential(...)`` or ``examples.train_two_layer_net(...)``, by name."""
+    if name == "train_sequential":
+        return examples.train_sequential(*args, **kwargs)
+    return examples.train_two_layer_net(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +52,16 @@ def test_the_sizes_are_the_notes():
     Note: "N, D_in, H, D_out = 64, 1000, 100, 10"
     """
     x, y = examples.random_data()
-    assert (N, D_in, H, D_out) == (64, 1000, 100, 10)
-    assert x.shape == (64, 1000)
-    assert y.shape == (64, 10)
+    sizes = (examples.N, examples.D_in, examples.H, examples.D_out)
+    assert sizes == (N, D_in, H, D_out), say(
+        "examples' N, D_in, H, D_out", (N, D_in, H, D_out), sizes
+    )
+    assert x.shape == (64, 1000), say("random_data()[0]", "x shaped (N, D_in)", tuple(x.shape))
+    assert y.shape == (64, 10), say("random_data()[1]", "y shaped (N, D_out)", tuple(y.shape))
+    assert x.dtype == y.dtype == torch.float32
+    assert x.std() > 0.5, say(
+        "random_data()", "torch.randn: standard normal values", x.std().item()
+    )
 
 
 def test_the_sequential_model_is_linear_relu_linear_with_the_notes_shapes():
@@ -48,13 +70,20 @@ def test_the_sequential_model_is_linear_relu_linear_with_the_notes_shapes():
     Note: "torch.nn.Linear(D_in, H),"
     """
     model = examples.sequential_model()
-    assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear"]
-    assert [tuple(p.shape) for p in model.parameters()] == [(H, D_in), (H,), (D_out, H), (D_out,)]
+    layers = [type(m).__name__ for m in model]
+    assert layers == ["Linear", "ReLU", "Linear"], say(
+        "sequential_model()", "Linear, ReLU, Linear", layers
+    )
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    expected = [(H, D_in), (H,), (D_out, H), (D_out,)]
+    assert shapes == expected, say("sequential_model()'s parameters", expected, shapes)
     assert model(torch.randn(N, D_in)).shape == (N, D_out)
 
 
 @pytest.mark.parametrize("run", ["sequential_run", "two_layer_run"])
-def test_the_printed_loss_strictly_falls_at_steps_99_to_499(run, request, record_property):
+def test_the_printed_loss_strictly_falls_at_steps_99_to_499(
+    run, sequential_run, two_layer_run, record_property
+):
     """The loss printed at t = 99, 199, ..., 499 falls at every print, for both examples.
 
     Note: "if t % 100 == 99:"
@@ -62,14 +91,79 @@ def test_the_printed_loss_strictly_falls_at_steps_99_to_499(run, request, record
     MSELoss(reduction='sum') on random targets: the 64 x 10 targets are fitted
     (memorised) by a 100k-parameter model, so the loss falls by orders of magnitude.
     """
-    _, printed = request.getfixturevalue(run)
-    assert list(printed) == [99, 199, 299, 399, 499]
+    _, printed = sequential_run if run == "sequential_run" else two_layer_run
+    call = (
+        run.replace("_run", "")
+        .replace("sequential", "train_sequential")
+        .replace("two_layer", "train_two_layer_net")
+        + "(x, y)"
+    )
+    assert list(printed) == [99, 199, 299, 399, 499], say(
+        call, "prints at t = 99, 199, ..., 499", list(printed)
+    )
     values = list(printed.values())
     record_property("loss at t=99 -> 499", f"{values[0]:.4g} -> {values[-1]:.4g}")
-    assert all(b < a for a, b in itertools.pairwise(values)), values
-    assert values[-1] < values[0] / 100
+    assert all(b < a for a, b in itertools.pairwise(values)), say(call, "a falling loss", values)
+    assert values[-1] < values[0] / 100, say(call, "a loss 100x lower at t=499", values)
 
 
+def the_notes_loop(model, optimizer, x, y, steps: int, zero_grad: bool = True) -> dict[int, float]:
+    """The note's two-layer loop, written out here: {t: loss} at every t % 100 == 99."""
+    loss_fn = torch.nn.MSELoss(reduction="sum")
+    printed = {}
+    for t in range(steps):
+        y_pred = model(x)
+        loss = loss_fn(y_pred, y)
+        if t % 100 == 99:
+            printed[t] = loss.item()
+        if zero_grad:
+            optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return printed
+
+
+@pytest.mark.parametrize(
+    ("name", "optimizer"),
+    [("train_sequential", torch.optim.Adam), ("train_two_layer_net", torch.optim.SGD)],
+)
+def test_each_example_trains_exactly_as_the_notes_loop(name, optimizer, data):
+    """train_sequential (Adam) and train_two_layer_net (SGD), lr 1e-4, make the note's 200 steps: same weights, same printed losses.
+
+    Note: "loss_fn = torch.nn.MSELoss(reduction='sum')"
+
+    The model each builds is rebuilt under the same seed and trained by the note's loop,
+    written out in the test (MSELoss with reduction='sum', the optimizer the note names,
+    learning rate 1e-4): weights and printed losses agree bit for bit.
+    """
+    x, y = data
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        model, printed = train(name, x, y, steps=200)
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        twin = train(name, x, y, steps=0)[0]
+    probe = copy.deepcopy(twin)
+    expected = the_notes_loop(twin, optimizer(twin.parameters(), lr=1e-4), x, y, 200)
+
+    def forgot_zero_grad():
+        the_notes_loop(probe, optimizer(probe.parameters(), lr=1e-4), x, y, 200, zero_grad=False)
+        same = all(torch.equal(v, model.state_dict()[k]) for k, v in probe.state_dict().items())
+        return teach.ZERO_GRAD if same else None
+
+    teach.close(
+        dict(model.state_dict()), dict(twin.state_dict()), call=f"{name}(x, y, steps=200)",
+        expects=f"the weights of the note's loop ({optimizer.__name__}, lr=1e-4, MSELoss sum)",
+        rtol=0, atol=0, diagnoses=[forgot_zero_grad],
+    )  # fmt: skip
+    teach.close(
+        torch.tensor(list(printed.values())), torch.tensor(list(expected.values())),
+        call=f"{name}(...)'s printed losses", expects="loss.item() at t = 99 and 199",
+        rtol=0, atol=0,
+    )  # fmt: skip
+
+
+@pytest.mark.fact
 def test_mse_loss_sum_is_the_sum_of_squared_errors():
     """loss_fn = torch.nn.MSELoss(reduction='sum') adds the squared errors, it does not average.
 
@@ -80,6 +174,7 @@ def test_mse_loss_sum_is_the_sum_of_squared_errors():
     torch.testing.assert_close(torch.nn.MSELoss(reduction="sum")(a, b), expected)
 
 
+@pytest.mark.fact
 def test_clamp_min_0_is_relu():
     """h_relu = self.linear1(x).clamp(min=0) is exactly ReLU: the same values, and the same gradients away from 0.
 
@@ -89,8 +184,8 @@ def test_clamp_min_0_is_relu():
     clamp passed 1 on torch 2.9.1 and passes 0 on 2.14.1 (see the drift chapter). With
     real-valued activations an exact 0 practically never occurs, so training is the same.
     """
-    model = examples.TwoLayerNet(5, 4, 2)
-    h = model.linear1(torch.randn(3, 5))
+    linear1 = torch.nn.Linear(5, 4)
+    h = linear1(torch.randn(3, 5))
     torch.testing.assert_close(h.clamp(min=0), torch.relu(h), rtol=0, atol=0)
     x = torch.tensor([-2.0, -0.5, 0.5, 3.0, 0.0], requires_grad=True)
     x2 = x.detach().clone().requires_grad_()
@@ -111,7 +206,7 @@ def test_two_layer_net_equals_the_sequential_model_given_the_same_weights():
     same ops run in the same order.
     """
     sequential = examples.sequential_model()
-    custom = TwoLayerNet(D_in, H, D_out)
+    custom = examples.TwoLayerNet(D_in, H, D_out)
     custom.load_state_dict(
         {
             new: old
@@ -119,7 +214,10 @@ def test_two_layer_net_equals_the_sequential_model_given_the_same_weights():
         }
     )
     x = torch.randn(N, D_in)
-    torch.testing.assert_close(custom(x), sequential(x), rtol=0, atol=0)
+    teach.close(
+        custom(x), sequential(x), call="TwoLayerNet(D_in, H, D_out)(x)",
+        expects="linear2(linear1(x).clamp(min=0)): the Sequential model's output", rtol=0, atol=0,
+    )  # fmt: skip
     custom(x).square().sum().backward()
     sequential(x).square().sum().backward()
     for a, b in zip(custom.parameters(), sequential.parameters(), strict=True):
@@ -148,8 +246,8 @@ def test_adam_moves_each_weight_by_about_lr_on_its_first_step():
 
 
 @needs_cuda
-@pytest.mark.parametrize("train", [examples.train_sequential, examples.train_two_layer_net])
-def test_both_examples_on_cuda_match_cpu(train):
+@pytest.mark.parametrize("name", ["train_sequential", "train_two_layer_net"])
+def test_both_examples_on_cuda_match_cpu(name):
     """Each example trained on CUDA ends with the same weights and printed losses as on CPU.
 
     Note: "for t in range(500):"
@@ -163,7 +261,7 @@ def test_both_examples_on_cuda_match_cpu(train):
     def run(x, y):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(1)
-            model, printed = train(x, y)
+            model, printed = train(name, x, y)
         return dict(model.state_dict()), torch.tensor(list(printed.values()))
 
     assert_cpu_cuda_close(run, x, y, rtol=1e-3, atol=1e-4)

@@ -8,15 +8,18 @@ import pytest
 import torch
 from PIL import Image
 
-from reference import cifar10_data
-from reference import tensorboard_tutorial as tb
 from spec.helpers import releases
+from spec.helpers.data import write_cifar
+from spec.helpers.implementation import impl
 
 event_accumulator = pytest.importorskip(
     "tensorboard.backend.event_processing.event_accumulator",
     reason="needs the tensorboard package (its event-file reader)",
 )
 from tensorboard.util import tensor_util  # noqa: E402
+
+tb = impl.tensorboard_tutorial
+CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 def read(logdir):
@@ -31,7 +34,7 @@ def read(logdir):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tb")
-    cifar10_data.write_cifar10(root / "data", n_train=200, n_test=40, seed=0)
+    write_cifar(root / "data", n_train=200, n_test=40)
     with torch.random.fork_rng(), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace: pinned below
         torch.manual_seed(0)
@@ -141,7 +144,7 @@ def test_the_embedding_writes_tensors_metadata_sprite_and_config(run):
     assert all(len(r.split("\t")) == 3072 for r in rows)
     labels = (default / "metadata.tsv").read_text().strip().splitlines()
     assert len(labels) == 32
-    assert set(labels) <= set(tb.cifar10.classes)
+    assert set(labels) <= set(CLASSES)
     with Image.open(default / "sprite.png") as sprite:
         assert sprite.size == (192, 192)
     config = (written.logdir / "projector_config.pbtxt").read_text()
@@ -207,6 +210,7 @@ def test_add_hparams_writes_a_subdirectory_with_the_metric(run):
     assert hparams == {"lr": 0.001, "momentum": 0.9, "batch_size": 4.0}
 
 
+@pytest.mark.fact
 def test_add_graph_traces_with_torch_jit_which_is_deprecated(tmp_path):
     """add_graph works by torch.jit.trace, which recent torch marks deprecated (FutureWarning).
 

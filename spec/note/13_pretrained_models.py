@@ -17,15 +17,24 @@ from packaging.version import Version
 from PIL import Image
 from torchvision import models
 
-from reference import pretrained_models as pm
-from spec.helpers import releases
+from spec.helpers import releases, teach
+from spec.helpers.data import publish_state_dict
+from spec.helpers.implementation import impl
+from spec.helpers.teach import say
+
+pm = impl.pretrained_models
+
+#: The note's val_transform constants (常用训练和验证数据预处理): ImageNet's mean and std.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @pytest.fixture(scope="module")
 def vgg16():
+    """torchvision's VGG16 with random weights: the model the extractors are handed."""
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        return pm.vgg16().eval()
+        return models.vgg16(weights=None).eval()
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +43,47 @@ def images_224():
 
 
 # ====================================================================== torchvision.models
+def test_vgg16_is_torchvisions_vgg16_built_without_weights():
+    """vgg16() is torchvision's VGG16 with 138,357,544 parameters, built without downloading weights.
+
+    Beyond the note: its torchvision.models section is only links; this checks what the
+    linked documentation describes.
+
+    Built on the meta device (shapes only, nothing drawn): the count is VGG16's published
+    one.
+    """
+    with torch.device("meta"):
+        model = pm.vgg16()
+    assert isinstance(model, models.VGG), say(
+        "vgg16()", "torchvision.models.VGG", type(model).__name__
+    )
+    count = sum(p.numel() for p in model.parameters())
+    assert count == 138_357_544, say("vgg16()", "VGG16's 138,357,544 parameters", f"{count:,}")
+
+
 def test_vgg16_features_give_512x7x7_at_224(vgg16, images_224):
     """VGG16's features turn a 224x224 image into a (512, 7, 7) map, under eval() and no_grad.
 
     Note: "[Pytorch：利用预训练好的VGG16网络提取图片特征]"
 
-    Five 2x2 max-pools: 224 / 2**5 = 7.
+    Five 2x2 max-pools: 224 / 2**5 = 7. The model is handed over in training mode: the
+    extractor itself must switch it to eval().
     """
-    out = pm.vgg16_conv_features(vgg16, images_224)
-    assert out.shape == (1, 512, 224 // 2**5, 224 // 2**5)
-    assert not out.requires_grad
-    assert not vgg16.training
+    vgg16.train()
+    try:
+        out = pm.vgg16_conv_features(vgg16, images_224)
+        call = "vgg16_conv_features(model, images)"
+        assert out.shape == (1, 512, 224 // 2**5, 224 // 2**5), say(
+            call, "(1, 512, 7, 7)", tuple(out.shape)
+        )
+        assert not out.requires_grad, say(
+            call, "features without a graph", "out.requires_grad", teach.NO_GRAD
+        )
+        assert not vgg16.training, say(
+            call, "the model in eval() mode", "still in training mode", teach.EVAL
+        )
+    finally:
+        vgg16.eval()
 
 
 def test_vgg16_up_to_fc7_gives_4096_features(vgg16, images_224):
@@ -55,9 +94,24 @@ def test_vgg16_up_to_fc7_gives_4096_features(vgg16, images_224):
     Independent check: the same activations computed step by step from VGG16's own
     modules; ReLU output is non-negative.
     """
-    fc7 = pm.vgg16_fc7(vgg16)
+    vgg16.train()  # handed over in training mode: the extractor must be in eval()
+    try:
+        fc7 = pm.vgg16_fc7(vgg16)
+        with torch.no_grad():
+            out, again = fc7(images_224), fc7(images_224)
+    finally:
+        vgg16.eval()
+    assert not fc7.training, say(
+        "vgg16_fc7(model)", "an extractor in eval() mode", "training mode", teach.EVAL
+    )
+    torch.testing.assert_close(
+        again,
+        out,
+        rtol=0,
+        atol=0,
+        msg=say("vgg16_fc7(model)", "the same features every call", "they changed", teach.EVAL),
+    )
     with torch.no_grad():
-        out = fc7(images_224)
         x = torch.flatten(vgg16.avgpool(vgg16.features(images_224)), 1)
         expected = torch.relu(vgg16.classifier[3](torch.relu(vgg16.classifier[0](x))))
     assert out.shape == (1, 4096)
@@ -117,6 +171,7 @@ def test_a_frozen_backbone_changes_only_the_head_after_a_step():
     assert all(p.grad is None for n, p in net.named_parameters() if not n.startswith("fc."))
 
 
+@pytest.mark.fact
 def test_pretrained_false_still_works_with_a_deprecation_warning():
     """models.resnet18(pretrained=False) still builds, warning that 'pretrained' is deprecated.
 
@@ -144,11 +199,14 @@ def test_the_weights_enum_transforms_match_the_notes_val_transform():
     preset = models.VGG16_Weights.IMAGENET1K_V1.transforms()
     assert list(preset.resize_size) == [256]
     assert list(preset.crop_size) == [224]
-    assert tuple(preset.mean) == pm.IMAGENET_MEAN
-    assert tuple(preset.std) == pm.IMAGENET_STD
+    assert tuple(preset.mean) == IMAGENET_MEAN
+    assert tuple(preset.std) == IMAGENET_STD
     rng = np.random.default_rng(0)
     image = Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
-    torch.testing.assert_close(preset(image), pm.note_val_transform()(image), rtol=0, atol=1e-5)
+    torch.testing.assert_close(
+        pm.note_val_transform()(image), preset(image), rtol=0, atol=1e-5,
+        msg=say("note_val_transform()(image)", "Resize(256), CenterCrop(224), ToTensor, ImageNet Normalize", "other values"),
+    )  # fmt: skip
 
 
 # ====================================================================== weights through torch.hub
@@ -157,7 +215,7 @@ def published(tmp_path):
     with torch.random.fork_rng():
         torch.manual_seed(1)
         source = pm.resnet18().eval()
-    url = pm.publish_state_dict(source.state_dict(), tmp_path / "server", "resnet18")
+    url = publish_state_dict(source.state_dict(), tmp_path / "server", "resnet18")
     return source, url, tmp_path / "hub"
 
 
@@ -197,6 +255,7 @@ def test_a_wrong_hash_is_refused_and_nothing_is_cached(published):
 
 
 @pytest.mark.network
+@pytest.mark.fact
 def test_real_imagenet_weights_load(tmp_path):
     """With the internet, ResNet18_Weights.IMAGENET1K_V1 downloads and its hash checks.
 
@@ -209,6 +268,7 @@ def test_real_imagenet_weights_load(tmp_path):
 
 
 # ====================================================================== pretrainedmodels
+@pytest.mark.fact
 def test_pretrainedmodels_does_not_declare_six_which_it_imports():
     """pretrainedmodels 0.7.4 imports six but does not declare it: without six, import fails.
 
@@ -248,6 +308,7 @@ def pretrainedmodels():
     return module
 
 
+@pytest.mark.fact
 @pytest.mark.parametrize("name", ["resnet18", "densenet121"])
 def test_pretrainedmodels_api_with_weights_from_a_file_url(
     pretrainedmodels, name, tmp_path, monkeypatch
@@ -261,7 +322,7 @@ def test_pretrainedmodels_api_with_weights_from_a_file_url(
     the package's own ``load_pretrained`` runs for real.
     """
     source = getattr(models, name)(weights=None)
-    url = pm.publish_state_dict(source.state_dict(), tmp_path / "server", name)
+    url = publish_state_dict(source.state_dict(), tmp_path / "server", name)
     settings = pretrainedmodels.pretrained_settings[name]["imagenet"]
     monkeypatch.setitem(settings, "url", url)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
@@ -271,8 +332,8 @@ def test_pretrainedmodels_api_with_weights_from_a_file_url(
     assert model.input_size == [3, 224, 224]
     assert model.input_space == "RGB"
     assert model.input_range == [0, 1]
-    assert model.mean == list(pm.IMAGENET_MEAN)
-    assert model.std == list(pm.IMAGENET_STD)
+    assert model.mean == list(IMAGENET_MEAN)
+    assert model.std == list(IMAGENET_STD)
     assert isinstance(model.last_linear, nn.Linear)
     assert model.last_linear.out_features == 1000
     x = torch.randn(1, 3, 224, 224)
@@ -282,6 +343,7 @@ def test_pretrainedmodels_api_with_weights_from_a_file_url(
         )
 
 
+@pytest.mark.fact
 @pytest.mark.slow
 def test_pretrainedmodels_vgg16_features_are_fc7_before_relu_not_conv_maps(
     pretrainedmodels, vgg16, images_224

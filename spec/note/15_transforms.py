@@ -4,17 +4,33 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torchvision.transforms import ToTensor
+from torchvision.transforms import ToTensor, v2
 
-from reference import transforms as t
+from spec.helpers import note, teach
+from spec.helpers.implementation import impl
+from spec.helpers.teach import say
+
+t = impl.transforms
 
 #: transforms.v2.ToImage arrived in torchvision 0.16: the v2 pipelines exist from then on.
 needs_v2 = pytest.mark.skipif(
-    not t.HAS_V2, reason="transforms.v2.ToImage arrived in torchvision 0.16 (0.15 had a beta v2)"
+    not hasattr(v2, "ToImage"),
+    reason="transforms.v2.ToImage arrived in torchvision 0.16 (0.15 had a beta v2)",
 )
 
-MEAN = torch.tensor(t.MEAN).view(3, 1, 1)
-STD = torch.tensor(t.STD).view(3, 1, 1)
+#: The note's Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)).
+MEAN = torch.tensor((0.485, 0.456, 0.406)).view(3, 1, 1)
+STD = torch.tensor((0.229, 0.224, 0.225)).view(3, 1, 1)
+
+
+def transform(name: str):
+    """The implementation's ``train_transform`` or ``val_transform``, by name."""
+    return t.train_transform if name == "train_transform" else t.val_transform
+
+
+def the_notes(name: str):
+    """The note's own ``train_transform`` or ``val_transform``, from its block (line 538)."""
+    return note.note_object(538, name, "import torchvision\n")
 
 
 @pytest.fixture
@@ -23,6 +39,7 @@ def image():
     return Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
 
 
+@pytest.mark.fact
 def test_to_tensor_maps_hwc_uint8_0_255_to_chw_float_0_1():
     """ToTensor turns an HxWxC uint8 array in [0, 255] into a CxHxW float tensor in [0.0, 1.0].
 
@@ -43,25 +60,36 @@ def test_to_tensor_maps_hwc_uint8_0_255_to_chw_float_0_1():
     ]
 
 
-def test_the_notes_pipelines_take_pil_images_not_the_ndarrays_its_to_tensor_line_mentions():
-    """train_transform and val_transform start with Resize/RandomResizedCrop: an HxWxC ndarray is refused.
+@pytest.mark.fact
+@pytest.mark.parametrize("name", ["train_transform", "val_transform"])
+def test_the_notes_pipelines_take_pil_images_not_the_ndarrays_its_to_tensor_line_mentions(name):
+    """The note's train_transform and val_transform start with a resize: an HxWxC ndarray is refused.
 
     Note: "其中ToTensor操作会将PIL.Image或形状为H×W×D，数值范围为[0, 255]的np.ndarray转换为形状为D×H×W"
 
     Erratum (by omission): ToTensor takes ndarrays, but it is the third step; the
     first step, a v1 resize, takes only PIL images or tensors. torchvision says
-    "Unexpected type <class 'numpy.ndarray'>"; the reference names the fix.
+    "Unexpected type <class 'numpy.ndarray'>". Run on the note's own pipelines.
     """
-    from torchvision.transforms import Resize
-
     array = np.zeros((300, 400, 3), dtype=np.uint8)
     with pytest.raises(TypeError, match=r"Unexpected type <class 'numpy\.ndarray'>"):
-        Resize(256)(array)
+        the_notes(name)(array)
+    assert the_notes(name)(Image.fromarray(array)).shape == (3, 224, 224)
+
+
+@pytest.mark.extra
+def test_the_reference_names_the_fix_for_an_ndarray():
+    """The reference's pipelines refuse an ndarray saying how to make it a PIL image.
+
+    Beyond the note: torchvision's own words are "Unexpected type <class 'numpy.ndarray'>".
+    """
+    array = np.zeros((300, 400, 3), dtype=np.uint8)
     with pytest.raises(TypeError, match=r"Image\.fromarray"):
         t.val_transform(array)
     assert t.val_transform(Image.fromarray(array)).shape == (3, 224, 224)
 
 
+@pytest.mark.fact
 def test_to_tensor_does_not_scale_non_uint8_arrays():
     """ToTensor scales only uint8 (and PIL) input: a float array keeps its values.
 
@@ -83,12 +111,16 @@ def test_both_transforms_give_3x224x224_float32_normalized(name, image):
 
     Values lie in [(0 - mean) / std, (1 - mean) / std] per channel.
     """
-    x = getattr(t, name)(image)
-    assert x.shape == (3, 224, 224)
+    x = transform(name)(image)
+    assert x.shape == (3, 224, 224), say(f"{name}(image)", "(3, 224, 224)", tuple(x.shape))
     assert x.dtype == torch.float32
     low, high = (0 - MEAN) / STD, (1 - MEAN) / STD
-    assert bool((x >= low - 1e-6).all())
-    assert bool((x <= high + 1e-6).all())
+    assert bool((x >= low - 1e-6).all()), say(
+        f"{name}(image)", "ImageNet-normalized values", x.min()
+    )
+    assert bool((x <= high + 1e-6).all()), say(
+        f"{name}(image)", "ImageNet-normalized values", x.max()
+    )
 
 
 def test_val_transform_is_deterministic_and_is_resize_crop_normalize(image):
@@ -105,7 +137,31 @@ def test_val_transform_is_deterministic_and_is_resize_crop_normalize(image):
     left, top = round((341 - 224) / 2), round((256 - 224) / 2)
     crop = np.asarray(resized.crop((left, top, left + 224, top + 224)), dtype=np.float64) / 255
     expected = (torch.from_numpy(crop.transpose(2, 0, 1)) - MEAN.double()) / STD.double()
-    torch.testing.assert_close(a.double(), expected, rtol=0, atol=1e-5)
+    teach.close(
+        a.double(), expected, call="val_transform(image)",
+        expects="Resize(256), CenterCrop(224), ToTensor(), Normalize(mean=(0.485, 0.456, 0.406), "
+        "std=(0.229, 0.224, 0.225))", rtol=0, atol=1e-5,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["train_transform", "val_transform"])
+def test_each_transform_is_the_notes_pipeline(name, image):
+    """train_transform and val_transform give what the note's own pipelines give, under one seed.
+
+    Note: "train_transform = torchvision.transforms.Compose(["
+
+    The note's block (line 538, its indentation erratum fixed) is run here; both draw
+    the same random crop and flip from the same seed, so the results agree exactly.
+    """
+    for seed in (1, 2, 3):
+        torch.manual_seed(seed)
+        expected = the_notes(name)(image)
+        torch.manual_seed(seed)
+        got = transform(name)(image)
+        teach.close(
+            got, expected, call=f"{name}(image), seed {seed}",
+            expects="the note's Compose: the same steps, parameters and order", rtol=0, atol=0,
+        )  # fmt: skip
 
 
 def test_train_transform_is_reproducible_under_a_seed_and_varies_without(image):
@@ -122,6 +178,7 @@ def test_train_transform_is_reproducible_under_a_seed_and_varies_without(image):
     assert not torch.equal(a, c)
 
 
+@pytest.mark.fact
 def test_random_horizontal_flip_happens_about_half_the_time():
     """RandomHorizontalFlip() flips with probability 0.5.
 
@@ -137,6 +194,7 @@ def test_random_horizontal_flip_happens_about_half_the_time():
     assert abs(flips - 200) < 50
 
 
+@pytest.mark.extra
 @needs_v2
 def test_transforms_v2_give_the_same_results_on_pil_images(image):
     """The transforms.v2 pipelines equal the note's on PIL input: val always, train under one seed.
@@ -154,6 +212,7 @@ def test_transforms_v2_give_the_same_results_on_pil_images(image):
     torch.testing.assert_close(v2, v1, rtol=0, atol=1e-6)
 
 
+@pytest.mark.extra
 @needs_v2
 def test_tensor_input_is_resized_differently_from_pil_input(image):
     """On a uint8 tensor, v2's resize (torch's antialiased bilinear) is close to PIL's, not equal.

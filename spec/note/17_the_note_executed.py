@@ -68,7 +68,8 @@ from spec.helpers.releases import TORCH
 
 # The notebook trains twice (CIFAR-10, then LitMNIST): ~8 s on 2 cores. Marked slow, so a
 # parallel run starts it early, beside the other long tests, instead of at its tail.
-pytestmark = pytest.mark.slow
+# Everything here is a fact about the note's own code: no implementation is involved.
+pytestmark = [pytest.mark.slow, pytest.mark.fact]
 
 STATUSES = ("verbatim", "shimmed", "xfail", "not code", "skip")
 
