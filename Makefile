@@ -14,6 +14,14 @@ export TORCH_NUM_THREADS ?= 1
 # Hypothesis profile (pyproject.toml): `default` (derandomized) or `thorough`.
 HYPOTHESIS_PROFILE ?= default
 
+# The implementation under test: a folder of modules like reference/ (make exercises
+# writes one) or an importable package; the reference when empty.
+IMPL ?=
+IMPL_OPTION = $(if $(IMPL),--impl $(IMPL))
+# Where make exercises writes the skeleton; FROM=NN fills the chapters before NN.
+DIR  ?= exercises
+FROM ?=
+
 # Another torch release, in its own venv (spec/UPGRADING.md); TORCHVISION defaults to
 # the one built for it (spec/helpers/companions.py).
 TORCH       ?= 2.9.1
@@ -22,11 +30,14 @@ MATRIX_VENV := .venv-torch$(TORCH)
 MATRIX_PY   := $(MATRIX_VENV)/bin/python
 CURRENT      = $(shell $(PY) -c 'import torch; print(torch.__version__.split("+")[0])')
 
-.PHONY: spec test bench lint format venv lock clean matrix atlas goldens compare
+.PHONY: spec test bench lint format venv lock clean matrix atlas goldens compare \
+	exercises next hint watch mutants
 
-## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md)
+## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md);
+## IMPL=DIR grades another implementation (your own: make exercises, spec/EXERCISES.md)
 spec: $(STAMP)
-	$(PY) -m pytest spec -q -n $(WORKERS) --dist worksteal --checklist --spec-report reports/spec.md \
+	$(PY) -m pytest spec -q -n $(WORKERS) --dist worksteal $(IMPL_OPTION) \
+	    --checklist --spec-report reports/spec.md \
 	    --hypothesis-profile $(HYPOTHESIS_PROFILE) \
 	    --run-report reports/run.json --html reports/spec.html --self-contained-html
 
@@ -62,6 +73,20 @@ $(STAMP): requirements.lock
 	    $(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock; \
 	fi
 	touch $(STAMP)
+
+## exercises: write the learner's skeleton into DIR (FROM=NN: the reference up to chapter NN)
+exercises: $(STAMP)
+	$(PY) -m spec.exercises.skeleton $(DIR) $(if $(FROM),--from $(FROM))
+
+## next: run your code (IMPL=DIR) from the first chapter not yet passing; hint: its first
+## to-do; watch: rerun next on every save (pytest-watcher)
+next hint watch: $(STAMP)
+	@test -n "$(IMPL)" || { echo "make $@ IMPL=DIR: the folder of your code (make exercises DIR=...)"; exit 2; }
+	$(PY) -m spec.exercises.loop $@ --impl $(IMPL)
+
+## mutants: mutation testing of reference/ with mutmut; the report is spec/mutation/README.md
+mutants: $(STAMP)
+	$(PY) -m spec.mutation run
 
 ## lock: re-resolve the direct dependencies of pyproject.toml into requirements.lock
 lock:

@@ -1,0 +1,268 @@
+"""The learner's loop: ``make next``, ``make hint``, ``make watch`` (after rustlings).
+
+- ``next``: runs the note's chapters against your code, from the first one not known to
+  pass, in one pytest process, and stops after the first chapter that is not finished
+  (a to-do, a failure); it shows that chapter's checklist and what to write. A chapter is
+  known to pass when the last ``next`` saw it pass and no file of your package changed
+  since; otherwise it is checked again.
+- ``hint``: the first to-do of the last run: its test's claim and the note's lines it
+  checks, and the docstring of the name to write (the contract, never the reference's
+  code).
+- ``watch``: pytest-watcher reruns ``next`` every time a file of your package is saved;
+  when a chapter passes, the same run goes on to the next one.
+
+``python -m spec.exercises.loop {next,hint,watch} --impl DIR``. Also a pytest plugin
+(``-p spec.exercises.loop --first-unfinished``): the stop after the first unfinished
+chapter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spec.helpers.implementation import CHAPTER_MODULES, ENV, REFERENCE, resolve
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTE = ROOT / "spec" / "note"
+REPORTS = ROOT / "reports"
+#: Plugins a chapter run does without: the loop answers faster (torch's import is most of
+#: the few seconds a chapter takes).
+QUIET = ("no:cacheprovider", "no:xdist", "no:html", "no:benchmark", "no:pytest_jsonreport")
+
+
+# ----------------------------------------------------------------------------- the plugin
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--first-unfinished",
+        action="store_true",
+        default=False,
+        help="stop after the first chapter with a test to do, failed or in error",
+    )
+
+
+_unfinished: set[str] = set()
+
+
+def _chapter(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_runtest_logreport(report) -> None:
+    kind = dict(report.user_properties).get("spec_kind", "implementation")
+    if kind != "fact" and (report.failed or getattr(report, "spec_todo", None)):
+        _unfinished.add(_chapter(report.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """A line per chapter that passes; the whole checklist of the one that does not."""
+    if not config.getoption("--first-unfinished"):
+        return
+    from spec.helpers.report import entry_line, progress
+
+    recorder = config.pluginmanager.get_plugin("spec-report-recorder")
+    terminalreporter.section("your code, chapter by chapter")
+    for chapter, entries in recorder.checklist.by_chapter().items():
+        terminalreporter.write_line(f"{chapter} — {progress(entries)}")
+        if any(_chapter(e.nodeid) in _unfinished for e in entries):
+            for entry in entries:
+                terminalreporter.write_line(entry_line(entry, markdown=False))
+
+
+def pytest_runtest_teardown(item, nextitem) -> None:
+    if not item.config.getoption("--first-unfinished"):
+        return
+    last_of_chapter = nextitem is None or _chapter(nextitem.nodeid) != _chapter(item.nodeid)
+    if last_of_chapter and _chapter(item.nodeid) in _unfinished:
+        item.session.shouldstop = f"{Path(_chapter(item.nodeid)).stem} is not finished yet"
+
+
+# ----------------------------------------------------------------------------- progress
+def _key(folder: Path) -> str:
+    return hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]
+
+
+def progress_path(folder: Path) -> Path:
+    return REPORTS / f"progress-{_key(folder)}.json"
+
+
+def report_path(folder: Path) -> Path:
+    return REPORTS / f"next-{_key(folder)}.json"
+
+
+def stamp(folder: Path) -> float:
+    """When a file of the package last changed."""
+    return max((p.stat().st_mtime for p in folder.rglob("*.py")), default=0.0)
+
+
+def recorded(folder: Path) -> tuple[list[str], bool]:
+    """(the chapters the last ``next`` saw pass, whether a file changed since)."""
+    try:
+        progress = json.loads(progress_path(folder).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return [], False
+    return list(progress.get("passing", [])), progress.get("stamp", 0) < stamp(folder)
+
+
+def chapter_states(report: dict) -> dict[str, str]:
+    """{'06': 'passing' | 'unfinished'} for each chapter the run reached."""
+    states: dict[str, str] = {}
+    for nodeid, test in report["tests"].items():
+        number = Path(_chapter(nodeid)).name[:2]
+        unfinished = test.get("kind") != "fact" and test["outcome"] in ("todo", "failed", "error")
+        if unfinished:
+            states[number] = "unfinished"
+        else:
+            states.setdefault(number, "passing")
+    return states
+
+
+# ----------------------------------------------------------------------------- commands
+def run_chapters(folder: Path, numbers: list[str]) -> dict[str, str]:
+    """Run these chapters against ``folder`` in one pytest process, stopping after the
+    first unfinished one; {chapter: 'passing' | 'unfinished'} for those it reached."""
+    REPORTS.mkdir(exist_ok=True)
+    out = report_path(folder)
+    out.unlink(missing_ok=True)
+    files = [next(NOTE.glob(f"{n}_*.py")) for n in numbers]
+    command = [sys.executable, "-m", "pytest", *map(str, files), "-q", "-p", "spec.exercises.loop",
+               "--first-unfinished", "--impl", str(folder), "--run-report", str(out),
+               "--no-header", "-rN", "--tb=short"]  # fmt: skip
+    for plugin in QUIET:
+        command += ["-p", plugin]
+    subprocess.run(command, cwd=ROOT, env={**os.environ, ENV: str(folder)}, check=False)
+    if not out.exists():
+        return dict.fromkeys(numbers[:1], "unfinished")
+    return chapter_states(json.loads(out.read_text(encoding="utf-8")))
+
+
+def run_next(folder: Path) -> int:
+    """Chapter by chapter from the first not known to pass (and, when a file changed, the
+    ones before it again, in the same process), until one is not finished."""
+    numbers = list(CHAPTER_MODULES)
+    passing, changed = recorded(folder)
+    first = next((i for i, n in enumerate(numbers) if n not in passing), len(numbers))
+    batch = numbers[: first + 1] if changed else numbers[first : first + 1]
+    before = stamp(folder)
+    while batch:
+        states = run_chapters(folder, batch)
+        passing = [n for n in numbers if n in passing and n not in batch] + [
+            n for n in batch if states.get(n) == "passing"
+        ]
+        passing = [n for n in numbers if n in passing]
+        progress_path(folder).write_text(json.dumps({"stamp": before, "passing": passing}))
+        unfinished = [n for n in batch if states.get(n) != "passing"]
+        if unfinished:
+            print(
+                f"\nnext: finish chapter {unfinished[0]} — `make hint IMPL={folder}` for its "
+                "first to-do"
+            )
+            return 1
+        after = numbers.index(batch[-1]) + 1
+        batch = numbers[after : after + 1]
+        if batch:
+            print(f"\nchapter {numbers[after - 1]} passes: on to chapter {batch[0]}\n")
+    print(
+        f"\nevery chapter of the note passes on {folder}: `make spec IMPL={folder}` for the "
+        "whole checklist"
+    )
+    return 0
+
+
+def first_open(report: dict) -> tuple[str, dict] | None:
+    """The first test, in the note's order, that is to do (else the first that failed)."""
+    tests = sorted(report["tests"].items(), key=lambda kv: (_chapter(kv[0]), kv[1].get("order", 0)))
+    for wanted in (("todo",), ("failed", "error")):
+        for nodeid, test in tests:
+            if test["outcome"] in wanted and test.get("kind") != "fact":
+                return nodeid, test
+    return None
+
+
+def contract_docstring(what: str) -> tuple[str, str] | None:
+    """('cifar10.train', its docstring as the skeleton shows it) for a to-do's text
+    ('write cifar10.train (cifar10.py:123)')."""
+    import ast
+
+    from spec.exercises.skeleton import contract_doc
+
+    words = what.removeprefix("write ").split(" ")[0].split(".")
+    if words[0] == "the" and len(what.split()) > 3:  # "write the module cifar10 (...)"
+        words = [what.split()[3]]
+    module, path = words[0], words[1:]
+    file = REFERENCE / f"{module}.py"
+    if not file.exists():
+        return None
+    node: ast.AST = ast.parse(file.read_text(encoding="utf-8"))
+    for name in path:
+        node = next(
+            (n for n in getattr(node, "body", []) if getattr(n, "name", None) == name), node
+        )
+    doc = contract_doc(node) if path else (ast.get_docstring(node) or "")
+    return ".".join(words), doc
+
+
+def run_hint(folder: Path) -> int:
+    candidates = [p for p in (report_path(folder), REPORTS / "run.json") if p.exists()]
+    reports = []
+    for path in candidates:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if Path(data.get("implementation", {}).get("folder", "")) == folder.resolve():
+            reports.append((path.stat().st_mtime, data))
+    if not reports:
+        print(f"no run of {folder} yet: `make next IMPL={folder}` first")
+        return 1
+    report = max(reports, key=lambda r: r[0])[1]
+    found = first_open(report)
+    if found is None:
+        print(f"nothing to do in the last run of {folder}: `make next IMPL={folder}`")
+        return 0
+    nodeid, test = found
+    print(f"{test['outcome'].replace('todo', 'to do')}: {nodeid}")
+    print(f"  {test.get('doc', '')}")
+    if test.get("note"):
+        print(f'  the note: "{test["note"]}"')
+    print(f"  {test.get('reason', '')}")
+    if test["outcome"] == "todo":
+        found_doc = contract_docstring(test.get("reason", ""))
+        if found_doc:
+            name, doc = found_doc
+            print(f"\n{name}:\n{inspect.cleandoc(doc) if doc else '(no docstring)'}")
+    return 0
+
+
+def run_watch(folder: Path) -> int:
+    ptw = shutil.which("ptw") or str(Path(sys.executable).with_name("ptw"))
+    if not Path(ptw).exists():
+        print("watch needs pytest-watcher (pip install pytest-watcher)")
+        return 1
+    command = [ptw, str(folder), "--now", "--clear", "--runner", sys.executable,
+               "-m", "spec.exercises.loop", "next", "--impl", str(folder)]  # fmt: skip
+    return subprocess.run(command, cwd=ROOT, check=False).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spec.exercises.loop", description=__doc__)
+    parser.add_argument("command", choices=["next", "hint", "watch"])
+    parser.add_argument("--impl", required=True, help="your package's folder (make exercises)")
+    args = parser.parse_args(argv)
+    try:
+        under_test = resolve(args.impl)
+    except ValueError as error:
+        parser.error(str(error))
+    if under_test.is_reference:
+        parser.error("--impl names the reference: give the folder of your own package")
+    return {"next": run_next, "hint": run_hint, "watch": run_watch}[args.command](under_test.folder)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,370 @@
+"""Exercises — the seam, the contract, the skeleton and the outcomes a learner reads.
+
+The chapters read the implementation under test through ``impl`` only; what they
+require of it (the contract) is read from them; the skeleton has every name of the
+contract with the reference's signature and none of its code; a blank skeleton's run is
+all "to do" and the note's own code passes the chapters it belongs to.
+"""
+
+import ast
+import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from spec.exercises import blank, contract, note_code, skeleton
+from spec.helpers import implementation, note
+from spec.helpers.checked_code import implementation_names
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAPTERS = sorted((ROOT / "spec" / "note").glob("[0-9][0-9]_*.py")) + sorted(
+    (ROOT / "spec" / "guarantees").glob("[0-9][0-9]_*.py")
+)
+
+
+def chapter_tests():
+    for path in CHAPTERS:
+        for test in contract.tests_of(path):
+            yield pytest.param(test, id=f"{path.parent.name}/{path.stem}::{test.name}")
+
+
+# ----------------------------------------------------------------------------- the seam
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_no_chapter_imports_the_reference_by_name(path):
+    """No chapter, guarantee or golden imports ``reference``: it comes through ``impl``."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        else:
+            continue
+        assert not any(n == "reference" or n.startswith("reference.") for n in names), (
+            f"{path.name}:{node.lineno} imports {names}"
+        )
+
+
+@pytest.mark.parametrize("test", list(chapter_tests()))
+def test_each_test_is_of_the_kind_its_code_shows(test):
+    """A fact reaches nothing of the implementation; an implementation test reaches some of it."""
+    reached = implementation_names(test.path, test.name)
+    if test.kind == "fact":
+        assert not reached, (
+            f"{test.id} is marked fact but uses the implementation: {sorted(reached)}"
+        )
+    elif test.kind == "implementation":
+        assert reached, (
+            f"{test.id} uses nothing of the implementation: mark it `fact` (it checks PyTorch "
+            "or the note itself) or make it call the implementation"
+        )
+
+
+RAISES_CATCHING_TODO = {"RuntimeError", "Exception", "BaseException", "NotImplementedError"}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_no_pytest_raises_can_swallow_a_to_do(path):
+    """A ``pytest.raises`` whose type would catch NotImplementedError names the message it expects.
+
+    Unwritten code raises NotImplementedError, a RuntimeError: without ``match=`` such
+    a check would pass on a skeleton.
+    """
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Call) and ast.unparse(node.func) == "pytest.raises"):
+            continue
+        types = (
+            {n.id for n in ast.walk(node.args[0]) if isinstance(n, ast.Name)}
+            if node.args
+            else set()
+        )
+        if types & RAISES_CATCHING_TODO:
+            assert any(k.arg == "match" for k in node.keywords), f"{path.name}:{node.lineno}"
+
+
+def test_an_implementation_is_found_by_folder_or_module_name(tmp_path):
+    """``--impl`` takes a folder (with or without __init__.py) or an importable module name."""
+    assert implementation.resolve("reference").is_reference
+    assert implementation.resolve(str(ROOT / "reference")).is_reference
+    folder = tmp_path / "my_code"
+    folder.mkdir()
+    (folder / "tensors.py").write_text("def from_data():\n    return 'mine'\n")
+    mine = implementation.resolve(str(folder))
+    assert not mine.is_reference
+    assert mine.package == "my_code"
+    assert mine.module("tensors").from_data() == "mine"
+    with pytest.raises(implementation.Missing, match=r"write tensors\.random_matrix"):
+        mine.get("tensors", "random_matrix")
+    with pytest.raises(implementation.Missing, match="write the module cifar10"):
+        mine.module("cifar10")
+    with pytest.raises(ValueError, match="no such folder"):
+        implementation.resolve(str(tmp_path / "nope"))
+    with pytest.raises(ValueError, match="no module of that name"):
+        implementation.resolve("no_such_package_anywhere")
+
+
+# ----------------------------------------------------------------------------- the contract
+def test_the_contract_covers_every_chapter_of_the_note_with_code():
+    """Every chapter from 01 to 16 asks for names of its own module (chapter 17 runs the note)."""
+    wanted = contract.contract()
+    for chapter, module in implementation.CHAPTER_MODULES.items():
+        assert wanted.get(module), f"chapter {chapter}: no test asks for anything of {module}"
+        assert "*" not in wanted[module], f"{module} is used whole: name what the test needs"
+
+
+def contract_items():
+    for module, names in contract.contract().items():
+        for name in names:
+            yield pytest.param(module, name, id=f"{module}.{name}")
+
+
+def bound_names(node: ast.stmt) -> set[str]:
+    """The names a top-level statement defines."""
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, ast.Assign):
+        return {
+            t.id for target in node.targets for t in ast.walk(target) if isinstance(t, ast.Name)
+        }
+    return set()
+
+
+@pytest.mark.parametrize(("module", "name"), list(contract_items()))
+def test_every_name_of_the_contract_says_what_the_note_asks(module, name):
+    """Each name the chapters ask for is documented: a true quote of the note, or why not."""
+    tree = ast.parse((implementation.REFERENCE / f"{module}.py").read_text(encoding="utf-8"))
+    node = next(n for n in tree.body if name in bound_names(n))
+    if isinstance(node, ast.Assign):  # a value: its #: comment quotes the note
+        lines = (implementation.REFERENCE / f"{module}.py").read_text().splitlines()
+        comment = skeleton._doc_comments(lines, node)
+        assert comment, f"{module}.{name} has no #: comment above it"
+        return
+    doc = ast.get_docstring(node) or ""
+    assert doc, f"{module}.{name} has no docstring"
+    if note.beyond_the_note(doc):
+        return
+    quotes = note.quotes_in(doc)
+    assert quotes, f'{module}.{name}: neither a `Note: "..."` quote nor "Beyond the note:"'
+    assert note.is_in_note(quotes[0]), f"{module}.{name} quotes what the note does not say"
+
+
+# ----------------------------------------------------------------------------- the skeleton
+@pytest.fixture(scope="module")
+def blank_skeleton(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("skeleton") / "learner"
+    skeleton.write(folder)
+    return implementation.resolve(str(folder))
+
+
+def same_signature(a, b) -> bool:
+    """Parameter names, kinds, and which have defaults (a skeleton's default may be a ToDo,
+    which cannot be compared)."""
+
+    def shape(f):
+        return [
+            (p.name, p.kind, p.default is p.empty) for p in inspect.signature(f).parameters.values()
+        ]
+
+    return shape(a) == shape(b)
+
+
+@pytest.mark.parametrize(("module", "name"), list(contract_items()))
+def test_the_skeleton_has_each_name_with_the_reference_signature_and_no_code(
+    blank_skeleton, module, name
+):
+    """Each contract name is in the skeleton with the reference's signature, and only raises."""
+    reference = getattr(implementation.resolve("reference").module(module), name)
+    learner = blank_skeleton.get(module, name)
+    if inspect.isfunction(reference):
+        assert same_signature(learner, reference)
+        with pytest.raises(NotImplementedError, match=rf"write {module}\.{name}"):
+            learner(*[None] * len(inspect.signature(learner).parameters))
+    elif inspect.isclass(reference):
+        for method, ref_method in vars(reference).items():
+            if not inspect.isfunction(ref_method) or (
+                method.startswith("_") and method != "__init__"
+            ):
+                continue
+            if (ref_method.__doc__ or "").startswith(note.BEYOND):
+                assert method not in vars(learner), f"{name}.{method} is the reference's extra"
+                continue
+            assert same_signature(getattr(learner, method), ref_method), f"{name}.{method}"
+    else:  # a value the note defines: a ToDo that raises when used
+        with pytest.raises(NotImplementedError, match=rf"write {module}\.{name}"):
+            learner()
+    text = (blank_skeleton.folder / f"{module}.py").read_text(encoding="utf-8")
+    assert skeleton.REFERENCE_ONLY not in text
+
+
+def test_the_skeleton_holds_none_of_the_reference_s_code(blank_skeleton):
+    """Every function and method of the skeleton is a docstring and a raise, nothing else."""
+    for path in blank_skeleton.folder.glob("*.py"):
+        if path.name.startswith("_"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef):
+                body = [
+                    n
+                    for n in node.body
+                    if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+                ]
+                assert len(body) == 1, f"{path.name}:{node.lineno} {node.name}"
+                assert isinstance(body[0], ast.Raise), f"{path.name}:{node.lineno} {node.name}"
+
+
+def test_from_fills_the_chapters_before_it_with_the_reference(tmp_path):
+    """``--from 07``: chapter 06's module is the reference's code, chapter 07's a skeleton."""
+    folder = tmp_path / "from07"
+    assert skeleton.main([str(folder), "--from", "7"]) == 0
+    assert "self.conv1 = nn.Conv2d(1, 6, 3)" in (folder / "neural_networks.py").read_text()
+    assert "raise NotImplementedError" in (folder / "loss_function.py").read_text()
+    under = implementation.resolve(str(folder))
+    assert under.get("neural_networks", "Net")()(__import__("torch").randn(1, 1, 32, 32)).shape == (
+        1,
+        10,
+    )
+    with pytest.raises(SystemExit):  # the folder is no longer empty
+        skeleton.main([str(folder)])
+
+
+# ----------------------------------------------------------------------------- to do
+TINY_CHAPTER = """
+import pytest
+from spec.helpers.implementation import impl
+
+def test_written():
+    assert impl.tensors.from_data() == 1
+
+def test_not_written():
+    impl.tensors.random_matrix()
+
+def test_missing_module():
+    impl.cifar10.train()
+
+@pytest.fixture
+def net():
+    return impl.tensors.random_matrix()
+
+def test_through_a_fixture(net):
+    pass
+
+def test_a_real_failure():
+    assert impl.tensors.from_data() == 2
+"""
+
+
+def test_unwritten_code_is_to_do_in_its_own_outcome(tmp_path):
+    """Unwritten code or a missing name is "to do": its own outcome, one line, no traceback."""
+    package = tmp_path / "mine"
+    package.mkdir()
+    (package / "tensors.py").write_text(
+        "def from_data():\n    return 1\n\n"
+        "def random_matrix():\n    raise NotImplementedError('write tensors.random_matrix')\n"
+    )
+    (tmp_path / "test_tiny.py").write_text(TINY_CHAPTER)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "spec.helpers.outcomes", "-p", "no:cacheprovider",
+         "-q", "--impl", str(package), "-rA", str(tmp_path / "test_tiny.py"), "-o", "addopts="],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert "1 failed, 1 passed, 3 todo" in done.stdout, done.stdout + done.stderr
+    assert (
+        "to do: write tensors.random_matrix (tensors.py:5) (2 tests, first "
+        "test_tiny.py::test_not_written)" in done.stdout
+    )
+    assert "to do: write the module cifar10" in done.stdout
+    assert done.stdout.count("NotImplementedError") == 0  # no traceback for a to-do
+    assert "assert 1 == 2" in done.stdout  # a real failure keeps its own
+
+
+# ----------------------------------------------------------------------------- the proofs
+def test_the_blank_judge_names_each_test_that_does_not_prove_what_it_should():
+    """The blank-skeleton judge refuses passes, failures and facts that did not pass."""
+    report = {
+        "implementation": {"is_reference": False},
+        "tests": {
+            "a": {"kind": "implementation", "outcome": "todo"},
+            "b": {"kind": "implementation", "outcome": "passed"},
+            "c": {"kind": "fact", "outcome": "todo", "reason": ""},
+            "d": {"kind": "implementation", "outcome": "failed", "reason": "boom"},
+            "e": {"kind": "extra", "outcome": "skipped"},
+            "f": {"kind": "implementation", "outcome": "skipped", "reason": "needs CUDA: ..."},
+        },
+    }
+    problems = blank.judge(report)
+    assert [p.split(":")[0] for p in problems] == ["b", "c", "d"]
+    assert blank.judge({**report, "tests": {"a": report["tests"]["a"]}}) == []
+
+
+def run_spec(impl: Path, paths: list[str], out: Path, *marks: str) -> dict:
+    """The spec run against ``impl``, as a pytest session nested in this one (the libraries
+    are imported already: a child process would spend most of its time importing them);
+    its run report. The implementation under test is this session's again afterwards."""
+    saved, saved_env = implementation._current, os.environ.get(implementation.ENV)
+    args = [*paths, "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--impl", str(impl),
+            "--run-report", str(out), "--basetemp", str(out.parent / "inner"), *marks]  # fmt: skip
+    cwd = Path.cwd()
+    try:
+        os.chdir(ROOT)
+        pytest.main(args)
+    finally:
+        os.chdir(cwd)
+        implementation._current = saved
+        if saved_env is None:
+            os.environ.pop(implementation.ENV, None)
+        else:
+            os.environ[implementation.ENV] = saved_env
+    assert out.exists(), f"the nested run wrote no report: {args}"
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_a_blank_skeleton_is_all_to_do(blank_skeleton, tmp_path, record_property):
+    """The spec on a blank skeleton: 0 failed, 0 errors, every implementation test to do.
+
+    Run on the note's chapters and the goldens. The reference's extras are not demanded
+    of a skeleton (skipped); the facts are left out: they reach nothing of the
+    implementation (test_each_test_is_of_the_kind_its_code_shows), so they pass on a
+    skeleton as they pass in the reference's run (``make spec IMPL=...`` runs them too).
+    """
+    report = run_spec(
+        blank_skeleton.folder, ["spec/note", "spec/guarantees/06_goldens.py"],
+        tmp_path / "blank.json",
+        "-m", "not fact",
+    )  # fmt: skip
+    record_property("blank skeleton", blank.summary(report))
+    assert blank.judge(report) == []
+
+
+@pytest.mark.slow
+def test_the_notes_own_code_passes_the_chapters_it_belongs_to(tmp_path, record_property):
+    """The note's own definitions, pasted into the implementation, pass their chapters' tests.
+
+    Its two Nets, criterion, TwoLayerNet, the two transforms and LitMNIST, read from the
+    note (with the declared drift fixes of spec.exercises.note_code): what the chapters
+    demand is what the note's code does, not the reference's extras.
+    """
+    folder = tmp_path / "the_note"
+    note_code.write(folder)
+    chapters = [
+        str(p.relative_to(ROOT))
+        for c in note_code.CHAPTERS
+        for p in ROOT.glob(f"spec/note/{c}_*.py")
+    ]
+    report = run_spec(folder, chapters, tmp_path / "note.json", "-m", "not fact")
+    outcomes = {}
+    for test in report["tests"].values():
+        outcomes[test["outcome"]] = outcomes.get(test["outcome"], 0) + 1
+    record_property("the note's code", ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())))
+    bad = {
+        k: t["reason"]
+        for k, t in report["tests"].items()
+        if t["outcome"] in ("failed", "error", "todo")
+    }
+    assert not bad, textwrap.indent(json.dumps(bad, indent=1), "  ")
+    assert outcomes.get("passed", 0) > 60
