@@ -1,0 +1,203 @@
+"""``python -m spec.mutation run|report``: mutation testing of reference/ and its report.
+
+``run`` runs ``mutmut run`` (pyproject.toml's ``[tool.mutmut]``) and then ``report``;
+``report`` reads mutmut's results in ``mutants/`` and writes ``spec/mutation/REPORT.md``
+and ``spec/mutation/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+MUTANTS = ROOT / "mutants"
+EQUIVALENT = HERE / "equivalent.toml"
+REPORT = HERE / "REPORT.md"
+RESULTS = HERE / "results.json"
+RUN_LOG = MUTANTS / "spec-mutation-run.json"
+#: The targets: of the mutants that are not equivalent, this share killed overall, and at
+#: least the second in every module.
+TARGET, MODULE_FLOOR = 0.90, 0.80
+
+
+def mutmut() -> list[str]:
+    exe = Path(sys.executable).with_name("mutmut")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "mutmut"]
+
+
+def git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def run(max_children: int) -> int:
+    """mutmut run, timed; then the report."""
+    start = time.monotonic()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCH_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [*mutmut(), "run", "--max-children", str(max_children)], cwd=ROOT, env=env
+    )
+    MUTANTS.mkdir(exist_ok=True)
+    measured = {
+        "seconds": round(time.monotonic() - start),
+        "max_children": max_children,
+        "commit": git("rev-parse", "--short=12", "HEAD"),
+        "dirty": bool(git("status", "--porcelain")),
+        "date": date.today().isoformat(),
+        "cores": os.cpu_count(),
+    }
+    RUN_LOG.write_text(json.dumps(measured))
+    if done.returncode not in (0, 1):
+        return done.returncode
+    return report()
+
+
+def statuses() -> dict[str, str]:
+    """{mutant name: mutmut's status} from the .meta files mutmut writes."""
+    from mutmut.stats import status_by_exit_code
+
+    found = {}
+    for meta in sorted((MUTANTS / "reference").glob("*.py.meta")):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        for name, code in data["exit_code_by_key"].items():
+            found[name] = status_by_exit_code[code]
+    return found
+
+
+def module_of(mutant: str) -> str:
+    """'reference.cifar10.x_train__mutmut_3' -> 'cifar10'."""
+    return mutant.split(".")[1]
+
+
+def diff_of(mutant: str) -> str:
+    done = subprocess.run([*mutmut(), "show", mutant], cwd=ROOT, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("-", "+"))]
+    return "\n".join(line for line in lines if not line.startswith(("---", "+++")))
+
+
+def load_equivalent() -> dict[str, dict]:
+    import tomllib  # Python 3.11+, like mutmut's own config reading
+
+    if not EQUIVALENT.exists():
+        return {}
+    return tomllib.loads(EQUIVALENT.read_text(encoding="utf-8")).get("mutant", {})
+
+
+def report() -> int:
+    found = statuses()
+    if not found:
+        print("no mutmut results in mutants/: run `make mutants` first")
+        return 2
+    equivalent = load_equivalent()
+    run_log = json.loads(RUN_LOG.read_text()) if RUN_LOG.exists() else {}
+    per_module: dict[str, Counter] = defaultdict(Counter)
+    survivors, stale = [], []
+    for name, status in found.items():
+        module = module_of(name)
+        if status in ("survived", "no tests") and name in equivalent:
+            per_module[module]["equivalent"] += 1
+            diff = diff_of(name)
+            if equivalent[name].get("change") and equivalent[name]["change"] not in diff:
+                stale.append(name)
+            continue
+        per_module[module][status] += 1
+        if status in ("survived", "no tests", "suspicious"):
+            survivors.append((name, status, diff_of(name)))
+    rows, totals = [], Counter()
+    for module in sorted(per_module):
+        c = per_module[module]
+        totals.update(c)
+        rows.append((module, c, score(c)))
+    overall = score(totals)
+    results = {
+        "measured": run_log,
+        "mutmut": mutmut_version(),
+        "score": overall,
+        "target": TARGET,
+        "module_floor": MODULE_FLOOR,
+        "modules": {m: {**dict(c), "score": s} for m, c, s in rows},
+        "survivors": [{"mutant": n, "status": st, "diff": d} for n, st, d in survivors],
+        "equivalent_entries_not_matching": stale,
+    }
+    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    REPORT.write_text(render(results), encoding="utf-8")
+    print(render(results).split("\n## Survivors")[0])
+    met = overall >= TARGET and all(s >= MODULE_FLOOR for _, _, s in rows)
+    return 0 if met and not stale else 1
+
+
+def score(c: Counter) -> float:
+    """Killed (a timeout is a kill: the spec stopped it) over the non-equivalent mutants."""
+    judged = sum(n for k, n in c.items() if k != "equivalent")
+    return round((c["killed"] + c["timeout"]) / judged, 4) if judged else 1.0
+
+
+def mutmut_version() -> str:
+    from importlib.metadata import version
+
+    return version("mutmut")
+
+
+COLUMNS = ("killed", "timeout", "survived", "no tests", "suspicious", "equivalent")
+
+
+def render(results: dict) -> str:
+    m = results["measured"]
+    lines = [
+        "# Mutation testing of reference/",
+        "",
+        "How many small wrong changes to the reference the spec notices (`make mutants`,",
+        "spec/mutation/). A mutant is one such change — an operator, a constant, a keyword",
+        "argument dropped, a statement removed; *killed*: some test fails on it; *survived*:",
+        "every test passes; *equivalent*: it changes nothing observable (listed with the reason in",
+        "`equivalent.toml`); *timeout*: the tests ran past their time, counted as killed.",
+        "",
+        f"- measured: {m.get('date', '?')}, commit {m.get('commit', '?')}"
+        + (" (with uncommitted changes)" if m.get("dirty") else "")
+        + f", mutmut {results['mutmut']}, {m.get('cores', '?')}-core CPU machine, "
+        f"{m.get('max_children', '?')} mutants at a time, "
+        f"{m.get('seconds', 0) / 60:.0f} min",
+        f"- score: **{100 * results['score']:.1f}%** of the non-equivalent mutants killed "
+        f"(target {100 * results['target']:.0f}%, no module under "
+        f"{100 * results['module_floor']:.0f}%)",
+        "",
+        "| module | " + " | ".join(COLUMNS) + " | score |",
+        "| --- | " + " | ".join("---:" for _ in COLUMNS) + " | ---: |",
+    ]
+    for module, c in results["modules"].items():
+        cells = " | ".join(str(c.get(k, 0)) for k in COLUMNS)
+        lines.append(f"| {module} | {cells} | {100 * c['score']:.1f}% |")
+    lines += ["", "## Survivors", ""]
+    if not results["survivors"]:
+        lines.append("None: every mutant is killed or listed as equivalent.")
+    for s in results["survivors"]:
+        lines += [f"- `{s['mutant']}` ({s['status']})", "", "  ```diff"]
+        lines += [f"  {line}" for line in s["diff"].splitlines()] + ["  ```", ""]
+    if results["equivalent_entries_not_matching"]:
+        lines += ["", "Equivalent entries whose recorded change no longer matches the mutant:"]
+        lines += [f"- `{n}`" for n in results["equivalent_entries_not_matching"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spec.mutation", description=__doc__)
+    parser.add_argument("command", choices=["run", "report"])
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args(argv)
+    return run(args.max_children) if args.command == "run" else report()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
