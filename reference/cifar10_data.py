@@ -208,7 +208,7 @@ def load_cifar10(root: str | os.PathLike, train: bool = True, transform=None) ->
     return CIFAR10(root, train=train, transform=transform, download=False)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m reference.cifar10_data",
         description="Write a learnable CIFAR-10-format data set (offline).",
@@ -217,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=int, default=5000, help="training images (real: 50000)")
     parser.add_argument("--test", type=int, default=1000, help="test images (real: 10000)")
     parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         path = write_cifar10(args.root, args.train, args.test, args.seed)

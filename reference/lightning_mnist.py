@@ -156,8 +156,13 @@ class LitMNIST(pl.LightningModule):
     def __init__(self, data_dir="./", hidden_size=64, learning_rate=2e-4, batch_size=32,
                  download=True, val_fraction=0.1):  # fmt: skip
         super().__init__()
-        # Hyper-parameters are saved into checkpoints (and self.hparams).
-        self.save_hyperparameters()
+        # Hyper-parameters are saved into checkpoints (and self.hparams). Named, not read
+        # from this frame as a bare save_hyperparameters() does, so a wrapper around
+        # __init__ (a decorator, mutation testing's trampolines) cannot lose them.
+        self.save_hyperparameters({
+            "data_dir": data_dir, "hidden_size": hidden_size, "learning_rate": learning_rate,
+            "batch_size": batch_size, "download": download, "val_fraction": val_fraction,
+        })  # fmt: skip
         # Set our init args as class attributes
         self.data_dir = data_dir
         self.hidden_size = hidden_size

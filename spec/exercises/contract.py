@@ -22,7 +22,6 @@ from spec.helpers.checked_code import implementation_names
 
 SPEC = Path(__file__).resolve().parents[1]
 NOTE_CHAPTERS = SPEC / "note"
-KINDS = ("implementation", "fact", "extra")
 
 
 @dataclass(frozen=True)

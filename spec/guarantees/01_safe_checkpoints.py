@@ -331,3 +331,26 @@ def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
     assert checkpoint.stale_temporaries(path)  # the killed writer's temporary...
     checkpoint.save_checkpoint({"w": torch.zeros(1)}, path)
     assert checkpoint.stale_temporaries(path) == []  # ...is cleared by the next save
+
+
+def test_an_in_memory_checkpoint_loads_as_a_file_does(tmp_path, evil):
+    """load_bytes loads a checkpoint's bytes onto the CPU, tensors only, naming what it was given when it refuses.
+
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
+    """
+    state = cifar10.Net().state_dict()
+    path = tmp_path / "net.pth"
+    torch.save(state, path)
+    loaded = checkpoint.load_bytes(path.read_bytes())
+    assert loaded.keys() == state.keys()
+    assert all(torch.equal(loaded[k], state[k]) and loaded[k].device.type == "cpu" for k in state)
+    with pytest.raises(checkpoint.CheckpointError, match="cannot load <bytes>: the file is empty"):
+        checkpoint.load_bytes(b"")
+    folder, marker = evil
+    bad = folder / "upload.pth"
+    torch.save(SystemPayload(marker), bad)
+    with pytest.raises(checkpoint.CheckpointError, match=r"refusing to load upload\.pth: .*unsafe"):
+        checkpoint.load_bytes(bad.read_bytes(), name="upload.pth")
+    assert not marker.exists()
+    with pytest.raises(checkpoint.CheckpointError, match=r"cannot load half\.pth: truncated"):
+        checkpoint.load_bytes(path.read_bytes()[:-100], name="half.pth")

@@ -13,6 +13,9 @@ Every test is one of three kinds:
   skipped with that reason, or with ``--extras`` run as an expected failure that may
   pass.
 
+The project's tests of its own tools and data (``spec/meta/``, ``benchmarks/``) are
+**tooling**: about the project, whatever implementation is under test.
+
 A test that reaches code the implementation has not written — a ``NotImplementedError``
 raised from the implementation's own files (a skeleton's body), or a module or name it
 lacks (``implementation.Missing``) — is **to do**: its own outcome, one line naming what
@@ -31,7 +34,7 @@ from spec.helpers import implementation
 KIND_KEY = "spec_kind"
 #: Where Hypothesis's pytest plugin keeps the examples it would write a patch for.
 HYPOTHESIS_EXAMPLES = "_hypothesis_failing_examples"
-KINDS = ("implementation", "fact", "extra")
+KINDS = ("implementation", "fact", "extra", "tooling")
 EXTRA_REASON = (
     "the reference's own guarantee, not demanded of {impl}: the note does not ask for it "
     "(--extras runs it anyway)"
@@ -69,6 +72,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def kind_of(item: pytest.Item) -> str:
+    parts = item.path.parts
+    if "benchmarks" in parts or ("spec" in parts and "meta" in parts):
+        return "tooling"
     if item.get_closest_marker("fact"):
         return "fact"
     if item.get_closest_marker("extra"):

@@ -265,9 +265,13 @@ def progress(entries: list[Entry]) -> str:
         parts.append(f"{who}: {tally(groups['implementation'])}")
     if groups["fact"]:
         parts.append(f"facts: {tally(groups['fact'])}")
-    if groups["extra"]:
-        name = "the reference's own" if reference else "the reference's own (not demanded)"
-        parts.append(f"{name}: {tally(groups['extra'])}")
+    extras = groups["extra"]
+    if extras and not reference and all(e.outcome == "skipped" for e in extras):
+        parts.append(f"the reference's own: {len(extras)} not demanded")
+    elif extras:
+        parts.append(f"the reference's own: {tally(extras)}")
+    if groups["tooling"]:
+        parts.append(f"the project's tooling: {tally(groups['tooling'])}")
     return "; ".join(parts)
 
 

@@ -116,3 +116,39 @@ def test_the_real_cifar10_loads_through_the_same_code(tmp_path_factory):
     testset = cifar10_data.load_cifar10(root, train=False)
     assert type(trainset) is torchvision.datasets.CIFAR10  # the plain class, real MD5s
     assert (len(trainset), len(testset)) == (50_000, 10_000)
+
+
+def test_the_command_line_writes_the_sizes_and_seed_it_is_given(tmp_path, capsys):
+    """``python -m reference.cifar10_data ROOT --train N --test M --seed S`` writes that set."""
+    root = tmp_path / "root"
+    assert cifar10_data.main([str(root), "--train", "10", "--test", "5", "--seed", "3"]) == 0
+    manifest = cifar10_data.read_manifest(root)
+    assert (manifest["n_train"], manifest["n_test"], manifest["seed"]) == (10, 5, 3)
+    assert (
+        capsys.readouterr().out
+        == f"wrote {root / 'cifar-10-batches-py'} (10 train, 5 test images)\n"
+    )
+    other = tmp_path / "other"
+    cifar10_data.write_cifar10(other, 10, 5, seed=3)
+    for name in manifest["md5"]:  # the same bytes as the function writes from that seed
+        same = (root / "cifar-10-batches-py" / name).read_bytes()
+        assert same == (other / "cifar-10-batches-py" / name).read_bytes(), name
+
+
+def test_the_command_line_defaults_and_help_say_what_it_writes(capsys):
+    """Its help names each flag and the real set's sizes; defaults: 5,000 and 1,000, seed 0."""
+    with pytest.raises(SystemExit) as done:
+        cifar10_data.main(["--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for words in (
+        "Write a learnable CIFAR-10-format data set (offline).",
+        "directory to create cifar-10-batches-py/ in",
+        "training images (real: 50000)",
+        "test images (real: 10000)",
+        "--seed SEED",
+    ):
+        assert words in text, words
+    args = cifar10_data.build_parser().parse_args(["root"])
+    assert (args.root, args.train, args.test, args.seed) == ("root", 5000, 1000, 0)
+    assert isinstance(cifar10_data.build_parser().parse_args(["r", "--train", "7"]).train, int)

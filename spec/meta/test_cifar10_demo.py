@@ -4,6 +4,8 @@ Plumbing of the project, not a lesson of the note; its bad flags are checked wit
 other command line in spec/guarantees/03_bad_input.py.
 """
 
+import pytest
+
 from reference import cifar10, cifar10_demo
 
 
@@ -21,3 +23,33 @@ def test_the_demo_trains_reports_and_saves(tmp_path, capsys):
     assert cifar10.load(out / "cifar_net.pth") is not None
     if (out / "loss.png").exists():  # matplotlib is optional
         assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_loss_plot_draws_the_logged_losses_against_mini_batches(tmp_path, monkeypatch):
+    """The loss plot: the running losses at mini-batch every, 2 every, ...; 6 x 3.5 in, 100 dpi."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    seen = {}
+    real_savefig = Figure.savefig
+
+    def savefig(fig, path, **kwargs):
+        ax = fig.axes[0]
+        (line,) = ax.get_lines()
+        seen.update(
+            x=list(line.get_xdata()), y=list(line.get_ydata()), marker=line.get_marker(),
+            xlabel=ax.get_xlabel(), ylabel=ax.get_ylabel(), title=ax.get_title(),
+            size=tuple(fig.get_size_inches()), dpi=kwargs.get("dpi"),
+            grid=ax.xaxis.get_gridlines()[0].get_alpha(),
+        )  # fmt: skip
+        return real_savefig(fig, path, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    path = cifar10_demo._plot_losses([2.3, 2.0, 1.5], 25, tmp_path / "loss.png")
+    assert path == tmp_path / "loss.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert seen == {
+        "x": [25, 50, 75], "y": [2.3, 2.0, 1.5], "marker": "o", "xlabel": "mini-batches",
+        "ylabel": "running loss (mean of 25)", "title": "CIFAR-10 Net: training loss",
+        "size": (6.0, 3.5), "dpi": 100, "grid": 0.3,
+    }  # fmt: skip

@@ -160,3 +160,32 @@ def test_chapter_title_comes_from_number_and_module_docstring():
     assert report.chapter_of("spec/meta/test_h.py::t", "Helpers.") == "meta Helpers."
     assert report.chapter_of("x/test_h.py::t", None) == "test_h"
     assert report.short("01 Tensors — long") == "01 Tensors"
+
+
+def test_the_checklist_counts_kinds_apart_and_folds_the_projects_own_chapters():
+    """A chapter's head counts the implementation's tests, the facts and the reference's own
+    apart; a to-do is its own outcome; Markdown folds the project's guarantees and tools."""
+    c = report.Checklist()
+    kinds = [
+        ("spec/note/06_n.py::test_a", "passed", "implementation", {}),
+        ("spec/note/06_n.py::test_b", "skipped", "implementation", {"spec_todo": "write n.Net"}),
+        ("spec/note/06_n.py::test_c", "passed", "fact", {}),
+        ("spec/note/06_n.py::test_d", "skipped", "extra", {}),
+    ]
+    for nodeid, outcome, kind, extra in kinds:
+        r = fake_report(nodeid, "call", outcome, chapter="06 Net", **extra)
+        r.user_properties.append((report.KIND_KEY, kind))
+        c.record(r)
+    g = fake_report("spec/guarantees/01_g.py::test_e", "call", "passed", chapter="G01 Safe")
+    g.user_properties.append((report.KIND_KEY, "extra"))
+    c.record(g)
+    entries = c.by_chapter()["06 Net"]
+    assert [e.outcome for e in entries] == ["passed", "todo", "passed", "skipped"]
+    assert entries[1].reason == "write n.Net"
+    who = "reference" if implementation.current().is_reference else "your code"
+    head = report.progress(entries)
+    assert head.startswith(f"{who}: 1 of 2 pass, 1 to do; facts: 1 of 1 pass; the reference's own")
+    md = report.render(c, markdown=True)
+    assert md.index("## 06 Net") < md.index("<details>") < md.index("## G01 Safe")
+    assert "- 📝 to do" in md
+    assert "· `test_b`" in md  # each line names its test

@@ -55,6 +55,23 @@ def test_mse_loss_is_the_mean_of_squared_errors():
     assert loss.dtype == torch.float32
 
 
+def test_loss_for_shapes_the_target_like_the_output_so_mse_loss_does_not_warn():
+    """loss_for views the (10,) target as (1, 10) first: MSELoss then computes without a warning.
+
+    Note: "target = target.view(1, -1)  # make it the same shape as output"
+
+    Without the view MSELoss broadcasts and warns that the sizes differ (next tests).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        try:
+            loss_function.loss_for(Net(), torch.randn(1, 1, 32, 32), torch.randn(10))
+        except UserWarning as warning:
+            raise AssertionError(
+                say("loss_for(net, input, target)", "target.view(1, -1) before the loss", warning)
+            ) from None
+
+
 def test_target_view_1_minus_1_matches_the_output_shape():
     """target.view(1, -1) turns the (10,) target into (1, 10), the shape of the output.
 

@@ -46,6 +46,35 @@ def test_conv1_bias_grad_before_backward_is_none_not_zeros():
     )  # fmt: skip
 
 
+def test_with_zeroing_zero_grad_the_before_reading_is_the_notes_zeros():
+    """Where zero_grad fills the buffers with zeros (torch 1.x, set_to_none=False), "before" reads the note's zeros.
+
+    Note: "conv1.bias.grad before backward
+    tensor([0., 0., 0., 0., 0., 0.])"
+
+    The reading is whatever net.conv1.bias.grad holds after net.zero_grad(), copied: here
+    a net whose zero_grad zeroes instead of freeing, as every net did when the note was
+    written.
+    """
+    net = Net()
+
+    class Zeroing(type(net)):
+        def zero_grad(self, set_to_none: bool = False):
+            super().zero_grad(set_to_none=False)
+
+    zeroing = Zeroing()
+    zeroing.load_state_dict(net.state_dict())
+    make_loss(zeroing).backward()
+    before, after = backprop.conv1_bias_grad_before_and_after(zeroing, make_loss(zeroing))
+    call = "conv1_bias_grad_before_and_after(a zeroing net, loss)"
+    assert before is not None, say(call, "the zeros conv1.bias.grad holds", None)
+    assert before.tolist() == [0.0] * 6, say(call, "tensor([0., 0., 0., 0., 0., 0.])", before)
+    assert bool((after != 0).any()), say(call, "the gradient after backward", after)
+    assert before.data_ptr() != zeroing.conv1.bias.grad.data_ptr(), say(
+        call, "a copy of the zeros (the buffer is filled again by backward)", "the buffer itself"
+    )
+
+
 def test_zero_grad_set_to_none_false_gives_the_notes_zeros():
     """net.zero_grad(set_to_none=False) reproduces the note's tensor([0., 0., 0., 0., 0., 0.]).
 

@@ -832,6 +832,21 @@ def test_vectorized_per_class_accuracy_matches_torchmetrics_and_the_note(trained
 
 
 @pytest.mark.extra
+def test_collect_predictions_gives_the_predictions_and_labels_of_a_whole_loader(untrained):
+    """The reference's collect_predictions: (predicted, labels) over every image of the loader, in order.
+
+    Beyond the note: a helper of the reference's demo; the note's loops predict batch by batch.
+    """
+    net, testloader = untrained
+    loader = loader_of(testloader.dataset, 10, 4)
+    predicted, labels = cifar10.collect_predictions(net, loader)
+    expected_predicted, expected_labels = predictions(net, loader)
+    assert torch.equal(predicted, expected_predicted)
+    assert torch.equal(labels, expected_labels)
+    assert not net.training  # it evaluates in eval mode
+
+
+@pytest.mark.extra
 def test_per_class_accuracy_of_an_absent_class_is_nan_not_an_error():
     """A class with no test images gets NaN; the note's loop would divide by zero.
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from spec.helpers import releases
-from spec.helpers.data import write_cifar
+from spec.helpers.data import load_cifar10, write_cifar
 from spec.helpers.implementation import impl
 
 event_accumulator = pytest.importorskip(
@@ -20,6 +20,8 @@ from tensorboard.util import tensor_util  # noqa: E402
 
 tb = impl.tensorboard_tutorial
 CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+#: The tutorial's tags: its image grid, the training loss, the predictions figure.
+TUTORIAL_TAGS = ("four_cifar10_images", "training loss", "predictions vs. actuals")
 
 
 def read(logdir):
@@ -32,14 +34,40 @@ def read(logdir):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def data_root(tmp_path_factory):
+    return write_cifar(tmp_path_factory.mktemp("tb-data"), n_train=200, n_test=40)
+
+
+#: What write_run itself warned about (torch.jit.trace's deprecation aside, pinned below).
+OWN_WARNINGS: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, data_root):
     root = tmp_path_factory.mktemp("tb")
-    write_cifar(root / "data", n_train=200, n_test=40)
-    with torch.random.fork_rng(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace: pinned below
+    with torch.random.fork_rng(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         torch.manual_seed(0)
-        written = tb.write_run(root / "run", root / "data", steps=40, log_every=10)
+        # its defaults: 40 mini-batches of 4, the loss every 10, 32 images embedded
+        written = tb.write_run(root / "run", data_root)
+    OWN_WARNINGS[:] = [
+        f"{w.category.__name__}: {w.message}" for w in caught
+        if "torch.jit.trace" not in str(w.message)
+        and "tensorboard" not in w.filename and "google" not in w.filename
+    ]  # fmt: skip
     return written, read(root / "run")
+
+
+def test_writing_the_run_raises_no_warning_of_its_own(run):
+    """write_run warns about nothing but what torch itself says of add_graph's tracer.
+
+    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
+    the linked tutorial writes.
+
+    (A softmax without ``dim=`` would say "Implicit dimension choice"; tracing a model
+    that reads its input's shape in Python says TracerWarning, which is harmless here.)
+    """
+    assert OWN_WARNINGS == [], OWN_WARNINGS
 
 
 def test_the_run_has_images_scalars_pr_curves_and_a_graph(run):
@@ -50,20 +78,79 @@ def test_the_run_has_images_scalars_pr_curves_and_a_graph(run):
     """
     written, acc = run
     tags = acc.Tags()
-    assert set(tags["images"]) == {tb.IMAGE_GRID_TAG, tb.FIGURE_TAG}
-    assert tags["scalars"] == [tb.LOSS_TAG]
-    assert sorted(tags["tensors"]) == sorted(written.pr_curve_tags)
+    # the tutorial's tags, by name
+    assert (tb.IMAGE_GRID_TAG, tb.LOSS_TAG, tb.FIGURE_TAG) == TUTORIAL_TAGS
+    assert set(tags["images"]) == {"four_cifar10_images", "predictions vs. actuals"}
+    assert tags["scalars"] == ["training loss"]
+    assert sorted(tags["tensors"]) == sorted(written.pr_curve_tags) == sorted(CLASSES)
     assert tags["graph"] is True
 
 
-def test_the_image_grid_decodes_to_the_grid_size(run):
+def test_matplotlib_imshow_unnormalizes_to_hwc_in_0_1():
+    """matplotlib_imshow(img) turns a (3, H, W) image in [-1, 1] into an (H, W, 3) array in [0, 1].
+
+    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
+    the linked tutorial writes.
+
+    x / 2 + 0.5 inverts Normalize((0.5,)*3, (0.5,)*3); values outside [-1, 1] (an
+    augmentation's overshoot) are clipped. Expected from the formula, in NumPy.
+    """
+    img = torch.linspace(-1.5, 1.5, 3 * 4 * 5).reshape(3, 4, 5)
+    out = tb.matplotlib_imshow(img)
+    expected = np.clip(img.numpy() / 2 + 0.5, 0, 1).transpose(1, 2, 0)
+    assert out.shape == (4, 5, 3)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-7)
+
+
+class FixedScores(torch.nn.Module):
+    """A "net" whose scores are given: predictions and probabilities known in advance."""
+
+    def __init__(self, scores):
+        super().__init__()
+        self.scores = scores
+
+    def forward(self, x):
+        return self.scores[: len(x)]
+
+
+def test_the_predictions_figure_titles_each_image_with_its_prediction_and_truth():
+    """plot_classes_preds titles each image "<predicted>, <probability>% (label: <truth>)", green when right, red when wrong.
+
+    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
+    the linked tutorial writes.
+
+    The scores are fixed, so the softmax probabilities are known: image 0 is predicted
+    "car" (right), image 1 "bird" (wrong, it is a "cat").
+    """
+    scores = torch.full((2, 10), -10.0)
+    scores[0, 1], scores[1, 2] = 2.0, 3.0
+    probs = torch.softmax(scores, dim=1)
+    fig = tb.plot_classes_preds(
+        FixedScores(scores), torch.zeros(2, 3, 32, 32), torch.tensor([1, 3])
+    )
+    axes = fig.get_axes()
+    assert len(axes) == 2
+    assert tuple(fig.get_size_inches()) == (12, 3)
+    titles = [ax.get_title() for ax in axes]
+    assert titles == [
+        f"car, {100 * probs[0, 1]:.1f}%\n(label: car)",
+        f"bird, {100 * probs[1, 2]:.1f}%\n(label: cat)",
+    ]
+    colors = [ax.title.get_color() for ax in axes]
+    assert colors == ["green", "red"]
+    assert all(not ax.get_xticks().size and not ax.get_yticks().size for ax in axes)
+
+
+def test_the_image_grid_decodes_to_the_grid_size(run, data_root):
     """add_image of make_grid(4 images) stores a PNG of 2 + 4 x (32 + 2) by 36 pixels.
 
     Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
     the linked tutorial writes.
 
     make_grid puts a 2-pixel border around every image: width 2 + 4 * 34 = 138,
-    height 2 + 34 = 36. The PNG is decoded to check, not just its header fields.
+    height 2 + 34 = 36. The PNG is decoded to check, not just its header fields: each of
+    its four tiles is one of the training images, un-normalized back to its own pixels
+    (to within one grey level of rounding).
     """
     written, acc = run
     event = acc.Images(tb.IMAGE_GRID_TAG)[0]
@@ -71,7 +158,12 @@ def test_the_image_grid_decodes_to_the_grid_size(run):
     assert png.format == "PNG"
     assert (png.width, png.height) == (138, 36) == (event.width, event.height)
     assert written.grid_shape == (3, 36, 138)
-    assert np.asarray(png.convert("RGB")).std() > 0  # real pixels, not a blank image
+    grid = np.asarray(png.convert("RGB")).astype(int)
+    training = np.stack([np.asarray(image) for image, _ in load_cifar10(data_root)]).astype(int)
+    for k in range(4):
+        tile = grid[2:34, 2 + 34 * k : 34 + 34 * k]
+        closest = np.abs(training - tile).max(axis=(1, 2, 3)).min()
+        assert closest <= 1, f"tile {k} is no training image (closest differs by {closest})"
 
 
 def test_the_training_loss_has_one_value_per_logging_step(run):
@@ -91,6 +183,11 @@ def test_the_training_loss_has_one_value_per_logging_step(run):
         rtol=1.2e-7,
         atol=0,
     )
+    # Each value is the mean loss of the 10 mini-batches before it. For an untrained net
+    # cross-entropy is about ln 10 = 2.303, and 40 steps at lr 0.001 barely move it: a
+    # sum instead of a mean, or a running loss not reset to 0, is far off.
+    values = [e.value for e in events]
+    assert all(abs(v - np.log(10)) < 0.06 for v in values), values
 
 
 def test_the_predictions_figure_is_an_image_per_logging_step(run):
@@ -107,7 +204,7 @@ def test_the_predictions_figure_is_an_image_per_logging_step(run):
     assert png.height == 300
 
 
-def test_each_pr_curve_is_six_rows_of_127_thresholds(run):
+def test_each_pr_curve_is_six_rows_of_127_thresholds(run, data_root):
     """add_pr_curve stores a (6, 127) tensor per class: TP, FP, TN, FN, precision, recall.
 
     Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
@@ -117,18 +214,23 @@ def test_each_pr_curve_is_six_rows_of_127_thresholds(run):
     TP + FP = all 40 test images; recall there is 1.
     """
     _, acc = run
+    labels = [label for _, label in load_cifar10(data_root, train=False)]
     for tag in acc.Tags()["tensors"]:
         assert acc.SummaryMetadata(tag).plugin_data.plugin_name == "pr_curves"
-        data = tensor_util.make_ndarray(acc.Tensors(tag)[0].tensor_proto)
+        (event,) = acc.Tensors(tag)
+        assert event.step == 0
+        data = tensor_util.make_ndarray(event.tensor_proto)
         assert data.shape == (6, 127)
         tp, fp, tn, fn, precision, recall = data
         assert tp[0] + fp[0] == 40
         assert tn[0] == 0
+        # the positives of a class are its test images, counted here from the data set
+        assert tp[0] + fn[0] == labels.count(CLASSES.index(tag)), tag
         assert recall[0] == pytest.approx(1.0) or tp[0] + fn[0] == 0
         assert np.all((precision >= 0) & (precision <= 1))
 
 
-def test_the_embedding_writes_tensors_metadata_sprite_and_config(run):
+def test_the_embedding_writes_tensors_metadata_sprite_and_config(run, data_root):
     """add_embedding writes tensors.tsv, metadata.tsv, a sprite and projector_config.pbtxt.
 
     Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
@@ -147,6 +249,10 @@ def test_the_embedding_writes_tensors_metadata_sprite_and_config(run):
     assert set(labels) <= set(CLASSES)
     with Image.open(default / "sprite.png") as sprite:
         assert sprite.size == (192, 192)
+        first_tile = np.asarray(sprite.convert("RGB"))[:32, :32].astype(int)
+    # the first thumbnail is the first test image, un-normalized: its own pixels, +-1 level
+    first_image = np.asarray(load_cifar10(data_root, train=False)[0][0]).astype(int)
+    assert np.abs(first_tile - first_image).max() <= 1
     config = (written.logdir / "projector_config.pbtxt").read_text()
     assert 'tensor_path: "00000/default/tensors.tsv"' in config
     assert 'metadata_path: "00000/default/metadata.tsv"' in config

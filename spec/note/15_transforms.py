@@ -78,6 +78,21 @@ def test_the_notes_pipelines_take_pil_images_not_the_ndarrays_its_to_tensor_line
 
 
 @pytest.mark.extra
+def test_the_input_check_hands_an_image_to_its_pipeline(image):
+    """The reference's input check passes a PIL image or a tensor on to the pipeline it wraps, unchanged.
+
+    Beyond the note: the note's pipelines take the image directly.
+    """
+    seen = []
+    checked = t.InputChecked(lambda x: seen.append(x) or "out")
+    assert checked(image) == "out"
+    tensor = torch.zeros(3, 8, 8)
+    assert checked(tensor) == "out"
+    assert seen == [image, tensor]
+    assert repr(checked) == repr(checked.pipeline)
+
+
+@pytest.mark.extra
 def test_the_reference_names_the_fix_for_an_ndarray():
     """The reference's pipelines refuse an ndarray saying how to make it a PIL image.
 
