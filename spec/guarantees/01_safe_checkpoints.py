@@ -354,3 +354,26 @@ def test_an_in_memory_checkpoint_loads_as_a_file_does(tmp_path, evil):
     assert not marker.exists()
     with pytest.raises(checkpoint.CheckpointError, match=r"cannot load half\.pth: truncated"):
         checkpoint.load_bytes(path.read_bytes()[:-100], name="half.pth")
+
+
+def test_a_lightning_checkpoint_loads_tensors_only(tmp_path, evil):
+    """load_lightning_checkpoint loads a LitMNIST checkpoint with weights_only=True, and refuses one that would run code.
+
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
+    """
+    pl = pytest.importorskip("pytorch_lightning")
+    lit = impl.lightning_mnist.LitMNIST
+    model = lit(hidden_size=16, learning_rate=1e-3)
+    saved = {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
+             "pytorch-lightning_version": pl.__version__}  # fmt: skip
+    path = tmp_path / "lit.ckpt"
+    torch.save(saved, path)
+    loaded = checkpoint.load_lightning_checkpoint(lit, path)
+    assert loaded.hparams.hidden_size == 16
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
+    _, marker = evil
+    saved["hyper_parameters"]["payload"] = SystemPayload(marker)
+    torch.save(saved, path)
+    with pytest.raises(checkpoint.CheckpointError, match=r"refusing to load .*lit\.ckpt: .*unsafe"):
+        checkpoint.load_lightning_checkpoint(lit, path)
+    assert not marker.exists()

@@ -240,7 +240,8 @@ def test_transforms_refuse_what_is_not_an_image(name, bad):
     """
     if getattr(transforms, name) is None:
         pytest.skip("transforms.v2.ToImage arrived in torchvision 0.16 (0.15 had a beta v2)")
-    with pytest.raises(TypeError, match=r"expected a PIL image or a \(C, H, W\) tensor"):
+    got = "got a numpy array" if isinstance(bad, np.ndarray) else f"got {type(bad).__name__}$"
+    with pytest.raises(TypeError, match=rf"^expected a PIL image or a \(C, H, W\) tensor, {got}"):
         getattr(transforms, name)(bad)
 
 

@@ -53,3 +53,22 @@ def test_the_loss_plot_draws_the_logged_losses_against_mini_batches(tmp_path, mo
         "ylabel": "running loss (mean of 25)", "title": "CIFAR-10 Net: training loss",
         "size": (6.0, 3.5), "dpi": 100, "grid": 0.3,
     }  # fmt: skip
+
+
+def test_the_progress_bar_goes_to_stderr_and_the_log_lines_to_stdout(tmp_path, capsys):
+    """With its progress bar (tqdm), the demo keeps the note's log lines on stdout, whole,
+    and draws the bar on stderr, anew each epoch."""
+    pytest.importorskip("tqdm")
+    out = tmp_path / "demo"
+    argv = ["--out", str(out), "--train-size", "80", "--test-size", "8", "--epochs", "2"]
+    assert cifar10_demo.main([*argv, "--print-every", "10"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert [line for line in lines if line.startswith("[")] == [
+        line for line in lines if line.startswith(("[1, ", "[2, "))
+    ]
+    assert sum(line.startswith("[1,    10] loss: ") for line in lines) == 1
+    assert sum(line.startswith("[2,    20] loss: ") for line in lines) == 1
+    assert "batch" not in captured.out  # no bar among the log lines
+    assert captured.err.count(" 0/20 [") >= 2  # a bar per epoch, over 20 batches of 4
+    assert "batch/s" in captured.err or "s/batch" in captured.err

@@ -125,9 +125,11 @@ def test_the_predictions_figure_titles_each_image_with_its_prediction_and_truth(
     scores = torch.full((2, 10), -10.0)
     scores[0, 1], scores[1, 2] = 2.0, 3.0
     probs = torch.softmax(scores, dim=1)
-    fig = tb.plot_classes_preds(
-        FixedScores(scores), torch.zeros(2, 3, 32, 32), torch.tensor([1, 3])
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a softmax without dim= would warn
+        fig = tb.plot_classes_preds(
+            FixedScores(scores), torch.zeros(2, 3, 32, 32), torch.tensor([1, 3])
+        )
     axes = fig.get_axes()
     assert len(axes) == 2
     assert tuple(fig.get_size_inches()) == (12, 3)

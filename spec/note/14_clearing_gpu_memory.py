@@ -86,7 +86,7 @@ def test_without_cuda_the_report_says_it_needs_cuda():
     """
     if torch.cuda.is_available():
         pytest.skip("this checks the CPU-only behaviour")
-    with pytest.raises(RuntimeError, match="needs a CUDA device"):
+    with pytest.raises(RuntimeError, match=r"^memory_report needs a CUDA device; "):
         gpu_memory.memory_report()
     try:
         gpu_memory.release_cached_memory()  # a no-op without CUDA, never an error
@@ -137,3 +137,13 @@ def test_nothing_in_the_project_runs_nvidia_smi_gpu_reset():
     assert RESET_FLAG in ast.get_docstring(
         ast.parse((root / "reference" / "gpu_memory.py").read_text())
     )
+
+
+@pytest.mark.extra
+def test_a_memory_report_prints_in_mib():
+    """A MemoryReport prints its three figures in MiB, one decimal.
+
+    Beyond the note: the reference's summary of torch.cuda.memory_allocated/_reserved and the peak.
+    """
+    report = gpu_memory.MemoryReport(allocated=3 * MIB // 2, reserved=64 * MIB, peak_allocated=0)
+    assert str(report) == "allocated 1.5 MiB, reserved 64.0 MiB, peak 0.0 MiB"

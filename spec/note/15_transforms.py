@@ -99,7 +99,11 @@ def test_the_reference_names_the_fix_for_an_ndarray():
     Beyond the note: torchvision's own words are "Unexpected type <class 'numpy.ndarray'>".
     """
     array = np.zeros((300, 400, 3), dtype=np.uint8)
-    with pytest.raises(TypeError, match=r"Image\.fromarray"):
+    with pytest.raises(
+        TypeError,
+        match=r"^expected a PIL image or a \(C, H, W\) tensor, got a numpy array: convert with "
+        r"PIL\.Image\.fromarray\(array\) first$",
+    ):
         t.val_transform(array)
     assert t.val_transform(Image.fromarray(array)).shape == (3, 224, 224)
 
