@@ -295,8 +295,8 @@ def test_any_bytes_either_load_as_tensors_or_fail_with_a_checkpoint_error(data):
             "argument --batch-size: invalid positive_int value",
         ),
         ("cifar10_demo", ["--unknown"], "unrecognized arguments: --unknown"),
-        ("cifar10_data", ["--train", "3", "ROOT"], ""),
-        ("cifar10_data", [], ""),
+        ("cifar10_data", ["--train", "3", "ROOT"], "n_train must be an integer >= 5, got 3"),
+        ("cifar10_data", [], "the following arguments are required: root"),
     ],
 )
 def test_clis_refuse_bad_flags_with_one_line_and_write_nothing(

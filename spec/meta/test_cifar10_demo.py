@@ -6,7 +6,7 @@ other command line in spec/guarantees/03_bad_input.py.
 
 import pytest
 
-from reference import cifar10, cifar10_demo
+from reference import cifar10, cifar10_data, cifar10_demo
 
 
 def test_the_demo_trains_reports_and_saves(tmp_path, capsys):
@@ -72,3 +72,115 @@ def test_the_progress_bar_goes_to_stderr_and_the_log_lines_to_stdout(tmp_path, c
     assert "batch" not in captured.out  # no bar among the log lines
     assert captured.err.count(" 0/20 [") >= 2  # a bar per epoch, over 20 batches of 4
     assert "batch/s" in captured.err or "s/batch" in captured.err
+    assert "\n" not in captured.err  # each bar erased when its epoch ends (leave=False)
+
+
+def test_the_demos_flags_default_to_the_tutorials_recipe_on_5000_generated_images(monkeypatch):
+    """Defaults: 2 epochs, batches of 4, 5,000 generated images (1,000 to test), seed 0."""
+    monkeypatch.delenv("CIFAR10_ROOT", raising=False)
+    args = vars(cifar10_demo.build_parser().parse_args([]))
+    assert args == {
+        "epochs": 2, "batch_size": 4, "device": "auto", "data": None, "train_size": 5000,
+        "test_size": 1000, "print_every": 250, "out": "reports/cifar10", "seed": 0,
+        "threads": 1, "no_progress": False,
+    }  # fmt: skip
+    monkeypatch.setenv("CIFAR10_ROOT", "/data/cifar")
+    assert cifar10_demo.build_parser().parse_args([]).data == "/data/cifar"
+    assert cifar10_demo.build_parser().parse_args(["--seed", "3"]).seed == 3
+    for device in ("auto", "cpu", "cuda"):
+        assert cifar10_demo.build_parser().parse_args(["--device", device]).device == device
+
+
+def test_the_demos_help_says_what_each_flag_does(capsys):
+    """--help describes the demo and each flag that needs words."""
+    with pytest.raises(SystemExit):
+        cifar10_demo.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for words in (
+        "usage: python -m reference.cifar10_demo",
+        "Train the note's CIFAR-10 CNN (generated data unless --data is given).",
+        "directory holding cifar-10-batches-py/ (real or generated); default: generate one "
+        "under OUT/data (or $CIFAR10_ROOT)",
+        "generated training images", "generated test images", "the note's 2000",
+        "where weights and the plot go", "torch CPU threads", "no progress bar",
+    ):  # fmt: skip
+        assert words in text, words
+
+
+def test_the_device_flag_picks_the_cpu_here_and_refuses_cuda_without_a_gpu():
+    """--device auto is cuda:0 with a GPU, else the CPU; cuda without a GPU is refused."""
+    import torch
+
+    expected = "cuda:0" if torch.cuda.is_available() else "cpu"
+    assert cifar10_demo._device("auto") == torch.device(expected)
+    assert cifar10_demo._device("cpu") == torch.device("cpu")
+    if torch.cuda.is_available():
+        assert cifar10_demo._device("cuda") == torch.device("cuda")
+        return
+    with pytest.raises(ValueError, match=r"^--device cuda: no CUDA device is available here$"):
+        cifar10_demo._device("cuda")
+
+
+def run_demo(capsys, *argv) -> list[str]:
+    assert cifar10_demo.main([*argv, "--no-progress"]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_the_demo_reports_what_its_saved_net_scores(tmp_path, capsys):
+    """Its accuracy lines are the saved net's, computed again; it names its data and its files."""
+    import re
+
+    import torch
+
+    out = tmp_path / "nested" / "demo"
+    sizes = ["--train-size", "64", "--test-size", "40", "--batch-size", "8"]
+    lines = run_demo(capsys, "--out", str(out), *sizes, "--epochs", "1", "--print-every", "4",
+                     "--seed", "3", "--device", "cpu")  # fmt: skip
+    assert lines[0] == "device: cpu, train: 64, test: 40"
+    assert [line for line in lines if line.startswith("[")] == [
+        line for line in lines if re.fullmatch(r"\[1, +[48]\] loss: \d\.\d{3}", line)
+    ]
+    assert sum(line.startswith("[1, ") for line in lines) == 2  # 8 batches of 8, a line every 4
+    assert cifar10_data.read_manifest(out / "data")["seed"] == 3
+    net = cifar10.load(out / "cifar_net.pth")
+    _, testloader = cifar10.make_loaders(out / "data", batch_size=8)
+    predicted, labels = cifar10.collect_predictions(net, testloader)
+    overall = 100 * (predicted == labels).double().mean().item()
+    assert f"Accuracy of the network on the 40 test images: {overall:.1f} %" in lines
+    per_class, _ = cifar10.per_class_accuracy(predicted, labels)
+    for name, acc in zip(cifar10.classes, per_class.tolist(), strict=True):
+        assert "Accuracy of %5s : %5.1f %%" % (name, 100 * acc) in lines
+    last = re.fullmatch(r"trained (\d+\.\d) s; saved (.+), (.+)", lines[-1])
+    assert last, lines[-1]
+    assert float(last.group(1)) < 600
+    assert (last.group(2), last.group(3)) == (str(out / "cifar_net.pth"), str(out / "loss.png"))
+    assert (out / "loss.png").is_file()
+    assert torch.get_num_threads() >= 1
+
+
+def test_the_same_seed_trains_the_same_net_and_another_seed_another(tmp_path, capsys):
+    """--seed fixes the starting weights and the batches' order: the same seed, the same net."""
+    import torch
+
+    data = tmp_path / "data"
+    cifar10_data.write_cifar10(data, 40, 8, seed=0)
+    nets = {}
+    for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
+        out = tmp_path / name / "deeper"
+        run_demo(capsys, "--data", str(data), "--out", str(out), "--epochs", "1", "--seed", seed)
+        nets[name] = cifar10.load(out / "cifar_net.pth").state_dict()
+    assert all(torch.equal(nets["a"][k], nets["b"][k]) for k in nets["a"])
+    assert not all(torch.equal(nets["a"][k], nets["c"][k]) for k in nets["a"])
+
+
+def test_without_tqdm_the_demo_runs_without_a_bar(tmp_path, capsys, monkeypatch):
+    """Where tqdm is not installed the demo prints its log lines without a progress bar."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm fails
+    out = tmp_path / "demo"
+    argv = ["--out", str(out), "--train-size", "40", "--test-size", "8", "--epochs", "1"]
+    assert cifar10_demo.main([*argv, "--print-every", "5"]) == 0
+    captured = capsys.readouterr()
+    assert "[1,     5] loss: " in captured.out
+    assert captured.err == ""
