@@ -368,8 +368,9 @@ def test_a_lightning_checkpoint_loads_tensors_only(tmp_path, evil):
              "pytorch-lightning_version": pl.__version__}  # fmt: skip
     path = tmp_path / "lit.ckpt"
     torch.save(saved, path)
-    loaded = checkpoint.load_lightning_checkpoint(lit, path)
+    loaded = checkpoint.load_lightning_checkpoint(lit, path, learning_rate=5e-4)
     assert loaded.hparams.hidden_size == 16
+    assert loaded.hparams.learning_rate == 5e-4  # keyword arguments override the saved ones
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
     _, marker = evil
     saved["hyper_parameters"]["payload"] = SystemPayload(marker)

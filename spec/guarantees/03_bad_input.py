@@ -124,7 +124,11 @@ def test_the_cifar_loop_stops_on_a_nan_batch_naming_where():
     criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
     good = (torch.zeros(4, 3, 32, 32), torch.zeros(4, dtype=torch.long))
     bad = (torch.full((4, 3, 32, 32), float("nan")), torch.zeros(4, dtype=torch.long))
-    with pytest.raises(FloatingPointError, match="at epoch 1, mini-batch 2"):
+    with pytest.raises(
+        FloatingPointError,
+        match=r"^loss is nan at epoch 1, mini-batch 2: expected finite inputs \(NaN or inf in the "
+        r"data\?\) and a stable learning rate$",
+    ):
         cifar10.train(net, [good, bad], criterion, optimizer, epochs=1, log=None)
 
 

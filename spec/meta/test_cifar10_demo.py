@@ -96,15 +96,16 @@ def test_the_demos_help_says_what_each_flag_does(capsys):
     with pytest.raises(SystemExit):
         cifar10_demo.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for words in (
-        "usage: python -m reference.cifar10_demo",
-        "Train the note's CIFAR-10 CNN (generated data unless --data is given).",
-        "directory holding cifar-10-batches-py/ (real or generated); default: generate one "
-        "under OUT/data (or $CIFAR10_ROOT)",
-        "generated training images", "generated test images", "the note's 2000",
-        "where weights and the plot go", "torch CPU threads", "no progress bar",
-    ):  # fmt: skip
-        assert words in text, words
+    assert text.startswith("usage: python -m reference.cifar10_demo [-h]"), text
+    assert text.endswith(
+        "[--no-progress] Train the note's CIFAR-10 CNN (generated data unless --data is given). "
+        "options: -h, --help show this help message and exit --epochs EPOCHS --batch-size "
+        "BATCH_SIZE --device {auto,cpu,cuda} --data DATA directory holding cifar-10-batches-py/ "
+        "(real or generated); default: generate one under OUT/data (or $CIFAR10_ROOT) "
+        "--train-size TRAIN_SIZE generated training images --test-size TEST_SIZE generated test "
+        "images --print-every PRINT_EVERY the note's 2000 --out OUT where weights and the plot go "
+        "--seed SEED --threads THREADS torch CPU threads --no-progress no progress bar"
+    ), text
 
 
 def test_the_device_flag_picks_the_cpu_here_and_refuses_cuda_without_a_gpu():
@@ -184,3 +185,21 @@ def test_without_tqdm_the_demo_runs_without_a_bar(tmp_path, capsys, monkeypatch)
     captured = capsys.readouterr()
     assert "[1,     5] loss: " in captured.out
     assert captured.err == ""
+
+
+def test_the_demo_refuses_what_it_cannot_use_in_one_line(tmp_path, capsys):
+    """--device cuda without a GPU, and a data folder with a damaged file, end in one error line."""
+    import torch
+
+    data = tmp_path / "data"
+    cifar10_data.write_cifar10(data, 10, 4, seed=0)
+    (data / "cifar-10-batches-py" / "test_batch").write_bytes(b"truncated")
+    cases = [(["--data", str(data)], "CIFAR-10 file corrupted or truncated: ")]
+    if not torch.cuda.is_available():
+        cases.append((["--device", "cuda"], "--device cuda: no CUDA device is available here"))
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as done:
+            cifar10_demo.main([*argv, "--out", str(tmp_path / "out")])
+        assert done.value.code == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert last.startswith(f"python -m reference.cifar10_demo: error: {message}"), last

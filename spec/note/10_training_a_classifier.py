@@ -849,6 +849,22 @@ def test_the_loops_defaults_are_the_notes_two_epochs_and_a_line_every_2000():
     assert defaults.get("print_every") == 2000, say(
         "train's print_every=", "2000", defaults.get("print_every")
     )
+    # and so it runs: 2,000 mini-batches (of one tiny example, through a tiny net) give one
+    # line an epoch, at i = 1999, for two epochs
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(1, 4, generator=g), torch.randint(0, 10, (1,), generator=g))
+               for _ in range(2000)]  # fmt: skip
+    tiny = nn.Linear(4, 10)
+    steps = []
+    optimizer = torch.optim.SGD(tiny.parameters(), lr=0.001)
+    optimizer.register_step_post_hook(lambda *args: steps.append(1))
+    lines = []
+    logged = cifar10.train(tiny, batches, nn.CrossEntropyLoss(), optimizer, log=lines.append)
+    assert len(steps) == 4000, say(
+        "train(...) with its defaults", "2 epochs", f"{len(steps)} steps"
+    )
+    assert [line[:12] for line in lines[:-1]] == ["[1,  2000] l", "[2,  2000] l"], lines
+    assert len(logged) == 2
 
 
 def test_print_every_1_logs_every_mini_batch():

@@ -145,5 +145,5 @@ def test_a_memory_report_prints_in_mib():
 
     Beyond the note: the reference's summary of torch.cuda.memory_allocated/_reserved and the peak.
     """
-    report = gpu_memory.MemoryReport(allocated=3 * MIB // 2, reserved=64 * MIB, peak_allocated=0)
-    assert str(report) == "allocated 1.5 MiB, reserved 64.0 MiB, peak 0.0 MiB"
+    report = gpu_memory.MemoryReport(allocated=3 * MIB // 2, reserved=64 * MIB, peak_allocated=MIB)
+    assert str(report) == "allocated 1.5 MiB, reserved 64.0 MiB, peak 1.0 MiB"

@@ -200,6 +200,11 @@ def test_setup_splits_fit_and_test_stages(mnist_dir):
     setup(both, None)
     assert hasattr(both, "mnist_train"), say("setup(None)", "the fit splits too", "no mnist_train")
     assert hasattr(both, "mnist_test"), say("setup(None)", "the test set too", "no mnist_test")
+    sizes = [loader().batch_size for loader in (both.train_dataloader, both.val_dataloader,
+                                                  both.test_dataloader)]  # fmt: skip
+    assert sizes == [32, 32, 32], say(
+        "the three dataloaders", "DataLoader(..., batch_size=32)", sizes
+    )
     x, y = next(iter(both.train_dataloader()))
     assert x.shape == (32, 1, 28, 28), say(
         "train_dataloader()", "batches of 32 images (1, 28, 28)", tuple(x.shape)
