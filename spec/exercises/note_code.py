@@ -75,27 +75,14 @@ def pasted_source(module: str) -> str:
 def _replace_definition(source: str, name: str, new: str) -> str:
     """``source`` with its top-level definition of ``name`` (and the ``#:`` comment lines
     above it) replaced by ``new``."""
-    tree = ast.parse(source)
+    node = note.top_level(ast.parse(source), name)
     lines = source.splitlines(keepends=True)
-    for node in tree.body:
-        bound = (
-            [node.name]
-            if isinstance(node, (ast.ClassDef, ast.FunctionDef))
-            else [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)]
-        )
-        if name in bound:
-            start = (
-                node.decorator_list[0].lineno
-                if getattr(node, "decorator_list", None)
-                else node.lineno
-            ) - 1
-            while start > 0 and lines[start - 1].lstrip().startswith("#:"):
-                start -= 1
-            end = node.end_lineno
-            header = f"# The note's own {name}, pasted from the note:\n"
-            lines[start:end] = [header, new]
-            return "".join(lines)
-    raise LookupError(f"no top-level {name} to replace")
+    decorators = getattr(node, "decorator_list", None)
+    start = (decorators[0].lineno if decorators else node.lineno) - 1
+    while start > 0 and lines[start - 1].lstrip().startswith("#:"):
+        start -= 1
+    lines[start : node.end_lineno] = [f"# The note's own {name}, pasted from the note:\n", new]
+    return "".join(lines)
 
 
 def write(folder: Path) -> list[Path]:

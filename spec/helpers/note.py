@@ -178,6 +178,25 @@ def python_blocks() -> dict[int, str]:
 ERRATA = {538: (("\n val_transform", "\nval_transform"),)}
 
 
+def defined_names(node: ast.stmt) -> set[str]:
+    """The names a top-level statement defines: a class, a function, assigned names."""
+    if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+        return {node.name}
+    if isinstance(node, ast.Assign):
+        return {
+            t.id for target in node.targets for t in ast.walk(target) if isinstance(t, ast.Name)
+        }
+    return set()
+
+
+def top_level(tree: ast.Module, name: str) -> ast.stmt:
+    """The top-level statement of ``tree`` that defines ``name`` (``LookupError`` if none)."""
+    for node in tree.body:
+        if name in defined_names(node):
+            return node
+    raise LookupError(f"nothing at the top level defines {name!r}")
+
+
 def definition(line: int, name: str) -> str:
     """The source of the top-level ``class``/``def``/assignment ``name`` in the note's block
     at ``line``, verbatim (the note's own code, for the tests that run it) but for the
@@ -185,16 +204,11 @@ def definition(line: int, name: str) -> str:
     source = python_blocks()[line]
     for old, new in ERRATA.get(line, ()):
         source = source.replace(old, new)
-    tree = ast.parse(source)
-    for node in tree.body:
-        bound = (
-            [node.name]
-            if isinstance(node, (ast.ClassDef, ast.FunctionDef))
-            else [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)]
-        )
-        if name in bound:
-            return ast.get_source_segment(source, node) + "\n"
-    raise LookupError(f"the note's block at line {line} defines no {name!r}")
+    try:
+        node = top_level(ast.parse(source), name)
+    except LookupError:
+        raise LookupError(f"the note's block at line {line} defines no {name!r}") from None
+    return ast.get_source_segment(source, node) + "\n"
 
 
 def note_object(line: int, name: str, prelude: str = "") -> object:

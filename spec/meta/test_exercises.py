@@ -122,22 +122,11 @@ def contract_items():
             yield pytest.param(module, name, id=f"{module}.{name}")
 
 
-def bound_names(node: ast.stmt) -> set[str]:
-    """The names a top-level statement defines."""
-    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-        return {node.name}
-    if isinstance(node, ast.Assign):
-        return {
-            t.id for target in node.targets for t in ast.walk(target) if isinstance(t, ast.Name)
-        }
-    return set()
-
-
 @pytest.mark.parametrize(("module", "name"), list(contract_items()))
 def test_every_name_of_the_contract_says_what_the_note_asks(module, name):
     """Each name the chapters ask for is documented: a true quote of the note, or why not."""
     tree = ast.parse((implementation.REFERENCE / f"{module}.py").read_text(encoding="utf-8"))
-    node = next(n for n in tree.body if name in bound_names(n))
+    node = note.top_level(tree, name)
     if isinstance(node, ast.Assign):  # a value: its #: comment quotes the note
         lines = (implementation.REFERENCE / f"{module}.py").read_text().splitlines()
         comment = skeleton._doc_comments(lines, node)
