@@ -1,6 +1,7 @@
-"""``python -m spec.mutation run|report``: mutation testing of reference/ and its report.
+"""``python -m spec.mutation run|rerun|report``: mutation testing of reference/, its report.
 
 ``run`` runs ``mutmut run`` (pyproject.toml's ``[tool.mutmut]``) and then ``report``;
+``rerun`` runs the survivors again once the tests are sharper;
 ``report`` reads mutmut's results in ``mutants/`` and writes ``spec/mutation/REPORT.md``
 and ``spec/mutation/results.json``.
 """
@@ -248,12 +249,39 @@ def render(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rerun(max_children: int, names: list[str]) -> int:
+    """Run the survivors again (or the mutants named), after the tests changed; then the
+    report. The other results stand: a mutant killed stays killed by tests that only
+    grew."""
+    if not names:
+        equivalent = load_equivalent()
+        open_ = ("survived", "no tests", "suspicious")
+        names = [n for n, st in statuses().items() if st in open_ and n not in equivalent]
+    if not names:
+        return report()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCH_NUM_THREADS": "1"}
+    subprocess.run([*mutmut(), "run", NOTHING], cwd=ROOT, env=env)  # the new tests' stats
+    widen()
+    done = subprocess.run(
+        [*mutmut(), "run", "--max-children", str(max_children), *names], cwd=ROOT, env=env
+    )
+    if done.returncode != 0:
+        print(f"mutmut run failed (exit {done.returncode}): no report written")
+        return done.returncode
+    return report()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spec.mutation", description=__doc__)
-    parser.add_argument("command", choices=["run", "report"])
+    parser.add_argument("command", choices=["run", "rerun", "report"])
+    parser.add_argument("mutants", nargs="*", help="rerun: these mutants (default: the survivors)")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args(argv)
-    return run(args.max_children) if args.command == "run" else report()
+    if args.command == "run":
+        return run(args.max_children)
+    if args.command == "rerun":
+        return rerun(args.max_children, args.mutants)
+    return report()
 
 
 if __name__ == "__main__":
