@@ -12,7 +12,7 @@ What must be saved, beyond ``net.state_dict()``:
 Everything is stored as tensors, ints, floats and strings, so the checkpoint loads with
 ``weights_only=True`` (``reference.checkpoint``).
 
-``python -m reference.resume DATA --steps N [--stop-after K] [--resume CKPT] --out PATH``
+``python -m reference.resume DATA --steps N [--stop-after K] [--resume CKPT] [--seed S] --out PATH``
 """
 
 from __future__ import annotations
@@ -119,11 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--stop-after", type=int)
     parser.add_argument("--resume", help="checkpoint written by an earlier --stop-after run")
+    parser.add_argument("--seed", type=int, default=0, help="seeds a run that does not resume")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     state = checkpoint.load_checkpoint(args.resume) if args.resume else None
-    result = train_steps(args.data, args.steps, args.stop_after, resume_from=state)
+    result = train_steps(args.data, args.steps, args.stop_after, resume_from=state, seed=args.seed)
     checkpoint.save_checkpoint(result, Path(args.out))
     return 0
 

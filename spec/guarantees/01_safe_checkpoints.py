@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -378,3 +379,43 @@ def test_a_lightning_checkpoint_loads_tensors_only(tmp_path, evil):
     with pytest.raises(checkpoint.CheckpointError, match=r"refusing to load .*lit\.ckpt: .*unsafe"):
         checkpoint.load_lightning_checkpoint(lit, path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            pickle.dumps({"a": [1, 2]}, 4),
+            r"^refusing to load x\.pth: it uses pickle features beyond tensors and plain "
+            r"containers \(Unsupported operand \d+\) \(only tensors and plain containers are "
+            r"loaded; loading it could run code\)$",
+        ),
+        (
+            b"\x80\x02K\x01.",
+            r"^cannot load x\.pth: not a torch checkpoint \(neither torch's zip format nor its "
+            r"legacy format\): RuntimeError: ",
+        ),
+        (
+            "a zip without torch's records",
+            r"^cannot load x\.pth: truncated or corrupted torch file \(.+\)$",
+        ),
+    ],
+    ids=["protocol-4 pickle", "a legacy pickle torch cannot read", "a zip that is not torch's"],
+)
+def test_each_refusal_says_why_in_full(data, message):
+    """Each refusal is one sentence: what was refused, why, and what is loaded instead.
+
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
+    """
+    import io
+    import zipfile
+
+    if isinstance(data, str):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("x/hello.txt", "hi")
+        data = buffer.getvalue()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch notes a pickle protocol other than its own
+        with pytest.raises(checkpoint.CheckpointError, match=message):
+            checkpoint.load_bytes(data, name="x.pth")

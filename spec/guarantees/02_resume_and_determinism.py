@@ -58,30 +58,90 @@ def uninterrupted(data):
         return resume.train_steps(data, TOTAL)
 
 
+SEED = 7  # not train_steps' default 0: a run that ignored the checkpoint would show
+
+
+def resume_command(data, *args) -> list[str]:
+    return implementation.command("resume", str(data), "--steps", str(TOTAL), *args)
+
+
 @pytest.mark.slow
-def test_a_run_resumed_in_a_fresh_process_ends_bit_identical(data, uninterrupted, tmp_path):
-    """Stop after 23 of 30 steps, save, resume in a new Python process: the weights equal the uninterrupted run's, bit for bit.
+def test_a_run_resumed_in_a_fresh_process_ends_bit_identical(data, tmp_path):
+    """Stop after 23 of 30 steps in one Python process, resume in another: the weights equal the uninterrupted run's, bit for bit.
 
     Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
 
-    The checkpoint holds model, optimizer (momentum buffers), torch/NumPy/Python RNG
-    states, and the loader's generator state at the start of the epoch with the
-    number of batches already used. It loads with weights_only=True.
+    Both runs are ``python -m reference.resume``; the first seeds with 7 and stops, the
+    second resumes from its checkpoint (a run from scratch, under its default seed 0,
+    would end elsewhere). The checkpoint holds model, optimizer (momentum buffers),
+    torch/NumPy/Python RNG states, and the loader's generator state at the start of the
+    epoch with the number of batches already used. It loads with weights_only=True.
     """
     with torch.random.fork_rng():
-        stopped = resume.train_steps(data, TOTAL, stop_after=STOP)
-    assert stopped["loader"]["epoch"] == 1
-    assert stopped["loader"]["batch_in_epoch"] == STOP - 20
-    checkpoint.save_checkpoint(stopped, tmp_path / "stopped.pth")
-    subprocess.run(
-        implementation.command("resume", str(data), "--steps", str(TOTAL),
-                               "--resume", str(tmp_path / "stopped.pth"), "--out", str(tmp_path / "final.pth")),
-        cwd=ROOT, check=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    final = checkpoint.load_checkpoint(tmp_path / "final.pth")
-    assert same(final["model"], uninterrupted["model"])
-    assert final["step"] == TOTAL
+        uninterrupted = resume.train_steps(data, TOTAL, seed=SEED)
+    stopped, final = tmp_path / "stopped.pth", tmp_path / "final.pth"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for args in (["--stop-after", str(STOP), "--seed", str(SEED), "--out", str(stopped)],
+                 ["--resume", str(stopped), "--out", str(final)]):  # fmt: skip
+        subprocess.run(resume_command(data, *args), cwd=ROOT, check=True, timeout=300, env=env)
+    saved = checkpoint.load_checkpoint(stopped)
+    assert (saved["loader"]["epoch"], saved["loader"]["batch_in_epoch"]) == (1, STOP - 20)
+    assert saved["loader"]["step"] == STOP
+    result = checkpoint.load_checkpoint(final)
+    assert set(result) == {"model", "optimizer", "step"}
+    assert same(result["model"], uninterrupted["model"])
+    assert result["step"] == TOTAL
+    with torch.random.fork_rng():
+        from_scratch = resume.train_steps(data, TOTAL)
+    assert not same(from_scratch["model"], uninterrupted["model"])  # the seed matters
+
+
+def test_a_run_starts_from_the_nets_seeded_initialisation(data):
+    """train_steps(seed=s) starts from the weights the CIFAR Net draws after torch.manual_seed(s).
+
+    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
+    """
+    for seed in (None, 3):
+        with torch.random.fork_rng():
+            start = (
+                resume.train_steps(data, 0)
+                if seed is None
+                else resume.train_steps(data, 0, seed=seed)
+            )
+            torch.manual_seed(0 if seed is None else seed)
+            expected = cifar10.Net().state_dict()
+        assert same(start["model"], expected), seed
+        assert start["step"] == 0
+
+
+def test_the_resume_command_line_says_what_it_needs(capsys):
+    """Its help names each argument; without the required ones it stops with one error line.
+
+    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
+    """
+    with pytest.raises(SystemExit) as done:
+        resume.main(["--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith("usage: python -m reference.resume [-h] --steps STEPS"), text
+    assert text.endswith(
+        "positional arguments: data directory holding cifar-10-batches-py/ options: -h, --help "
+        "show this help message and exit --steps STEPS --stop-after STOP_AFTER --resume RESUME "
+        "checkpoint written by an earlier --stop-after run --seed SEED seeds a run that does "
+        "not resume --out OUT"
+    ), text
+    for argv, missing in (([], "data, --steps, --out"), (["d", "--steps", "3"], "--out")):
+        with pytest.raises(SystemExit) as done:
+            resume.main(argv)
+        assert done.value.code == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert (
+            last
+            == f"python -m reference.resume: error: the following arguments are required: {missing}"
+        )
+    with pytest.raises(SystemExit):
+        resume.main(["d", "--steps", "3", "--out", "o", "--stop-after", "x"])
+    assert "invalid int value: 'x'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("forget", ["optimizer", "loader", "nothing"])

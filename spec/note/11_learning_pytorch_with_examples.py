@@ -32,18 +32,38 @@ def data():
         return examples.random_data()
 
 
+#: How many optimizer steps each default run took (counted by the fixtures below).
+STEPS: dict[str, int] = {}
+
+
+def counting_steps(name: str, run):
+    """``run()``, counting every optimizer step it takes into STEPS[name]."""
+    counts = []
+    real = {cls: cls.step for cls in (torch.optim.Adam, torch.optim.SGD)}
+    with pytest.MonkeyPatch.context() as patch:
+        for cls, step in real.items():
+            patch.setattr(
+                cls,
+                "step",
+                lambda self, *a, _step=step, **k: counts.append(1) or _step(self, *a, **k),
+            )
+        result = run()
+    STEPS[name] = len(counts)
+    return result
+
+
 @pytest.fixture(scope="module")
 def sequential_run(data):
     with torch.random.fork_rng():
         torch.manual_seed(1)
-        return examples.train_sequential(*data)
+        return counting_steps("sequential_run", lambda: examples.train_sequential(*data))
 
 
 @pytest.fixture(scope="module")
 def two_layer_run(data):
     with torch.random.fork_rng():
         torch.manual_seed(1)
-        return examples.train_two_layer_net(*data)
+        return counting_steps("two_layer_run", lambda: examples.train_two_layer_net(*data))
 
 
 def test_the_sizes_are_the_notes():
@@ -103,6 +123,7 @@ def test_the_printed_loss_strictly_falls_at_steps_99_to_499(
     )
     values = list(printed.values())
     record_property("loss at t=99 -> 499", f"{values[0]:.4g} -> {values[-1]:.4g}")
+    assert STEPS[run] == 500, say(call, "for t in range(500): 500 steps", STEPS[run])
     assert all(b < a for a, b in itertools.pairwise(values)), say(call, "a falling loss", values)
     assert values[-1] < values[0] / 100, say(call, "a loss 100x lower at t=499", values)
 

@@ -117,6 +117,13 @@ def test_vgg16_up_to_fc7_gives_4096_features(vgg16, images_224):
     assert out.shape == (1, 4096)
     assert bool((out >= 0).all())
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    # VGG's adaptive average pool makes any image size reach fc6 as 512 x 7 x 7: so does
+    # the extractor (a 160x160 image gives a 5x5 map)
+    small = torch.randn(1, 3, 160, 160, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        x = torch.flatten(vgg16.avgpool(vgg16.features(small)), 1)
+        expected = torch.relu(vgg16.classifier[3](torch.relu(vgg16.classifier[0](x))))
+        torch.testing.assert_close(fc7(small), expected, rtol=0, atol=0)
 
 
 def test_resnet18_builds_without_weights_and_classifies_1000_classes():
@@ -149,6 +156,64 @@ def test_the_head_can_be_replaced_for_10_classes(name, vgg16):
             assert torch.equal(value, before[key]), key
     with torch.no_grad():
         assert net(torch.randn(1, 3, 64, 64)).shape == (1, 10)
+
+
+@pytest.mark.extra
+@pytest.mark.parametrize("name", ["vgg16", "resnet18"])
+def test_the_builders_hand_their_weights_to_torchvision(name, monkeypatch):
+    """vgg16(weights) and resnet18(weights) build torchvision's model with the weights given.
+
+    Beyond the note: its torchvision.models section is only links; ``pretrained=True`` of
+    that time is ``weights=...`` since torchvision 0.13.
+
+    The real weights need the internet, so torchvision's builder is replaced by one that
+    records what it was asked for: the weights given, passed on unchanged. (How the
+    reference calls torchvision: an extra, another implementation may call it otherwise.)
+    """
+    asked = []
+    monkeypatch.setattr(models, name, lambda **kwargs: asked.append(kwargs) or "built")
+    weights = getattr(models, "VGG16_Weights" if name == "vgg16" else "ResNet18_Weights").DEFAULT
+    assert getattr(pm, name)(weights) == "built"
+    assert getattr(pm, name)() == "built"
+    assert asked == [{"weights": weights}, {"weights": None}]
+
+
+def test_the_head_is_for_the_ten_cifar_classes_unless_told(vgg16):
+    """replace_head's default is CIFAR-10's 10 classes; anything but a ResNet or a VGG is refused.
+
+    Note: "[pytorch中的pre-train函数模型引用及修改]"
+    """
+    net = pm.replace_head(pm.resnet18())
+    assert net.fc.out_features == 10
+    assert pm.replace_head(pm.resnet18(), num_classes=3).fc.out_features == 3
+
+
+@pytest.mark.extra
+def test_replace_head_refuses_a_model_it_does_not_know():
+    """replace_head names what it takes when given something else.
+
+    Beyond the note: the reference's own check.
+    """
+    with pytest.raises(TypeError, match=r"^replace_head expects a torchvision ResNet or VGG, got "
+                       r"<class 'torch\.nn\.modules\.linear\.Linear'>$"):  # fmt: skip
+        pm.replace_head(nn.Linear(2, 2))
+
+
+def test_a_frozen_vgg_trains_only_its_last_classifier_layer(vgg16):
+    """For a VGG, freeze_backbone leaves classifier[6] trainable, and nothing else.
+
+    Note: "[pytorch中的pre-train函数模型引用及修改]"
+    """
+    try:
+        trainable = pm.freeze_backbone(vgg16)
+        head = {id(p) for p in vgg16.classifier[6].parameters()}
+        assert {id(p) for p in trainable} == head
+        assert [n for n, p in vgg16.named_parameters() if p.requires_grad] == [
+            "classifier.6.weight", "classifier.6.bias"
+        ]  # fmt: skip
+    finally:
+        for p in vgg16.parameters():
+            p.requires_grad_(True)
 
 
 def test_a_frozen_backbone_changes_only_the_head_after_a_step():
