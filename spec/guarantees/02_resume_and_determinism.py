@@ -16,7 +16,7 @@ from packaging.version import Version
 from spec.helpers import implementation, releases
 from spec.helpers.data import write_cifar
 from spec.helpers.devices import needs_cuda
-from spec.helpers.implementation import impl
+from spec.helpers.implementation import Net, criterion, impl
 
 #: The reference's own guarantees: the note never stops and resumes a run.
 pytestmark = pytest.mark.extra
@@ -26,16 +26,6 @@ cifar10 = impl.cifar10
 examples = impl.examples
 resume = impl.resume
 update_weights = impl.update_weights
-loss_function = impl.loss_function
-neural_networks = impl.neural_networks
-
-
-def Net():  # the note's Net (chapter 06), of the implementation under test
-    return neural_networks.Net()
-
-
-def criterion(output, target):
-    return loss_function.criterion(output, target)
 
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -47,6 +47,10 @@ def _module(path: Path) -> tuple[ast.Module, dict[str, ast.AST], dict[str, tuple
                     imports[local] = (f"reference.{alias.name}", "")
                 else:  # from reference.cifar10 import Net
                     imports[local] = (node.module, alias.name)
+        elif isinstance(node, ast.ImportFrom) and node.module == SEAM_MODULE:
+            for alias in node.names:  # from spec.helpers.implementation import Net
+                if alias.name != SEAM:
+                    imports[alias.asname or alias.name] = (node.module, alias.name)
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("reference."):
@@ -57,6 +61,8 @@ def _module(path: Path) -> tuple[ast.Module, dict[str, ast.AST], dict[str, tuple
 #: The seam's name (spec.helpers.implementation.impl): chapters read the implementation
 #: under test through it; for the code a test runs, it stands for ``reference``.
 SEAM = "impl"
+#: The seam's module: its ``Net()`` and ``criterion`` reach the implementation too.
+SEAM_MODULE = "spec.helpers.implementation"
 
 
 def _impl_target(value: ast.AST) -> tuple[str, str] | None:

@@ -269,3 +269,14 @@ class _Impl:
 
 
 impl = _Impl()
+
+
+def Net():
+    """A new ``Net`` of the note's chapter 06, from the implementation under test: tests of
+    later chapters read ``Net()`` as the note does."""
+    return impl.neural_networks.Net()
+
+
+def criterion(output, target):
+    """The note's ``criterion`` (chapter 07) of the implementation under test."""
+    return impl.loss_function.criterion(output, target)

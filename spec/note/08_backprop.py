@@ -5,16 +5,11 @@ from packaging.version import Version
 
 from spec.helpers import releases, teach
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
-from spec.helpers.implementation import impl
+from spec.helpers.implementation import Net, impl
 from spec.helpers.teach import say
 
 backprop = impl.backprop
 loss_function = impl.loss_function
-neural_networks = impl.neural_networks
-
-
-def Net():  # the note's Net (chapter 06), of the implementation under test
-    return neural_networks.Net()
 
 
 def make_loss(net):

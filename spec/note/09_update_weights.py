@@ -7,21 +7,10 @@ import torch
 
 from spec.helpers import teach
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
-from spec.helpers.implementation import impl
+from spec.helpers.implementation import Net, criterion, impl
 from spec.helpers.teach import say
 
 update_weights = impl.update_weights
-loss_function = impl.loss_function
-neural_networks = impl.neural_networks
-
-
-def Net():  # the note's Net (chapter 06), of the implementation under test
-    return neural_networks.Net()
-
-
-def criterion(output, target):
-    """The note's ``criterion`` (chapter 07), of the implementation under test."""
-    return loss_function.criterion(output, target)
 
 
 def twin_nets_with_grads():
