@@ -84,7 +84,7 @@ next hint watch: $(STAMP)
 	@test -n "$(IMPL)" || { echo "make $@ IMPL=DIR: the folder of your code (make exercises DIR=...)"; exit 2; }
 	$(PY) -m spec.exercises.loop $@ --impl $(IMPL)
 
-## mutants: mutation testing of reference/ with mutmut; the report is spec/mutation/README.md
+## mutants: mutation testing of reference/ with mutmut; the report is spec/mutation/REPORT.md
 mutants: $(STAMP)
 	$(PY) -m spec.mutation run
 
