@@ -164,6 +164,8 @@ def test_the_predictions_figure_titles_each_image_with_its_prediction_and_truth(
     assert all(not ax.get_xticks().size and not ax.get_yticks().size for ax in axes)
     rows = {round(ax.get_position().y0, 6) for ax in axes}
     assert len(rows) == 1, "the images stand in one row"
+    grids = {ax.get_subplotspec().get_gridspec().get_geometry() for ax in axes}
+    assert grids == {(1, 2)}, f"one row of 2 subplots, not a grid of (rows, columns) {grids}"
     assert axes[0].get_position().x0 < axes[1].get_position().x0
 
 
