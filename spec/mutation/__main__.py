@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,21 +97,25 @@ def functions_without_tests(tests_by_function: dict) -> list[str]:
 def run(max_children: int) -> int:
     """mutmut run, timed (its stats first, widened to whole chapters); then the report."""
     start = time.monotonic()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCH_NUM_THREADS": "1"}
-    subprocess.run([*mutmut(), "run", NOTHING], cwd=ROOT, env=env)  # stats, no mutant
-    print(f"widened the tests of each function to whole chapters: {widen()} more")
-    done = subprocess.run(
-        [*mutmut(), "run", "--max-children", str(max_children)], cwd=ROOT, env=env
-    )
-    MUTANTS.mkdir(exist_ok=True)
+    # What is measured is the code as it is now: the commit is taken before the run (a
+    # commit made while it runs is not what mutmut copied into mutants/).
     measured = {
-        "seconds": round(time.monotonic() - start),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "max_children": max_children,
         "commit": git("rev-parse", "--short=12", "HEAD"),
         "dirty": bool(git("status", "--porcelain")),
         "date": date.today().isoformat(),
         "cores": os.cpu_count(),
     }
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCH_NUM_THREADS": "1"}
+    subprocess.run([*mutmut(), "run", NOTHING], cwd=ROOT, env=env)  # stats, no mutant
+    MUTANTS.mkdir(exist_ok=True)
+    RUN_LOG.write_text(json.dumps(measured))
+    print(f"widened the tests of each function to whole chapters: {widen()} more")
+    done = subprocess.run(
+        [*mutmut(), "run", "--max-children", str(max_children)], cwd=ROOT, env=env
+    )
+    measured["seconds"] = round(time.monotonic() - start)
     RUN_LOG.write_text(json.dumps(measured))
     if done.returncode != 0:
         print(f"mutmut run failed (exit {done.returncode}): no report written")
@@ -157,6 +161,11 @@ def report() -> int:
         return 2
     equivalent = load_equivalent()
     run_log = json.loads(RUN_LOG.read_text()) if RUN_LOG.exists() else {}
+    if "seconds" not in run_log and run_log.get("started"):
+        # A run stopped before its end: its time is up to the last result written.
+        last = max(m.stat().st_mtime for m in (MUTANTS / "reference").glob("*.py.meta"))
+        started = datetime.fromisoformat(run_log["started"]).timestamp()
+        run_log = {**run_log, "seconds": round(last - started), "stopped_early": True}
     per_module: dict[str, Counter] = defaultdict(Counter)
     survivors, stale = [], []
     for name, status in found.items():
@@ -167,6 +176,7 @@ def report() -> int:
             if equivalent[name].get("change") and equivalent[name]["change"] not in diff:
                 stale.append(name)
             continue
+        status = "not run" if status in ("not checked", "check was interrupted by user") else status
         per_module[module][status] += 1
         if status in ("survived", "no tests", "suspicious"):
             survivors.append((name, status, diff_of(name)))
@@ -189,15 +199,22 @@ def report() -> int:
     RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     REPORT.write_text(render(results), encoding="utf-8")
     print(render(results).split("\n## Survivors")[0])
-    met = overall >= TARGET and all(s >= MODULE_FLOOR for _, _, s in rows)
+    met = overall is not None and overall >= TARGET
+    met = met and all(s is not None and s >= MODULE_FLOOR for _, _, s in rows)
     return 0 if met and not stale else 1
 
 
+#: Counted apart from the score: not changes the spec must see on this machine, or not run.
+NOT_JUDGED = ("equivalent", "needs CUDA", "not run")
+
+
 def score(c: Counter) -> float:
-    """Killed (a timeout is a kill: the spec stopped it) over the mutants that are neither
-    equivalent nor CUDA-only (those are run on a GPU host)."""
-    judged = sum(n for k, n in c.items() if k not in ("equivalent", "needs CUDA"))
-    return round((c["killed"] + c["timeout"]) / judged, 4) if judged else 1.0
+    """Killed (a timeout is a kill: the spec stopped it; so is a crash) over the mutants
+    that were run and are neither equivalent nor CUDA-only (those are run on a GPU host)."""
+    judged = sum(n for k, n in c.items() if k not in NOT_JUDGED)
+    if not judged:  # nothing the CPU can judge was run: no score, not a perfect one
+        return None
+    return round((c["killed"] + c["timeout"] + c["segfault"]) / judged, 4)
 
 
 def mutmut_version() -> str:
@@ -206,7 +223,10 @@ def mutmut_version() -> str:
     return version("mutmut")
 
 
-COLUMNS = ("killed", "timeout", "survived", "no tests", "suspicious", "equivalent", "needs CUDA")
+COLUMNS = (
+    "killed", "timeout", "segfault", "survived", "no tests", "suspicious", "equivalent",
+    "needs CUDA", "not run",
+)  # fmt: skip
 
 
 def render(results: dict) -> str:
@@ -218,16 +238,19 @@ def render(results: dict) -> str:
         "spec/mutation/). A mutant is one such change — an operator, a constant, a keyword",
         "argument dropped, a statement removed; *killed*: some test fails on it; *survived*:",
         "every test passes; *equivalent*: it changes nothing observable (listed with the reason in",
-        "`equivalent.toml`); *needs CUDA*: observable only on a GPU (the CPU is the only",
-        "device here: `.to(device)` changes nothing), listed likewise and left to a GPU host;",
-        "*timeout*: the tests ran past their time, counted as killed.",
+        "`equivalent.toml`); *needs CUDA*: observable only on a GPU (on a machine without",
+        "one, `.to(device)` changes nothing), listed likewise and left to a GPU host;",
+        "*timeout*: the tests ran past their CPU time (mutmut's limit: 10 times what they",
+        "took on the reference), counted as killed; *segfault*: the tests' process died of a",
+        "signal, counted as killed; *not run*: the run stopped before it reached them.",
         "",
         f"- measured: {m.get('date', '?')}, commit {m.get('commit', '?')}"
         + (" (with uncommitted changes)" if m.get("dirty") else "")
         + f", mutmut {results['mutmut']}, {m.get('cores', '?')}-core CPU machine, "
         f"{m.get('max_children', '?')} mutants at a time, "
         f"{m.get('seconds', 0) / 60:.0f} min",
-        f"- score: **{100 * results['score']:.1f}%** of the non-equivalent mutants killed "
+        *_not_run_line(results),
+        f"- score: **{percent(results['score'])}** of the non-equivalent mutants killed "
         f"(target {100 * results['target']:.0f}%, no module under "
         f"{100 * results['module_floor']:.0f}%)",
         "",
@@ -236,7 +259,7 @@ def render(results: dict) -> str:
     ]
     for module, c in results["modules"].items():
         cells = " | ".join(str(c.get(k, 0)) for k in COLUMNS)
-        lines.append(f"| {module} | {cells} | {100 * c['score']:.1f}% |")
+        lines.append(f"| {module} | {cells} | {percent(c['score'])} |")
     lines += ["", "## Survivors", ""]
     if not results["survivors"]:
         lines.append("None: every mutant is killed or listed as equivalent.")
@@ -247,6 +270,22 @@ def render(results: dict) -> str:
         lines += ["", "Equivalent entries whose recorded change no longer matches the mutant:"]
         lines += [f"- `{n}`" for n in results["equivalent_entries_not_matching"]]
     return "\n".join(lines) + "\n"
+
+
+def percent(share: float | None) -> str:
+    return "not run" if share is None else f"{100 * share:.1f}%"
+
+
+def _not_run_line(results: dict) -> list[str]:
+    total = sum(v for c in results["modules"].values() for k, v in c.items() if k != "score")
+    not_run = sum(c.get("not run", 0) for c in results["modules"].values())
+    if not not_run:
+        return []
+    return [
+        f"- **stopped before the end: {total - not_run} of {total} mutants run**; the "
+        f"{not_run} others are *not run* and not in the score (the time above is up to the "
+        "last result)"
+    ]
 
 
 def rerun(max_children: int, names: list[str]) -> int:
