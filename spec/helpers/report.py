@@ -103,7 +103,8 @@ class Entry:
     @property
     def name(self) -> str:
         """The test's own name, with its parameters: ``test_x[cpu]``."""
-        return self.nodeid.split("::")[-1]
+        path_and_name, bracket, params = self.nodeid.partition("[")  # params may hold "::"
+        return path_and_name.split("::")[-1] + bracket + params
 
     @property
     def label(self) -> str:

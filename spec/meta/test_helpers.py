@@ -189,3 +189,19 @@ def test_the_checklist_counts_kinds_apart_and_folds_the_projects_own_chapters():
     assert md.index("## 06 Net") < md.index("<details>") < md.index("## G01 Safe")
     assert "- 📝 to do" in md
     assert "· `test_b`" in md  # each line names its test
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "name"),
+    [
+        ("spec/note/01_tensors.py::test_x", "test_x"),
+        ("spec/note/01_tensors.py::test_x[cpu]", "test_x[cpu]"),
+        (
+            "spec/meta/t.py::test_kind[note/01_tensors::test_rand]",
+            "test_kind[note/01_tensors::test_rand]",
+        ),
+    ],
+)
+def test_a_checklist_line_names_its_test_with_parameters_that_hold_colons(nodeid, name):
+    """A parameter id may hold "::" (a test naming another test): the name keeps it whole."""
+    assert report.Entry(nodeid=nodeid, chapter="01", doc="").name == name
