@@ -166,6 +166,45 @@ def test_the_hub_path_refuses_damaged_files_as_clearly_as_a_local_load(tmp_path,
     assert list((tmp_path / "hub").iterdir()) == []
 
 
+def test_the_hub_path_checks_the_hash_in_the_file_name_by_default(tmp_path):
+    """A file named ``*-<hash>.pth`` whose content has another hash is refused, and not kept,
+    unless ``check_hash=False`` is asked for — the same default as torch.hub's callers
+    (torchvision's weights all carry their hash).
+
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
+    """
+    server = tmp_path / "server"
+    server.mkdir()
+    path = server / "net-0badc0de.pth"
+    torch.save(cifar10.Net().state_dict(), path)
+    with pytest.raises(RuntimeError, match=r'invalid hash value \(expected "0badc0de"'):
+        checkpoint.load_state_dict_from_url(path.as_uri(), model_dir=tmp_path / "hub")
+    assert list((tmp_path / "hub").iterdir()) == []
+    state = checkpoint.load_state_dict_from_url(
+        path.as_uri(), model_dir=tmp_path / "hub", check_hash=False
+    )
+    assert set(state) == set(cifar10.Net().state_dict())
+
+
+def test_the_hub_path_caches_under_torch_hubs_directory_without_model_dir(tmp_path):
+    """Without ``model_dir`` a download lands in ``<torch.hub.get_dir()>/checkpoints``, where
+    torch.hub and torchvision look for it.
+
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
+    """
+    server = tmp_path / "server"
+    server.mkdir()
+    path = server / "net.pth"
+    torch.save(cifar10.Net().state_dict(), path)
+    before = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub-home"))
+    try:
+        checkpoint.load_state_dict_from_url(path.as_uri())
+    finally:
+        torch.hub.set_dir(before)
+    assert [p.name for p in (tmp_path / "hub-home" / "checkpoints").iterdir()] == ["net.pth"]
+
+
 def make_damaged(tmp_path, damage):
     path = tmp_path / "model.pth"
     torch.save(cifar10.Net().state_dict(), path)
