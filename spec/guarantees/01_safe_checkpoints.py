@@ -186,7 +186,7 @@ def test_the_hub_path_checks_the_hash_in_the_file_name_by_default(tmp_path):
     assert set(state) == set(cifar10.Net().state_dict())
 
 
-def test_the_hub_path_caches_under_torch_hubs_directory_without_model_dir(tmp_path):
+def test_the_hub_path_caches_under_torch_hubs_directory_without_model_dir(tmp_path, capfd):
     """Without ``model_dir`` a download lands in ``<torch.hub.get_dir()>/checkpoints``, where
     torch.hub and torchvision look for it.
 
@@ -203,6 +203,7 @@ def test_the_hub_path_caches_under_torch_hubs_directory_without_model_dir(tmp_pa
     finally:
         torch.hub.set_dir(before)
     assert [p.name for p in (tmp_path / "hub-home" / "checkpoints").iterdir()] == ["net.pth"]
+    assert capfd.readouterr().err == "", "a download draws no progress bar (progress=False)"
 
 
 def make_damaged(tmp_path, damage):

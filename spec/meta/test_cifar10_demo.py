@@ -4,6 +4,8 @@ Plumbing of the project, not a lesson of the note; its bad flags are checked wit
 other command line in spec/guarantees/03_bad_input.py.
 """
 
+import sys
+
 import pytest
 
 from reference import cifar10, cifar10_data, cifar10_demo
@@ -203,3 +205,13 @@ def test_the_demo_refuses_what_it_cannot_use_in_one_line(tmp_path, capsys):
         assert done.value.code == 2
         last = capsys.readouterr().err.strip().splitlines()[-1]
         assert last.startswith(f"python -m reference.cifar10_demo: error: {message}"), last
+
+
+def test_without_matplotlib_the_demo_trains_and_saves_without_a_plot(tmp_path, capsys, monkeypatch):
+    """matplotlib is optional: without it the last line names the weights and nothing else."""
+    data = tmp_path / "data"
+    cifar10_data.write_cifar10(data, 40, 8, seed=0)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises
+    lines = run_demo(capsys, "--data", str(data), "--out", str(tmp_path / "out"), "--epochs", "1")
+    assert lines[-1].endswith(f"s; saved {tmp_path / 'out' / 'cifar_net.pth'}"), lines[-1]
+    assert not (tmp_path / "out" / "loss.png").exists()
