@@ -167,6 +167,37 @@ def test_the_examples_loop_refuses_mismatched_data(x, y):
     assert "mat1 and mat2" not in str(error.value)
 
 
+SHAPED = "as a float tensor shaped (N, {}) with N >= 1"
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "error", "message"),
+    [
+        ([[0.0] * 12], torch.zeros(1, 3), TypeError, f"expected x {SHAPED.format(12)}, got list"),
+        (torch.zeros(2, 12, dtype=torch.long), torch.zeros(2, 3), TypeError,
+         f"expected x {SHAPED.format(12)}, got dtype torch.int64"),
+        (torch.zeros(0, 12), torch.zeros(0, 3), ValueError,
+         f"expected x {SHAPED.format(12)}, got shape (0, 12)"),
+        (torch.zeros(5, 12), torch.zeros(5, 4), ValueError,
+         f"expected y {SHAPED.format(3)}, got shape (5, 4)"),
+        (torch.zeros(5, 12), torch.zeros(4, 3), ValueError,
+         "expected x and y with the same N, got 5 and 4"),
+    ],
+    ids=["a list", "integers", "no rows", "y too wide", "unequal N"],
+)  # fmt: skip
+def test_the_examples_loop_names_what_it_expected_and_what_it_got(x, y, error, message):
+    """Each refusal of examples.fit in full: which argument, the shape expected, what came.
+
+    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
+    """
+    model = examples.TwoLayerNet(12, 4, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+    with pytest.raises(error) as raised:
+        examples.fit(model, optimizer, x, y, steps=1)
+    assert str(raised.value) == message
+    examples.fit(model, optimizer, torch.zeros(1, 12), torch.zeros(1, 3), steps=1)  # N = 1 is fine
+
+
 def test_the_examples_loop_stops_on_nan():
     """A NaN target makes examples.fit stop with FloatingPointError at step 0.
 
