@@ -286,3 +286,20 @@ def test_both_examples_on_cuda_match_cpu(name):
         return dict(model.state_dict()), torch.tensor(list(printed.values()))
 
     assert_cpu_cuda_close(run, x, y, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.extra
+def test_fit_hands_each_printed_loss_to_log_with_its_step():
+    """``fit(..., log=f)`` calls ``f(t, loss)`` for each loss it returns, in order.
+
+    Beyond the note: the note prints ``t, loss.item()``; the reference hands the pair to a callback.
+    """
+    torch.manual_seed(0)
+    model = examples.TwoLayerNet(12, 4, 3)
+    x, y = torch.randn(8, 12), torch.randn(8, 3)
+    seen = []
+    printed = examples.fit(model, torch.optim.SGD(model.parameters(), lr=1e-4), x, y,
+                           steps=300, log=lambda t, loss: seen.append((t, loss)))  # fmt: skip
+    assert seen == list(printed.items())
+    assert [t for t, _ in seen] == [99, 199, 299]
+    assert all(isinstance(loss, float) for _, loss in seen)
