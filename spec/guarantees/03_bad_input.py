@@ -182,8 +182,10 @@ SHAPED = "as a float tensor shaped (N, {}) with N >= 1"
          f"expected y {SHAPED.format(3)}, got shape (5, 4)"),
         (torch.zeros(5, 12), torch.zeros(4, 3), ValueError,
          "expected x and y with the same N, got 5 and 4"),
+        (torch.zeros(5, 12, device="meta"), torch.zeros(5, 3), ValueError,
+         "expected x and y on the model's device cpu, got meta, cpu"),
     ],
-    ids=["a list", "integers", "no rows", "y too wide", "unequal N"],
+    ids=["a list", "integers", "no rows", "y too wide", "unequal N", "x elsewhere"],
 )  # fmt: skip
 def test_the_examples_loop_names_what_it_expected_and_what_it_got(x, y, error, message):
     """Each refusal of examples.fit in full: which argument, the shape expected, what came.
