@@ -196,6 +196,16 @@ def test_a_batch_of_4_is_images_4x3x32x32_and_labels_4_int64(cifar_root):
     )
 
 
+def test_the_loaders_batch_4_by_default(cifar_root):
+    """Without a batch size, both loaders give the note's batches of 4.
+
+    Note: "images, labels = dataiter.next() # 4 images, (4,3,32,32)"
+    """
+    trainloader, testloader = cifar10.make_loaders(cifar_root)
+    sizes = (trainloader.batch_size, testloader.batch_size)
+    assert sizes == (4, 4), say("make_loaders(root)", "batch_size=4 for both loaders", sizes)
+
+
 @pytest.mark.fact
 def test_dataiter_next_fails_today_and_next_dataiter_is_the_way(cifar_root):
     """dataiter.next() raises AttributeError; next(dataiter) returns the batch.
