@@ -202,8 +202,14 @@ def test_the_loaders_batch_4_by_default(cifar_root):
     Note: "images, labels = dataiter.next() # 4 images, (4,3,32,32)"
     """
     trainloader, testloader = cifar10.make_loaders(cifar_root)
-    sizes = (trainloader.batch_size, testloader.batch_size)
-    assert sizes == (4, 4), say("make_loaders(root)", "batch_size=4 for both loaders", sizes)
+    sizes = []
+    for loader in (trainloader, testloader):
+        dataiter = iter(loader)
+        images, labels = next(dataiter)
+        sizes.append((len(images), len(labels)))
+    assert sizes == [(4, 4), (4, 4)], say(
+        "make_loaders(root)", "batches of 4 images and 4 labels from both loaders", sizes
+    )
 
 
 @pytest.mark.fact
