@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from spec.helpers.faults import small_disk
 from spec.helpers.implementation import impl
 
 #: The reference's own guarantee: the note saves with plain torch.save / torch.load.
@@ -288,6 +289,31 @@ def test_a_failing_save_keeps_the_previous_checkpoint(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["cifar_net.pth"]
 
 
+def test_a_disk_with_no_room_for_the_temporary_fails_the_save_and_keeps_the_old_file(tmp_path):
+    """On a disk with no inode left, the save fails with the disk's own error (ENOSPC); the previous checkpoint is byte-identical and loads; nothing is left behind.
+
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
+
+    A real full disk: a tmpfs with two inodes, its root directory and the checkpoint, so
+    the temporary file of the next save cannot be created. The error the caller sees is
+    the one that stopped the save, not one raised while cleaning up after it.
+    """
+    import errno
+
+    with small_disk(tmp_path / "disk", inodes=2) as disk:
+        path = disk / "cifar_net.pth"
+        checkpoint.save_checkpoint({"w": torch.arange(4.0)}, path)
+        before = path.read_bytes()
+        with pytest.raises(OSError, match="No space left on device") as raised:
+            checkpoint.save_checkpoint({"w": torch.arange(8.0)}, path)
+        assert raised.value.errno == errno.ENOSPC, (
+            f"save_checkpoint on a full disk: expected the disk's ENOSPC, got {raised.value!r}"
+        )
+        assert path.read_bytes() == before
+        assert torch.equal(checkpoint.load_checkpoint(path)["w"], torch.arange(4.0))
+        assert [p.name for p in disk.iterdir()] == ["cifar_net.pth"]
+
+
 def test_saving_into_a_missing_directory_is_refused_clearly(tmp_path):
     """Saving under a directory that does not exist fails naming it, and writes nothing.
 
@@ -440,7 +466,11 @@ def test_a_lightning_checkpoint_loads_tensors_only(tmp_path, evil):
             r"^cannot load x\.pth: truncated or corrupted torch file \(.+\)$",
         ),
     ],
-    ids=["protocol-4 pickle", "a legacy pickle torch cannot read", "a zip that is not torch's"],
+    ids=[
+        "protocol-4 pickle",
+        "a legacy pickle torch cannot read",
+        "a zip that is not torch's",
+    ],
 )
 def test_each_refusal_says_why_in_full(data, message):
     """Each refusal is one sentence: what was refused, why, and what is loaded instead.
@@ -459,3 +489,31 @@ def test_each_refusal_says_why_in_full(data, message):
         warnings.simplefilter("ignore")  # torch notes a pickle protocol other than its own
         with pytest.raises(checkpoint.CheckpointError, match=message):
             checkpoint.load_bytes(data, name="x.pth")
+
+
+def test_a_refusal_torch_words_in_a_sentence_of_its_own_still_says_why():
+    """A global torch refuses with "must be imported to load" is refused in the same one sentence.
+
+    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
+
+    torch 2.14.1 refuses ``torch._dynamo.decorators._DimRange`` while torch._dynamo is not
+    imported (importing it allowlists the class) with a sentence of its own and no
+    "WeightsUnpickler error:" detail; releases without that sentence say "Unsupported
+    global" and the refusal names it. The allowlist is emptied for the load and restored.
+    """
+    data = b"\x80\x02ctorch._dynamo.decorators\n_DimRange\n."
+    message = (
+        r"^refusing to load x\.pth: (it needs the unsafe global torch\._dynamo\.decorators\."
+        r"_DimRange|it uses pickle features beyond tensors and plain containers) \(only "
+        r"tensors and plain containers are loaded; loading it could run code\)$"
+    )
+    serialization = torch.serialization
+    allowed = serialization.get_safe_globals() if hasattr(serialization, "get_safe_globals") else []
+    try:
+        if allowed:
+            serialization.clear_safe_globals()
+        with pytest.raises(checkpoint.CheckpointError, match=message):
+            checkpoint.load_bytes(data, name="x.pth")
+    finally:
+        if allowed:
+            serialization.add_safe_globals(allowed)

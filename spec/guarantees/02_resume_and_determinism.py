@@ -104,6 +104,24 @@ def test_a_run_starts_from_the_nets_seeded_initialisation(data):
         assert start["step"] == 0
 
 
+def test_the_command_line_seeds_a_fresh_run_with_0_unless_told(data, tmp_path):
+    """``python -m reference.resume DATA --steps 0 --out F`` saves the Net drawn after torch.manual_seed(0); ``--seed 3``, after manual_seed(3).
+
+    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
+    """
+    threads = torch.get_num_threads()  # main() sets 1 thread, as its own process would
+    for argv, seed in (([], 0), (["--seed", "3"], 3)):
+        out = tmp_path / f"start-{seed}.pth"
+        with torch.random.fork_rng():
+            try:
+                assert resume.main([str(data), "--steps", "0", "--out", str(out), *argv]) == 0
+            finally:
+                torch.set_num_threads(threads)
+            torch.manual_seed(seed)
+            expected = cifar10.Net().state_dict()
+        assert same(checkpoint.load_checkpoint(out)["model"], expected), (argv, seed)
+
+
 def test_the_resume_command_line_says_what_it_needs(capsys):
     """Its help names each argument; without the required ones it stops with one error line.
 

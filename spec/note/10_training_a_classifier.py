@@ -212,6 +212,24 @@ def test_the_loaders_batch_4_by_default(cifar_root):
     )
 
 
+@pytest.mark.extra
+def test_the_loaders_load_in_the_main_process_unless_told(cifar_root):
+    """Without ``num_workers`` both loaders read in the main process; a given count is passed on.
+
+    Beyond the note: the note never shows how its loaders are built; the reference loads
+    without worker processes by default, so the loop runs the same in a notebook, under the
+    spawn start method and on a 2-core machine, and takes ``num_workers`` when asked.
+    """
+    counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root)]
+    assert counts == [0, 0], say(
+        "make_loaders(root)", "num_workers=0 for both loaders (the reference's default)", counts
+    )
+    counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root, num_workers=1)]
+    assert counts == [1, 1], say(
+        "make_loaders(root, num_workers=1)", "num_workers=1 for both loaders", counts
+    )
+
+
 @pytest.mark.fact
 def test_dataiter_next_fails_today_and_next_dataiter_is_the_way(cifar_root):
     """dataiter.next() raises AttributeError; next(dataiter) returns the batch.

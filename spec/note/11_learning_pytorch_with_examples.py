@@ -303,3 +303,27 @@ def test_fit_hands_each_printed_loss_to_log_with_its_step():
     assert seen == list(printed.items())
     assert [t for t, _ in seen] == [99, 199, 299]
     assert all(isinstance(loss, float) for _, loss in seen)
+
+
+@pytest.mark.extra
+def test_fit_without_steps_runs_the_notes_500():
+    """``fit(model, optimizer, x, y)`` runs the note's 500 steps: the weights of the note's loop after 500.
+
+    Beyond the note: ``fit`` is the reference's name for the note's loop; its default is
+    the note's ``for t in range(500):``. Checked on a small net, against the loop written
+    out above (one step more or less moves the weights).
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = examples.TwoLayerNet(12, 4, 3)
+        x, y = torch.randn(8, 12), torch.randn(8, 3)
+    twin = copy.deepcopy(model)
+    printed = examples.fit(model, torch.optim.SGD(model.parameters(), lr=1e-4), x, y)
+    expected = the_notes_loop(twin, torch.optim.SGD(twin.parameters(), lr=1e-4), x, y, 500)
+    assert list(printed) == list(expected), say(
+        "fit(model, optimizer, x, y)", f"prints at t = {list(expected)}", list(printed)
+    )
+    teach.close(
+        dict(model.state_dict()), dict(twin.state_dict()), call="fit(model, optimizer, x, y)",
+        expects="the weights after the note's 500 steps", rtol=0, atol=0,
+    )  # fmt: skip
