@@ -85,8 +85,9 @@ next hint watch: $(STAMP)
 	$(PY) -m spec.exercises.loop $@ --impl $(IMPL)
 
 ## mutants: mutation testing of reference/ with mutmut; the report is spec/mutation/REPORT.md
+## (CONTINUE=1: keep the results in spec/mutation/exit-codes.json, run only the others)
 mutants: $(STAMP)
-	$(PY) -m spec.mutation run
+	$(PY) -m spec.mutation run $(if $(CONTINUE),--continue)
 
 ## lock: re-resolve the direct dependencies of pyproject.toml into requirements.lock
 lock:

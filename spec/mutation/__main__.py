@@ -1,6 +1,8 @@
 """``python -m spec.mutation run|rerun|report``: mutation testing of reference/, its report.
 
 ``run`` runs ``mutmut run`` (pyproject.toml's ``[tool.mutmut]``) and then ``report``;
+``run --continue`` keeps the results an earlier run recorded in ``exit-codes.json`` (on the
+same reference/) and runs only the others: a long run can be done in parts;
 ``rerun`` runs the survivors again once the tests are sharper;
 ``report`` reads mutmut's results in ``mutants/`` and writes ``spec/mutation/REPORT.md``
 and ``spec/mutation/results.json``.
@@ -25,6 +27,10 @@ EQUIVALENT = HERE / "equivalent.toml"
 REPORT = HERE / "REPORT.md"
 RESULTS = HERE / "results.json"
 RUN_LOG = MUTANTS / "spec-mutation-run.json"
+#: Every result of the last report, by mutant, with the reference/ tree it was measured on:
+#: ``run --continue`` starts from it, so a run stopped before its end (or cut in parts
+#: across machines) goes on where it stopped instead of starting over.
+EXIT_CODES = HERE / "exit-codes.json"
 #: The targets: of the mutants that are not equivalent, this share killed overall, and at
 #: least the second in every module.
 TARGET, MODULE_FLOOR = 0.90, 0.80
@@ -94,8 +100,47 @@ def functions_without_tests(tests_by_function: dict) -> list[str]:
     return sorted(n for n in names if not tests_by_function.get(n))
 
 
-def run(max_children: int) -> int:
-    """mutmut run, timed (its stats first, widened to whole chapters); then the report."""
+def reference_tree() -> str:
+    """The git tree of reference/ as it is on disk ('' when it differs from HEAD's)."""
+    if git("status", "--porcelain", "--", "reference"):
+        return ""
+    return git("rev-parse", "HEAD:reference")
+
+
+#: The exit codes kept for ``run --continue``: results. Not kept: "interrupted" (2), a
+#: SIGKILL (-9: the run stopped by hand, or the kernel's OOM killer), "suspicious".
+KEPT_EXIT_CODES = {0, 1, 3, 5, 33, 36, 24, -24, 152, 255, -11}
+
+
+def restore(tree: str) -> tuple[list[dict], int] | None:
+    """Write the results of ``exit-codes.json`` into the .meta files of the mutants just
+    generated, where it was measured on this very reference/ tree: ``(its parts, how
+    many results)``, or None.
+
+    mutmut lets a result in a .meta file stand (it runs only the mutants without one), so
+    the run goes on with the mutants the earlier parts did not reach. Tests only grow
+    between the parts: a mutant killed then is killed now."""
+    if not EXIT_CODES.exists() or not tree:
+        return None
+    saved = json.loads(EXIT_CODES.read_text(encoding="utf-8"))
+    if saved.get("reference_tree") != tree:
+        return None
+    codes, restored = saved["exit_codes"], 0
+    for meta in (MUTANTS / "reference").glob("*.py.meta"):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        for name, code in data["exit_code_by_key"].items():
+            if code is None and codes.get(name) in KEPT_EXIT_CODES:
+                data["exit_code_by_key"][name] = codes[name]
+                restored += 1
+        meta.write_text(json.dumps(data, indent=4), encoding="utf-8")
+    return saved["parts"], restored
+
+
+def run(max_children: int, continue_: bool = False) -> int:
+    """mutmut run, timed (its stats first, widened to whole chapters); then the report.
+
+    ``continue_``: start from the results in exit-codes.json where they were measured on
+    the same reference/ (see ``restore``)."""
     start = time.monotonic()
     # What is measured is the code as it is now: the commit is taken before the run (a
     # commit made while it runs is not what mutmut copied into mutants/).
@@ -106,12 +151,21 @@ def run(max_children: int) -> int:
         "dirty": bool(git("status", "--porcelain")),
         "date": date.today().isoformat(),
         "cores": os.cpu_count(),
+        "reference_tree": reference_tree(),
     }
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCH_NUM_THREADS": "1"}
     subprocess.run([*mutmut(), "run", NOTHING], cwd=ROOT, env=env)  # stats, no mutant
     MUTANTS.mkdir(exist_ok=True)
     RUN_LOG.write_text(json.dumps(measured))
     print(f"widened the tests of each function to whole chapters: {widen()} more")
+    if continue_:
+        earlier = restore(measured["reference_tree"])
+        if earlier is None:
+            print("nothing to continue from: exit-codes.json is of another reference/ (or none)")
+        else:
+            measured["earlier"], restored = earlier
+            print(f"continuing: {restored} results of the earlier parts stand")
+        RUN_LOG.write_text(json.dumps(measured))
     done = subprocess.run(
         [*mutmut(), "run", "--max-children", str(max_children)], cwd=ROOT, env=env
     )
@@ -197,11 +251,30 @@ def report() -> int:
         "equivalent_entries_not_matching": stale,
     }
     RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    write_exit_codes(run_log)
     REPORT.write_text(render(results), encoding="utf-8")
     print(render(results).split("\n## Survivors")[0])
     met = overall is not None and overall >= TARGET
     met = met and all(s is not None and s >= MODULE_FLOOR for _, _, s in rows)
     return 0 if met and not stale else 1
+
+
+def write_exit_codes(run_log: dict) -> None:
+    """exit-codes.json: each mutant's result and the parts of the run that measured them,
+    for ``run --continue``."""
+    codes = {}
+    for meta in sorted((MUTANTS / "reference").glob("*.py.meta")):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        codes.update({k: v for k, v in data["exit_code_by_key"].items() if v in KEPT_EXIT_CODES})
+    earlier = run_log.get("earlier", [])
+    this_part = {k: run_log.get(k) for k in ("commit", "date", "seconds", "cores", "max_children")}
+    this_part["mutants"] = len(codes) - sum(part["mutants"] for part in earlier)
+    saved = {
+        "reference_tree": run_log.get("reference_tree", ""),
+        "parts": [*earlier, this_part],
+        "exit_codes": dict(sorted(codes.items())),
+    }
+    EXIT_CODES.write_text(json.dumps(saved, indent=0) + "\n", encoding="utf-8")
 
 
 #: Counted apart from the score: not changes the spec must see on this machine, or not run.
@@ -249,6 +322,7 @@ def render(results: dict) -> str:
         + f", mutmut {results['mutmut']}, {m.get('cores', '?')}-core CPU machine, "
         f"{m.get('max_children', '?')} mutants at a time, "
         f"{m.get('seconds', 0) / 60:.0f} min",
+        *_parts_lines(m),
         *_not_run_line(results),
         f"- score: **{percent(results['score'])}** of the non-equivalent mutants killed "
         f"(target {100 * results['target']:.0f}%, no module under "
@@ -270,6 +344,25 @@ def render(results: dict) -> str:
         lines += ["", "Equivalent entries whose recorded change no longer matches the mutant:"]
         lines += [f"- `{n}`" for n in results["equivalent_entries_not_matching"]]
     return "\n".join(lines) + "\n"
+
+
+def _parts_lines(m: dict) -> list[str]:
+    """The earlier parts of a continued run and the reruns of its survivors, one line each."""
+    lines = [
+        f"- continues {len(m['earlier'])} earlier part(s) on the same reference/, whose "
+        "results stand: "
+        + "; ".join(
+            f"{p.get('date', '?')}, commit {p.get('commit', '?')}, {p.get('mutants', '?')} "
+            f"mutants, {(p.get('seconds') or 0) / 60:.0f} min"
+            for p in m["earlier"]
+        )
+    ] if m.get("earlier") else []  # fmt: skip
+    for r in m.get("reruns", []):
+        lines.append(
+            f"- survivors rerun {r['date']} with the tests of commit {r['commit']}: "
+            f"{r['mutants']} mutants, {r['seconds'] / 60:.0f} min"
+        )
+    return lines
 
 
 def percent(share: float | None) -> str:
@@ -298,12 +391,20 @@ def rerun(max_children: int, names: list[str]) -> int:
         names = [n for n, st in statuses().items() if st in open_ and n not in equivalent]
     if not names:
         return report()
+    start = time.monotonic()
+    rerun_log = {"date": date.today().isoformat(), "mutants": len(names),
+                 "commit": git("rev-parse", "--short=12", "HEAD")}  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCH_NUM_THREADS": "1"}
     subprocess.run([*mutmut(), "run", NOTHING], cwd=ROOT, env=env)  # the new tests' stats
     widen()
     done = subprocess.run(
         [*mutmut(), "run", "--max-children", str(max_children), *names], cwd=ROOT, env=env
     )
+    if RUN_LOG.exists():  # the run's record says which tests the survivors last met
+        run_log = json.loads(RUN_LOG.read_text())
+        rerun_log["seconds"] = round(time.monotonic() - start)
+        run_log["reruns"] = [*run_log.get("reruns", []), rerun_log]
+        RUN_LOG.write_text(json.dumps(run_log))
     if done.returncode != 0:
         print(f"mutmut run failed (exit {done.returncode}): no report written")
         return done.returncode
@@ -315,9 +416,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["run", "rerun", "report"])
     parser.add_argument("mutants", nargs="*", help="rerun: these mutants (default: the survivors)")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--continue", dest="continue_", action="store_true",
+        help="run: keep the results of exit-codes.json (same reference/ only), run the rest",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run(args.max_children)
+        return run(args.max_children, args.continue_)
     if args.command == "rerun":
         return rerun(args.max_children, args.mutants)
     return report()
