@@ -10,6 +10,9 @@ import pytest
 
 from spec.mutation import __main__ as mutation
 
+#: A mutant of module m, as mutmut names them.
+M = "reference.m.x_a__mutmut_{}".format
+
 
 @pytest.fixture
 def mutants(tmp_path, monkeypatch):
@@ -18,6 +21,8 @@ def mutants(tmp_path, monkeypatch):
     (root / "reference").mkdir(parents=True)
     monkeypatch.setattr(mutation, "MUTANTS", root)
     monkeypatch.setattr(mutation, "EXIT_CODES", tmp_path / "exit-codes.json")
+    # the source of module m at any commit (the report hashes the measured commit's files)
+    monkeypatch.setattr(mutation, "sources", lambda commit=None: {"m": "digest-1"})
 
     def write(codes: dict) -> None:
         meta = root / "reference" / "m.py.meta"
@@ -38,37 +43,43 @@ def test_the_score_counts_timeouts_and_crashes_as_kills_and_leaves_out_what_was_
     assert mutation.score(mutation.Counter({"not run": 3, "equivalent": 1})) is None
 
 
-def test_a_continued_run_keeps_the_earlier_results_of_the_same_reference(mutants, tmp_path):
-    """Results recorded on this reference/ tree are written back; the rest stay to be run.
+def test_a_continued_run_keeps_the_earlier_results_of_unchanged_modules(mutants, tmp_path):
+    """Results recorded on a module's present source are written back; the rest stay to be run.
 
     A result of an interrupted check (2) or of a SIGKILL (-9) is not a result: not kept.
     """
-    mutants({"a__mutmut_1": 1, "a__mutmut_2": 0, "a__mutmut_3": 2, "a__mutmut_4": -9,
-             "a__mutmut_5": None})  # fmt: skip
-    mutation.write_exit_codes({"reference_tree": "t1", "commit": "c1", "seconds": 60})
+    mutants({M(1): 1, M(2): 0, M(3): 2, M(4): -9, M(5): None})
+    mutation.write_exit_codes({"commit": "c1", "seconds": 60})
     saved = json.loads(mutation.EXIT_CODES.read_text())
-    assert saved["exit_codes"] == {"a__mutmut_1": 1, "a__mutmut_2": 0}
+    assert saved["exit_codes"] == {M(1): 1, M(2): 0}
     assert saved["parts"] == [
         {"commit": "c1", "date": None, "seconds": 60, "cores": None, "max_children": None,
          "mutants": 2}
     ]  # fmt: skip
 
-    mutants(dict.fromkeys(("a__mutmut_1", "a__mutmut_2", "a__mutmut_3", "a__mutmut_4")))
-    assert mutation.restore("another tree") is None
+    mutants(dict.fromkeys([M(1), M(2), M(3), M(4)]))
+    assert saved["sources"] == {"m": "digest-1"}
+    assert mutation.restore({"m": "digest-2"}) is None  # m changed since: all of it runs again
     assert set(codes_in_meta(mutation.MUTANTS).values()) == {None}
-    parts, restored = mutation.restore("t1")
+    parts, restored = mutation.restore({"m": "digest-1"})
     assert restored == 2
     assert parts == saved["parts"]
     assert codes_in_meta(mutation.MUTANTS) == {
-        "a__mutmut_1": 1, "a__mutmut_2": 0, "a__mutmut_3": None, "a__mutmut_4": None
+        M(1): 1, M(2): 0, M(3): None, M(4): None
     }  # fmt: skip
 
 
 def test_the_second_part_counts_only_what_it_ran_and_the_report_names_both(mutants):
     """After a continued run, exit-codes.json lists both parts; the report's head, each."""
-    mutants({"a__mutmut_1": 1, "a__mutmut_2": 0, "a__mutmut_3": 1})
+    mutants(
+        {
+            M(1): 1,
+            M(2): 0,
+            M(3): 1,
+        }
+    )
     first = {"commit": "c1", "date": "2026-12-01", "seconds": 600, "mutants": 2}
-    log = {"reference_tree": "t1", "commit": "c2", "date": "2026-12-02", "seconds": 300,
+    log = {"commit": "c2", "date": "2026-12-02", "seconds": 300,
            "earlier": [first], "reruns": [{"date": "2026-12-02", "commit": "c3",
                                            "mutants": 1, "seconds": 120}]}  # fmt: skip
     mutation.write_exit_codes(log)
@@ -80,3 +91,10 @@ def test_the_second_part_counts_only_what_it_ran_and_the_report_names_both(mutan
         "2026-12-01, commit c1, 2 mutants, 10 min",
         "- survivors rerun 2026-12-02 with the tests of commit c3: 1 mutants, 2 min",
     ]
+
+
+def test_no_results_are_kept_for_code_that_was_not_committed(mutants):
+    """A run of a dirty checkout measured code no commit holds: nothing to continue from."""
+    mutants({M(1): 1})
+    mutation.write_exit_codes({"commit": "c1", "dirty": True})
+    assert not mutation.EXIT_CODES.exists()

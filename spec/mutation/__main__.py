@@ -27,9 +27,10 @@ EQUIVALENT = HERE / "equivalent.toml"
 REPORT = HERE / "REPORT.md"
 RESULTS = HERE / "results.json"
 RUN_LOG = MUTANTS / "spec-mutation-run.json"
-#: Every result of the last report, by mutant, with the reference/ tree it was measured on:
-#: ``run --continue`` starts from it, so a run stopped before its end (or cut in parts
-#: across machines) goes on where it stopped instead of starting over.
+#: Every result of the last report, by mutant, with a hash of each reference/ module as it
+#: was measured: ``run --continue`` starts from it, so a run stopped before its end (or cut
+#: in parts across machines) goes on where it stopped instead of starting over, and a
+#: module changed since is run again.
 EXIT_CODES = HERE / "exit-codes.json"
 #: The targets: of the mutants that are not equivalent, this share killed overall, and at
 #: least the second in every module.
@@ -100,11 +101,20 @@ def functions_without_tests(tests_by_function: dict) -> list[str]:
     return sorted(n for n in names if not tests_by_function.get(n))
 
 
-def reference_tree() -> str:
-    """The git tree of reference/ as it is on disk ('' when it differs from HEAD's)."""
-    if git("status", "--porcelain", "--", "reference"):
-        return ""
-    return git("rev-parse", "HEAD:reference")
+def sources(commit: str | None = None) -> dict[str, str]:
+    """{module: sha256 of its source} for reference/ on disk, or at ``commit``."""
+    import hashlib
+
+    if commit is None:
+        files = {p.stem: p.read_bytes() for p in sorted((ROOT / "reference").glob("*.py"))}
+    else:
+        names = git("ls-tree", "--name-only", commit, "reference/").split()
+        files = {
+            Path(n).stem: subprocess.run(["git", "show", f"{commit}:{n}"], cwd=ROOT,
+                                         capture_output=True, check=True).stdout
+            for n in names if n.endswith(".py")
+        }  # fmt: skip
+    return {m: hashlib.sha256(data).hexdigest() for m, data in files.items()}
 
 
 #: The exit codes kept for ``run --continue``: results. Not kept: "interrupted" (2), a
@@ -112,28 +122,28 @@ def reference_tree() -> str:
 KEPT_EXIT_CODES = {0, 1, 3, 5, 33, 36, 24, -24, 152, 255, -11}
 
 
-def restore(tree: str) -> tuple[list[dict], int] | None:
+def restore(now: dict[str, str]) -> tuple[list[dict], int] | None:
     """Write the results of ``exit-codes.json`` into the .meta files of the mutants just
-    generated, where it was measured on this very reference/ tree: ``(its parts, how
-    many results)``, or None.
+    generated, for each module whose source is the one they were measured on (``now``:
+    ``sources()``): ``(the parts that measured them, how many results)``, or None.
 
     mutmut lets a result in a .meta file stand (it runs only the mutants without one), so
     the run goes on with the mutants the earlier parts did not reach. Tests only grow
     between the parts: a mutant killed then is killed now."""
-    if not EXIT_CODES.exists() or not tree:
+    if not EXIT_CODES.exists():
         return None
     saved = json.loads(EXIT_CODES.read_text(encoding="utf-8"))
-    if saved.get("reference_tree") != tree:
-        return None
+    same = {m for m, digest in saved.get("sources", {}).items() if now.get(m) == digest}
     codes, restored = saved["exit_codes"], 0
     for meta in (MUTANTS / "reference").glob("*.py.meta"):
         data = json.loads(meta.read_text(encoding="utf-8"))
         for name, code in data["exit_code_by_key"].items():
-            if code is None and codes.get(name) in KEPT_EXIT_CODES:
+            keep = codes.get(name) in KEPT_EXIT_CODES and module_of(name) in same
+            if code is None and keep:
                 data["exit_code_by_key"][name] = codes[name]
                 restored += 1
         meta.write_text(json.dumps(data, indent=4), encoding="utf-8")
-    return saved["parts"], restored
+    return (saved["parts"], restored) if restored else None
 
 
 def run(max_children: int, continue_: bool = False) -> int:
@@ -151,7 +161,6 @@ def run(max_children: int, continue_: bool = False) -> int:
         "dirty": bool(git("status", "--porcelain")),
         "date": date.today().isoformat(),
         "cores": os.cpu_count(),
-        "reference_tree": reference_tree(),
     }
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCH_NUM_THREADS": "1"}
     subprocess.run([*mutmut(), "run", NOTHING], cwd=ROOT, env=env)  # stats, no mutant
@@ -159,9 +168,9 @@ def run(max_children: int, continue_: bool = False) -> int:
     RUN_LOG.write_text(json.dumps(measured))
     print(f"widened the tests of each function to whole chapters: {widen()} more")
     if continue_:
-        earlier = restore(measured["reference_tree"])
+        earlier = restore(sources())
         if earlier is None:
-            print("nothing to continue from: exit-codes.json is of another reference/ (or none)")
+            print("nothing to continue from: no exit-codes.json, or of other reference/ code")
         else:
             measured["earlier"], restored = earlier
             print(f"continuing: {restored} results of the earlier parts stand")
@@ -269,8 +278,11 @@ def write_exit_codes(run_log: dict) -> None:
     earlier = run_log.get("earlier", [])
     this_part = {k: run_log.get(k) for k in ("commit", "date", "seconds", "cores", "max_children")}
     this_part["mutants"] = len(codes) - sum(part["mutants"] for part in earlier)
+    if run_log.get("dirty") or not run_log.get("commit"):
+        print("not writing exit-codes.json: the run measured uncommitted code")
+        return
     saved = {
-        "reference_tree": run_log.get("reference_tree", ""),
+        "sources": sources(run_log["commit"]),
         "parts": [*earlier, this_part],
         "exit_codes": dict(sorted(codes.items())),
     }
