@@ -31,7 +31,7 @@ MATRIX_PY   := $(MATRIX_VENV)/bin/python
 CURRENT      = $(shell $(PY) -c 'import torch; print(torch.__version__.split("+")[0])')
 
 .PHONY: spec test bench lint format venv lock clean matrix atlas goldens compare \
-	exercises next hint watch mutants
+	exercises next hint watch mutants system-deps faults
 
 ## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md);
 ## IMPL=DIR grades another implementation (your own: make exercises, spec/EXERCISES.md)
@@ -83,6 +83,20 @@ exercises: $(STAMP)
 next hint watch: $(STAMP)
 	@test -n "$(IMPL)" || { echo "make $@ IMPL=DIR: the folder of your code (make exercises DIR=...)"; exit 2; }
 	$(PY) -m spec.exercises.loop $@ --impl $(IMPL)
+
+## system-deps: the system packages the fault tests use (libfiu's fiu-utils), with apt-get
+## where it is there and we are root; elsewhere those tests skip, saying why
+system-deps:
+	@if command -v fiu-run >/dev/null; then echo "fiu-utils: installed"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fiu-utils \
+	    || echo "fiu-utils could not be installed: the system-call fault tests will skip"; \
+	else echo "fiu-utils missing (apt-get install fiu-utils): the system-call fault tests will skip"; fi
+
+## faults: the checkpoint fault chapter with its full counts (500 kills, 10,000 mangled files)
+faults: $(STAMP) system-deps
+	$(PY) -m pytest spec/guarantees/07_checkpoint_faults.py -q -p no:xdist --run-long -rA \
+	    --durations=0
 
 ## mutants: mutation testing of reference/ with mutmut; the report is spec/mutation/REPORT.md
 ## (CONTINUE=1: keep the results in spec/mutation/exit-codes.json, run only the others)

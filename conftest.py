@@ -103,6 +103,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="run tests marked `network` (they download real weights or data sets)",
     )
+    parser.addoption(
+        "--run-long",
+        action="store_true",
+        default=False,
+        help="run tests marked `long`: the fault tests' full counts (make faults)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -113,6 +119,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=devices.NO_CUDA_REASON))
         if "network" in item.keywords and not run_network:
             item.add_marker(pytest.mark.skip(reason=devices.NO_NETWORK_REASON))
+        if "long" in item.keywords and not config.getoption("--run-long"):
+            item.add_marker(pytest.mark.skip(reason=devices.LONG_REASON))
     if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
         items[:] = _fast_first(items)
     if getattr(config.option, "numprocesses", None):

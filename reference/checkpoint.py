@@ -16,10 +16,13 @@ The note saves with ``torch.save(net.state_dict(), PATH)`` and loads with
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
 import re
+import threading
+import urllib.error
 import urllib.parse
 import zipfile
 from pathlib import Path
@@ -35,15 +38,37 @@ class CheckpointError(RuntimeError):
     not a torch file, or holding objects other than tensors and plain containers."""
 
 
+class CheckpointSaveError(OSError, CheckpointError):
+    """A save that could not complete — a full disk, a failing open, write, fsync or
+    rename: the file at the path is what it was before the save (or still absent), and
+    no temporary file is left. An ``OSError`` (with the ``errno`` of the failure where the
+    system gave one) and a ``CheckpointError``."""
+
+
 # ----------------------------------------------------------------------------- saving
 def _tmp_name(path: Path) -> Path:
-    return path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
+    # The writer's process and thread: two saves of one path never share a temporary.
+    return path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{threading.get_ident()}")
+
+
+def _writer_alive(tmp: Path) -> bool:
+    try:
+        pid = int(tmp.name.rsplit(".", 2)[-2])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def stale_temporaries(path: str | os.PathLike) -> list[Path]:
-    """Temporary files a crashed save of ``path`` left behind (never read by loads)."""
+    """Temporary files a crashed save of ``path`` left behind (never read by loads):
+    those whose writing process is gone. A save in progress in another process or
+    thread keeps its temporary."""
     path = Path(path)
-    return sorted(path.parent.glob(f"{TMP_PREFIX}{path.name}.*"))
+    found = path.parent.glob(f"{TMP_PREFIX}{path.name}.*")
+    return sorted(tmp for tmp in found if not _writer_alive(tmp))
 
 
 def save_checkpoint(obj: Any, path: str | os.PathLike) -> Path:
@@ -55,17 +80,50 @@ def save_checkpoint(obj: Any, path: str | os.PathLike) -> Path:
     for stale in stale_temporaries(path):
         stale.unlink(missing_ok=True)
     tmp = _tmp_name(path)
+    sink = None
     try:
         with open(tmp, "wb") as f:
-            torch.save(obj, f)
+            sink = _Sink(f)
+            torch.save(obj, sink)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        cause = sink.error if sink is not None and sink.error is not None else e
+        if isinstance(cause, OSError):  # the disk failed, not the object
+            raise _save_failed(path, cause) from e
         raise
     _fsync_directory(path.parent)
     return path
+
+
+class _Sink:
+    """The file torch.save writes into, keeping the OSError of a failed write: torch's
+    zip writer reports it as a RuntimeError of its own ("unexpected pos ..."), without
+    the system's reason."""
+
+    def __init__(self, f):
+        self.f, self.error = f, None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def _save_failed(path: Path, error: BaseException) -> CheckpointSaveError:
+    why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    before = "the previous checkpoint there is unchanged" if path.exists() else "nothing written"
+    message = f"cannot save {path}: {why} ({before})"
+    if isinstance(error, OSError) and error.errno:
+        return CheckpointSaveError(error.errno, message)
+    return CheckpointSaveError(message)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -73,12 +131,15 @@ def _fsync_directory(directory: Path) -> None:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:  # e.g. Windows: directories cannot be opened
         return
+    # Best effort: the new file is in place; a directory that cannot be synced (or
+    # closed) leaves, after a power loss, the old file or the new one, both complete.
     try:
         os.fsync(fd)
     except OSError:
         pass
     finally:
-        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -87,8 +148,18 @@ def _fsync_directory(directory: Path) -> None:
 _GLOBAL = re.compile(r"(?:GLOBAL|Unsupported class) ([\w.]+)")
 
 
+def _read_failed(name: str, error: OSError) -> CheckpointError:
+    """The disk, not the file: reading it failed (an I/O error, a vanished mount)."""
+    return CheckpointError(
+        f"cannot load {name}: reading it failed ({error.strerror or error}); the file itself "
+        "may be intact"
+    )
+
+
 def _explain(path: str, error: BaseException, is_zip: bool) -> CheckpointError:
     text = str(error)
+    if isinstance(error, OSError):
+        return _read_failed(path, error)
     if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in text:
         match = _GLOBAL.search(text)
         if match:
@@ -119,8 +190,11 @@ def _check_zip(path_or_file, name: str) -> bool:
         head = path_or_file.read(4)
         path_or_file.seek(0)
     else:
-        with open(path_or_file, "rb") as f:
-            head = f.read(4)
+        try:
+            with open(path_or_file, "rb") as f:
+                head = f.read(4)
+        except OSError as e:
+            raise _read_failed(name, e) from e
     if head != b"PK\x03\x04":  # not a zip: maybe torch's legacy format, a pickle
         if not head.startswith(b"\x80"):  # every pickle since protocol 2 opens with PROTO
             raise CheckpointError(
@@ -131,7 +205,10 @@ def _check_zip(path_or_file, name: str) -> bool:
     try:
         with zipfile.ZipFile(path_or_file) as archive:
             bad = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
+    except OSError as e:
+        raise _read_failed(name, e) from e
+    except Exception as e:  # a damaged zip fails zipfile in many ways: BadZipFile,
+        # EOFError, a member name that is not UTF-8, an unknown compression method...
         raise CheckpointError(f"cannot load {name}: truncated or corrupted torch file ({e})") from e
     if bad is not None:
         raise CheckpointError(
@@ -184,9 +261,14 @@ def load_state_dict_from_url(
     downloaded = not cached.exists()
     if downloaded:
         match = torch.hub.HASH_REGEX.search(cached.name) if check_hash else None
-        torch.hub.download_url_to_file(
-            url, str(cached), match.group(1) if match else None, progress=False
-        )
+        try:
+            torch.hub.download_url_to_file(
+                url, str(cached), match.group(1) if match else None, progress=False
+            )
+        except OSError as e:
+            if isinstance(e, urllib.error.URLError):  # the network, not the disk
+                raise
+            raise _save_failed(cached, e) from e  # e.g. a full disk: hub removed its temporary
     try:
         return load_checkpoint(cached)
     except CheckpointError as e:

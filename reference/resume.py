@@ -123,9 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    state = checkpoint.load_checkpoint(args.resume) if args.resume else None
-    result = train_steps(args.data, args.steps, args.stop_after, resume_from=state, seed=args.seed)
-    checkpoint.save_checkpoint(result, Path(args.out))
+    try:
+        state = checkpoint.load_checkpoint(args.resume) if args.resume else None
+        result = train_steps(
+            args.data, args.steps, args.stop_after, resume_from=state, seed=args.seed
+        )
+        checkpoint.save_checkpoint(result, Path(args.out))
+    except checkpoint.CheckpointError as e:  # a refused --resume file, a save that failed
+        parser.exit(1, f"{parser.prog}: error: {e}\n")
     return 0
 
 

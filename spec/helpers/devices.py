@@ -17,6 +17,7 @@ import torch
 # Skip reasons are data: the report groups skips by these strings.
 NO_CUDA_REASON = "needs CUDA: torch.cuda.is_available() is False on this machine"
 NO_NETWORK_REASON = "needs the internet: pass --run-network on a machine that has it"
+LONG_REASON = "the full fault counts: pass --run-long (make faults); make test runs the short ones"
 
 needs_cuda = pytest.mark.cuda
 

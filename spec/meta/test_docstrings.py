@@ -60,6 +60,8 @@ def test_each_chapter_opens_with_a_title():
 def test_every_test_quotes_the_note_truly_or_says_it_goes_beyond_it(path, node):
     """A chapter test quotes the note (`Note: "..."`), runs its code, or says `Beyond the note:`.
 
+    The last may be said once in the chapter's docstring, for all its tests.
+
     A quote must be in the note, must say something (a bare link does not), and when it
     is code, every name in it must occur in the code the test runs (its body, its
     fixtures and helpers, the reference functions it calls): a quote cannot drift away
@@ -78,8 +80,11 @@ def test_every_test_quotes_the_note_truly_or_says_it_goes_beyond_it(path, node):
         assert not note.beyond_the_note(doc), where
         return
     if not quotes:
-        assert note.beyond_the_note(doc), (
-            f'{where}: neither a `Note: "..."` quote, "Beyond the note:" nor "{note.EXECUTES}"'
+        # a chapter that goes beyond the note as a whole says so once, in its docstring
+        module_doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        assert note.beyond_the_note(doc) or note.beyond_the_note(module_doc), (
+            f'{where}: neither a `Note: "..."` quote, "Beyond the note:" (in the test or the '
+            f'chapter\'s docstring) nor "{note.EXECUTES}"'
         )
         return
     assert not note.beyond_the_note(doc), f"{where}: quotes the note and says it goes beyond it"

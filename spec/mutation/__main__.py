@@ -88,7 +88,10 @@ def widen() -> int:
 CHILD_PROCESS_TESTS = {
     "reference.resume": ("spec/guarantees/02_resume_and_determinism.py",),
     "reference.distributed": ("spec/guarantees/04_distributed.py",),
-    "reference.checkpoint": ("spec/guarantees/01_safe_checkpoints.py",),
+    "reference.checkpoint": (
+        "spec/guarantees/01_safe_checkpoints.py",
+        "spec/guarantees/07_checkpoint_faults.py",
+    ),
 }
 
 
