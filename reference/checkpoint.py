@@ -279,7 +279,16 @@ def load_state_dict_from_url(
 
 def load_lightning_checkpoint(module_class, path: str | os.PathLike, **kwargs):
     """``module_class.load_from_checkpoint(path, weights_only=True)`` — Lightning defaults
-    to ``weights_only=False`` for remote paths."""
+    to ``weights_only=False`` for remote paths. A local file gets ``load_checkpoint``'s
+    checks first (missing, empty, truncated, corrupted: refused by name), so what
+    Lightning then raises is about the module, not the file."""
+    if "://" not in str(path):
+        local = Path(path)
+        if not local.is_file():
+            raise CheckpointError(f"cannot load {local}: no such file")
+        if local.stat().st_size == 0:
+            raise CheckpointError(f"cannot load {local}: the file is empty")
+        _check_zip(local, str(local))
     try:
         return module_class.load_from_checkpoint(str(path), weights_only=True, **kwargs)
     except pickle.UnpicklingError as e:

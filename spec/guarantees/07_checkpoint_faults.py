@@ -26,6 +26,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -523,3 +524,122 @@ def test_a_random_sequence_of_saves_loads_corruptions_crashes_and_resumes_keeps_
     )  # fmt: skip
     CheckpointMachine.TestCase().runTest()
     record_property("stateful", f"6 sequences of up to 8 steps, {ran['steps']} trainings")
+
+
+@pytest.fixture(scope="module")
+def mnist(tmp_path_factory):
+    from spec.helpers.data import write_mnist
+
+    root = tmp_path_factory.mktemp("stateful-mnist")
+    write_mnist(root)
+    return root
+
+
+EPOCHS = 3  # the unbroken Lightning fit the machine's resumes must reproduce
+
+
+@pytest.mark.long
+def test_the_lightning_module_under_saves_loads_corruptions_crashes_and_resumes(
+    mnist, tmp_path, record_property
+):
+    """The same state machine over LitMNIST's fit, an epoch at a time, its checkpoints saved safely to one path and loaded tensors-only.
+
+    Each step resumes from the last completed checkpoint (with RNGStateCallback, which
+    makes Lightning's resume exact on CPU) and fits one more epoch; its checkpoint is
+    then loaded through ``load_lightning_checkpoint``. Invariants: a load returns the
+    weights of the last completed save (or, corrupted, refuses); a crashed save changes
+    nothing; every resumed fit ends where the unbroken fit of as many epochs does.
+    Long profile only: each step is a Trainer fit.
+    """
+    import logging
+
+    pl = pytest.importorskip("pytorch_lightning")
+    from spec.helpers import releases
+
+    lightning_mnist = impl.lightning_mnist
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+
+    def fit(out: Path, epochs: int, ckpt_path=None):
+        releases.seed_everything(0)
+        model = lightning_mnist.LitMNIST(data_dir=str(mnist), download=False, learning_rate=1e-3)
+        trainer = pl.Trainer(
+            max_epochs=epochs, accelerator="cpu", devices=1, enable_progress_bar=False,
+            enable_model_summary=False, logger=False, default_root_dir=out,
+            callbacks=[lightning_mnist.RNGStateCallback()],
+            num_sanity_val_steps=0, limit_train_batches=6, limit_val_batches=1,
+        )  # fmt: skip
+        trainer.fit(model, ckpt_path=ckpt_path)
+        return model, trainer
+
+    with torch.random.fork_rng():
+        unbroken = {e: dict(fit(tmp_path / f"unbroken-{e}", e)[0].state_dict())
+                    for e in range(1, EPOCHS + 1)}  # fmt: skip
+    directory = tmp_path / "run"
+    directory.mkdir()
+    fits = {"n": 0}
+
+    class LightningMachine(RuleBasedStateMachine):
+        def __init__(self):
+            super().__init__()
+            for p in directory.iterdir():
+                p.unlink()
+            self.path = directory / "lit.ckpt"
+            self.saved = None  # (epoch, state_dict) of the last completed save
+            self.corrupted = False
+
+        @precondition(lambda self: not self.corrupted and (self.saved or (0,))[0] < EPOCHS)
+        @rule()
+        def fit_one_more_epoch_and_save(self):
+            epoch = (self.saved or (0,))[0] + 1
+            resume_from = str(self.path) if self.saved else None
+            with torch.random.fork_rng():
+                model, trainer = fit(directory.with_name(f"logs-{time.monotonic_ns()}"), epoch,
+                                     ckpt_path=resume_from)  # fmt: skip
+            assert same(dict(model.state_dict()), unbroken[epoch]), f"epoch {epoch} differs"
+            # Lightning's own checkpoint of the epoch's end, saved to the run's one path
+            saved = checkpoint.load_checkpoint(trainer.checkpoint_callback.best_model_path)
+            checkpoint.save_checkpoint(saved, self.path)
+            self.saved = (epoch, dict(model.state_dict()))
+            fits["n"] += 1
+
+        @precondition(lambda self: self.saved is not None)
+        @rule(at=st.floats(0, 1))
+        def corrupt(self, at):
+            data = bytearray(self.path.read_bytes())
+            del data[max(int(at * len(data)), 1) :]
+            self.path.write_bytes(bytes(data))
+            self.corrupted = True
+
+        @precondition(lambda self: self.corrupted)
+        @rule()
+        def start_over(self):
+            self.path.unlink()
+            self.saved, self.corrupted = None, False
+
+        @precondition(lambda self: self.saved is not None)
+        @rule(fraction=st.floats(0, 1))
+        def crash_mid_save(self, fraction):
+            """A save that died: a cut copy of a checkpoint beside the real one."""
+            data = self.path.read_bytes()
+            (directory / ".lit.ckpt.partial").write_bytes(data[: int(fraction * len(data))])
+
+        @invariant()
+        def a_load_returns_the_last_completed_save(self):
+            if self.saved is None:
+                return
+            try:
+                loaded = checkpoint.load_lightning_checkpoint(lightning_mnist.LitMNIST,
+                                                              self.path, data_dir=str(mnist))  # fmt: skip
+            except checkpoint.CheckpointError:
+                assert self.corrupted, "an intact checkpoint was refused"
+                return
+            except Exception as e:
+                pytest.fail(f"a damaged Lightning checkpoint raised {type(e).__name__}: {e}")
+            assert same(dict(loaded.state_dict()), self.saved[1])
+
+    LightningMachine.TestCase.settings = settings(
+        max_examples=3, stateful_step_count=6, deadline=None, derandomize=True, database=None,
+        suppress_health_check=list(HealthCheck),
+    )  # fmt: skip
+    LightningMachine.TestCase().runTest()
+    record_property("stateful (Lightning)", f"3 sequences of up to 6 steps, {fits['n']} fits")
