@@ -214,6 +214,26 @@ def test_a_load_whose_reads_fail_refuses_and_never_returns_wrong_tensors(
             assert "ckpt.pth" in f["message"], f
 
 
+def test_a_hub_download_whose_system_calls_fail_keeps_no_partial_file(
+    syscall_faults, record_property
+):
+    """Each open, read, write, rename and close of a hub download (and of the load after it) failed in turn: the cache holds nothing or the complete file, and what the call returns is right.
+
+    A failure on the serving side (here opening the file:// source) is urllib's
+    ``URLError``, the network's error, passed on as it is; any other is the loader's or
+    the save's own error naming the cache file.
+    """
+    hub = [f for f in syscall_faults if f["operation"] == "hub"]
+    assert hub, "no hub faults injected"
+    record_property("hub faults injected", len(hub))
+    for f in hub:
+        assert f["returned_right_data"], f
+        assert (f["left"], f["holds"]) in (([], "absent"), (["net.pth"], "s4")), f
+        if f["raised"] not in (None, "URLError"):
+            assert f["raised"] in ("CheckpointError", "CheckpointSaveError"), f
+            assert "hub/net.pth" in f["message"], f
+
+
 # ======================================================================== 3. random kills
 def kill_run(tmp_path, count: int, seed: int, record_property):
     result = child("kills", str(tmp_path), str(count), str(seed), timeout=900)

@@ -42,6 +42,9 @@ SAVE_POINTS = (
 )
 #: The failure points of one load.
 LOAD_POINTS = ("posix/io/oc/open", "posix/io/rw/read", "posix/io/rw/pread", "posix/io/oc/close")
+#: The failure points of a hub download into its cache, and the load after it.
+HUB_POINTS = ("posix/io/oc/open", "posix/io/rw/read", "posix/io/rw/write", "posix/io/dir/rename",
+              "posix/io/oc/close")  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -195,6 +198,30 @@ def syscalls(directory: Path) -> dict:
                 faults.append({"operation": "load", "point": point, "k": k, "calls": n,
                                **outcome, "returned_right_data": right,
                                "holds": which(path, known)})  # fmt: skip
+            k += 1
+            if k > n:
+                break
+    source = directory / "server" / "net.pth"
+    source.parent.mkdir()
+    checkpoint.save_checkpoint(known["s4"], source)
+    cache = directory / "hub"
+    for point in HUB_POINTS:
+        k = 0
+        while True:
+            shutil.rmtree(cache, ignore_errors=True)
+            got = {}
+            with fiu.failing(point, k) as calls:
+                outcome = attempt(lambda got=got: got.update(
+                    w=checkpoint.load_state_dict_from_url(source.as_uri(), model_dir=cache)["w"]
+                ))  # fmt: skip
+            if k == 0:
+                n = calls[0]
+            else:
+                right = "w" not in got or bool((got["w"] == known["s4"]["w"]).all())
+                kept = sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+                faults.append({"operation": "hub", "point": point, "k": k, "calls": n,
+                               **outcome, "returned_right_data": right, "left": kept,
+                               "holds": which(cache / "net.pth", known)})  # fmt: skip
             k += 1
             if k > n:
                 break
