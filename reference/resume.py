@@ -18,6 +18,7 @@ Everything is stored as tensors, ints, floats and strings, so the checkpoint loa
 from __future__ import annotations
 
 import argparse
+import copy
 import random
 from pathlib import Path
 
@@ -80,7 +81,9 @@ def train_steps(
     step, epoch, skip = 0, 0, 0
     if resume_from is not None:
         net.load_state_dict(resume_from["model"])
-        optimizer.load_state_dict(resume_from["optimizer"])
+        # A copy: Optimizer.load_state_dict keeps the given momentum buffers and steps
+        # them in place, which would change the caller's resume_from as training goes on.
+        optimizer.load_state_dict(copy.deepcopy(resume_from["optimizer"]))
         restore_rng(resume_from["rng"])
         generator.set_state(resume_from["loader"]["generator_at_epoch_start"])
         step, epoch, skip = (resume_from["loader"][k] for k in ("step", "epoch", "batch_in_epoch"))

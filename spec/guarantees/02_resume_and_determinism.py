@@ -104,6 +104,21 @@ def test_a_run_starts_from_the_nets_seeded_initialisation(data):
         assert start["step"] == 0
 
 
+def test_resuming_leaves_the_state_it_resumed_from_unchanged(data, uninterrupted):
+    """A state resumed from twice ends where the uninterrupted run does both times: train_steps does not step its momentum buffers in place.
+
+    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
+
+    ``Optimizer.load_state_dict`` keeps the tensors it is given: without a copy, the first
+    resume would advance the momentum buffers of the caller's dict.
+    """
+    with torch.random.fork_rng():
+        stopped = resume.train_steps(data, TOTAL, stop_after=STOP)
+        ends = [resume.train_steps(data, TOTAL, resume_from=stopped)["model"] for _ in range(2)]
+    assert same(ends[0], uninterrupted["model"])
+    assert same(ends[1], uninterrupted["model"]), "the second resume from one state ended elsewhere"
+
+
 def test_the_command_line_seeds_a_fresh_run_with_0_unless_told(data, tmp_path):
     """``python -m reference.resume DATA --steps 0 --out F`` saves the Net drawn after torch.manual_seed(0); ``--seed 3``, after manual_seed(3).
 

@@ -437,6 +437,23 @@ def cifar(tmp_path_factory):
     return write_cifar(tmp_path_factory.mktemp("stateful-data"), n_train=40, n_test=4)
 
 
+def killed_save(obj, path: Path, delay: float) -> None:
+    """``checkpoint.save_checkpoint(obj, path)`` in a forked child, SIGKILLed after
+    ``delay`` seconds (or already done): a real kill, at a moment Hypothesis chose."""
+    pid = os.fork()
+    if pid == 0:  # the child: save, and leave without running any cleanup
+        try:
+            checkpoint.save_checkpoint(obj, path)
+        finally:
+            os._exit(0)
+    time.sleep(delay)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+
+
+CAN_FORK = hasattr(os, "fork") and hasattr(signal, "SIGKILL")
+
+
 TOTAL = 12  # steps of the unbroken run the machine's resumes must reproduce
 
 
@@ -447,10 +464,11 @@ def same(a: dict, b: dict) -> bool:
 def test_a_random_sequence_of_saves_loads_corruptions_crashes_and_resumes_keeps_every_promise(
     cifar, tmp_path, record_property
 ):
-    """A Hypothesis state machine over the CIFAR net's run: train, save, load, corrupt the file, crash a save, resume.
+    """A Hypothesis state machine over the CIFAR net's run: train, save, load, corrupt the file, kill a save, resume.
 
     Invariants: a load returns the last completed save (or, after a corruption, refuses);
-    a crashed save changes nothing; a run resumed from the last completed save ends
+    a killed save (a forked child SIGKILLed at a moment Hypothesis picks) leaves the last
+    completed save or its own, complete; a run resumed from the last completed save ends
     exactly where the unbroken run of the same seed does.
     """
     with torch.random.fork_rng():
@@ -497,17 +515,22 @@ def test_a_random_sequence_of_saves_loads_corruptions_crashes_and_resumes_keeps_
             self.path.write_bytes(bytes(data))
             self.corrupted = True
 
-        @precondition(lambda self: self.live is not None)
-        @rule(fraction=st.floats(0, 1))
-        def crash_mid_save(self, fraction):
-            """What a SIGKILL in mid-save leaves (the kill test makes real ones): the
-            temporary file of a writer that is gone, cut at some point."""
-            buffer = io.BytesIO()
-            torch.save(self.live, buffer)
-            data = buffer.getvalue()
-            dead = 4_194_304  # Linux's PID_MAX_LIMIT: no process ever has this pid
-            name = f".tmp-{self.path.name}.{dead}.1"
-            (directory / name).write_bytes(data[: int(fraction * len(data))])
+        @precondition(lambda self: self.live is not None and CAN_FORK)
+        @rule(delay=st.floats(0, 0.03))
+        def kill_mid_save(self, delay):
+            """A save SIGKILLed at a random moment: the path holds the last completed
+            save or, if the kill came after the rename, this one."""
+            killed_save(self.live, self.path, delay)
+            try:
+                got = checkpoint.load_checkpoint(self.path) if self.path.exists() else None
+            except checkpoint.CheckpointError:
+                got = None  # still the corrupted file: the kill came before the rename
+            if (
+                got is not None
+                and got["loader"]["step"] == self.step
+                and same(got["model"], self.live["model"])
+            ):
+                self.saved, self.corrupted = (self.step, self.live), False
 
         @precondition(lambda self: self.saved is not None and not self.corrupted)
         @rule()
@@ -566,9 +589,10 @@ def test_the_lightning_module_under_saves_loads_corruptions_crashes_and_resumes(
 
     Each step resumes from the last completed checkpoint (with RNGStateCallback, which
     makes Lightning's resume exact on CPU) and fits one more epoch; its checkpoint is
-    then loaded through ``load_lightning_checkpoint``. Invariants: a load returns the
-    weights of the last completed save (or, corrupted, refuses); a crashed save changes
-    nothing; every resumed fit ends where the unbroken fit of as many epochs does.
+    then saved (or its save SIGKILLed midway) and loaded through
+    ``load_lightning_checkpoint``. Invariants: a load returns the weights of the last
+    completed save (or, corrupted, refuses); every resumed fit ends where the unbroken
+    fit of as many epochs does.
     Long profile only: each step is a Trainer fit.
     """
     import logging
@@ -636,12 +660,23 @@ def test_the_lightning_module_under_saves_loads_corruptions_crashes_and_resumes(
             self.path.unlink()
             self.saved, self.corrupted = None, False
 
-        @precondition(lambda self: self.saved is not None)
-        @rule(fraction=st.floats(0, 1))
-        def crash_mid_save(self, fraction):
-            """A save that died: a cut copy of a checkpoint beside the real one."""
-            data = self.path.read_bytes()
-            (directory / ".lit.ckpt.partial").write_bytes(data[: int(fraction * len(data))])
+        @precondition(lambda self: CAN_FORK and not self.corrupted
+                      and (self.saved or (0,))[0] < EPOCHS)  # fmt: skip
+        @rule(delay=st.floats(0, 0.03))
+        def fit_one_more_epoch_and_kill_its_save(self, delay):
+            """A preempted job: the epoch's fit ends, its save is SIGKILLed midway."""
+            epoch = (self.saved or (0,))[0] + 1
+            resume_from = str(self.path) if self.saved else None
+            with torch.random.fork_rng():
+                model, trainer = fit(directory.with_name(f"logs-{time.monotonic_ns()}"), epoch,
+                                     ckpt_path=resume_from)  # fmt: skip
+            fits["n"] += 1
+            killed_save(checkpoint.load_checkpoint(trainer.checkpoint_callback.best_model_path),
+                        self.path, delay)  # fmt: skip
+            if self.path.exists():
+                got = checkpoint.load_checkpoint(self.path)
+                if got["epoch"] + 1 == epoch:  # the kill came after the rename
+                    self.saved = (epoch, dict(model.state_dict()))
 
         @invariant()
         def a_load_returns_the_last_completed_save(self):
