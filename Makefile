@@ -95,7 +95,7 @@ system-deps:
 
 ## faults: the checkpoint fault chapter with its full counts (500 kills, 10,000 mangled files)
 faults: $(STAMP) system-deps
-	$(PY) -m pytest spec/guarantees/07_checkpoint_faults.py -q -p no:xdist --run-long -rA \
+	$(PY) -m pytest spec/guarantees/07_checkpoint_faults.py -q -p no:xdist --run-long --checklist \
 	    --durations=0
 
 ## mutants: mutation testing of reference/ with mutmut; the report is spec/mutation/REPORT.md

@@ -480,7 +480,7 @@ def test_a_random_sequence_of_saves_loads_corruptions_crashes_and_resumes_keeps_
         unbroken = resume.train_steps(cifar, TOTAL)["model"]
     directory = tmp_path / "run"
     directory.mkdir()
-    ran = {"steps": 0}
+    ran = {"steps": 0, "kills": 0}
 
     class CheckpointMachine(RuleBasedStateMachine):
         def __init__(self):
@@ -526,6 +526,7 @@ def test_a_random_sequence_of_saves_loads_corruptions_crashes_and_resumes_keeps_
             """A save SIGKILLed at a random moment: the path holds the last completed
             save or, if the kill came after the rename, this one."""
             killed_save(self.live, self.path, delay)
+            ran["kills"] += 1
             try:
                 got = checkpoint.load_checkpoint(self.path) if self.path.exists() else None
             except checkpoint.CheckpointError:
@@ -571,7 +572,9 @@ def test_a_random_sequence_of_saves_loads_corruptions_crashes_and_resumes_keeps_
         suppress_health_check=list(HealthCheck),
     )  # fmt: skip
     CheckpointMachine.TestCase().runTest()
-    record_property("stateful", f"6 sequences of up to 8 steps, {ran['steps']} trainings")
+    record_property(
+        "stateful", f"6 sequences of up to 8 steps: {ran['steps']} trainings, {ran['kills']} kills"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -625,7 +628,7 @@ def test_the_lightning_module_under_saves_loads_corruptions_crashes_and_resumes(
                     for e in range(1, EPOCHS + 1)}  # fmt: skip
     directory = tmp_path / "run"
     directory.mkdir()
-    fits = {"n": 0}
+    fits = {"n": 0, "kills": 0}
 
     class LightningMachine(RuleBasedStateMachine):
         def __init__(self):
@@ -676,6 +679,7 @@ def test_the_lightning_module_under_saves_loads_corruptions_crashes_and_resumes(
                 model, trainer = fit(directory.with_name(f"logs-{time.monotonic_ns()}"), epoch,
                                      ckpt_path=resume_from)  # fmt: skip
             fits["n"] += 1
+            fits["kills"] += 1
             killed_save(checkpoint.load_checkpoint(trainer.checkpoint_callback.best_model_path),
                         self.path, delay)  # fmt: skip
             if self.path.exists():
@@ -702,4 +706,7 @@ def test_the_lightning_module_under_saves_loads_corruptions_crashes_and_resumes(
         suppress_health_check=list(HealthCheck),
     )  # fmt: skip
     LightningMachine.TestCase().runTest()
-    record_property("stateful (Lightning)", f"3 sequences of up to 6 steps, {fits['n']} fits")
+    record_property(
+        "stateful (Lightning)",
+        f"3 sequences of up to 6 steps: {fits['n']} fits, {fits['kills']} saves killed",
+    )
