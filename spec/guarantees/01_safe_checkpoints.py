@@ -1,5 +1,8 @@
 """Safe checkpoints — the note's torch.save/torch.load made safe: loading never runs code, saving never loses the previous file.
 
+Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what
+the project's safe path adds.
+
 Every load in ``reference`` goes through ``reference.checkpoint`` with
 ``weights_only=True``, including the hub/torchvision path (which defaults to
 ``weights_only=False``); every save is atomic.
@@ -94,8 +97,6 @@ def evil(tmp_path, monkeypatch):
 def test_a_malicious_checkpoint_is_refused_and_its_payload_never_runs(evil, kind):
     """A checkpoint whose unpickling would run code is refused, naming the unsafe global.
 
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-
     The payloads call os.system, open, exec and importlib, one hides inside an otherwise
     valid state dict, and two are plain (non-zip) pickles. A marker file that each
     payload would create proves none ran.
@@ -113,8 +114,6 @@ def test_a_malicious_checkpoint_is_refused_and_its_payload_never_runs(evil, kind
 def test_the_payloads_are_real_they_run_under_weights_only_false(evil):
     """Control: with weights_only=False (the old default) the os.system payload does run.
 
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-
     Without this control, the refusals above could be refusing harmless files.
     """
     directory, marker = evil
@@ -127,8 +126,6 @@ def test_the_payloads_are_real_they_run_under_weights_only_false(evil):
 @pytest.mark.parametrize("kind", ["os.system", "nested in a valid state dict"])
 def test_the_hub_path_refuses_the_same_files(evil, kind):
     """Served over torch.hub (as torchvision's weights are), the same files are refused too.
-
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
 
     torch.hub.load_state_dict_from_url defaults to weights_only=False; the project's
     loader passes True.
@@ -150,8 +147,6 @@ def test_the_hub_path_refuses_damaged_files_as_clearly_as_a_local_load(tmp_path,
     """An empty or truncated file served over torch.hub gets load_checkpoint's error, and
     is not kept in the cache.
 
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-
     torch.hub's own path fails with a bare ``EOFError`` (empty) or miniz's
     ``RuntimeError`` (truncated), and keeps the file.
     """
@@ -169,10 +164,7 @@ def test_the_hub_path_refuses_damaged_files_as_clearly_as_a_local_load(tmp_path,
 def test_the_hub_path_checks_the_hash_in_the_file_name_by_default(tmp_path):
     """A file named ``*-<hash>.pth`` whose content has another hash is refused, and not kept,
     unless ``check_hash=False`` is asked for — the same default as torch.hub's callers
-    (torchvision's weights all carry their hash).
-
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-    """
+    (torchvision's weights all carry their hash)."""
     server = tmp_path / "server"
     server.mkdir()
     path = server / "net-0badc0de.pth"
@@ -188,10 +180,7 @@ def test_the_hub_path_checks_the_hash_in_the_file_name_by_default(tmp_path):
 
 def test_the_hub_path_caches_under_torch_hubs_directory_without_model_dir(tmp_path, capfd):
     """Without ``model_dir`` a download lands in ``<torch.hub.get_dir()>/checkpoints``, where
-    torch.hub and torchvision look for it.
-
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-    """
+    torch.hub and torchvision look for it."""
     server = tmp_path / "server"
     server.mkdir()
     path = server / "net.pth"
@@ -237,8 +226,6 @@ def make_damaged(tmp_path, damage):
 def test_a_damaged_file_gives_a_clear_error(tmp_path, damage, message):
     """Truncated, empty, corrupted, wrong-format and missing files each give a clear error.
 
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-
     A flipped byte inside tensor data is the dangerous one: ``torch.load`` does not
     check the zip's CRCs and would load a wrong weight silently; the loader checks them.
     """
@@ -248,10 +235,7 @@ def test_a_damaged_file_gives_a_clear_error(tmp_path, damage, message):
 
 
 def test_a_flipped_byte_loads_silently_with_plain_torch_load(tmp_path):
-    """Control: plain torch.load accepts a checkpoint with a flipped tensor byte.
-
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-    """
+    """Control: plain torch.load accepts a checkpoint with a flipped tensor byte."""
     original = cifar10.Net().state_dict()
     path = make_damaged(tmp_path, "flipped byte in tensor data")
     loaded = torch.load(path, weights_only=True)
@@ -260,10 +244,7 @@ def test_a_flipped_byte_loads_silently_with_plain_torch_load(tmp_path):
 
 # ---------------------------------------------------------------- atomic saves
 def test_save_replaces_atomically_and_leaves_no_temporary(tmp_path):
-    """save_checkpoint writes the new file whole, or not at all; nothing else is left.
-
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-    """
+    """save_checkpoint writes the new file whole, or not at all; nothing else is left."""
     path = tmp_path / "cifar_net.pth"
     first, second = cifar10.Net().state_dict(), cifar10.Net().state_dict()
     checkpoint.save_checkpoint(first, path)
@@ -274,10 +255,7 @@ def test_save_replaces_atomically_and_leaves_no_temporary(tmp_path):
 
 
 def test_a_failing_save_keeps_the_previous_checkpoint(tmp_path):
-    """An object torch.save cannot write fails the save; the previous checkpoint is intact.
-
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-    """
+    """An object torch.save cannot write fails the save; the previous checkpoint is intact."""
     path = tmp_path / "cifar_net.pth"
     good = cifar10.Net().state_dict()
     checkpoint.save_checkpoint(good, path)
@@ -289,10 +267,7 @@ def test_a_failing_save_keeps_the_previous_checkpoint(tmp_path):
 
 
 def test_saving_into_a_missing_directory_is_refused_clearly(tmp_path):
-    """Saving under a directory that does not exist fails naming it, and writes nothing.
-
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-    """
+    """Saving under a directory that does not exist fails naming it, and writes nothing."""
     with pytest.raises(FileNotFoundError, match="does not exist"):
         checkpoint.save_checkpoint({}, tmp_path / "nope" / "x.pth")
     assert not (tmp_path / "nope").exists()
@@ -329,8 +304,6 @@ KILLED_WRITER = textwrap.dedent(
 @pytest.mark.slow
 def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
     """A save killed with SIGKILL in mid-write leaves the previous checkpoint, bit for bit.
-
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
 
     A child process saves a small checkpoint, then starts overwriting it with a 32 MiB
     one written 1 MiB at a time (a slow disk); it is killed while that temporary file
@@ -375,10 +348,7 @@ def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
 
 
 def test_an_in_memory_checkpoint_loads_as_a_file_does(tmp_path, evil):
-    """load_bytes loads a checkpoint's bytes onto the CPU, tensors only, naming what it was given when it refuses.
-
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-    """
+    """load_bytes loads a checkpoint's bytes onto the CPU, tensors only, naming what it was given when it refuses."""
     state = cifar10.Net().state_dict()
     path = tmp_path / "net.pth"
     torch.save(state, path)
@@ -398,10 +368,7 @@ def test_an_in_memory_checkpoint_loads_as_a_file_does(tmp_path, evil):
 
 
 def test_a_lightning_checkpoint_loads_tensors_only(tmp_path, evil):
-    """load_lightning_checkpoint loads a LitMNIST checkpoint with weights_only=True, and refuses one that would run code.
-
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-    """
+    """load_lightning_checkpoint loads a LitMNIST checkpoint with weights_only=True, and refuses one that would run code."""
     pl = pytest.importorskip("pytorch_lightning")
     lit = impl.lightning_mnist.LitMNIST
     model = lit(hidden_size=16, learning_rate=1e-3)
@@ -447,10 +414,7 @@ def test_a_lightning_checkpoint_loads_tensors_only(tmp_path, evil):
     ],
 )
 def test_each_refusal_says_why_in_full(data, message):
-    """Each refusal is one sentence: what was refused, why, and what is loaded instead.
-
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
-    """
+    """Each refusal is one sentence: what was refused, why, and what is loaded instead."""
     import io
     import zipfile
 
@@ -467,8 +431,6 @@ def test_each_refusal_says_why_in_full(data, message):
 
 def test_a_refusal_torch_words_in_a_sentence_of_its_own_still_says_why():
     """A global torch refuses with "must be imported to load" is refused in the same one sentence.
-
-    Beyond the note: the note saves and loads with plain torch.save / torch.load; this pins what the project's safe path adds.
 
     torch 2.14.1 refuses ``torch._dynamo.decorators._DimRange`` while torch._dynamo is not
     imported (importing it allowlists the class) with a sentence of its own and no

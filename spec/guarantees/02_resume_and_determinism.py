@@ -1,5 +1,8 @@
 """Resume and determinism — a stopped run resumes bit-identically; seeded runs repeat exactly.
 
+Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must
+hold for the resume to be exact.
+
 The note's loop, copied into real work, gets interrupted: this chapter pins what a
 checkpoint must hold for the resumed run to end exactly where the uninterrupted one does.
 """
@@ -59,8 +62,6 @@ def resume_command(data, *args) -> list[str]:
 def test_a_run_resumed_in_a_fresh_process_ends_bit_identical(data, tmp_path):
     """Stop after 23 of 30 steps in one Python process, resume in another: the weights equal the uninterrupted run's, bit for bit.
 
-    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
-
     Both runs are ``python -m reference.resume``; the first seeds with 7 and stops, the
     second resumes from its checkpoint (a run from scratch, under its default seed 0,
     would end elsewhere). The checkpoint holds model, optimizer (momentum buffers),
@@ -87,10 +88,7 @@ def test_a_run_resumed_in_a_fresh_process_ends_bit_identical(data, tmp_path):
 
 
 def test_a_run_starts_from_the_nets_seeded_initialisation(data):
-    """train_steps(seed=s) starts from the weights the CIFAR Net draws after torch.manual_seed(s).
-
-    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
-    """
+    """train_steps(seed=s) starts from the weights the CIFAR Net draws after torch.manual_seed(s)."""
     for seed in (None, 3):
         with torch.random.fork_rng():
             start = (
@@ -107,8 +105,6 @@ def test_a_run_starts_from_the_nets_seeded_initialisation(data):
 def test_resuming_leaves_the_state_it_resumed_from_unchanged(data, uninterrupted):
     """A state resumed from twice ends where the uninterrupted run does both times: train_steps does not step its momentum buffers in place.
 
-    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
-
     ``Optimizer.load_state_dict`` keeps the tensors it is given: without a copy, the first
     resume would advance the momentum buffers of the caller's dict.
     """
@@ -120,10 +116,7 @@ def test_resuming_leaves_the_state_it_resumed_from_unchanged(data, uninterrupted
 
 
 def test_the_command_line_seeds_a_fresh_run_with_0_unless_told(data, tmp_path):
-    """``python -m reference.resume DATA --steps 0 --out F`` saves the Net drawn after torch.manual_seed(0); ``--seed 3``, after manual_seed(3).
-
-    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
-    """
+    """``python -m reference.resume DATA --steps 0 --out F`` saves the Net drawn after torch.manual_seed(0); ``--seed 3``, after manual_seed(3)."""
     threads = torch.get_num_threads()  # main() sets 1 thread, as its own process would
     for argv, seed in (([], 0), (["--seed", "3"], 3)):
         out = tmp_path / f"start-{seed}.pth"
@@ -138,10 +131,7 @@ def test_the_command_line_seeds_a_fresh_run_with_0_unless_told(data, tmp_path):
 
 
 def test_the_resume_command_line_says_what_it_needs(capsys):
-    """Its help names each argument; without the required ones it stops with one error line.
-
-    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
-    """
+    """Its help names each argument; without the required ones it stops with one error line."""
     with pytest.raises(SystemExit) as done:
         resume.main(["--help"])
     assert done.value.code == 0
@@ -170,8 +160,6 @@ def test_the_resume_command_line_says_what_it_needs(capsys):
 @pytest.mark.parametrize("forget", ["optimizer", "loader", "nothing"])
 def test_each_part_of_the_checkpoint_is_needed(data, uninterrupted, forget):
     """Resuming without the optimizer state or the loader position ends elsewhere.
-
-    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
 
     The note saves only the model's state_dict: enough for inference, not to resume.
     """
@@ -233,8 +221,6 @@ RNG_RESUME_NOT_EXACT = pytest.mark.xfail(
 def test_lightning_resume_is_exact_only_with_the_rng_restored(mnist, tmp_path, with_rng):
     """Lightning's checkpoint restores model, optimizer and loops but not the RNGs; with them restored the resume is exact.
 
-    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
-
     LitMNIST has dropout, so the RNG state decides the masks after the resume. Without
     it the resumed fit ends elsewhere; with reference.lightning_mnist.RNGStateCallback it ends
     bit-identical to the uninterrupted fit. (Resumed under another seed on purpose.)
@@ -279,10 +265,7 @@ def two_layer_run():
 
 @pytest.mark.parametrize("core", ["lenet", "cifar", "sequential", "two_layer"])
 def test_two_seeded_runs_of_each_training_core_are_bit_identical_on_cpu(core, data):
-    """The same seed gives the same weights, bit for bit, for every training core on CPU.
-
-    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
-    """
+    """The same seed gives the same weights, bit for bit, for every training core on CPU."""
     run = {
         "lenet": lenet_run,
         "cifar": lambda: cifar_run(data),
@@ -299,10 +282,7 @@ def test_two_seeded_runs_of_each_training_core_are_bit_identical_on_cpu(core, da
 
 @pytest.mark.slow
 def test_two_seeded_lightning_fits_are_bit_identical(mnist, tmp_path):
-    """seed_everything(0) twice gives two identical Lightning fits on CPU.
-
-    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
-    """
+    """seed_everything(0) twice gives two identical Lightning fits on CPU."""
     with torch.random.fork_rng():
         a, _ = lightning_fit(mnist, tmp_path / "a", 1, seed=0)
         b, _ = lightning_fit(mnist, tmp_path / "b", 1, seed=0)
@@ -321,8 +301,6 @@ def deterministic():
 def test_max_unpool2d_refuses_to_run_in_deterministic_mode_even_on_cpu(deterministic):
     """Under torch.use_deterministic_algorithms(True), MaxUnpool2d raises, even on the CPU.
 
-    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
-
     Its scatter has no deterministic implementation on any device; the error says so
     instead of returning results that could vary.
     """
@@ -337,8 +315,6 @@ def test_two_seeded_cuda_runs_are_bit_identical_in_deterministic_mode(
     core, deterministic, monkeypatch
 ):
     """On CUDA, with use_deterministic_algorithms(True), two seeded runs are bit-identical.
-
-    Beyond the note: the note never stops and resumes a run; this pins what a checkpoint must hold for the resume to be exact.
 
     cuBLAS needs CUBLAS_WORKSPACE_CONFIG set for deterministic matmuls.
     """

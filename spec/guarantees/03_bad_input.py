@@ -1,5 +1,8 @@
 """Bad input — every public entry point of reference says what it expected; nothing half-written is left.
 
+Beyond the note: the note never feeds its code bad input; this pins the error a user gets
+instead.
+
 Hypothesis feeds wrong shapes, dtypes and values (NaN, empty batches) to the models,
 training loops, data writers, loaders, transforms, checkpoint functions and CLIs.
 PyTorch's own "mat1 and mat2 shapes cannot be multiplied" must never reach a user.
@@ -68,8 +71,6 @@ MODELS = {
 def test_models_accept_exactly_their_input_and_name_it_otherwise(name, x):
     """A model takes exactly the inputs it is built for; anything else fails naming the expected shape.
 
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-
     Expected acceptance is written independently of the reference's check, from the
     layer arithmetic. float16 on the CPU is accepted only if it computes.
     """
@@ -86,10 +87,7 @@ def test_models_accept_exactly_their_input_and_name_it_otherwise(name, x):
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_models_refuse_what_is_not_a_tensor(name):
-    """A list or NumPy array instead of a tensor is refused with a TypeError naming the tensor expected.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """A list or NumPy array instead of a tensor is refused with a TypeError naming the tensor expected."""
     build = MODELS[name][0]
     for bad in ([[0.0]], np.zeros((1, 1, 32, 32), dtype=np.float32)):
         with pytest.raises(TypeError, match=r"float tensor shaped"):
@@ -98,8 +96,6 @@ def test_models_refuse_what_is_not_a_tensor(name):
 
 def test_a_nan_input_propagates_through_a_model_but_stops_the_training_loop():
     """NaN in an input gives NaN out of the model (no error), but the training step refuses a NaN loss.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
 
     Checking every forward for NaN would cost a device sync per call; the loops check
     the loss they already read, and stop before the update corrupts the weights.
@@ -116,10 +112,7 @@ def test_a_nan_input_propagates_through_a_model_but_stops_the_training_loop():
 
 # ---------------------------------------------------------------- training loops
 def test_the_cifar_loop_stops_on_a_nan_batch_naming_where():
-    """cifar10.train raises FloatingPointError at the first non-finite loss, naming epoch and mini-batch.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """cifar10.train raises FloatingPointError at the first non-finite loss, naming epoch and mini-batch."""
     net = cifar10.Net()
     criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
     good = (torch.zeros(4, 3, 32, 32), torch.zeros(4, dtype=torch.long))
@@ -134,10 +127,7 @@ def test_the_cifar_loop_stops_on_a_nan_batch_naming_where():
 
 @pytest.mark.parametrize(("epochs", "every"), [(0, 10), (1, 0), (-1, 5)])
 def test_the_cifar_loop_refuses_nonsense_settings(epochs, every):
-    """epochs and print_every must be positive.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """epochs and print_every must be positive."""
     net = cifar10.Net()
     criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
     with pytest.raises(ValueError, match="expected epochs >= 1 and print_every >= 1"):
@@ -147,10 +137,7 @@ def test_the_cifar_loop_refuses_nonsense_settings(epochs, every):
 @settings(max_examples=40)
 @given(x=tensors(max_dims=3, max_side=12), y=tensors(max_dims=3, max_side=12))
 def test_the_examples_loop_refuses_mismatched_data(x, y):
-    """examples.fit refuses x and y that do not fit the model, naming the shapes expected.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """examples.fit refuses x and y that do not fit the model, naming the shapes expected."""
     model = examples.TwoLayerNet(12, 4, 3)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
     ok = (
@@ -188,10 +175,7 @@ SHAPED = "as a float tensor shaped (N, {}) with N >= 1"
     ids=["a list", "integers", "no rows", "y too wide", "unequal N", "x elsewhere"],
 )  # fmt: skip
 def test_the_examples_loop_names_what_it_expected_and_what_it_got(x, y, error, message):
-    """Each refusal of examples.fit in full: which argument, the shape expected, what came.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """Each refusal of examples.fit in full: which argument, the shape expected, what came."""
     model = examples.TwoLayerNet(12, 4, 3)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
     with pytest.raises(error) as raised:
@@ -201,10 +185,7 @@ def test_the_examples_loop_names_what_it_expected_and_what_it_got(x, y, error, m
 
 
 def test_the_examples_loop_stops_on_nan():
-    """A NaN target makes examples.fit stop with FloatingPointError at step 0.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """A NaN target makes examples.fit stop with FloatingPointError at step 0."""
     x, y = torch.randn(4, 12), torch.full((4, 3), float("nan"))
     model = examples.TwoLayerNet(12, 4, 3)
     with pytest.raises(FloatingPointError, match="at step 0"):
@@ -220,10 +201,7 @@ def test_the_examples_loop_stops_on_nan():
     n_test=st.one_of(st.integers(-3, 0), st.just(2.5), st.none()),
 )
 def test_the_cifar_writer_refuses_bad_sizes_and_writes_nothing(tmp_path_factory, n_train, n_test):
-    """write_cifar10 refuses sizes that are not integers (or too small), before writing anything.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """write_cifar10 refuses sizes that are not integers (or too small), before writing anything."""
     root = tmp_path_factory.mktemp("bad")
     with pytest.raises(ValueError, match=r"must be an integer >= \d"):
         cifar10_data.write_cifar10(root / "x", n_train, 5 if n_test is None else n_test)
@@ -231,10 +209,7 @@ def test_the_cifar_writer_refuses_bad_sizes_and_writes_nothing(tmp_path_factory,
 
 
 def test_loading_a_missing_data_set_names_the_folder(tmp_path):
-    """load_cifar10 and make_loaders on an empty directory say which folder is missing.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """load_cifar10 and make_loaders on an empty directory say which folder is missing."""
     with pytest.raises(FileNotFoundError, match="no cifar-10-batches-py/ under"):
         cifar10_data.load_cifar10(tmp_path)
     with pytest.raises(FileNotFoundError, match="no cifar-10-batches-py/ under"):
@@ -243,19 +218,13 @@ def test_loading_a_missing_data_set_names_the_folder(tmp_path):
 
 @pytest.mark.parametrize("batch_size", [0, -4])
 def test_make_loaders_refuses_a_batch_size_below_one(tmp_path, batch_size):
-    """batch_size must be at least 1.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """batch_size must be at least 1."""
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         cifar10.make_loaders(tmp_path, batch_size=batch_size)
 
 
 def test_the_idx_writer_refuses_what_mnist_cannot_hold(tmp_path):
-    """write_idx takes uint8 labels (1-d) or images (3-d) only, and writes nothing otherwise.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """write_idx takes uint8 labels (1-d) or images (3-d) only, and writes nothing otherwise."""
     pytest.importorskip("pytorch_lightning")
     write_idx = lightning_mnist.write_idx
 
@@ -271,8 +240,6 @@ def test_the_idx_writer_refuses_what_mnist_cannot_hold(tmp_path):
 def test_transforms_refuse_what_is_not_an_image(name, bad):
     """The transforms refuse non-images, naming the PIL image or (C, H, W) tensor they expect.
 
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-
     torchvision alone says only "Unexpected type <class 'str'>".
     """
     if getattr(transforms, name) is None:
@@ -285,10 +252,7 @@ def test_transforms_refuse_what_is_not_an_image(name, bad):
 @settings(max_examples=40)
 @given(a=tensors(max_dims=2, max_side=6), b=tensors(max_dims=2, max_side=6))
 def test_per_class_accuracy_refuses_mismatched_predictions(a, b):
-    """per_class_accuracy takes two 1-d tensors of one length, and says so otherwise.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """per_class_accuracy takes two 1-d tensors of one length, and says so otherwise."""
     a, b = a.long().clamp(0, 9), b.long().clamp(0, 9)
     if a.dim() == 1 and b.dim() == 1 and a.shape == b.shape:
         _, confusion = cifar10.per_class_accuracy(a, b)
@@ -302,10 +266,7 @@ def test_per_class_accuracy_refuses_mismatched_predictions(a, b):
 @settings(max_examples=30)
 @given(data=st.binary(max_size=300))
 def test_any_bytes_either_load_as_tensors_or_fail_with_a_checkpoint_error(data):
-    """Arbitrary bytes never crash the loader with anything but a CheckpointError.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """Arbitrary bytes never crash the loader with anything but a CheckpointError."""
     try:
         loaded = checkpoint.load_bytes(data)
     except checkpoint.CheckpointError as e:
@@ -339,10 +300,7 @@ def test_any_bytes_either_load_as_tensors_or_fail_with_a_checkpoint_error(data):
 def test_clis_refuse_bad_flags_with_one_line_and_write_nothing(
     module, argv, message, tmp_path, capsys
 ):
-    """Every command line refuses bad flags with exit status 2 and one error line, writing nothing.
-
-    Beyond the note: the note never feeds its code bad input; this pins the error a user gets instead.
-    """
+    """Every command line refuses bad flags with exit status 2 and one error line, writing nothing."""
     main = cifar10_demo.main if module == "cifar10_demo" else cifar10_data.main
     argv = [a.replace("ROOT", str(tmp_path / "root")) for a in argv]
     if module == "cifar10_demo":

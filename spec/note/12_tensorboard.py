@@ -1,4 +1,8 @@
-"""Visualizing Models, Data, and Training with TensorBoard — written with SummaryWriter, read back with TensorBoard's own reader."""
+"""Visualizing Models, Data, and Training with TensorBoard — written with SummaryWriter, read back with TensorBoard's own reader.
+
+Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
+the linked tutorial writes.
+"""
 
 import io
 import warnings
@@ -80,9 +84,6 @@ def run(tmp_path_factory, data_root):
 def test_writing_the_run_raises_no_warning_of_its_own(run):
     """write_run warns about nothing but what torch itself says of add_graph's tracer.
 
-    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
-    the linked tutorial writes.
-
     (A softmax without ``dim=`` would say "Implicit dimension choice"; tracing a model
     that reads its input's shape in Python says TracerWarning, which is harmless here.)
     """
@@ -92,11 +93,7 @@ def test_writing_the_run_raises_no_warning_of_its_own(run):
 
 
 def test_the_run_has_images_scalars_pr_curves_and_a_graph(run):
-    """The event file holds the tutorial's images, the loss scalar, ten PR curves and the graph.
-
-    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
-    the linked tutorial writes.
-    """
+    """The event file holds the tutorial's images, the loss scalar, ten PR curves and the graph."""
     written, acc = run
     tags = acc.Tags()
     # the tutorial's tags, by name
@@ -109,9 +106,6 @@ def test_the_run_has_images_scalars_pr_curves_and_a_graph(run):
 
 def test_matplotlib_imshow_unnormalizes_to_hwc_in_0_1():
     """matplotlib_imshow(img) turns a (3, H, W) image in [-1, 1] into an (H, W, 3) array in [0, 1].
-
-    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
-    the linked tutorial writes.
 
     x / 2 + 0.5 inverts Normalize((0.5,)*3, (0.5,)*3); values outside [-1, 1] (an
     augmentation's overshoot) are clipped. Expected from the formula, in NumPy.
@@ -136,9 +130,6 @@ class FixedScores(torch.nn.Module):
 
 def test_the_predictions_figure_titles_each_image_with_its_prediction_and_truth():
     """plot_classes_preds titles each image "<predicted>, <probability>% (label: <truth>)", green when right, red when wrong.
-
-    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
-    the linked tutorial writes.
 
     The scores are fixed, so the softmax probabilities are known: image 0 is predicted
     "car" (right), image 1 "bird" (wrong, it is a "cat").
@@ -172,9 +163,6 @@ def test_the_predictions_figure_titles_each_image_with_its_prediction_and_truth(
 def test_the_image_grid_decodes_to_the_grid_size(run, data_root):
     """add_image of make_grid(4 images) stores a PNG of 2 + 4 x (32 + 2) by 36 pixels.
 
-    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
-    the linked tutorial writes.
-
     make_grid puts a 2-pixel border around every image: width 2 + 4 * 34 = 138,
     height 2 + 34 = 36. The PNG is decoded to check, not just its header fields: each of
     its four tiles is one of the training images, un-normalized back to its own pixels
@@ -197,9 +185,6 @@ def test_the_image_grid_decodes_to_the_grid_size(run, data_root):
 def test_the_training_loss_has_one_value_per_logging_step(run):
     """add_scalar('training loss', running_loss / N, step) reads back with the same steps and values.
 
-    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
-    the linked tutorial writes.
-
     Scalars are stored as float32: compared at float32 precision.
     """
     written, acc = run
@@ -220,11 +205,7 @@ def test_the_training_loss_has_one_value_per_logging_step(run):
 
 
 def test_the_predictions_figure_is_an_image_per_logging_step(run):
-    """add_figure('predictions vs. actuals', fig, step) stores a rendered PNG at each step.
-
-    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
-    the linked tutorial writes.
-    """
+    """add_figure('predictions vs. actuals', fig, step) stores a rendered PNG at each step."""
     written, acc = run
     events = acc.Images(tb.FIGURE_TAG)
     assert [e.step for e in events] == written.figure_steps
@@ -235,9 +216,6 @@ def test_the_predictions_figure_is_an_image_per_logging_step(run):
 
 def test_each_pr_curve_is_six_rows_of_127_thresholds(run, data_root):
     """add_pr_curve stores a (6, 127) tensor per class: TP, FP, TN, FN, precision, recall.
-
-    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
-    the linked tutorial writes.
 
     At the lowest threshold everything is predicted positive: TP + FN = positives and
     TP + FP = all 40 test images; recall there is 1.
@@ -261,9 +239,6 @@ def test_each_pr_curve_is_six_rows_of_127_thresholds(run, data_root):
 
 def test_the_embedding_writes_tensors_metadata_sprite_and_config(run, data_root):
     """add_embedding writes tensors.tsv, metadata.tsv, a sprite and projector_config.pbtxt.
-
-    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
-    the linked tutorial writes.
 
     32 images of 3x32x32 flatten to 3072 features; the sprite tiles 32 thumbnails
     in a square of ceil(sqrt(32)) = 6 per side: 192 x 192 pixels.
@@ -291,9 +266,6 @@ def test_the_embedding_writes_tensors_metadata_sprite_and_config(run, data_root)
 def test_add_scalars_writes_one_subdirectory_per_key(run):
     """add_scalars('loss', {'train': ..., 'val': ...}, step) writes logdir/loss_train and logdir/loss_val.
 
-    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
-    the linked tutorial writes.
-
     Each key becomes its own run (sub-directory) holding a scalar tagged with the main tag.
     """
     written, _ = run
@@ -311,9 +283,6 @@ def test_add_scalars_writes_one_subdirectory_per_key(run):
 
 def test_add_hparams_writes_a_subdirectory_with_the_metric(run):
     """add_hparams(hparams, metrics, run_name='hparams') writes logdir/hparams: the hparams and the metric.
-
-    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
-    the linked tutorial writes.
 
     The hparams plugin's summaries carry no tensor, so EventAccumulator skips them;
     they are read from the raw events with TensorBoard's EventFileLoader and decoded
@@ -348,9 +317,6 @@ def test_add_hparams_writes_a_subdirectory_with_the_metric(run):
 @pytest.mark.fact
 def test_add_graph_traces_with_torch_jit_which_is_deprecated(tmp_path):
     """add_graph works by torch.jit.trace, which recent torch marks deprecated (FutureWarning).
-
-    Beyond the note: its TensorBoard section is only a link to the tutorial; this checks what
-    the linked tutorial writes.
 
     Tracing warns that ``torch.jit.trace`` is deprecated in favour of
     ``torch.compile``/``torch.export`` — today's warning, tomorrow's breakage for
