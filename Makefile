@@ -112,12 +112,18 @@ lock:
 	rm -rf .venv-lock
 
 ## matrix: the installed release against torch==$(TORCH) (older or newer) and the upgrade
-## report, older -> newer; its companions are chosen by rule (spec/helpers/companions.py)
+## report, older -> newer; its companions are chosen by rule (spec/helpers/companions.py);
+## IMPL=DIR compares your implementation instead of reference/; a supported release only
 matrix: $(STAMP)
+	@$(PY) -m spec.helpers.companions check $(TORCH)
 	@$(PY) -m spec.helpers.companions install $(TORCH) $(MATRIX_VENV) $(if $(TORCHVISION),--torchvision $(TORCHVISION))
 	mkdir -p reports
-	$(PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider --run-report reports/run-torch$(CURRENT).json || true
-	$(MATRIX_PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider --run-report reports/run-torch$(TORCH).json || true
+	@if [ -z "$(IMPL)" ] && $(PY) -m spec.helpers.companions fresh reports/run-torch$(CURRENT).json $(CURRENT); then \
+	    echo "reusing reports/run-torch$(CURRENT).json: this commit, torch $(CURRENT)"; \
+	else $(PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider $(IMPL_OPTION) \
+	    --run-report reports/run-torch$(CURRENT).json || true; fi
+	$(MATRIX_PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider $(IMPL_OPTION) \
+	    --run-report reports/run-torch$(TORCH).json || true
 	set -- $$($(PY) -m spec.helpers.companions order $(CURRENT) $(TORCH)); \
 	    $(PY) -m spec.helpers.compare reports/run-torch$$1.json reports/run-torch$$2.json \
 	        -o reports/upgrade-$$1-to-$$2.md && echo "upgrade report: reports/upgrade-$$1-to-$$2.md"

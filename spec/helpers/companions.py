@@ -5,6 +5,8 @@ Used by the atlas (.ci/noxfile.py, one nox session per release) and by ``make ma
     python -m spec.helpers.companions pins 2.0.1          # what goes beside torch 2.0.1
     python -m spec.helpers.companions install 2.0.1 .venv-torch2.0.1 [--torchvision V]
     python -m spec.helpers.companions order 2.15.0 2.14.1  # -> "2.14.1 2.15.0"
+    python -m spec.helpers.companions check 2.0             # refused: names 2.0.1 and the rest
+    python -m spec.helpers.companions fresh reports/run-torch2.14.1.json 2.14.1  # reusable?
 
 ``install`` uses uv (pip's configuration, and so a pip constraints file, does not apply
 to it); where the resolver finds no set, it ends with one line naming the conflicting
@@ -20,7 +22,7 @@ import sys
 from pathlib import Path
 
 from packaging.requirements import Requirement
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 try:
     import tomllib
@@ -108,20 +110,75 @@ def uv() -> str:
     return str(sibling) if sibling.exists() else shutil.which("uv") or "uv"
 
 
+def unsupported(torch: str) -> str | None:
+    """Why ``torch`` cannot be compared (one line naming the supported releases), or None.
+
+    A release must be given with its patch number, as one of ``RELEASES``: "2.0" would
+    install 2.0.0, which no torchvision on the registry is built for."""
+    if torch in RELEASES:
+        return None
+    listed = ", ".join(RELEASES)
+    try:
+        minor = Version(torch).release[:2]
+    except InvalidVersion:
+        return f"matrix: {torch!r} is not a torch release; supported: {listed}"
+    same_minor = [r for r in RELEASES if Version(r).release[:2] == minor]
+    hint = f" (did you mean {same_minor[0]}?)" if same_minor else ""
+    return f"matrix: torch {torch} is not a supported release{hint}; supported: {listed}"
+
+
 def install(torch: str, venv: Path, torchvision: str | None = None) -> int:
+    why = unsupported(torch)
+    if why:
+        print(why)
+        return 2
     python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([uv(), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-    wanted = pins(torch, torchvision)
-    result = subprocess.run(
-        [uv(), "pip", "install", "--quiet", "--python", str(python), *wanted],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    created = not venv.exists()
+    try:
+        if not python.exists():
+            subprocess.run([uv(), "venv", "--quiet", "--python", sys.executable, str(venv)],
+                           check=True, capture_output=True, text=True)  # fmt: skip
+        wanted = pins(torch, torchvision)
+        result = subprocess.run(
+            [uv(), "pip", "install", "--quiet", "--python", str(python), *wanted],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as e:
+        result = subprocess.CompletedProcess(e.args, 1, "", getattr(e, "stderr", None) or str(e))
+        wanted = [f"torch=={torch}"]
     if result.returncode:
+        if created:  # nothing half-installed is left to be taken for a working venv
+            shutil.rmtree(venv, ignore_errors=True)
         shown = " ".join(p for p in wanted if p.startswith(("torch==", "torchvision==", "numpy")))
         print(f"matrix: {shown} cannot be installed: {conflict_line(result.stderr)}")
         return 1
     return 0
+
+
+def fresh(report: Path, torch: str) -> bool:
+    """True where ``report`` is a run report of this spec's commit, clean then and now,
+    on torch ``torch``: ``make matrix`` reuses it instead of running the spec again."""
+    import json
+
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    spec = data.get("spec") or {}
+    head = _git("rev-parse", "HEAD")
+    clean_now = _git("status", "--porcelain") == ""
+    same_torch = str(data.get("versions", {}).get("torch", "")).split("+")[0] == torch
+    return bool(head) and spec.get("commit") == head and not spec.get("dirty", True) \
+        and clean_now and same_torch  # fmt: skip
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=PYPROJECT.parent, capture_output=True,
+                              text=True, check=True, timeout=30)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("torch")
     i.add_argument("venv", type=Path)
     i.add_argument("--torchvision")
+    c = sub.add_parser("check", help="exit 2 with one line unless a release is supported")
+    c.add_argument("torch")
+    f = sub.add_parser("fresh", help="exit 0 where a run report can be reused (same commit, torch)")
+    f.add_argument("report", type=Path)
+    f.add_argument("torch")
     o = sub.add_parser("order", help="print two releases, older first")
     o.add_argument("a")
     o.add_argument("b")
@@ -142,6 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(pins(args.torch, args.torchvision)))
     elif args.command == "install":
         return install(args.torch, args.venv, args.torchvision)
+    elif args.command == "check":
+        why = unsupported(args.torch)
+        if why:
+            print(why)
+        return 2 if why else 0
+    elif args.command == "fresh":
+        return 0 if fresh(args.report, args.torch) else 1
     else:
         print(" ".join(sorted((args.a, args.b), key=Version)))
     return 0

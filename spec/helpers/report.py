@@ -449,11 +449,30 @@ def run_report(checklist: Checklist, warned: dict[str, set[str]]) -> dict:
         "schema": SCHEMA,
         "versions": environment.versions(),
         "implementation": implementation_info(),
+        "spec": spec_info(),
         "devices": environment.device_info(),
         "counts": dict(checklist.counts()),
         "tests": tests,
         "goldens": goldens,
     }
+
+
+def spec_info() -> dict:
+    """The spec's own commit, and whether its checkout had changes (a report of a clean
+    commit can be reused: ``make matrix``)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                                  check=True, timeout=30).stdout.strip()  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "HEAD")
+    return {"commit": commit or None, "dirty": bool(git("status", "--porcelain")) or not commit}
 
 
 def implementation_info() -> dict:

@@ -31,6 +31,81 @@ def test_the_supported_range_has_every_minor_release_from_2_0_to_the_newest():
     assert {(2, m) for m in range(16)} | {(1, 13)} == minors
 
 
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [("2.0", "(did you mean 2.0.1?)"), ("9.9.9", None), ("2.0.0", "(did you mean 2.0.1?)"),
+     ("latest", None)],
+)  # fmt: skip
+def test_a_release_outside_the_supported_list_is_refused_in_one_line_listing_them(
+    given, hint, tmp_path, capsys
+):
+    """No patch number, unknown, no companions: refused in one line naming every supported one.
+
+    Nothing is installed and no venv is made."""
+    why = companions.unsupported(given)
+    assert why.count("\n") == 0
+    assert why.endswith("supported: " + ", ".join(companions.RELEASES))
+    assert (hint in why) if hint else "did you mean" not in why
+    venv = tmp_path / "venv"
+    assert companions.install(given, venv) == 2
+    assert capsys.readouterr().out.strip() == why
+    assert not venv.exists()
+    assert companions.unsupported("2.14.1") is None
+
+
+def fake_uv(tmp_path, fail_install: bool):
+    """A ``uv`` that makes the venv folder and fails (or passes) the install like uv does."""
+    script = tmp_path / "uv"
+    script.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = venv ]; then mkdir -p "$4/bin"; touch "$4/bin/python"; exit 0; fi\n'
+        + (f"printf '%s' {UV_CONFLICT!r} >&2; exit 1\n" if fail_install else "exit 0\n")
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_failed_install_leaves_no_venv_behind(tmp_path, monkeypatch, capsys):
+    """An install the resolver refuses removes the venv it created (one it did not create stays)."""
+    monkeypatch.setattr(companions, "uv", lambda: fake_uv(tmp_path, fail_install=True))
+    venv = tmp_path / ".venv-torch2.0.1"
+    assert companions.install("2.0.1", venv) == 1
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("matrix: torch==2.0.1 torchvision==0.15.2 numpy<2 cannot be installed")
+    assert "Because torchvision==0.20.1 depends on torch==2.5.1" in out
+    assert not venv.exists()
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()
+    assert companions.install("2.0.1", venv) == 1
+    assert venv.exists()  # somebody's venv: not ours to delete
+
+
+def test_a_run_report_of_this_commit_and_release_is_reused(tmp_path, monkeypatch):
+    """make matrix reuses the installed release's run report only for the same clean commit.
+
+    And the same torch release; a checkout changed since is run again."""
+    git = {("rev-parse", "HEAD"): "abc123", ("status", "--porcelain"): ""}
+    monkeypatch.setattr(companions, "_git", lambda *args: git[args])
+    report = tmp_path / "run.json"
+
+    def write(**spec):
+        data = {"spec": {"commit": "abc123", "dirty": False, **spec},
+                "versions": {"torch": "2.14.1+cu130"}}  # fmt: skip
+        report.write_text(json.dumps(data))
+
+    write()
+    assert companions.fresh(report, "2.14.1")
+    assert not companions.fresh(report, "2.13.0")
+    write(commit="def456")
+    assert not companions.fresh(report, "2.14.1")
+    write(dirty=True)
+    assert not companions.fresh(report, "2.14.1")
+    write()
+    git[("status", "--porcelain")] = " M reference/cifar10.py"
+    assert not companions.fresh(report, "2.14.1")  # the checkout changed since
+    assert not companions.fresh(tmp_path / "missing.json", "2.14.1")
+
+
 def test_an_unresolvable_install_is_reported_in_one_line_naming_the_pins():
     """uv's explanation is reduced to the sentence that names the conflicting pins."""
     line = companions.conflict_line(UV_CONFLICT)
