@@ -18,7 +18,7 @@ pytestmark = pytest.mark.fact
 
 
 @pytest.mark.parametrize("drift", DRIFT, ids=[d.id for d in DRIFT])
-def test_the_installed_release_shows_the_behaviour_its_version_predicts(drift):
+def test_the_installed_release_shows_the_behaviour_its_version_predicts(drift, record_property):
     """Each drift row holds on the installed release: the new behaviour from `changed_in` on, the old one before.
 
     (The note as a whole, written in 2020 for torch ~1.5; each row's own line is
@@ -27,10 +27,15 @@ def test_the_installed_release_shows_the_behaviour_its_version_predicts(drift):
     version = installed(drift.library)
     if version is None:
         pytest.skip(f"{drift.library} is not installed")
+    # What was seen, for the upgrade report (spec/helpers/compare.py): which side of the
+    # change this release is on, checked.
+    record_property("release", f"{drift.library} {version}")
     if version >= Version(drift.changed_in):
         drift.check_new()
+        record_property("observed", "new behaviour")
     elif drift.check_old is not None:
         drift.check_old()
+        record_property("observed", "old behaviour")
     else:
         pytest.skip(
             f"{drift.library} {version} predates {drift.changed_in}; old behaviour not pinned"

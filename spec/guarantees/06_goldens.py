@@ -95,7 +95,7 @@ def check_golden(request, num_regression):
             k: [float(x) for x in torch.as_tensor(v).double().flatten()] for k, v in data.items()
         }
         request.node.user_properties.append(
-            (GOLDEN_KEY, {"name": f"{name}-{device}", "values": columns})
+            (GOLDEN_KEY, {"name": f"{name}-{device}", "values": columns, "tolerance": tolerance})
         )
         path = golden_path(name, device, regen)
         # num_regression converts the dict's lists to arrays in place: give it a copy, so

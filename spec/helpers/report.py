@@ -189,6 +189,19 @@ class Checklist:
         return Counter(e.reason for e in self.entries.values() if e.outcome == "skipped")
 
 
+def library_of(filename: str) -> str:
+    """The library a warning came from, by the file that emitted it: the package folder
+    under site-packages ('torch', 'pytorch_lightning'), else the project's own folder."""
+    parts = Path(str(filename)).parts
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts and parts.index(marker) + 1 < len(parts):
+            return parts[parts.index(marker) + 1].removesuffix(".py")
+    for own in ("reference", "spec", "benchmarks"):
+        if own in parts:
+            return own
+    return Path(str(filename)).stem or "?"
+
+
 def figures_of(properties) -> dict[str, str]:
     """The figures a test measured: every ``record_property(name, value)`` of its own
     (the plugin's keys start with ``spec_``). Floats print with 4 significant digits."""
@@ -390,6 +403,7 @@ class Recorder:
         self.config = config
         self.checklist = Checklist()
         self.warnings: dict[str, set[str]] = defaultdict(set)
+        self.warning_libraries: dict[str, str] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.checklist.record(report)
@@ -400,9 +414,9 @@ class Recorder:
     def pytest_warning_recorded(self, warning_message, when, nodeid, location) -> None:
         if nodeid and issubclass(warning_message.category, TRACKED_WARNINGS):
             text = str(warning_message.message).strip().splitlines()
-            self.warnings[nodeid].add(
-                f"{warning_message.category.__name__}: {text[0] if text else ''}"
-            )
+            line = f"{warning_message.category.__name__}: {text[0] if text else ''}"
+            self.warnings[nodeid].add(line)
+            self.warning_libraries[line] = library_of(warning_message.filename)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.config.getoption("--checklist"):
@@ -421,15 +435,19 @@ class Recorder:
             out = Path(path)
             out.parent.mkdir(parents=True, exist_ok=True)
             tmp = out.with_suffix(out.suffix + ".tmp")
-            data = run_report(self.checklist, self.warnings)
+            data = run_report(self.checklist, self.warnings, self.warning_libraries)
             tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
             tmp.replace(out)
             terminalreporter.write_line(f"run report written to {out}")
 
 
-def run_report(checklist: Checklist, warned: dict[str, set[str]]) -> dict:
-    """The machine-readable report of one run (schema ``SCHEMA``)."""
-    tests, goldens = {}, {}
+def run_report(
+    checklist: Checklist, warned: dict[str, set[str]], libraries: dict[str, str] | None = None
+) -> dict:
+    """The machine-readable report of one run (schema ``SCHEMA``); ``libraries``: the
+    library that emitted each warning (from its file), for the upgrade report."""
+    libraries = libraries or {}
+    tests, goldens, tolerances = {}, {}, {}
     for nodeid, e in sorted(checklist.entries.items()):
         tests[nodeid] = {
             "chapter": short(e.chapter),
@@ -445,6 +463,8 @@ def run_report(checklist: Checklist, warned: dict[str, set[str]]) -> dict:
         }
         for golden in e.goldens:
             goldens[golden["name"]] = golden["values"]
+            if golden.get("tolerance") is not None:
+                tolerances[golden["name"]] = golden["tolerance"]
     return {
         "schema": SCHEMA,
         "versions": environment.versions(),
@@ -454,6 +474,8 @@ def run_report(checklist: Checklist, warned: dict[str, set[str]]) -> dict:
         "counts": dict(checklist.counts()),
         "tests": tests,
         "goldens": goldens,
+        "golden_tolerances": tolerances,
+        "warning_libraries": dict(sorted(libraries.items())),
     }
 
 

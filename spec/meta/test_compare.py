@@ -45,13 +45,104 @@ def files(tmp_path):
 def test_the_upgrade_report_lists_outcomes_goldens_and_warnings(files):
     text = compare.compare(*(compare.load_report(p) for p in files))
     assert "| torch | 2.9.1 | 2.14.1 **changed** |" in text
-    assert "| `a` | passed | failed |" in text
+    assert "- `a`: passed -> failed (no reason recorded on either side)" in text
     assert "only old: `gone`" in text
     assert "only new: `new`" in text
-    assert "| g | col | 0.5 | 0.25 |" in text
+    assert "| g | col | 0.5 | 0.25 | 3.81e-06 | — | a real change |" in text
     assert "| g | same |" not in text  # unchanged columns are not listed
-    assert "- `b`: DeprecationWarning: y" in text.split("went away")[0]
-    assert "- `b`: FutureWarning: x" in text.split("went away")[1]
+    appeared, gone = text.split("## Warnings that went away")
+    assert "| DeprecationWarning: y | ? | 1 | — |" in appeared.split("## Warnings that appeared")[1]
+    assert "| FutureWarning: x | ? | 1 | — |" in gone
+    assert text.splitlines()[2] == (
+        "**torch 2.9.1 -> 2.14.1: 0 behaviour change(s) that touch the note's code, 1 new "
+        "failure(s), 1 test(s) changed outcome, goldens: 1 column(s) moved (0 within float32 "
+        "rounding, 1 beyond), 1 new warning family (1 deprecation(s))**"
+    )
+
+
+DRIFT_ID = "spec/guarantees/05_drift.py::" + compare.DRIFT_TEST
+
+
+def drift_entry(observed, release, outcome="passed", reason=""):
+    measured = {"observed": observed, "release": release} if observed else {}
+    return {**entry(outcome), "measured": measured, "reason": reason}
+
+
+def test_a_behaviour_change_between_the_releases_is_named_with_what_each_side_saw():
+    """The drift rows whose change lies between the two runs, as each run observed them."""
+    row = "clamp(min=0) passes no gradient at exactly 0"
+    load = "torch.load defaults to weights_only=True"
+    both = f"{DRIFT_ID}[{row}]"
+    one = f"{DRIFT_ID}[{load}]"
+    old = run({both: drift_entry("old behaviour", "torch 2.9.1"),
+               one: drift_entry(None, None, "skipped", "old behaviour not pinned")},
+              torch="2.5.1")  # fmt: skip
+    new = run({both: drift_entry("new behaviour", "torch 2.14.1"),
+               one: drift_entry("new behaviour", "torch 2.14.1")})  # fmt: skip
+    text = compare.compare(old, new)
+    assert "1 behaviour change(s) that touch the note's code (clamp(min=0)" in text
+    table = text.split("## Behaviour that changed")[1].split("##")[0]
+    assert (
+        f"| {row} | torch 2.14 | old behaviour (torch 2.9.1) | new behaviour (torch 2.14.1) |"
+        in table
+    )
+    assert "d/dx clamp(x, min=0) at x == 0 is 0" in table  # what it means, from the table
+    assert (
+        f"| {load} | torch 2.6 | old behaviour not pinned | new behaviour (torch 2.14.1) |" in table
+    )
+    assert "Seen on one side only: torch.load defaults to weights_only=True." in table
+    same = compare.compare(new, new)
+    assert "None: no drift row changes between these releases." in same
+
+
+def test_many_tests_changed_for_one_reason_read_as_one_line():
+    """Six skips that pass for one reason are one line, the tests folded; both sides' reasons."""
+    why = "torchvision.transforms.v2 needs torchvision >= 0.16"
+    old = run({f"t{i}": {**entry("skipped"), "reason": why} for i in range(6)}
+              | {"x": {**entry("xfailed"), "reason": "strict: fails before 2.4"}})  # fmt: skip
+    new = run({f"t{i}": entry("passed") for i in range(6)} | {"x": entry("passed")})
+    text = compare.compare(old, new)
+    assert f"- **6 tests** skipped -> passed (old: {why})" in text
+    assert "<summary>the tests</summary>" in text
+    assert "- `x`: xfailed -> passed (old: strict: fails before 2.4)" in text
+
+
+def test_goldens_read_as_rounding_or_a_real_change_against_their_tolerance():
+    """A column moved by a few float32 ulps reads as rounding; its tolerance: within or beyond."""
+    old = run({}, {"g": {"tiny": [1000.0], "big": [1.0]}})
+    old["golden_tolerances"] = {"g": {"atol": 1e-6, "rtol": 1e-5}}
+    new = run({}, {"g": {"tiny": [1000.0 + 2**-13], "big": [1.1]}})
+    text = compare.compare(old, new)
+    assert (
+        "| g | tiny | 0.000122 | 1.22e-07 | 0.00191 | atol 1e-06 rtol 1e-05: within "
+        "| float32 rounding |" in text
+    )
+    assert (
+        "| g | big | 0.1 | 0.1 | 1.91e-06 | atol 1e-06 rtol 1e-05: beyond | a real change |" in text
+    )
+
+
+def test_warnings_are_grouped_by_message_with_their_library_and_removal():
+    """One row per message: the library that emitted it, how many tests, the release removing it."""
+    message = "FutureWarning: `x` is deprecated and will be removed in 2.16"
+    old = run({"a": entry("passed"), "b": entry("passed")})
+    new = run({"a": entry("passed", [message]), "b": entry("passed", [message])})
+    new["warning_libraries"] = {message: "torch"}
+    text = compare.compare(old, new)
+    assert f"| {message} | torch | 2 | 2.16 |" in text
+    assert "1 new warning family (1 deprecation(s))" in text
+    assert (
+        compare.removal_of("pretrained is deprecated since 0.13, may be removed in the future")
+        == "a future release"
+    )
+    assert compare.removal_of("UserWarning: something else") == ""
+
+
+def test_the_library_of_a_warning_is_the_package_of_its_file():
+    """site-packages/<package>/... names the package; the project's own folders name themselves."""
+    assert report.library_of("/x/.venv/lib/python3.11/site-packages/torch/jit/_trace.py") == "torch"
+    assert report.library_of("/x/site-packages/pytorch_lightning/trainer.py") == "pytorch_lightning"
+    assert report.library_of("/work/main/reference/cifar10.py") == "reference"
 
 
 def test_benchmark_ratios_are_new_over_old(tmp_path, files):
