@@ -117,13 +117,11 @@ class _Sink:
         self.f.flush()
 
 
-def _save_failed(path: Path, error: BaseException) -> CheckpointSaveError:
-    why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+def _save_failed(path: Path, error: OSError) -> CheckpointSaveError:
+    """The one error of a save that could not complete: the path, the system's reason."""
     before = "the previous checkpoint there is unchanged" if path.exists() else "nothing written"
-    message = f"cannot save {path}: {why} ({before})"
-    if isinstance(error, OSError) and error.errno:
-        return CheckpointSaveError(error.errno, message)
-    return CheckpointSaveError(message)
+    why = error.strerror or error
+    return CheckpointSaveError(error.errno, f"cannot save {path}: {why} ({before})")
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -9,8 +9,10 @@ Every load in ``reference`` goes through ``reference.checkpoint`` with
 """
 
 import importlib
+import io
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -386,6 +388,39 @@ def test_a_lightning_checkpoint_loads_tensors_only(tmp_path, evil):
     with pytest.raises(checkpoint.CheckpointError, match=r"refusing to load .*lit\.ckpt: .*unsafe"):
         checkpoint.load_lightning_checkpoint(lit, path)
     assert not marker.exists()
+
+
+def test_a_lightning_checkpoint_at_a_url_is_left_to_lightnings_filesystems(tmp_path):
+    """A ``scheme://`` path (here fsspec's in-memory ``memory://``) is read by Lightning, tensors only, not refused as a missing local file."""
+    import fsspec
+    import pytorch_lightning as pl
+
+    lit = impl.lightning_mnist.LitMNIST
+    model = lit(data_dir=str(tmp_path))
+    saved = {"state_dict": model.state_dict(), "pytorch-lightning_version": pl.__version__,
+             "hyper_parameters": dict(model.hparams)}  # fmt: skip
+    with fsspec.open("memory://spec/lit.ckpt", "wb") as f:
+        torch.save(saved, f)
+    loaded = checkpoint.load_lightning_checkpoint(lit, "memory://spec/lit.ckpt",
+                                                  data_dir=str(tmp_path))  # fmt: skip
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty", "truncated"])
+def test_a_damaged_lightning_checkpoint_is_refused_naming_its_path(tmp_path, damage):
+    """A missing, empty or truncated local Lightning checkpoint is refused by name, before Lightning reads it."""
+    lit = impl.lightning_mnist.LitMNIST
+    path = tmp_path / "lit.ckpt"
+    if damage != "missing":
+        buffer = io.BytesIO()
+        torch.save({"state_dict": lit(data_dir=str(tmp_path)).state_dict()}, buffer)
+        path.write_bytes(b"" if damage == "empty" else buffer.getvalue()[:2000])
+    expected = {"missing": "no such file", "empty": "the file is empty",
+                "truncated": "truncated or corrupted"}[damage]  # fmt: skip
+    with pytest.raises(
+        checkpoint.CheckpointError, match=f"^cannot load {re.escape(str(path))}: {expected}"
+    ):
+        checkpoint.load_lightning_checkpoint(lit, path, data_dir=str(tmp_path))
 
 
 @pytest.mark.parametrize(

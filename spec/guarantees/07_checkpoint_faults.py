@@ -85,6 +85,10 @@ def test_a_save_bigger_than_the_free_space_fails_naming_the_path_and_keeps_the_o
         with pytest.raises(OSError, match=f"{re.escape(str(path))}.*No space left") as raised:
             checkpoint.save_checkpoint(state(2.0, 1 << 20), path)
         assert raised.value.errno == errno.ENOSPC, raised.value
+        assert str(raised.value) == (
+            f"[Errno {errno.ENOSPC}] cannot save {path}: No space left on device (the previous "
+            "checkpoint there is unchanged)"
+        )  # the reference's wording: the path, the reason, what is left; no temporary's name
         assert path.read_bytes() == before
         assert torch.equal(checkpoint.load_checkpoint(path)["w"], state(1.0, 1000)["w"])
         assert [p.name for p in disk.iterdir()] == ["ckpt.pth"]
@@ -114,8 +118,9 @@ def test_a_first_save_on_a_full_disk_leaves_nothing(tmp_path):
     """With no previous checkpoint, a save that does not fit leaves no file at the path and no temporary."""
     with small_disk(tmp_path / "disk", size="1m") as disk:
         path = disk / "ckpt.pth"
-        with pytest.raises(OSError, match=re.escape(str(path))):
+        with pytest.raises(OSError, match=re.escape(str(path))) as raised:
             checkpoint.save_checkpoint(state(2.0, 1 << 20), path)
+        assert str(raised.value).endswith("No space left on device (nothing written)")
         assert list(disk.iterdir()) == []
 
 
@@ -196,7 +201,8 @@ def test_a_save_that_cannot_complete_raises_one_error_naming_the_path(syscall_fa
         if f["operation"] == "save" and f["raised"]:
             assert f["errno"] == 5, f  # EIO, as injected: the system's reason is kept
             assert "cannot save" in f["message"], f
-            assert "ckpt.pth" in f["message"], f
+            assert "ckpt.pth: Input/output error (" in f["message"], f  # the system's reason
+            assert ".tmp-" not in f["message"], f  # the path the caller gave, not a temporary
 
 
 def test_a_load_whose_reads_fail_refuses_and_never_returns_wrong_tensors(
@@ -212,6 +218,11 @@ def test_a_load_whose_reads_fail_refuses_and_never_returns_wrong_tensors(
         if f["raised"]:
             assert f["raised"] == "CheckpointError", f
             assert "ckpt.pth" in f["message"], f
+            # a failed read is the disk's fault, said so, unless the bytes read so far no
+            # longer make a zip (then it reads as a damaged file)
+            assert ("reading it failed (Input/output error); the file itself may be intact"
+                    in f["message"]) or "truncated or corrupted" in f["message"], f  # fmt: skip
+    assert any("reading it failed" in (f.get("message") or "") for f in loads)
 
 
 def test_a_hub_download_whose_system_calls_fail_keeps_no_partial_file(
