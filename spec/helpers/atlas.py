@@ -7,14 +7,15 @@ Reads, per release, ``session-torchX.json`` (companions, seconds, disk),
 ``companions-torchX.txt`` (what was installed) and ``run-torchX.json`` (the run report),
 and writes one Markdown page: the releases and their companion sets; a chapter x release
 table of outcomes; per drift row the last release seen with the old behaviour and the
-first seen with the new; and every failure, so that where the spec does not hold the
-atlas shows why.
+first seen with the new, and release by release what changed; and every failure, so
+that where the spec does not hold the atlas shows why.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -125,6 +126,24 @@ def drift_observations(releases: list[Release]) -> list[dict]:
     return rows
 
 
+def release_by_release(releases: list[Release]) -> list[str]:
+    """For each step from one release to the next that has a run, the drift rows seen on
+    the old side in the first and on the new side in the second: what moving one release
+    up changes for code like the note's (the upgrade report's view, for every step)."""
+    from spec.helpers.drift import BY_ID
+
+    ran = [r.torch for r in releases if r.run]
+    observed = drift_observations(releases)
+    lines = []
+    for a, b in itertools.pairwise(ran):
+        rows = [row for row in observed if a in row["old"] and b in row["new"]]
+        if rows:
+            lines.append(f"- **torch {a} -> {b}**:")
+            lines += [f"  - {row['id']} ({row['library']} {row['changed_in']}): "
+                      f"{BY_ID[row['id']].now}" for row in rows]  # fmt: skip
+    return lines
+
+
 def machine() -> str:
     """'x86_64, 2 cores, Python 3.11.7': where the atlas ran (the sessions run here)."""
     import os
@@ -197,6 +216,8 @@ def render(releases: list[Release], where: str = "", when: str = "") -> str:
         lines.append(
             f"| {row['id']} | {lib}{row['changed_in']} | {last_old} | {first_new} | {seen} |"
         )
+    lines += ["", "## Release by release: behaviour that changed", ""]
+    lines += release_by_release(releases) or ["No drift row changes between two releases seen."]
     lines += ["", "## Where the spec does not hold", ""]
     for r in releases:
         failures = r.failures()

@@ -155,6 +155,10 @@ def test_the_atlas_page_tables_releases_chapters_and_each_drift_rows_two_sides(t
     assert "| 01 Tensors | — | 1 | 1 | **1 ✗** 0 |" in page
     row = "| clamp(min=0) passes no gradient at exactly 0 | 2.14 | torch 2.13.0 | torch 2.14.1 | 3"
     assert row in page
+    step = page.split("## Release by release")[1].split("##")[0]
+    assert "- **torch 2.13.0 -> 2.14.1**:" in step  # the one step where the row flips
+    assert "  - clamp(min=0) passes no gradient at exactly 0 (torch 2.14): d/dx clamp" in step
+    assert "2.9.1 -> 2.13.0" not in step
     assert "torch 2.0.1: no run report (the install failed)" in page
     assert "`spec/note/01_tensors.py::test_x` — AssertionError: boom" in page
     assert "at most 6.0 GiB of disk" in page
