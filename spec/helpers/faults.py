@@ -148,83 +148,81 @@ class Fiu:
             self.lib.fiu_disable(point.encode())
 
 
+def _attempt(operation) -> dict:
+    try:
+        operation()
+        return {"raised": None}
+    except BaseException as e:
+        return {"raised": type(e).__name__, "message": str(e), "errno": getattr(e, "errno", None)}
+
+
+def each_fault(fiu: Fiu, point: str, prepare, operation):
+    """SQLite's loop for one failure point: run ``operation`` once to count its calls of
+    ``point``, then again failing the 1st, the 2nd, ... call; ``prepare()`` before every
+    run. Yields ``(k, calls, outcome)`` for each fault."""
+    k, calls = 0, 0
+    while k <= calls:
+        prepare()
+        with fiu.failing(point, k) as seen:
+            outcome = _attempt(operation)
+        if k == 0:
+            calls = seen[0]
+        else:
+            yield k, calls, outcome
+        k += 1
+
+
 def syscalls(directory: Path) -> dict:
-    """Each failure point of a save (over an old file, and with none) and of a load, its
-    k-th call failed in turn for every k the operation makes: what each fault left."""
+    """Each failure point of a save (over an old file, and with none), of a load and of a
+    hub download, its k-th call failed in turn for every k: what each fault left."""
     checkpoint, fiu = _checkpoint(), Fiu()
     known = states()
     path = directory / "ckpt.pth"
     faults = []
 
-    def attempt(operation):
-        try:
-            operation()
-            return {"raised": None}
-        except BaseException as e:
-            return {"raised": type(e).__name__, "message": str(e),
-                    "errno": getattr(e, "errno", None)}  # fmt: skip
-
     for previous in ("s1", None):
+
+        def reset(previous=previous):
+            path.unlink(missing_ok=True)
+            if previous:
+                checkpoint.save_checkpoint(known[previous], path)
+
         for point in SAVE_POINTS:
-            k = 0
-            while True:
-                path.unlink(missing_ok=True)
-                if previous:
-                    checkpoint.save_checkpoint(known[previous], path)
-                with fiu.failing(point, k) as calls:
-                    outcome = attempt(lambda: checkpoint.save_checkpoint(known["s2"], path))
-                if k == 0:
-                    n = calls[0]
-                else:
-                    faults.append({"operation": "save", "previous": previous, "point": point,
-                                   "k": k, "calls": n, **outcome, "holds": which(path, known),
-                                   "left": leftovers(directory, path.name)})  # fmt: skip
-                k += 1
-                if k > n:
-                    break
+            save = lambda: checkpoint.save_checkpoint(known["s2"], path)  # noqa: E731
+            for k, n, outcome in each_fault(fiu, point, reset, save):
+                faults.append({"operation": "save", "previous": previous, "point": point,
+                               "k": k, "calls": n, **outcome, "holds": which(path, known),
+                               "left": leftovers(directory, path.name)})  # fmt: skip
     checkpoint.save_checkpoint(known["s3"], path)
+    got: dict = {}
+
+    def right(expected) -> bool:  # what a call returned, if it returned, is what was saved
+        return "w" not in got or bool((got.pop("w") == expected["w"]).all())
+
     for point in LOAD_POINTS:
-        k = 0
-        while True:
-            got: dict = {}
-            with fiu.failing(point, k) as calls:
-                outcome = attempt(
-                    lambda got=got: got.update(w=checkpoint.load_checkpoint(path)["w"])
-                )
-            if k == 0:
-                n = calls[0]
-            else:
-                right = "w" not in got or bool((got["w"] == known["s3"]["w"]).all())
-                faults.append({"operation": "load", "point": point, "k": k, "calls": n,
-                               **outcome, "returned_right_data": right,
-                               "holds": which(path, known)})  # fmt: skip
-            k += 1
-            if k > n:
-                break
+        load = lambda: got.update(w=checkpoint.load_checkpoint(path)["w"])  # noqa: E731
+        for k, n, outcome in each_fault(fiu, point, got.clear, load):
+            faults.append({"operation": "load", "point": point, "k": k, "calls": n, **outcome,
+                           "returned_right_data": right(known["s3"]),
+                           "holds": which(path, known)})  # fmt: skip
     source = directory / "server" / "net.pth"
     source.parent.mkdir()
     checkpoint.save_checkpoint(known["s4"], source)
     cache = directory / "hub"
+
+    def empty_cache():
+        got.clear()
+        shutil.rmtree(cache, ignore_errors=True)
+
+    def download():
+        got.update(w=checkpoint.load_state_dict_from_url(source.as_uri(), model_dir=cache)["w"])
+
     for point in HUB_POINTS:
-        k = 0
-        while True:
-            shutil.rmtree(cache, ignore_errors=True)
-            got = {}
-            with fiu.failing(point, k) as calls:
-                outcome = attempt(lambda got=got: got.update(
-                    w=checkpoint.load_state_dict_from_url(source.as_uri(), model_dir=cache)["w"]
-                ))  # fmt: skip
-            if k == 0:
-                n = calls[0]
-            else:
-                right = "w" not in got or bool((got["w"] == known["s4"]["w"]).all())
-                kept = sorted(p.name for p in cache.iterdir()) if cache.exists() else []
-                faults.append({"operation": "hub", "point": point, "k": k, "calls": n,
-                               **outcome, "returned_right_data": right, "left": kept,
-                               "holds": which(cache / "net.pth", known)})  # fmt: skip
-            k += 1
-            if k > n:
-                break
+        for k, n, outcome in each_fault(fiu, point, empty_cache, download):
+            kept = sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+            faults.append({"operation": "hub", "point": point, "k": k, "calls": n, **outcome,
+                           "returned_right_data": right(known["s4"]), "left": kept,
+                           "holds": which(cache / "net.pth", known)})  # fmt: skip
     return {"faults": faults}
 
 
