@@ -49,6 +49,64 @@ def test_ddp_refuses_a_batch_it_cannot_split_equally(tmp_path):
     assert not (tmp_path / "rank0.pth").exists()
 
 
+def test_make_batches_is_the_same_data_for_every_process_that_asks():
+    """The batches come from their own generator: every call with one seed gives the same
+    data, whatever the global RNG holds (the seed defaults to 0); another seed gives other
+    data. Labels are CIFAR's: 0 to 9, all of them."""
+    first = distributed.make_batches(steps=2, batch_size=100)
+    torch.manual_seed(12345)  # a different global RNG must not change the data
+    again = distributed.make_batches(steps=2, batch_size=100, seed=0)
+    other = distributed.make_batches(steps=2, batch_size=100, seed=1)
+    torch.testing.assert_close(again, first, rtol=0, atol=0)
+    assert not torch.equal(other[0][0], first[0][0]), "seed 1 gave seed 0's images"
+    assert not torch.equal(other[0][1], first[0][1]), "seed 1 gave seed 0's labels"
+    for images, labels in first:
+        assert images.shape == (100, 3, 32, 32)
+        assert labels.shape == (100,)
+        assert labels.dtype == torch.int64
+        assert sorted(labels.unique().tolist()) == list(range(10)), (
+            f"expected labels 0..9 in 100 draws, got {sorted(labels.unique().tolist())}"
+        )
+
+
+def test_make_batches_leaves_the_global_rng_alone():
+    """Drawing the batches does not advance the global RNG a training loop relies on."""
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    distributed.make_batches(steps=2, batch_size=4)
+    torch.testing.assert_close(torch.rand(3), expected, rtol=0, atol=0)
+
+
+def test_initial_state_is_the_same_net_for_every_process_that_asks():
+    """Every process starts DDP from one set of weights: ``initial_state()`` is seed 0's Net
+    whatever the global RNG holds, another seed gives other weights, and the global RNG is
+    left as it was."""
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    default = distributed.initial_state()
+    torch.testing.assert_close(torch.rand(3), expected, rtol=0, atol=0)
+    torch.manual_seed(12345)
+    torch.testing.assert_close(distributed.initial_state(seed=0), default, rtol=0, atol=0)
+    other = distributed.initial_state(seed=1)
+    assert any(not torch.equal(other[k], default[k]) for k in default), "seed 1 gave seed 0's Net"
+
+
+def test_ddp_with_one_process_is_one_process(tmp_path):
+    """``world_size=1``: the one process is rank 0, takes the whole batch, saves, and ends
+    where ``train_single`` ends; a work directory that does not exist yet is made, parents
+    and all, and rank 0's checkpoint is left in it as ``rank0.pth``."""
+    state = distributed.initial_state(seed=0)
+    batches = distributed.make_batches(steps=3, batch_size=4, seed=2)
+    workdir = tmp_path / "not" / "yet"
+    ddp = distributed.train_ddp(state, batches, workdir, world_size=1)
+    single = distributed.train_single(state, batches)
+    torch.testing.assert_close(ddp, single, rtol=1e-5, atol=1e-7)  # as the 2-process test
+    saved = impl.checkpoint.load_checkpoint(workdir / "rank0.pth")
+    torch.testing.assert_close(saved, ddp, rtol=0, atol=0)
+
+
 pl = pytest.importorskip("pytorch_lightning")
 
 
