@@ -279,12 +279,16 @@ class LitMNISTInOrder(LitMNIST):
     """
 
     def train_dataloader(self):
+        try:
+            trainer = self.trainer
+        except RuntimeError:  # Lightning >= 2.0 raises when no Trainer is attached
+            trainer = None
         sampler = None
-        if self.trainer is not None and self.trainer.world_size > 1:
+        if trainer is not None and trainer.world_size > 1:
             sampler = DistributedSampler(
                 self.mnist_train,
-                num_replicas=self.trainer.world_size,
-                rank=self.trainer.global_rank,
+                num_replicas=trainer.world_size,
+                rank=trainer.global_rank,
                 shuffle=False,
             )
         return DataLoader(self.mnist_train, batch_size=self.batch_size, sampler=sampler)

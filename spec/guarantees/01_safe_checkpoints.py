@@ -8,6 +8,7 @@ Every load in ``reference`` goes through ``reference.checkpoint`` with
 ``weights_only=False``); every save is atomic.
 """
 
+import collections
 import importlib
 import io
 import os
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -347,6 +349,54 @@ def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
     assert checkpoint.stale_temporaries(path) == partial  # the killed writer's temporary...
     checkpoint.save_checkpoint({"w": torch.zeros(1)}, path)
     assert checkpoint.stale_temporaries(path) == []  # ...is cleared by the next save
+
+
+class _PausesWhilePickled:
+    """Pickles as an empty OrderedDict, but only once ``go`` is set: a save of it stays in
+    mid-write, its temporary on disk, until then."""
+
+    def __init__(self, writing, go):
+        self.writing, self.go = writing, go
+
+    def __reduce__(self):
+        self.writing.set()
+        assert self.go.wait(60), "the test never let the save finish"
+        return (collections.OrderedDict, ())
+
+
+def test_a_save_in_progress_keeps_its_temporary_while_another_save_of_the_path_runs(tmp_path):
+    """A save half-way through in another thread is alive: it is not a stale temporary, the
+    next save of the same path leaves it alone, and it then completes."""
+    path = tmp_path / "model.pth"
+    checkpoint.save_checkpoint({"w": torch.ones(2)}, path)
+    writing, go = threading.Event(), threading.Event()
+    errors = []
+
+    def slow_save():
+        try:
+            checkpoint.save_checkpoint({"w": torch.ones(3), "x": _PausesWhilePickled(writing, go)},
+                                       path)  # fmt: skip
+        except Exception as e:  # reported below, in the test's thread
+            errors.append(e)
+
+    writer = threading.Thread(target=slow_save)
+    writer.start()
+    try:
+        assert writing.wait(60), "the slow save never started pickling"
+        in_progress = [p for p in tmp_path.iterdir() if p != path]
+        assert in_progress, "expected the slow save's temporary in the directory"
+        assert checkpoint.stale_temporaries(path) == [], (
+            "a live writer's temporary was called stale"
+        )
+        checkpoint.save_checkpoint({"w": torch.zeros(2)}, path)
+        assert all(p.exists() for p in in_progress), "the second save deleted a live temporary"
+    finally:
+        go.set()
+        writer.join(60)
+    assert errors == []
+    assert checkpoint.load_checkpoint(path)["w"].tolist() == [1.0, 1.0, 1.0]  # the last to land
+    assert checkpoint.stale_temporaries(path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pth"]
 
 
 def test_an_in_memory_checkpoint_loads_as_a_file_does(tmp_path, evil):

@@ -9,6 +9,7 @@ PyTorch's own "mat1 and mat2 shapes cannot be multiplied" must never reach a use
 """
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -182,6 +183,19 @@ def test_the_examples_loop_names_what_it_expected_and_what_it_got(x, y, error, m
         examples.fit(model, optimizer, x, y, steps=1)
     assert str(raised.value) == message
     examples.fit(model, optimizer, torch.zeros(1, 12), torch.zeros(1, 3), steps=1)  # N = 1 is fine
+
+
+def test_the_examples_loop_reads_the_shapes_from_the_first_and_the_last_linear_layer():
+    """A deeper model (12 -> 5 -> 7 -> 3): x is checked against the first layer's inputs,
+    y against the last layer's outputs, not a middle layer's."""
+    model = torch.nn.Sequential(
+        torch.nn.Linear(12, 5), torch.nn.ReLU(), torch.nn.Linear(5, 7), torch.nn.ReLU(),
+        torch.nn.Linear(7, 3),
+    )  # fmt: skip
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+    examples.fit(model, optimizer, torch.zeros(4, 12), torch.zeros(4, 3), steps=1)
+    with pytest.raises(ValueError, match=re.escape(f"expected y {SHAPED.format(3)}")):
+        examples.fit(model, optimizer, torch.zeros(4, 12), torch.zeros(4, 7), steps=1)
 
 
 def test_the_examples_loop_stops_on_nan():

@@ -158,3 +158,38 @@ def test_lightning_ddp_spawn_on_two_cpus_matches_one_device_at_double_batch(tmp_
     pl.Trainer(devices=2, strategy=strategy, **common).fit(two)
     torch.testing.assert_close(two.state_dict(), one.state_dict(), rtol=1e-5, atol=1e-6)
     assert any(not torch.equal(one.state_dict()[k], start[k]) for k in start)
+
+
+@pytest.mark.parametrize(("world_size", "rank"), [(None, None), (1, 0), (2, 0), (2, 1)])
+def test_lit_mnist_in_order_gives_rank_r_the_examples_r_r_plus_world_size_and_so_on(
+    tmp_path, world_size, rank
+):
+    """LitMNISTInOrder's training loader: alone (no Trainer attached) or on one device, the
+    training split in order; on ``world_size`` devices, rank r takes examples r, r + world_size, ...
+
+    The trainer is a stand-in with ``world_size`` and ``global_rank``: the loader reads
+    only those, and a real two-device Trainer needs two processes (the test above)."""
+    from types import SimpleNamespace
+
+    from spec.helpers.data import write_mnist
+
+    write_mnist(tmp_path)
+    model = impl.lightning_mnist.LitMNISTInOrder(data_dir=str(tmp_path), download=False,
+                                                 batch_size=4)  # fmt: skip
+    model.setup("fit")
+    if world_size is not None:
+        model.trainer = SimpleNamespace(world_size=world_size, global_rank=rank)
+    loader = model.train_dataloader()
+    step = world_size or 1
+    start = rank or 0
+    n = len(model.mnist_train)
+    expected = list(range(start, n, step))
+    order = list(loader.sampler)
+    assert order[: len(expected)] == expected, (
+        f"expected rank {start} of {step} to take examples {expected[:4]}..., got {order[:4]}..."
+    )
+    assert len(order) == -(-n // step)  # DistributedSampler pads the last rank to ceil(n / k)
+    images, labels = next(iter(loader))
+    first = [model.mnist_train[i] for i in expected[:4]]
+    torch.testing.assert_close(images, torch.stack([x for x, _ in first]), rtol=0, atol=0)
+    assert labels.tolist() == [y for _, y in first]
