@@ -67,6 +67,10 @@ def test_a_continued_run_keeps_the_earlier_results_of_unchanged_modules(mutants,
     assert codes_in_meta(mutation.MUTANTS) == {
         M(1): 1, M(2): 0, M(3): None, M(4): None
     }  # fmt: skip
+    # a continuation stopped before it ran anything and started again: mutmut kept the
+    # restored results in its .meta files; they still count as the earlier parts'
+    assert mutation.restore({"m": "digest-1"}) == (saved["parts"], 2)
+    assert codes_in_meta(mutation.MUTANTS)[M(1)] == 1
 
 
 def test_the_second_part_counts_only_what_it_ran_and_the_report_names_both(mutants):

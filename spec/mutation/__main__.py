@@ -151,6 +151,8 @@ def restore(now: dict[str, str]) -> tuple[list[dict], int] | None:
             if code is None and keep:
                 data["exit_code_by_key"][name] = codes[name]
                 restored += 1
+            elif keep and code == codes[name]:  # restored by a continuation stopped early
+                restored += 1
         meta.write_text(json.dumps(data, indent=4), encoding="utf-8")
     return (saved["parts"], restored) if restored else None
 
