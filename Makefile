@@ -118,7 +118,8 @@ lock:
 
 ## matrix: the installed release against torch==$(TORCH) (older or newer) and the upgrade
 ## report, older -> newer; its companions are chosen by rule (spec/helpers/companions.py);
-## IMPL=DIR compares your implementation instead of reference/; a supported release only
+## IMPL=DIR compares your implementation instead of reference/; a supported release only;
+## the training core is timed on both, alternating (spec/helpers/speed.py)
 matrix: $(STAMP)
 	@$(PY) -m spec.helpers.companions check $(TORCH)
 	@$(PY) -m spec.helpers.companions install $(TORCH) $(MATRIX_VENV) $(if $(TORCHVISION),--torchvision $(TORCHVISION))
@@ -129,8 +130,11 @@ matrix: $(STAMP)
 	    --run-report reports/run-torch$(CURRENT).json || true; fi
 	$(MATRIX_PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider $(IMPL_OPTION) \
 	    --run-report reports/run-torch$(TORCH).json || true
+	$(if $(IMPL),SPEC_IMPL=$(IMPL)) $(PY) -m spec.helpers.speed $(PY) $(MATRIX_PY) -o reports/speed-$(CURRENT)-$(TORCH).json \
+	    || rm -f reports/speed-$(CURRENT)-$(TORCH).json
 	set -- $$($(PY) -m spec.helpers.companions order $(CURRENT) $(TORCH)); \
 	    $(PY) -m spec.helpers.compare reports/run-torch$$1.json reports/run-torch$$2.json \
+	        $$(test -f reports/speed-$(CURRENT)-$(TORCH).json && echo --speed reports/speed-$(CURRENT)-$(TORCH).json) \
 	        -o reports/upgrade-$$1-to-$$2.md && echo "upgrade report: reports/upgrade-$$1-to-$$2.md"
 
 ## atlas: the spec on every supported release, one venv at a time (nox + uv), then the

@@ -1,6 +1,6 @@
 """Compare two run reports and write a Markdown upgrade report.
 
-    python -m spec.helpers.compare OLD.json NEW.json [-o upgrade.md]
+    python -m spec.helpers.compare OLD.json NEW.json [-o upgrade.md] [--speed SPEED.json]
         [--bench OLD_BENCH.json NEW_BENCH.json]
 
 A run report is what ``pytest spec --run-report PATH`` writes. The upgrade report opens
@@ -10,7 +10,9 @@ whose outcome changed, with the reasons of both sides, grouped where many change
 reason (and tests only one run has); goldens that moved, against their tolerance and
 against float32 rounding of their magnitude; warnings that appeared or went away, grouped
 by message, with the library that emitted them and the release that removes the API where
-the message says; and — given two pytest-benchmark JSON files — timing ratios.
+the message says; the training core's speed on both releases, timed side by side
+(``--speed``: what ``python -m spec.helpers.speed`` writes); and — given two
+pytest-benchmark JSON files — their timing ratios.
 A missing, unreadable or mismatched file stops with a one-line error (exit status 2).
 """
 
@@ -212,7 +214,44 @@ def _moved_goldens(old: dict, new: dict) -> list[tuple]:
     return moved
 
 
-def compare(old: dict, new: dict, bench: tuple[dict, dict] | None = None) -> str:
+def oriented(speed: dict, old_torch: str, new_torch: str) -> dict:
+    """The speed file with its sides as the runs have them (it may have timed new first)."""
+    if speed["old"]["torch"] == new_torch != old_torch and speed["new"]["torch"] == old_torch:
+        return {**speed, "old": speed["new"], "new": speed["old"]}
+    return speed
+
+
+def _speed_lines(speed: dict) -> tuple[str, list[str]]:
+    """(the summary's phrase, the section) for a speed file."""
+    from spec.helpers.speed import summary
+
+    read = summary(speed)
+    phrase = ", ".join(f"{v['ratio']:.2f}x at batch {b}" for b, v in read.items())
+    verdicts = {v["reads"] for v in read.values()}
+    phrase += f" ({'; '.join(sorted(verdicts))})"
+    rounds = len(speed["old"]["rounds"])
+    lines = [
+        "## Speed of the training core",
+        "",
+        f"The note's CIFAR-10 step (zero_grad, forward, loss, backward, SGD step), CPU, "
+        f"{speed.get('threads', 1)} thread, {rounds} rounds of each release alternating in one "
+        f"run; per round the best of three stretches of {speed.get('steps', '?')} steps. "
+        "A range that contains 1.00 is noise.",
+        "",
+        "| batch | old ms/step | new ms/step | new / old (median) | range over rounds | reads |",
+        "| ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for batch, v in read.items():
+        old_ms = 1e3 * min(r["seconds_per_step"][batch] for r in speed["old"]["rounds"])
+        new_ms = 1e3 * min(r["seconds_per_step"][batch] for r in speed["new"]["rounds"])
+        lines.append(f"| {batch} | {old_ms:.3f} | {new_ms:.3f} | {v['ratio']:.2f}x | "
+                     f"{v['low']:.2f}-{v['high']:.2f} | {v['reads']} |")  # fmt: skip
+    return phrase, [*lines, ""]
+
+
+def compare(
+    old: dict, new: dict, bench: tuple[dict, dict] | None = None, speed: dict | None = None
+) -> str:
     ov, nv = old["versions"], new["versions"]
     ot, nt = old["tests"], new["tests"]
     changed = [
@@ -234,6 +273,9 @@ def compare(old: dict, new: dict, bench: tuple[dict, dict] | None = None) -> str
     ratio = _core_ratio(bench)
 
     torch_old, torch_new = ov.get("torch", "?"), nv.get("torch", "?")
+    speed_phrase, speed_section = "", []
+    if speed is not None:
+        speed_phrase, speed_section = _speed_lines(oriented(speed, torch_old, torch_new))
     rounding = sum(m[6] == "float32 rounding" for m in moved)
     summary = (
         f"**torch {torch_old} -> {torch_new}: {len(both)} behaviour change(s) that touch the "
@@ -243,10 +285,12 @@ def compare(old: dict, new: dict, bench: tuple[dict, dict] | None = None) -> str
         f"goldens: {len(moved)} column(s) moved ({rounding} within float32 rounding, "
         f"{len(moved) - rounding} beyond), {len(families)} new warning famil"
         f"{'y' if len(families) == 1 else 'ies'} ({len(deprecations)} deprecation(s))"
-        + (f", training core: {ratio} the time" if ratio else "")
+        + (f", training core: {speed_phrase}" if speed_phrase else "")
+        + (f", benchmarks: {ratio} the time" if ratio else "")
         + "**"
     )
     lines = ["# Upgrade report", "", summary, ""]
+    lines += _implementation_lines(old, new)
     if one_side:
         lines += [f"{len(one_side)} more change(s) in range seen on one side only (below).", ""]
     lines += ["| library | old | new |", "| --- | --- | --- |"]
@@ -268,6 +312,7 @@ def compare(old: dict, new: dict, bench: tuple[dict, dict] | None = None) -> str
         lines.append("None: no drift row changes between these releases.")
     lines.append("")
 
+    lines += speed_section
     lines += _changed_outcomes(changed)
     only_old, only_new = sorted(set(ot) - set(nt)), sorted(set(nt) - set(ot))
     lines += [f"## Tests in one run only (old: {len(only_old)}, new: {len(only_new)})", ""]
@@ -299,6 +344,26 @@ def compare(old: dict, new: dict, bench: tuple[dict, dict] | None = None) -> str
     return "\n".join(lines)
 
 
+def _implementation_lines(old: dict, new: dict) -> list[str]:
+    """Which implementation each run graded: its package, folder and commit."""
+
+    def named(run):
+        who = run.get("implementation") or {}
+        if not who:
+            return "not recorded"
+        name = "reference" if who.get("is_reference") else who.get("package", "?")
+        commit = who.get("commit")
+        return f"{name} ({who.get('folder', '?')}" + (f", git {commit[:12]})" if commit
+                                                       else ", not in git)")  # fmt: skip
+
+    a, b = named(old), named(new)
+    if a == b:
+        return [f"Implementation under test: {a}.", ""]
+    return [f"Implementation under test: old run {a}; new run {b}."
+            + (" **Not the same code on both sides**: a change below may be the code's, "
+               "not the release's." if "not recorded" not in (a, b) else ""), ""]  # fmt: skip
+
+
 def _core_ratio(bench) -> str:
     """The geometric mean of new/old over the benchmarks both runs timed ('0.97x')."""
     if not bench:
@@ -317,14 +382,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("new")
     parser.add_argument("-o", "--output", help="write the Markdown here (default: stdout)")
     parser.add_argument("--bench", nargs=2, metavar=("OLD", "NEW"))
+    parser.add_argument("--speed", help="the training core timed on both (spec.helpers.speed)")
     args = parser.parse_args(argv)
+    from spec.helpers.speed import SpeedError
+    from spec.helpers.speed import load as load_speed
+
     try:
         old, new = load_report(args.old), load_report(args.new)
         bench = tuple(load_benchmarks(p) for p in args.bench) if args.bench else None
-    except ReportError as e:
+        speed = load_speed(args.speed) if args.speed else None
+    except (ReportError, SpeedError) as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2
-    text = compare(old, new, bench)
+    text = compare(old, new, bench, speed)
     if args.output:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)

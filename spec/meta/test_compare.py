@@ -1,10 +1,12 @@
 """The run report and the upgrade report: what they contain, and how bad files are refused."""
 
 import json
+import sys
 
 import pytest
+import torch
 
-from spec.helpers import compare, report
+from spec.helpers import compare, report, speed
 
 
 def run(tests: dict, goldens: dict | None = None, torch="2.14.1") -> dict:
@@ -199,3 +201,93 @@ def test_the_run_report_carries_outcomes_durations_goldens_and_warnings():
     assert "torch" in data["versions"]
     assert "torch_threads" in data["devices"]
     json.dumps(data)  # serialisable as written
+
+
+def speed_file(old_ms: dict, new_ms: dict, old_torch="2.9.1", new_torch="2.14.1") -> dict:
+    """A speed file: per batch a list of ms/step, one per round, for each side."""
+
+    def rounds(per_batch, torch):
+        n = len(next(iter(per_batch.values())))
+        return [{"torch": torch, "seconds_per_step": {b: v[i] / 1e3 for b, v in per_batch.items()}}
+                for i in range(n)]  # fmt: skip
+
+    return {"schema": speed.SCHEMA, "threads": 1, "steps": 100, "batches": list(old_ms),
+            "old": {"torch": old_torch, "rounds": rounds(old_ms, old_torch)},
+            "new": {"torch": new_torch, "rounds": rounds(new_ms, new_torch)}}  # fmt: skip
+
+
+def test_the_core_speed_reads_as_the_median_ratio_of_rounds_and_its_range():
+    """Per batch: new/old of each round paired in order; the median; noise when 1 is inside."""
+    data = speed_file({"4": [1.0, 1.0, 1.0], "64": [10.0, 10.0, 10.0]},
+                      {"4": [1.3, 1.2, 1.25], "64": [9.0, 10.5, 10.2]})  # fmt: skip
+    read = speed.summary(data)
+    assert read["4"]["ratio"] == pytest.approx(1.25)
+    assert (read["4"]["low"], read["4"]["high"]) == (pytest.approx(1.2), pytest.approx(1.3))
+    assert read["4"]["reads"] == "slower"
+    assert read["64"]["ratio"] == pytest.approx(1.02)
+    assert read["64"]["reads"] == "within noise"
+    faster = speed.summary(speed_file({"4": [2.0, 2.0]}, {"4": [1.0, 1.5]}))
+    assert faster["4"]["reads"] == "faster"
+
+
+def test_the_upgrade_report_gives_the_core_speed_in_its_summary_and_a_table(files):
+    old, new = (compare.load_report(p) for p in files)
+    data = speed_file({"4": [1.0, 1.0, 1.0]}, {"4": [1.3, 1.2, 1.25]})
+    text = compare.compare(old, new, speed=data)
+    assert ", training core: 1.25x at batch 4 (slower)**" in text.splitlines()[2]
+    assert "| 4 | 1.000 | 1.200 | 1.25x | 1.20-1.30 | slower |" in text
+    # timed the other way round (new release first): the sides follow the runs' releases
+    swapped = speed_file({"4": [1.3, 1.2, 1.25]}, {"4": [1.0, 1.0, 1.0]},
+                         old_torch="2.14.1", new_torch="2.9.1")  # fmt: skip
+    assert compare.compare(old, new, speed=swapped) == text
+
+
+def test_the_upgrade_report_names_the_implementation_of_each_run(files):
+    old, new = (compare.load_report(p) for p in files)
+    mine = {"package": "mine", "folder": "/tmp/mine", "commit": None, "is_reference": False}
+    ref = {"package": "reference", "folder": "/w/reference", "commit": "a" * 40,
+           "is_reference": True}  # fmt: skip
+    same = compare.compare({**old, "implementation": mine}, {**new, "implementation": mine})
+    assert "Implementation under test: mine (/tmp/mine, not in git)." in same
+    differ = compare.compare({**old, "implementation": ref}, {**new, "implementation": mine})
+    assert f"old run reference (/w/reference, git {'a' * 12}); new run mine" in differ
+    assert "Not the same code on both sides" in differ
+
+
+def test_the_speed_tool_times_the_core_in_a_child_of_each_interpreter(tmp_path):
+    """One round on the same interpreter on both sides, a few steps: the file it writes."""
+    out = tmp_path / "speed.json"
+    args = [sys.executable, sys.executable, "--rounds", "1", "--steps", "2", "--batch", "2"]
+    assert speed.main([*args, "-o", str(out)]) == 0
+    data = speed.load(out)
+    assert data["batches"] == [2]
+    for side in ("old", "new"):
+        assert len(data[side]["rounds"]) == 1
+        assert data[side]["torch"] == torch.__version__.split("+")[0]
+        assert data[side]["rounds"][0]["seconds_per_step"]["2"] > 0
+    assert set(speed.summary(data)) == {"2"}
+
+
+def test_the_speed_tool_alternates_the_interpreters_a_b_b_a(monkeypatch):
+    """A machine that drifts during the run weighs on both sides alike."""
+    calls = []
+
+    def child(python, batches, steps):
+        calls.append(python)
+        return {"torch": python, "seconds_per_step": {"4": 1.0}}
+
+    monkeypatch.setattr(speed, "_child", child)
+    data = speed.measure("A", "B", rounds=3, steps=1, batches=[4], log=lambda line: None)
+    assert calls == ["A", "B", "B", "A", "A", "B"]
+    assert (data["old"]["torch"], data["new"]["torch"]) == ("A", "B")
+
+
+def test_the_speed_tool_stops_with_one_line_when_an_interpreter_fails(tmp_path, capsys):
+    out = tmp_path / "speed.json"
+    assert speed.main([str(tmp_path / "no-python"), sys.executable, "--rounds", "1",
+                       "--steps", "1", "-o", str(out)]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"python -m spec.helpers.speed: error: {tmp_path / 'no-python'}: ")
+    assert "could not time the core" in err[0]
+    assert not out.exists()
