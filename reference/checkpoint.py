@@ -17,6 +17,7 @@ The note saves with ``torch.save(net.state_dict(), PATH)`` and loads with
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import os
 import pickle
@@ -163,7 +164,14 @@ def _explain(path: str, error: BaseException, is_zip: bool) -> CheckpointError:
         if match:
             what = f"it needs the unsafe global {match.group(1)}"
         else:
-            detail = re.search(r"WeightsUnpickler error:\s*(.+?)\n", text)
+            detail = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n|$)", text)
+            if detail and detail.group(1).startswith("Invalid magic number"):
+                # torch before 2.4 or so reads a legacy file's header with the weights-only
+                # unpickler too: a pickle that is not torch's is no checkpoint, not unsafe
+                return CheckpointError(
+                    f"cannot load {path}: not a torch checkpoint (neither torch's zip format "
+                    f"nor its legacy format): RuntimeError: {detail.group(1).strip()}"
+                )
             what = "it uses pickle features beyond tensors and plain containers" + (
                 f" ({detail.group(1).strip()})" if detail else ""
             )
@@ -279,15 +287,32 @@ def load_lightning_checkpoint(module_class, path: str | os.PathLike, **kwargs):
     """``module_class.load_from_checkpoint(path, weights_only=True)`` — Lightning defaults
     to ``weights_only=False`` for remote paths. A local file gets ``load_checkpoint``'s
     checks first (missing, empty, truncated, corrupted: refused by name), so what
-    Lightning then raises is about the module, not the file."""
-    if "://" not in str(path):
-        local = Path(path)
-        if not local.is_file():
-            raise CheckpointError(f"cannot load {local}: no such file")
-        if local.stat().st_size == 0:
-            raise CheckpointError(f"cannot load {local}: the file is empty")
-        _check_zip(local, str(local))
-    try:
-        return module_class.load_from_checkpoint(str(path), weights_only=True, **kwargs)
-    except pickle.UnpicklingError as e:
-        raise _explain(str(path), e, is_zip=True) from e
+    Lightning then raises is about the module, not the file.
+
+    Where ``load_from_checkpoint`` takes no ``weights_only`` (older Lightning, which
+    would pass it on to the module's ``__init__`` and unpickle everything), the file's
+    bytes are read once, loaded tensors-only by ``load_bytes`` (refused by name), and
+    those same bytes handed to Lightning: what it unpickles has passed the check."""
+    local = "://" not in str(path)
+    if local:
+        file = Path(path)
+        if not file.is_file():
+            raise CheckpointError(f"cannot load {file}: no such file")
+        if file.stat().st_size == 0:
+            raise CheckpointError(f"cannot load {file}: the file is empty")
+        _check_zip(file, str(file))
+    if "weights_only" in inspect.signature(module_class.load_from_checkpoint).parameters:
+        try:
+            return module_class.load_from_checkpoint(str(path), weights_only=True, **kwargs)
+        except pickle.UnpicklingError as e:
+            raise _explain(str(path), e, is_zip=True) from e
+    data = Path(path).read_bytes() if local else _read_remote(str(path))
+    load_bytes(data, name=str(path))
+    return module_class.load_from_checkpoint(io.BytesIO(data), **kwargs)
+
+
+def _read_remote(url: str) -> bytes:
+    import fsspec  # Lightning's own dependency for remote paths
+
+    with fsspec.open(url, "rb") as f:
+        return f.read()

@@ -419,10 +419,32 @@ def test_an_in_memory_checkpoint_loads_as_a_file_does(tmp_path, evil):
         checkpoint.load_bytes(path.read_bytes()[:-100], name="half.pth")
 
 
-def test_a_lightning_checkpoint_loads_tensors_only(tmp_path, evil):
-    """load_lightning_checkpoint loads a LitMNIST checkpoint with weights_only=True, and refuses one that would run code."""
+def as_older_lightning(lit):
+    """``lit`` as Lightning before ``load_from_checkpoint`` took ``weights_only``: a class
+    whose ``load_from_checkpoint`` has no such parameter and unpickles everything."""
+
+    class Older(lit):
+        @classmethod
+        def load_from_checkpoint(cls, checkpoint_path, map_location=None, hparams_file=None,
+                                 strict=None, **kwargs):  # fmt: skip
+            return super().load_from_checkpoint(
+                checkpoint_path, map_location=map_location, hparams_file=hparams_file,
+                strict=strict, weights_only=False, **kwargs,
+            )  # fmt: skip
+
+    return Older
+
+
+@pytest.mark.parametrize("lightning", ["installed", "older, without weights_only"])
+def test_a_lightning_checkpoint_loads_tensors_only(tmp_path, evil, lightning):
+    """load_lightning_checkpoint loads a LitMNIST checkpoint with weights_only=True, and refuses one that would run code.
+
+    Lightning releases whose ``load_from_checkpoint`` takes no ``weights_only`` (2.3.3,
+    beside torch 2.0) unpickle everything: the file is checked tensors-only first."""
     pl = pytest.importorskip("pytorch_lightning")
     lit = impl.lightning_mnist.LitMNIST
+    if lightning != "installed":
+        lit = as_older_lightning(lit)
     model = lit(hidden_size=16, learning_rate=1e-3)
     saved = {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
              "pytorch-lightning_version": pl.__version__}  # fmt: skip
