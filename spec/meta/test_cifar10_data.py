@@ -8,6 +8,7 @@ integrity checks stay on.
 import os
 import pickle
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,6 +106,24 @@ def test_the_generator_is_deterministic_and_refuses_to_overwrite(tmp_path):
         cifar10_data.write_cifar10(tmp_path / "a", 10, 5)
 
 
+def test_difficulty_is_how_far_images_stray_from_their_class():
+    """At difficulty 0 a class's images share its colour: their mean colours differ only by
+    pixel noise; with difficulty each image's colour strays, the more the harder."""
+    labels = np.repeat(np.arange(10), 50)
+
+    def spread(difficulty):
+        images = cifar10_data.make_images(labels, np.random.default_rng(0), difficulty)
+        means = images.reshape(len(labels), 3, -1).mean(axis=2)  # (N, 3) mean colour
+        return np.mean([means[labels == k].std(axis=0).mean() for k in range(10)])
+
+    easy, default, hard = spread(0.0), spread(cifar10_data.DIFFICULTY), spread(2.0)
+    assert easy < 5, f"expected the easy set's colours within a class to agree, spread {easy:.1f}"
+    assert 5 * easy < default < hard, (easy, default, hard)
+    for bad in (-0.5, float("nan"), float("inf"), True, "1"):
+        with pytest.raises(ValueError, match=r"^difficulty must be a finite number >= 0, got "):
+            cifar10_data.write_cifar10(Path("/nonexistent/never"), 10, 5, difficulty=bad)
+
+
 @pytest.mark.network
 def test_the_real_cifar10_loads_through_the_same_code(tmp_path_factory):
     """With the real data set (CIFAR10_ROOT, or a download), the loader yields 50,000/10,000."""
@@ -121,22 +140,25 @@ def test_the_real_cifar10_loads_through_the_same_code(tmp_path_factory):
 def test_the_command_line_writes_the_sizes_and_seed_it_is_given(tmp_path, capsys):
     """``python -m reference.cifar10_data ROOT --train N --test M --seed S`` writes that set."""
     root = tmp_path / "root"
-    assert cifar10_data.main([str(root), "--train", "10", "--test", "5", "--seed", "3"]) == 0
+    argv = [str(root), "--train", "10", "--test", "5", "--seed", "3", "--difficulty", "0.5"]
+    assert cifar10_data.main(argv) == 0
     manifest = cifar10_data.read_manifest(root)
     assert (manifest["n_train"], manifest["n_test"], manifest["seed"]) == (10, 5, 3)
+    assert manifest["difficulty"] == 0.5
     assert (
         capsys.readouterr().out
-        == f"wrote {root / 'cifar-10-batches-py'} (10 train, 5 test images)\n"
+        == f"wrote {root / 'cifar-10-batches-py'} (10 train, 5 test images, difficulty 0.5)\n"
     )
     other = tmp_path / "other"
-    cifar10_data.write_cifar10(other, 10, 5, seed=3)
+    cifar10_data.write_cifar10(other, 10, 5, seed=3, difficulty=0.5)
     for name in manifest["md5"]:  # the same bytes as the function writes from that seed
         same = (root / "cifar-10-batches-py" / name).read_bytes()
         assert same == (other / "cifar-10-batches-py" / name).read_bytes(), name
 
 
 def test_the_command_line_defaults_and_help_say_what_it_writes(capsys):
-    """Its help names each flag and the real set's sizes; defaults: 5,000 and 1,000, seed 0."""
+    """Its help names each flag and its default: the real set's 50,000 and 10,000, seed 0,
+    the calibrated difficulty."""
     with pytest.raises(SystemExit) as done:
         cifar10_data.main(["--help"])
     assert done.value.code == 0
@@ -144,9 +166,12 @@ def test_the_command_line_defaults_and_help_say_what_it_writes(capsys):
     assert text.endswith(
         "root Write a learnable CIFAR-10-format data set (offline). positional arguments: root "
         "directory to create cifar-10-batches-py/ in options: -h, --help show this help message "
-        "and exit --train TRAIN training images (real: 50000) --test TEST test images (real: "
-        "10000) --seed SEED"
+        "and exit --train TRAIN training images (default: 50000) --test TEST test images "
+        "(default: 10000) --seed SEED the generator's seed (default: 0) --difficulty DIFFICULTY "
+        "how far images stray from their class (0: the easy set) (default: "
+        f"{cifar10_data.DIFFICULTY})"
     ), text
     args = cifar10_data.build_parser().parse_args(["root"])
-    assert (args.root, args.train, args.test, args.seed) == ("root", 5000, 1000, 0)
+    assert (args.root, args.train, args.test, args.seed) == ("root", 50000, 10000, 0)
+    assert args.difficulty == cifar10_data.DIFFICULTY
     assert isinstance(cifar10_data.build_parser().parse_args(["r", "--train", "7"]).train, int)

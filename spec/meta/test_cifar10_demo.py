@@ -71,21 +71,28 @@ def test_the_progress_bar_goes_to_stderr_and_the_log_lines_to_stdout(tmp_path, c
     ]
     assert sum(line.startswith("[1,    10] loss: ") for line in lines) == 1
     assert sum(line.startswith("[2,    20] loss: ") for line in lines) == 1
-    assert "batch" not in captured.out  # no bar among the log lines
+    assert "batch/s" not in captured.out  # no bar among the log lines
+    assert "s/batch" not in captured.out
     assert captured.err.count(" 0/20 [") >= 2  # a bar per epoch, over 20 batches of 4
     assert "batch/s" in captured.err or "s/batch" in captured.err
     assert "\n" not in captured.err  # each bar erased when its epoch ends (leave=False)
 
 
-def test_the_demos_flags_default_to_the_tutorials_recipe_on_5000_generated_images(monkeypatch):
-    """Defaults: 2 epochs, batches of 4, 5,000 generated images (1,000 to test), seed 0."""
+def test_the_demos_flags_default_to_the_notes_recipe_on_a_set_of_the_real_size(monkeypatch):
+    """Defaults: the note's 2 epochs, batches of 4, SGD lr 0.001 momentum 0.9, print every
+    2000; a generated set of the real set's 50,000 / 10,000 images at the calibrated
+    difficulty; seed 0."""
     monkeypatch.delenv("CIFAR10_ROOT", raising=False)
     args = vars(cifar10_demo.build_parser().parse_args([]))
     assert args == {
-        "epochs": 2, "batch_size": 4, "device": "auto", "data": None, "train_size": 5000,
-        "test_size": 1000, "print_every": 250, "out": "reports/cifar10", "seed": 0,
-        "threads": 1, "no_progress": False,
+        "epochs": 2, "batch_size": 4, "lr": 0.001, "momentum": 0.9, "device": "auto",
+        "data": None, "train_size": None, "test_size": None, "difficulty": None,
+        "print_every": None, "out": "reports/cifar10", "seed": 0, "threads": 1,
+        "no_progress": False,
     }  # fmt: skip
+    # None: the defaults below, or (sizes, difficulty) refused beside --data
+    assert (cifar10_demo.TRAIN_SIZE, cifar10_demo.TEST_SIZE) == (50000, 10000)
+    assert cifar10_demo.PRINT_EVERY == 2000
     monkeypatch.setenv("CIFAR10_ROOT", "/data/cifar")
     assert cifar10_demo.build_parser().parse_args([]).data == "/data/cifar"
     assert cifar10_demo.build_parser().parse_args(["--seed", "3"]).seed == 3
@@ -93,21 +100,26 @@ def test_the_demos_flags_default_to_the_tutorials_recipe_on_5000_generated_image
         assert cifar10_demo.build_parser().parse_args(["--device", device]).device == device
 
 
-def test_the_demos_help_says_what_each_flag_does(capsys):
-    """--help describes the demo and each flag that needs words."""
+def test_the_demos_help_says_what_each_flag_does_and_its_default(capsys):
+    """--help describes the demo and every flag, with its default."""
     with pytest.raises(SystemExit):
         cifar10_demo.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert text.startswith("usage: python -m reference.cifar10_demo [-h]"), text
-    assert text.endswith(
-        "[--no-progress] Train the note's CIFAR-10 CNN (generated data unless --data is given). "
-        "options: -h, --help show this help message and exit --epochs EPOCHS --batch-size "
-        "BATCH_SIZE --device {auto,cpu,cuda} --data DATA directory holding cifar-10-batches-py/ "
-        "(real or generated); default: generate one under OUT/data (or $CIFAR10_ROOT) "
-        "--train-size TRAIN_SIZE generated training images --test-size TEST_SIZE generated test "
-        "images --print-every PRINT_EVERY the note's 2000 --out OUT where weights and the plot go "
-        "--seed SEED --threads THREADS torch CPU threads --no-progress no progress bar"
-    ), text
+    assert "Train the note's CIFAR-10 CNN the note's way (on generated data unless --data" in text
+    for expected in (
+        "--epochs EPOCHS passes over the training set (default: 2)",
+        "--batch-size BATCH_SIZE images per step (default: 4)",
+        "--lr LR SGD learning rate (default: 0.001)",
+        "--momentum MOMENTUM SGD momentum (default: 0.9)",
+        "--train-size TRAIN_SIZE generated training images (default: 50000, the real set's)",
+        "--test-size TEST_SIZE generated test images (default: 10000, the real set's)",
+        f"(default: {cifar10_data.DIFFICULTY:g}, calibrated to the note's figures; 0: easy)",
+        "--print-every PRINT_EVERY mini-batches per loss line (default: the note's 2000",
+        "--seed SEED seeds the data, the weights, the order (default: 0)",
+        "--threads THREADS torch CPU threads (default: 1)",
+    ):
+        assert expected in text, expected
 
 
 def test_the_device_flag_picks_the_cpu_here_and_refuses_cuda_without_a_gpu():
@@ -139,7 +151,12 @@ def test_the_demo_reports_what_its_saved_net_scores(tmp_path, capsys):
     sizes = ["--train-size", "64", "--test-size", "40", "--batch-size", "8"]
     lines = run_demo(capsys, "--out", str(out), *sizes, "--epochs", "1", "--print-every", "4",
                      "--seed", "3", "--device", "cpu")  # fmt: skip
-    assert lines[0] == "device: cpu, train: 64, test: 40"
+    assert lines[0].startswith("data: GENERATED, not the real CIFAR-10 (reference.cifar10_data")
+    assert f"seed 3, difficulty {cifar10_data.DIFFICULTY:g}, calibrated" in lines[0]
+    assert lines[1] == (
+        "device: cpu, train: 64, test: 40, batch 8, SGD lr 0.001 momentum 0.9, 1 epoch(s)"
+    )
+    assert lines[2].startswith("note: 1 epoch(s) on 64 images is too short")
     assert [line for line in lines if line.startswith("[")] == [
         line for line in lines if re.fullmatch(r"\[1, +[48]\] loss: \d\.\d{3}", line)
     ]
@@ -215,3 +232,90 @@ def test_without_matplotlib_the_demo_trains_and_saves_without_a_plot(tmp_path, c
     lines = run_demo(capsys, "--data", str(data), "--out", str(tmp_path / "out"), "--epochs", "1")
     assert lines[-1].endswith(f"s; saved {tmp_path / 'out' / 'cifar_net.pth'}"), lines[-1]
     assert not (tmp_path / "out" / "loss.png").exists()
+
+
+def test_a_cached_set_of_other_sizes_is_written_again_with_the_sizes_asked_for(tmp_path, capsys):
+    """--train-size / --test-size / --seed / --difficulty are honoured when OUT/data holds a
+    set made with others: it is regenerated, and the demo says so."""
+    out = tmp_path / "out"
+    small = ["--out", str(out), "--epochs", "1", "--batch-size", "20", "--test-size", "8"]
+    lines = run_demo(capsys, *small, "--train-size", "40")
+    assert "train: 40, test: 8" in lines[1]
+    lines = run_demo(capsys, *small, "--train-size", "60", "--difficulty", "0")
+    assert lines[0].startswith(f"regenerating {out / 'data' / 'cifar-10-batches-py'}: it held "
+                               "40 / 8 images (seed 0, difficulty")  # fmt: skip
+    assert "train: 60, test: 8" in lines[2]
+    assert "difficulty 0, easier than the calibrated default" in lines[1]
+    held = cifar10_data.read_manifest(out / "data")
+    assert (held["n_train"], held["n_test"], held["difficulty"]) == (60, 8, 0)
+    lines = run_demo(capsys, *small, "--train-size", "60", "--difficulty", "0")
+    assert not lines[0].startswith("regenerating")  # the same arguments: the cache is used
+
+
+def test_the_demo_refuses_sizes_beside_data_and_a_cache_it_did_not_write(tmp_path, capsys):
+    """Sizes and difficulty make a generated set: beside --data DIR they are refused; a
+    CIFAR-10 folder under OUT/data without the generator's manifest is never deleted."""
+    data = tmp_path / "data"
+    cifar10_data.write_cifar10(data, 10, 4, seed=0)
+    foreign = tmp_path / "out" / "data" / "cifar-10-batches-py"
+    foreign.mkdir(parents=True)
+    (foreign / "data_batch_1").write_bytes(b"someone's")
+    cases = [
+        (["--data", str(data), "--train-size", "20", "--difficulty", "1"],
+         f"--train-size, --difficulty: for a generated set; --data {data} trains on what it holds"),
+        ([], f"{foreign} was not written by the generator: pass --data {foreign.parent} to train "
+             "on it, or choose another --out"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as done:
+            cifar10_demo.main([*argv, "--out", str(tmp_path / "out")])
+        assert done.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"python -m reference.cifar10_demo: error: {message}"
+        )
+    assert (foreign / "data_batch_1").read_bytes() == b"someone's"
+
+
+def test_lr_and_momentum_reach_the_optimizer(tmp_path, capsys, monkeypatch):
+    made = []
+
+    def recording(net, **kwargs):
+        criterion, optimizer = cifar10.make_criterion_and_optimizer(net, **kwargs)
+        made.append(optimizer)
+        return criterion, optimizer
+
+    monkeypatch.setattr(cifar10_demo, "make_criterion_and_optimizer", recording)
+    data = tmp_path / "data"
+    cifar10_data.write_cifar10(data, 10, 4, seed=0)
+    lines = run_demo(capsys, "--data", str(data), "--out", str(tmp_path / "out"), "--epochs", "1",
+                     "--lr", "0.05", "--momentum", "0.5")  # fmt: skip
+    (optimizer,) = made
+    assert (optimizer.param_groups[0]["lr"], optimizer.param_groups[0]["momentum"]) == (0.05, 0.5)
+    assert "SGD lr 0.05 momentum 0.5, 1 epoch(s)" in lines[1]
+
+
+def test_a_run_too_short_to_learn_says_so_and_a_longer_one_does_not(tmp_path, capsys):
+    """Under 5,000 images seen (epochs x set) the net is near chance on the calibrated set."""
+    out = ["--out", str(tmp_path / "out"), "--test-size", "8", "--batch-size", "100"]
+    short = run_demo(capsys, *out, "--train-size", "1000", "--epochs", "1")
+    assert short[2] == ("note: 1 epoch(s) on 1,000 images is too short for the net to learn "
+                        "much: expect 10-20% (chance: 10%); the note's recipe is 2 epochs on "
+                        "50,000")  # fmt: skip
+    enough = run_demo(capsys, *out, "--train-size", "2500", "--epochs", "2")
+    assert not any(line.startswith("note:") for line in enough)
+
+
+def test_by_default_a_short_epoch_prints_five_loss_lines(tmp_path, capsys):
+    """The note's print_every of 2000 would print nothing on a small set: a fifth of an epoch."""
+    data = tmp_path / "data"
+    cifar10_data.write_cifar10(data, 40, 4, seed=0)  # 10 batches of 4: a line every 2
+    lines = run_demo(capsys, "--data", str(data), "--out", str(tmp_path / "out"), "--epochs", "1")
+    assert [line.split("]")[0] for line in lines if line.startswith("[1,")] == [
+        f"[1, {i:5d}" for i in (2, 4, 6, 8, 10)
+    ]
+
+
+def test_a_folder_without_the_generators_manifest_is_named_as_real_cifar10(tmp_path):
+    assert cifar10_demo.describe_data(tmp_path, generated=False) == (
+        f"data: {tmp_path} (CIFAR-10 files, checked against the real set's MD5s)"
+    )
