@@ -237,6 +237,15 @@ def test_make_loaders_refuses_a_batch_size_below_one(tmp_path, batch_size):
         cifar10.make_loaders(tmp_path, batch_size=batch_size)
 
 
+def test_make_loaders_takes_a_batch_size_of_one(cifar_root):
+    """The smallest batch size it refuses is 0: batches of one image load."""
+    trainloader, testloader = cifar10.make_loaders(cifar_root, batch_size=1)
+    images, labels = next(iter(trainloader))
+    assert images.shape == (1, 3, 32, 32)
+    assert labels.shape == (1,)
+    assert next(iter(testloader))[0].shape == (1, 3, 32, 32)
+
+
 def test_the_idx_writer_refuses_what_mnist_cannot_hold(tmp_path):
     """write_idx takes uint8 labels (1-d) or images (3-d) only, and writes nothing otherwise."""
     pytest.importorskip("pytorch_lightning")

@@ -70,10 +70,29 @@ def test_download_true_without_a_generated_set_explains_itself_in_one_line(tmp_p
     """download=True where no set was written: one line saying how to write one, nothing created."""
     with pytest.raises(RuntimeError) as caught:
         cifar10_data.ManifestCIFAR10(root=str(tmp_path), train=True, download=True)
-    message = str(caught.value)
-    assert "\n" not in message
-    assert f"python -m reference.cifar10_data {tmp_path}" in message
+    assert str(caught.value) == (
+        f"download=True: no generated CIFAR-10 under {tmp_path}, and a generated set is "
+        f"written, not downloaded: run `python -m reference.cifar10_data {tmp_path}` (the real "
+        "one downloads with torchvision.datasets.CIFAR10, given a network)"
+    )
     assert not list(tmp_path.iterdir())
+    # without download=True (its default, as torchvision's) the missing manifest is named
+    with pytest.raises(FileNotFoundError) as missing:
+        cifar10_data.ManifestCIFAR10(root=str(tmp_path))
+    assert str(missing.value) == (
+        f"{tmp_path / 'cifar-10-batches-py' / 'MANIFEST.json'} not found: not a data set "
+        "written by reference.cifar10_data"
+    )
+
+
+def test_the_manifest_class_takes_torchvisions_arguments_and_defaults(cifar_root):
+    """ManifestCIFAR10(root) is the training set, as CIFAR10(root) is; target_transform is
+    applied as torchvision applies it."""
+    assert len(cifar10_data.ManifestCIFAR10(cifar_root)) == N_TRAIN
+    plain = cifar10_data.ManifestCIFAR10(cifar_root, train=False)
+    shifted = cifar10_data.ManifestCIFAR10(cifar_root, train=False,
+                                           target_transform=lambda y: y + 100)  # fmt: skip
+    assert [shifted[i][1] for i in range(5)] == [plain[i][1] + 100 for i in range(5)]
 
 
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate", "delete"])
