@@ -23,7 +23,7 @@ DIR  ?= exercises
 FROM ?=
 
 # Another torch release, in its own venv (spec/UPGRADING.md); TORCHVISION defaults to
-# the one built for it (spec/helpers/companions.py).
+# the one built for it (spec/tools/companions.py).
 TORCH       ?= 2.9.1
 TORCHVISION ?=
 MATRIX_VENV := .venv-torch$(TORCH)
@@ -117,23 +117,23 @@ lock:
 	rm -rf .venv-lock
 
 ## matrix: the installed release against torch==$(TORCH) (older or newer) and the upgrade
-## report, older -> newer; its companions are chosen by rule (spec/helpers/companions.py);
+## report, older -> newer; its companions are chosen by rule (spec/tools/companions.py);
 ## IMPL=DIR compares your implementation instead of reference/; a supported release only;
-## the training core is timed on both, alternating (spec/helpers/speed.py)
+## the training core is timed on both, alternating (spec/tools/speed.py)
 matrix: $(STAMP)
-	@$(PY) -m spec.helpers.companions check $(TORCH)
-	@$(PY) -m spec.helpers.companions install $(TORCH) $(MATRIX_VENV) $(if $(TORCHVISION),--torchvision $(TORCHVISION))
+	@$(PY) -m spec.tools.companions check $(TORCH)
+	@$(PY) -m spec.tools.companions install $(TORCH) $(MATRIX_VENV) $(if $(TORCHVISION),--torchvision $(TORCHVISION))
 	mkdir -p reports
-	@if [ -z "$(IMPL)" ] && $(PY) -m spec.helpers.companions fresh reports/run-torch$(CURRENT).json $(CURRENT); then \
+	@if [ -z "$(IMPL)" ] && $(PY) -m spec.tools.companions fresh reports/run-torch$(CURRENT).json $(CURRENT); then \
 	    echo "reusing reports/run-torch$(CURRENT).json: this commit, torch $(CURRENT)"; \
 	else $(PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider $(IMPL_OPTION) \
 	    --run-report reports/run-torch$(CURRENT).json || true; fi
 	$(MATRIX_PY) -m pytest spec -q -n $(WORKERS) -p no:cacheprovider $(IMPL_OPTION) \
 	    --run-report reports/run-torch$(TORCH).json || true
-	$(if $(IMPL),SPEC_IMPL=$(IMPL)) $(PY) -m spec.helpers.speed $(PY) $(MATRIX_PY) -o reports/speed-$(CURRENT)-$(TORCH).json \
+	$(if $(IMPL),SPEC_IMPL=$(IMPL)) $(PY) -m spec.tools.speed $(PY) $(MATRIX_PY) -o reports/speed-$(CURRENT)-$(TORCH).json \
 	    || rm -f reports/speed-$(CURRENT)-$(TORCH).json
-	set -- $$($(PY) -m spec.helpers.companions order $(CURRENT) $(TORCH)); \
-	    $(PY) -m spec.helpers.compare reports/run-torch$$1.json reports/run-torch$$2.json \
+	set -- $$($(PY) -m spec.tools.companions order $(CURRENT) $(TORCH)); \
+	    $(PY) -m spec.tools.compare reports/run-torch$$1.json reports/run-torch$$2.json \
 	        $$(test -f reports/speed-$(CURRENT)-$(TORCH).json && echo --speed reports/speed-$(CURRENT)-$(TORCH).json) \
 	        -o reports/upgrade-$$1-to-$$2.md && echo "upgrade report: reports/upgrade-$$1-to-$$2.md"
 
@@ -141,7 +141,7 @@ matrix: $(STAMP)
 ## atlas page spec/atlas.md (about 40 min on 2 CPU cores; each venv deleted after its run)
 atlas: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nox -f .ci/noxfile.py $(if $(RELEASES),-s $(foreach r,$(RELEASES),"atlas(torch='$(r)')"))
-	$(PY) -m spec.helpers.atlas reports/atlas -o spec/atlas.md
+	$(PY) -m spec.tools.atlas reports/atlas -o spec/atlas.md
 
 ## goldens: re-record the golden fingerprints for this torch release (review the diff!)
 goldens: $(STAMP)
@@ -150,7 +150,7 @@ goldens: $(STAMP)
 
 ## compare: the upgrade report between two run reports: make compare OLD=a.json NEW=b.json
 compare: $(STAMP)
-	$(PY) -m spec.helpers.compare $(OLD) $(NEW) -o reports/upgrade.md
+	$(PY) -m spec.tools.compare $(OLD) $(NEW) -o reports/upgrade.md
 
 clean:
 	rm -rf reports/spec.md .pytest_cache .hypothesis .benchmarks

@@ -4,11 +4,11 @@
     .venv/bin/nox -f .ci/noxfile.py -s "atlas(torch='2.0.1')"   # one release
 
 Each session: a fresh venv (uv), torch at that release and its companion set chosen by
-rule (``spec.helpers.companions``), the spec with a run report, the venv deleted (each is ~6 GB).
+rule (``spec.tools.companions``), the spec with a run report, the venv deleted (each is ~6 GB).
 Per release it leaves in reports/atlas/: ``run-torchX.json`` (the run report),
 ``companions-torchX.txt`` (what was installed) and ``session-torchX.json`` (seconds to
 install and to test, the disk the venv and its download cache took). Then
-``python -m spec.helpers.atlas reports/atlas -o spec/atlas.md`` writes the atlas.
+``python -m spec.tools.atlas reports/atlas -o spec/atlas.md`` writes the atlas.
 
 On a machine whose pip is capped by a constraints file (torch<=2.14.1), uv does not read
 pip's configuration: the newest release installs like the others.
@@ -30,7 +30,7 @@ import nox
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "reports" / "atlas"
 sys.path.insert(0, str(ROOT))
-from spec.helpers.companions import RELEASES, pins  # noqa: E402
+from spec.tools.companions import RELEASES, pins  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = False

@@ -67,7 +67,7 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
     """A line per chapter that passes; the whole checklist of the one that does not."""
     if not config.getoption("--first-unfinished"):
         return
-    from spec.helpers.report import entry_line, progress
+    from spec.plugin.report import entry_line, progress
 
     recorder = config.pluginmanager.get_plugin("spec-report-recorder")
     terminalreporter.section("your code, chapter by chapter")

@@ -2,19 +2,220 @@
 
 Beyond the note: each drift row names the note's line it concerns; this checks the rows.
 
-One table (``spec/helpers/drift.py``): each row names the note's line, the library and
-release where it changed, and checks what a user sees on the *installed* release — the
-old behaviour before that release, the new one from it on — so this chapter holds on
-every supported release.
+One table (``spec/helpers/drift.py``, which the upgrade report and the atlas read too):
+each row names the note's line, the library and release where it changed. Its checks
+are here (``CHECKS``, by row): what a user sees on the *installed* release — the old
+behaviour before that release, the new one from it on — so this chapter holds on every
+supported release.
 """
 
+import importlib
+import logging
+import sys
+
 import pytest
+import torch
 from packaging.version import Version
 
+from spec.helpers import releases
 from spec.helpers.drift import DRIFT, installed
 
 #: Facts about the libraries, release by release: no implementation is involved.
 pytestmark = pytest.mark.fact
+
+
+# ---------------------------------------------------------------- the checks
+def dataiter_next_is_gone():
+    loader = torch.utils.data.DataLoader(list(range(8)), batch_size=4)
+    it = iter(loader)
+    with pytest.raises(AttributeError, match="has no attribute 'next'"):
+        it.next()
+    assert next(it).tolist() == [0, 1, 2, 3]
+
+
+def lightning_metrics_is_gone():
+    with pytest.raises(ModuleNotFoundError, match=r"pytorch_lightning\.metrics"):
+        importlib.import_module("pytorch_lightning.metrics.functional")
+
+
+def torch_load_is_weights_only():
+    import io
+    import pickle
+
+    buffer = io.BytesIO()
+    torch.save({"fn": len}, buffer)  # a builtin function: not a tensor
+    buffer.seek(0)
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        torch.load(buffer)
+
+
+def torch_load_is_not_weights_only():
+    import io
+
+    buffer = io.BytesIO()
+    torch.save({"fn": len}, buffer)
+    buffer.seek(0)
+    assert torch.load(buffer)["fn"] is len
+
+
+def grad_fn_has_numeric_suffix():
+    x = torch.ones(2, requires_grad=True)
+    loss = torch.nn.MSELoss()(x, torch.zeros(2))
+    assert type(loss.grad_fn).__name__ == "MseLossBackward0"
+
+
+def zero_grad_sets_none():
+    net = torch.nn.Linear(2, 1)
+    net(torch.ones(1, 2)).sum().backward()
+    net.zero_grad()
+    assert net.weight.grad is None
+
+
+def zero_grad_sets_zeros():
+    net = torch.nn.Linear(2, 1)
+    net(torch.ones(1, 2)).sum().backward()
+    net.zero_grad()
+    assert net.weight.grad is not None
+    assert bool((net.weight.grad == 0).all())
+
+
+def pretrained_keyword_is_deprecated():
+    from torchvision import models
+
+    with pytest.warns(UserWarning, match="'pretrained' is deprecated since 0.13"):
+        models.resnet18(pretrained=False)
+
+
+def lightning_2_removed_trainer_arguments_and_epoch_end_hooks():
+    import pytorch_lightning as pl
+
+    for old in ({"gpus": 1}, {"progress_bar_refresh_rate": 1}, {"weights_summary": None}):
+        with pytest.raises(TypeError, match="unexpected keyword argument"):
+            pl.Trainer(**old)
+
+    class OldStyle(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch).sum()
+
+        def validation_step(self, batch, batch_idx):
+            return self.layer(batch).sum()
+
+        def validation_epoch_end(self, outputs):  # Lightning 1.x hook
+            pass
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+        def train_dataloader(self):
+            return torch.utils.data.DataLoader(torch.ones(4, 2), batch_size=2)
+
+        def val_dataloader(self):
+            return torch.utils.data.DataLoader(torch.ones(4, 2), batch_size=2)
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    trainer = pl.Trainer(
+        fast_dev_run=True, accelerator="cpu", enable_progress_bar=False, logger=False,
+        enable_model_summary=False,
+    )  # fmt: skip
+    with pytest.raises(
+        NotImplementedError, match=r"`validation_epoch_end` has been removed in v2\.0\.0"
+    ):
+        trainer.fit(OldStyle())
+
+
+def torch_max_returns_a_named_tuple():
+    result = torch.max(torch.tensor([[1.0, 3.0, 2.0]]), 1)
+    assert type(result).__module__ == "torch.return_types"
+    assert result.indices.tolist() == [1]
+    assert result.values.tolist() == [3.0]
+
+
+def pretrainedmodels_needs_six():
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+
+    try:
+        declared = {Requirement(r).name for r in requires("pretrainedmodels") or []}
+    except PackageNotFoundError:
+        pytest.skip("pretrainedmodels is not installed")
+    assert "six" not in declared
+    saved = dict(sys.modules)
+    try:
+        for name in [m for m in sys.modules if m.split(".")[0] in ("pretrainedmodels", "six")]:
+            del sys.modules[name]
+        sys.modules["six"] = None
+        with pytest.raises(ModuleNotFoundError, match="six"):
+            importlib.import_module("pretrainedmodels")
+    finally:
+        for name in set(sys.modules) - set(saved):
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def add_graph_jit_warnings() -> set[type]:
+    import tempfile
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    with tempfile.TemporaryDirectory() as logdir, SummaryWriter(logdir) as writer:
+        return releases.add_graph_jit_warnings(writer, torch.nn.Linear(2, 1), torch.ones(1, 2))
+
+
+def add_graph_warns_future_warning():
+    assert add_graph_jit_warnings() == {FutureWarning}
+
+
+def add_graph_warned_deprecation_or_nothing():
+    # before 2.14: a DeprecationWarning from 2.10 on, nothing before (spec/helpers/releases.py)
+    assert add_graph_jit_warnings() == releases.add_graph_jit_warning_expected(installed("torch"))
+
+
+def clamp_gradient_at_zero() -> float:
+    x = torch.zeros(1, requires_grad=True)
+    x.clamp(min=0).sum().backward()
+    return x.grad.item()
+
+
+def clamp_passes_no_gradient_at_zero():
+    assert clamp_gradient_at_zero() == 0.0
+
+
+def clamp_passed_gradient_one_at_zero():
+    # bisected on the CPU: 1 on 2.9.1 and 2.13.0, 0 on 2.14.0 and 2.14.1
+    assert clamp_gradient_at_zero() == 1.0
+
+
+#: Each row's checks: (the new behaviour, the old one where it can be checked).
+CHECKS = {
+    "dataiter.next() is gone": (dataiter_next_is_gone, None),
+    "pytorch_lightning.metrics is gone": (lightning_metrics_is_gone, None),
+    "torch.load defaults to weights_only=True": (
+        torch_load_is_weights_only,
+        torch_load_is_not_weights_only,
+    ),
+    "grad_fn names end in a number": (grad_fn_has_numeric_suffix, None),
+    "zero_grad() sets gradients to None": (zero_grad_sets_none, zero_grad_sets_zeros),
+    "pretrained=True became weights=": (pretrained_keyword_is_deprecated, None),
+    "Lightning 2.0 removed Trainer arguments and *_epoch_end hooks": (
+        lightning_2_removed_trainer_arguments_and_epoch_end_hooks,
+        None,
+    ),
+    "torch.max(x, dim) returns a named tuple": (torch_max_returns_a_named_tuple, None),
+    "pretrainedmodels needs six (undeclared)": (pretrainedmodels_needs_six, None),
+    "SummaryWriter.add_graph warns: torch.jit.trace is deprecated": (
+        add_graph_warns_future_warning,
+        add_graph_warned_deprecation_or_nothing,
+    ),
+    "clamp(min=0) passes no gradient at exactly 0": (
+        clamp_passes_no_gradient_at_zero,
+        clamp_passed_gradient_one_at_zero,
+    ),
+}
 
 
 @pytest.mark.parametrize("drift", DRIFT, ids=[d.id for d in DRIFT])
@@ -27,14 +228,15 @@ def test_the_installed_release_shows_the_behaviour_its_version_predicts(drift, r
     version = installed(drift.library)
     if version is None:
         pytest.skip(f"{drift.library} is not installed")
-    # What was seen, for the upgrade report (spec/helpers/compare.py): which side of the
+    # What was seen, for the upgrade report (spec/tools/compare.py): which side of the
     # change this release is on, checked.
     record_property("release", f"{drift.library} {version}")
+    check_new, check_old = CHECKS[drift.id]
     if version >= Version(drift.changed_in):
-        drift.check_new()
+        check_new()
         record_property("observed", "new behaviour")
-    elif drift.check_old is not None:
-        drift.check_old()
+    elif check_old is not None:
+        check_old()
         record_property("observed", "old behaviour")
     else:
         pytest.skip(
@@ -50,3 +252,7 @@ def test_each_drift_row_quotes_the_note_and_names_a_release(drift):
     assert note.is_in_note(drift.note), drift.note
     Version(drift.changed_in)
     assert drift.now
+
+
+def test_every_drift_row_has_its_checks_here():
+    assert sorted(CHECKS) == sorted(d.id for d in DRIFT)

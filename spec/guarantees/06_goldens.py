@@ -7,7 +7,7 @@ Files live in ``spec/guarantees/goldens/NAME-DEVICE-torchX.Y.Z.csv`` (pytest-reg
 file, or — on a release with none yet — against the newest recorded release's, so an
 upgrade that moves a number fails with a table of what moved. After review,
 ``make goldens`` records the new release. Every fingerprint also goes into the run
-report (``--run-report``), where ``python -m spec.helpers.compare`` diffs two runs.
+report (``--run-report``), where ``python -m spec.tools.compare`` diffs two runs.
 
 The goldens are recorded from the reference only. Run on another implementation they
 check that it computes what the note's code computes from the same seed — the same
@@ -28,7 +28,7 @@ from spec.helpers.data import load_cifar10, write_cifar, write_mnist
 from spec.helpers.devices import cpu_and_cuda
 from spec.helpers.implementation import impl
 from spec.helpers.releases import TORCH
-from spec.helpers.report import GOLDEN_KEY
+from spec.plugin.report import GOLDEN_KEY
 
 pytest.importorskip("pytest_regressions", reason="goldens need the pytest-regressions plugin")
 pytest.importorskip("pandas", reason="num_regression needs pandas")

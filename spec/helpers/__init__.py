@@ -1,7 +1,16 @@
-"""Helpers shared by the chapters, split by concern:
+"""What the chapters import: test helpers, one concern each.
 
-- ``devices``: the cpu/cuda parametrization, CUDA skips and the CPU-vs-CUDA comparison;
-- ``environment``: versions, devices and hypothesis profiles (report header, summary);
-- ``note``: the study note itself, so docstrings can be checked against its text;
-- ``report``: the pytest plugin that prints the spec as a checklist (``make spec``).
+- ``implementation``: the implementation under test, ``impl`` (the one seam);
+- ``devices``: ``cpu_and_cuda()``, the CUDA skips and the CPU-vs-CUDA comparison;
+- ``data``: the generated CIFAR-10 and MNIST sets the chapters share;
+- ``note``: the study note, so docstrings can be checked against its text;
+- ``checked_code``: the code a test runs, as text (what a "to do" outcome names);
+- ``teach``: failure messages that say what the note expects and "did you ...?";
+- ``oracles``: independent computations the implementation is compared with;
+- ``releases``: release-dependent behaviour more than one chapter checks;
+- ``drift``: the drift table (what changed since the note, by release);
+- ``faults``: real faults for the checkpoint chapter (small disks, failing calls, kills);
+- ``environment``: versions, devices, threads and hypothesis profiles.
+
+The pytest plugins are in ``spec.plugin``, the command-line tools in ``spec.tools``.
 """

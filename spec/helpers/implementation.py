@@ -12,7 +12,7 @@ A folder is loaded as a package (an ``__init__.py`` is optional) under its own n
 its modules may import each other relatively (``from . import cifar10``) or by that
 name. Names are looked up when a test uses them, not at import: a module or name the
 implementation does not have yet raises ``Missing`` — a ``NotImplementedError`` — which
-the outcome plugin (``spec.helpers.outcomes``) reports as *to do*, like the
+the outcome plugin (``spec.plugin.outcomes``) reports as *to do*, like the
 ``NotImplementedError`` of an unwritten skeleton function.
 """
 

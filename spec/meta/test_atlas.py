@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from spec.helpers import atlas, companions
+from spec.tools import atlas, companions
 
 UV_CONFLICT = """\
   × No solution found when resolving dependencies:

@@ -6,7 +6,8 @@ import sys
 import pytest
 import torch
 
-from spec.helpers import compare, report, speed
+from spec.plugin import report
+from spec.tools import compare, speed
 
 
 def run(tests: dict, goldens: dict | None = None, torch="2.14.1") -> dict:
@@ -288,6 +289,6 @@ def test_the_speed_tool_stops_with_one_line_when_an_interpreter_fails(tmp_path, 
                        "--steps", "1", "-o", str(out)]) == 2  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith(f"python -m spec.helpers.speed: error: {tmp_path / 'no-python'}: ")
+    assert err[0].startswith(f"python -m spec.tools.speed: error: {tmp_path / 'no-python'}: ")
     assert "could not time the core" in err[0]
     assert not out.exists()

@@ -260,7 +260,7 @@ def test_unwritten_code_is_to_do_in_its_own_outcome(tmp_path):
     )
     (tmp_path / "test_tiny.py").write_text(TINY_CHAPTER)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "spec.helpers.outcomes", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-p", "spec.plugin.outcomes", "-p", "no:cacheprovider",
          "-q", "--impl", str(package), "-rA", str(tmp_path / "test_tiny.py"), "-o", "addopts="],
         capture_output=True, text=True, cwd=tmp_path, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

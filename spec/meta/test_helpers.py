@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from spec.helpers import devices, environment, implementation, report
+from spec.helpers import devices, environment, implementation
+from spec.plugin import report
 
 
 def test_cpu_and_cuda_always_lists_both_and_marks_cuda():

@@ -164,3 +164,27 @@ def test_nothing_in_the_project_speaks_of_how_it_was_built():
             if BUILD_WORDS.search(line):
                 offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()[:90]}")
     assert not offenders, "\n".join(offenders[:40]) + f"\n({len(offenders)} lines)"
+
+
+@pytest.mark.parametrize("package", ["spec/helpers", "spec/plugin", "spec/tools"])
+def test_each_support_package_says_what_each_of_its_modules_is(package):
+    """spec/helpers (what tests import), spec/plugin (pytest plugins), spec/tools (command
+    lines): each __init__ names every module beside it, so a reader finds things from
+    the folder names and one docstring."""
+    import importlib
+
+    folder = ROOT / package
+    doc = importlib.import_module(package.replace("/", ".")).__doc__ or ""
+    modules = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    missing = [m for m in modules if f"``{m}``" not in doc]
+    assert not missing, f"{package}/__init__.py does not say what these are: {missing}"
+
+
+def test_the_plugins_are_what_conftest_loads_and_the_tools_run_as_commands():
+    import conftest
+
+    plugins = sorted(p.stem for p in (ROOT / "spec/plugin").glob("*.py") if p.stem != "__init__")
+    assert sorted(conftest.pytest_plugins) == [f"spec.plugin.{p}" for p in plugins]
+    for tool in (ROOT / "spec/tools").glob("*.py"):
+        if tool.stem != "__init__":
+            assert 'if __name__ == "__main__":' in tool.read_text(encoding="utf-8"), tool.name

@@ -1,6 +1,6 @@
 """Compare two run reports and write a Markdown upgrade report.
 
-    python -m spec.helpers.compare OLD.json NEW.json [-o upgrade.md] [--speed SPEED.json]
+    python -m spec.tools.compare OLD.json NEW.json [-o upgrade.md] [--speed SPEED.json]
         [--bench OLD_BENCH.json NEW_BENCH.json]
 
 A run report is what ``pytest spec --run-report PATH`` writes. The upgrade report opens
@@ -11,7 +11,7 @@ reason (and tests only one run has); goldens that moved, against their tolerance
 against float32 rounding of their magnitude; warnings that appeared or went away, grouped
 by message, with the library that emitted them and the release that removes the API where
 the message says; the training core's speed on both releases, timed side by side
-(``--speed``: what ``python -m spec.helpers.speed`` writes); and — given two
+(``--speed``: what ``python -m spec.tools.speed`` writes); and — given two
 pytest-benchmark JSON files — their timing ratios.
 A missing, unreadable or mismatched file stops with a one-line error (exit status 2).
 """
@@ -24,7 +24,7 @@ import math
 import sys
 from pathlib import Path
 
-from spec.helpers.report import SCHEMA
+from spec.plugin.report import SCHEMA
 
 
 class ReportError(Exception):
@@ -223,7 +223,7 @@ def oriented(speed: dict, old_torch: str, new_torch: str) -> dict:
 
 def _speed_lines(speed: dict) -> tuple[str, list[str]]:
     """(the summary's phrase, the section) for a speed file."""
-    from spec.helpers.speed import summary
+    from spec.tools.speed import summary
 
     read = summary(speed)
     phrase = ", ".join(f"{v['ratio']:.2f}x at batch {b}" for b, v in read.items())
@@ -377,15 +377,15 @@ def _core_ratio(bench) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spec.helpers.compare")
+    parser = argparse.ArgumentParser(prog="python -m spec.tools.compare")
     parser.add_argument("old")
     parser.add_argument("new")
     parser.add_argument("-o", "--output", help="write the Markdown here (default: stdout)")
     parser.add_argument("--bench", nargs=2, metavar=("OLD", "NEW"))
-    parser.add_argument("--speed", help="the training core timed on both (spec.helpers.speed)")
+    parser.add_argument("--speed", help="the training core timed on both (spec.tools.speed)")
     args = parser.parse_args(argv)
-    from spec.helpers.speed import SpeedError
-    from spec.helpers.speed import load as load_speed
+    from spec.tools.speed import SpeedError
+    from spec.tools.speed import load as load_speed
 
     try:
         old, new = load_report(args.old), load_report(args.new)

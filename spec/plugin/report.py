@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from spec.helpers import environment, implementation, note
-from spec.helpers.outcomes import KIND_KEY, KINDS
+from spec.plugin.outcomes import KIND_KEY, KINDS
 
 SCHEMA = "pytorch-notes-spec/run-report/1"
 GOLDEN_KEY = "spec_golden"
@@ -364,7 +364,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         default=None,
         help="write a machine-readable run report (versions, devices, outcomes, durations, "
-        "goldens, deprecation warnings) to PATH; compare two with python -m spec.helpers.compare",
+        "goldens, deprecation warnings) to PATH; compare two with python -m spec.tools.compare",
     )
     group.addoption(
         "--spec-report",

@@ -2,11 +2,11 @@
 
 Used by the atlas (.ci/noxfile.py, one nox session per release) and by ``make matrix``:
 
-    python -m spec.helpers.companions pins 2.0.1          # what goes beside torch 2.0.1
-    python -m spec.helpers.companions install 2.0.1 .venv-torch2.0.1 [--torchvision V]
-    python -m spec.helpers.companions order 2.15.0 2.14.1  # -> "2.14.1 2.15.0"
-    python -m spec.helpers.companions check 2.0             # refused: names 2.0.1 and the rest
-    python -m spec.helpers.companions fresh reports/run-torch2.14.1.json 2.14.1  # reusable?
+    python -m spec.tools.companions pins 2.0.1          # what goes beside torch 2.0.1
+    python -m spec.tools.companions install 2.0.1 .venv-torch2.0.1 [--torchvision V]
+    python -m spec.tools.companions order 2.15.0 2.14.1  # -> "2.14.1 2.15.0"
+    python -m spec.tools.companions check 2.0             # refused: names 2.0.1 and the rest
+    python -m spec.tools.companions fresh reports/run-torch2.14.1.json 2.14.1  # reusable?
 
 ``install`` uses uv (pip's configuration, and so a pip constraints file, does not apply
 to it); where the resolver finds no set, it ends with one line naming the conflicting
@@ -182,7 +182,7 @@ def _git(*args: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spec.helpers.companions")
+    parser = argparse.ArgumentParser(prog="python -m spec.tools.companions")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pins", help="print the companion set of a torch release")
     p.add_argument("torch")

@@ -1,7 +1,7 @@
 """The atlas: the spec on every supported torch release, from the nox sessions' reports.
 
     make atlas        # runs .ci/noxfile.py (every release), then this
-    python -m spec.helpers.atlas reports/atlas -o spec/atlas.md
+    python -m spec.tools.atlas reports/atlas -o spec/atlas.md
 
 Reads, per release, ``session-torchX.json`` (companions, seconds, disk),
 ``companions-torchX.txt`` (what was installed) and ``run-torchX.json`` (the run report),
@@ -235,7 +235,7 @@ def render(releases: list[Release], where: str = "", when: str = "") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spec.helpers.atlas")
+    parser = argparse.ArgumentParser(prog="python -m spec.tools.atlas")
     parser.add_argument("folder", type=Path, help="reports/atlas: the nox sessions' files")
     parser.add_argument("-o", "--output", type=Path, default=Path("spec/atlas.md"))
     args = parser.parse_args(argv)

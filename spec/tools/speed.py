@@ -1,6 +1,6 @@
 """The note's training core timed on two torch installs, side by side, for the upgrade report.
 
-    python -m spec.helpers.speed OLD_PYTHON NEW_PYTHON [-o speed.json] [--rounds 5]
+    python -m spec.tools.speed OLD_PYTHON NEW_PYTHON [-o speed.json] [--rounds 5]
         [--steps 100] [--batch 4 --batch 64]
 
 Each Python is a venv's interpreter with its own torch. A round times, in a fresh process
@@ -76,7 +76,7 @@ class SpeedError(Exception):
 def _child(python: str, batches: list[int], steps: int) -> dict:
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": path}
-    args = [python, "-m", "spec.helpers.speed", "--child", "--steps", str(steps)]
+    args = [python, "-m", "spec.tools.speed", "--child", "--steps", str(steps)]
     args += [a for b in batches for a in ("--batch", str(b))]
     try:
         done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
@@ -143,7 +143,7 @@ def summary(data: dict) -> dict[str, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m spec.helpers.speed",
+        prog="python -m spec.tools.speed",
         description="Time the note's training core on two torch installs, alternating.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

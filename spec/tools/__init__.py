@@ -1,0 +1,9 @@
+"""The command-line tools the Makefile runs for upgrade verification (``python -m spec.tools.X``).
+
+- ``companions``: the supported releases and what goes beside each (``make matrix``, atlas);
+- ``compare``: the upgrade report between two run reports;
+- ``speed``: the note's training core timed on two torch installs, alternating;
+- ``atlas``: the atlas page from the per-release run reports (``make atlas``, CI).
+
+Mutation testing has its own tool, ``spec.mutation``; the exercises theirs, ``spec.exercises``.
+"""
