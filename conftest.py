@@ -65,7 +65,7 @@ _register_hypothesis_profiles()
 #: no torchvision for Python 3.11 on the registry; a bare GPU host may lack Lightning).
 OPTIONAL_LIBRARIES = frozenset(
     {"torchvision", "pytorch_lightning", "lightning", "torchmetrics", "tensorboard",
-     "pretrainedmodels", "mlxtend", "sybil", "hypothesis", "pandas", "matplotlib", "scipy",
+     "pretrainedmodels", "mlxtend", "markdown_it", "hypothesis", "pandas", "matplotlib", "scipy",
      "pytest_regressions", "pytest_benchmark", "triton"}
 )  # fmt: skip
 

@@ -255,4 +255,5 @@ def test_each_drift_row_quotes_the_note_and_names_a_release(drift):
 
 
 def test_every_drift_row_has_its_checks_here():
+    """Each row of the table has its checks in ``CHECKS``, and no check is left without a row."""
     assert sorted(CHECKS) == sorted(d.id for d in DRIFT)

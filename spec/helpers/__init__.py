@@ -9,6 +9,7 @@
 - ``oracles``: independent computations the implementation is compared with;
 - ``releases``: release-dependent behaviour more than one chapter checks;
 - ``drift``: the drift table (what changed since the note, by release);
+- ``notebook``: chapter 17's harness: the note's fences read and run as notebook cells;
 - ``faults``: real faults for the checkpoint chapter (small disks, failing calls, kills);
 - ``environment``: versions, devices, threads and hypothesis profiles.
 

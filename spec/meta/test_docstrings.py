@@ -2,11 +2,12 @@
 
 import ast
 import hashlib
+import inspect
 from pathlib import Path
 
 import pytest
 
-from spec.helpers import note
+from spec.helpers import note, notebook
 from spec.helpers.checked_code import code_checked_by
 
 SPEC = Path(__file__).resolve().parents[1]
@@ -73,9 +74,10 @@ def test_every_test_quotes_the_note_truly_or_says_it_goes_beyond_it(path, node):
     quotes = note.quotes_in(doc)
     if note.executes_the_note(doc):
         # the test runs the note's blocks themselves: its chapter must read them from
-        # the note's file (Sybil parsing NOTE_PATH), not from a copy
+        # the note's file (notebook.note_fences parses NOTE_PATH), not from a copy
         source = path.read_text(encoding="utf-8")
-        assert "sybil.parse(NOTE_PATH)" in source, f"{where}: its chapter never reads the note"
+        assert "note_fences()" in source, f"{where}: its chapter never reads the note"
+        assert "NOTE_PATH.read_text" in inspect.getsource(notebook.note_fences), where
         assert not quotes, where
         assert not note.beyond_the_note(doc), where
         return

