@@ -145,7 +145,7 @@ def generated_data(root: Path, n_train: int, n_test: int, seed: int, difficulty:
         if all(held.get(k) == v for k, v in want.items()):
             return
         log(f"regenerating {folder}: it held {held.get('n_train')} / {held.get('n_test')} "
-            f"images (seed {held.get('seed')}, difficulty {held.get('difficulty', 0)}), "
+            f"images (seed {held.get('seed')}, difficulty {held.get('difficulty', 0):g}), "
             f"asked for {n_train} / {n_test} (seed {seed}, difficulty {difficulty:g})")  # fmt: skip
         shutil.rmtree(folder)
     cifar10_data.write_cifar10(root, n_train, n_test, seed=seed, difficulty=difficulty)

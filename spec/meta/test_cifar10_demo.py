@@ -4,6 +4,7 @@ Plumbing of the project, not a lesson of the note; its bad flags are checked wit
 other command line in spec/guarantees/03_bad_input.py.
 """
 
+import json
 import sys
 
 import pytest
@@ -118,8 +119,56 @@ def test_the_demos_help_says_what_each_flag_does_and_its_default(capsys):
         "--print-every PRINT_EVERY mini-batches per loss line (default: the note's 2000",
         "--seed SEED seeds the data, the weights, the order (default: 0)",
         "--threads THREADS torch CPU threads (default: 1)",
+        "--device {auto,cpu,cuda} auto: the GPU if there is one (default: auto)",
+        "--data DATA directory holding cifar-10-batches-py/ (real or generated); default: "
+        "$CIFAR10_ROOT, else a set generated under OUT/data --train-size",
+        "fifth of an epoch where an epoch is shorter) --out OUT where weights and the plot go "
+        "(default: reports/cifar10)",
+        "--no-progress no progress bar (default: False)",
     ):
         assert expected in text, expected
+    assert "(default: None)" not in text  # a default given in words is not repeated as None
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lr", "0"], "argument --lr: must be a finite number > 0, got 0"),
+        (["--lr", "inf"], "argument --lr: must be a finite number > 0, got inf"),
+        (["--momentum", "-0.1"], "argument --momentum: must be a finite number >= 0, got -0.1"),
+        (["--momentum", "inf"], "argument --momentum: must be a finite number >= 0, got inf"),
+        (["--difficulty", "nan"], "argument --difficulty: must be a finite number >= 0, got nan"),
+    ],
+    ids=["lr 0", "lr inf", "momentum below 0", "momentum inf", "difficulty nan"],
+)
+def test_the_demo_refuses_rates_and_difficulties_it_cannot_use(argv, message, capsys):
+    with pytest.raises(SystemExit) as done:
+        cifar10_demo.build_parser().parse_args(argv)
+    assert done.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"python -m reference.cifar10_demo: error: {message}"
+    )
+    assert cifar10_demo.build_parser().parse_args(["--momentum", "0"]).momentum == 0.0
+
+
+def test_the_first_line_names_the_data_and_how_hard_it_is(tmp_path):
+    """Generated under OUT or given with --data; calibrated, easier, or harder (no word)."""
+    import json
+
+    root = tmp_path / "d"
+    cifar10_data.write_cifar10(root, 10, 4, seed=2, difficulty=2.0)
+    folder = root / "cifar-10-batches-py"
+    assert cifar10_demo.describe_data(root, generated=False) == (
+        f"data: GENERATED, not the real CIFAR-10 (reference.cifar10_data, given with --data: "
+        f"{root}; seed 2, difficulty 2)"
+    )
+    manifest = json.loads((folder / "MANIFEST.json").read_text())
+    del manifest["difficulty"]  # written before sets had a difficulty: the easy set
+    (folder / "MANIFEST.json").write_text(json.dumps(manifest))
+    assert cifar10_demo.describe_data(root, generated=True) == (
+        f"data: GENERATED, not the real CIFAR-10 (reference.cifar10_data, under OUT: {root}; "
+        "seed 2, difficulty 0, easier than the calibrated default)"
+    )
 
 
 def test_the_device_flag_picks_the_cpu_here_and_refuses_cuda_without_a_gpu():
@@ -242,14 +291,24 @@ def test_a_cached_set_of_other_sizes_is_written_again_with_the_sizes_asked_for(t
     lines = run_demo(capsys, *small, "--train-size", "40")
     assert "train: 40, test: 8" in lines[1]
     lines = run_demo(capsys, *small, "--train-size", "60", "--difficulty", "0")
-    assert lines[0].startswith(f"regenerating {out / 'data' / 'cifar-10-batches-py'}: it held "
-                               "40 / 8 images (seed 0, difficulty")  # fmt: skip
+    assert lines[0] == (
+        f"regenerating {out / 'data' / 'cifar-10-batches-py'}: it held 40 / 8 images (seed 0, "
+        f"difficulty {cifar10_data.DIFFICULTY:g}), asked for 60 / 8 (seed 0, difficulty 0)"
+    )
     assert "train: 60, test: 8" in lines[2]
     assert "difficulty 0, easier than the calibrated default" in lines[1]
     held = cifar10_data.read_manifest(out / "data")
     assert (held["n_train"], held["n_test"], held["difficulty"]) == (60, 8, 0)
     lines = run_demo(capsys, *small, "--train-size", "60", "--difficulty", "0")
     assert not lines[0].startswith("regenerating")  # the same arguments: the cache is used
+    # a set written before sets had a difficulty is the easy one, and is named so
+    manifest_path = out / "data" / "cifar-10-batches-py" / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["difficulty"]
+    manifest_path.write_text(json.dumps(manifest))
+    lines = run_demo(capsys, *small, "--train-size", "40")
+    assert lines[0].endswith("it held 60 / 8 images (seed 0, difficulty 0), asked for 40 / 8 "
+                             f"(seed 0, difficulty {cifar10_data.DIFFICULTY:g})")  # fmt: skip
 
 
 def test_the_demo_refuses_sizes_beside_data_and_a_cache_it_did_not_write(tmp_path, capsys):
