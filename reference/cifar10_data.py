@@ -29,12 +29,12 @@ angles pi/10 apart):
 
 (the sweep trained on the images in memory; difficulty 1 with seed 1: 56.4%, classes
 45.6-75.0%. ``python -m reference.cifar10_demo`` with its defaults, through
-torchvision's loader: 56.4%, classes 42.5-73.8%, loss 1.972 -> 1.226, 79 CPU-seconds.) Where the orientation
-strays too far for two epochs to learn it (the last two rows), the loss stalls and each
-colour's pair of classes collapses onto one of them, as the uncalibrated set did (dog
-0%). Shorter runs of the default stay near chance: 1 epoch on 1,000 images 9.9%, 2,500
-20.1%, 5,000 27.3%. The chapters' fast tests train on the easy set
-(``spec/helpers/data.py``).
+torchvision's loader: 56.4%, classes 42.5-73.8%, loss 1.972 -> 1.226, 79 CPU-seconds.)
+Where the orientation strays too far for two epochs to learn it (the last two rows),
+the loss stalls and each colour's pair of classes collapses onto one of them, as the
+uncalibrated set did (dog 0%). Shorter runs of the default stay near chance: 1 epoch
+on 1,000 images 9.9%, 2,500 20.1%, 5,000 27.3%. The chapters' fast tests train on the
+easy set (``spec/helpers/data.py``).
 
 torchvision checks each file's MD5 against the real data set's. Instead of turning
 that off, the generator writes ``MANIFEST.json`` with our own checksums, and

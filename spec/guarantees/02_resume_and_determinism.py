@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from packaging.version import Version
 
 from spec.helpers import implementation, releases
 from spec.helpers.data import write_cifar
@@ -202,14 +201,10 @@ def lightning_fit(data_dir, out, epochs, seed, callbacks=(), ckpt_path=None):
     return model, trainer
 
 
-LIGHTNING = Version(pl.__version__.split("+")[0])
 #: Measured by the atlas (spec/atlas.md): under Lightning 2.3.3 (the newest for torch 2.0)
 #: the resume with the RNG restored still ends elsewhere; from 2.4 on it is exact. The
 #: cause is not bisected; strict, so the day it holds there the spec says so.
-RNG_RESUME_NOT_EXACT = pytest.mark.xfail(
-    Version("2.4") > LIGHTNING, strict=True,
-    reason="Lightning before 2.4: the RNG-restored resume is not exact (measured on 2.3.3)",
-)  # fmt: skip
+RNG_RESUME_NOT_EXACT = releases.expect_failure_before("exact Lightning resume")
 
 
 @pytest.mark.slow

@@ -3,24 +3,17 @@
 Each row names the note's line, the library and release where it changed, and checks
 what a user sees on the *installed* release (the new behaviour from ``changed_in`` on,
 the old one before, where checkable). The drift chapter (spec/guarantees/05_drift.py)
-holds and runs the checks; the note-executed chapter (spec/note/17_the_note_executed.py) names the
-row that explains each block that fails as written.
+holds and runs the checks; the note-executed chapter (spec/note/17_the_note_executed.py)
+names the row that explains each block that fails as written.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from packaging.version import Version
 
-
-def installed(name: str) -> Version | None:
-    try:
-        module = importlib.import_module(name)
-    except ImportError:
-        return None
-    return Version(str(module.__version__).split("+")[0])
+from spec.helpers.releases import version_of as installed
 
 
 @dataclass(frozen=True)

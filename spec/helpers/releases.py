@@ -3,17 +3,80 @@
 The drift chapter (spec/guarantees/05_drift.py) pins each change on both sides; a
 chapter whose own lesson touches the same call (``add_graph`` in
 spec/note/12_tensorboard.py) checks it with the same table. ``TORCH`` is the one
-constant the spec reads the installed release from.
+constant the spec reads the installed release from; ``version_of`` reads any other
+library's, ``since`` says which side of a change a release is on.
+
+Where a test needs a release, the gate is one mark with its reason kept as data
+(``GATES``, after Lightning's ``RunIf``): ``@needs("torch.func")`` skips, naming why;
+``expect_failure_before(...)`` marks a test the spec knows fails on older releases.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
+from dataclasses import dataclass
 
+import pytest
 import torch
 from packaging.version import Version
 
-TORCH = Version(torch.__version__.split("+")[0])
+
+def version_of(name: str) -> Version | None:
+    """The installed release of the library imported as ``name``, without its local tag
+    (``2.14.1+cu130`` -> ``2.14.1``); None where it is not installed."""
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        return None
+    return Version(str(module.__version__).split("+")[0])
+
+
+TORCH = version_of("torch")
+
+
+def since(library: str, release: str) -> bool:
+    """Is the installed ``library`` at ``release`` or newer? (False where it is missing.)"""
+    version = version_of(library)
+    return version is not None and version >= Version(release)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A release a test needs: ``library`` at ``release`` or newer, and why."""
+
+    library: str
+    release: str
+    reason: str
+
+    def met(self) -> bool:
+        return since(self.library, self.release)
+
+
+#: Every release gate of the spec, by name: the reason is what a skipped test reports.
+GATES = {
+    "torch.func": Gate("torch", "2.0", "torch.func.functional_call arrived in torch 2.0"),
+    "transforms v2": Gate(
+        "torchvision", "0.16",
+        "transforms.v2.ToImage arrived in torchvision 0.16 (0.15 had a beta v2)",
+    ),
+    "exact Lightning resume": Gate(
+        "pytorch_lightning", "2.4",
+        "Lightning before 2.4: the RNG-restored resume is not exact (measured on 2.3.3)",
+    ),
+}  # fmt: skip
+
+
+def needs(name: str) -> pytest.MarkDecorator:
+    """Skip where gate ``name`` is not met, with its reason."""
+    gate = GATES[name]
+    return pytest.mark.skipif(not gate.met(), reason=gate.reason)
+
+
+def expect_failure_before(name: str) -> pytest.MarkDecorator:
+    """A strict xfail where gate ``name`` is not met: the day it holds there, the spec says so."""
+    gate = GATES[name]
+    return pytest.mark.xfail(not gate.met(), strict=True, reason=gate.reason)
 
 
 def add_graph_jit_warnings(writer, model: torch.nn.Module, example: torch.Tensor) -> set[type]:

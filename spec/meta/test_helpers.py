@@ -206,3 +206,29 @@ def test_the_checklist_counts_kinds_apart_and_folds_the_projects_own_chapters():
 def test_a_checklist_line_names_its_test_with_parameters_that_hold_colons(nodeid, name):
     """A parameter id may hold "::" (a test naming another test): the name keeps it whole."""
     assert report.Entry(nodeid=nodeid, chapter="01", doc="").name == name
+
+
+def test_release_gates_read_the_installed_versions_and_skip_with_their_reason():
+    """``version_of`` drops the local tag; ``since`` is False for a missing library; a gate
+    not met skips (or, strictly, expects failure) naming its reason."""
+    from packaging.version import Version
+
+    from spec.helpers import releases
+
+    assert releases.version_of("torch") == Version(torch.__version__.split("+")[0])
+    assert releases.version_of("torch") == releases.TORCH
+    assert releases.version_of("no_such_library_anywhere") is None
+    assert releases.since("torch", "1.0")
+    assert not releases.since("torch", "999")
+    assert not releases.since("no_such_library_anywhere", "0.0")
+    releases.GATES["never"] = releases.Gate("torch", "999", "torch 999 is not out yet")
+    try:
+        skip = releases.needs("never")
+        assert skip.mark.args == (True,)
+        assert skip.mark.kwargs["reason"] == "torch 999 is not out yet"
+        xfail = releases.expect_failure_before("never")
+        assert xfail.mark.args == (True,)
+        assert xfail.mark.kwargs["strict"] is True
+    finally:
+        del releases.GATES["never"]
+    assert all(gate.reason for gate in releases.GATES.values())

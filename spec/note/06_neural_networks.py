@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from spec.helpers import note, teach
+from spec.helpers import note, releases, teach
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
 from spec.helpers.implementation import impl
 from spec.helpers.oracles import numpy_lenet
@@ -249,6 +249,7 @@ def test_zero_grad_then_backward_with_random_gradients_fills_every_grad():
     torch.testing.assert_close(net.fc3.bias.grad, v[0], rtol=0, atol=0)
 
 
+@releases.needs("torch.func")
 def test_gradients_of_all_parameters_pass_gradcheck_in_float64():
     """The backward autograd defines for Net matches finite differences (float64).
 
@@ -262,9 +263,6 @@ def test_gradients_of_all_parameters_pass_gradcheck_in_float64():
     x = torch.randn(1, 1, 32, 32, dtype=torch.float64, requires_grad=True)
     names = [n for n, _ in net.named_parameters()]
     params = tuple(p.detach().clone().requires_grad_() for p in net.parameters())
-
-    if not hasattr(torch, "func"):
-        pytest.skip("torch.func.functional_call arrived in torch 2.0")
 
     def f(x, *ps):
         return torch.func.functional_call(net, dict(zip(names, ps, strict=True)), (x,))

@@ -21,17 +21,15 @@ import pytest
 import torch
 import torch.nn as nn
 import torchvision
-from packaging.version import Version
 from PIL import Image
 from torch.utils.data import DataLoader, Subset
 from torchvision.transforms import Compose, Normalize, ToTensor
 
-from spec.helpers import note, teach
+from spec.helpers import note, releases, teach
 from spec.helpers.data import N_TEST, N_TRAIN, load_cifar10
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
 from spec.helpers.implementation import impl
 from spec.helpers.oracles import numpy_lenet, the_notes_training_loop
-from spec.helpers.releases import TORCH
 from spec.helpers.teach import say
 
 cifar10 = impl.cifar10
@@ -243,7 +241,7 @@ def test_dataiter_next_fails_today_and_next_dataiter_is_the_way(cifar_root):
         load_cifar10(cifar_root, train=False, transform=ToTensor()), batch_size=4
     )
     dataiter = iter(testloader)
-    if Version("1.13") <= TORCH:
+    if releases.since("torch", "1.13"):
         with pytest.raises(AttributeError, match="object has no attribute 'next'"):
             dataiter.next()
     images, _ = next(dataiter)
@@ -638,7 +636,7 @@ def test_torch_load_defaults_to_weights_only_since_2_6(tmp_path):
     """
     path = tmp_path / "object.pth"
     torch.save({"state": Net().state_dict(), "extra": NotATensor()}, path)
-    if Version("2.6") <= TORCH:
+    if releases.since("torch", "2.6"):
         with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
             torch.load(path)
     loaded = torch.load(path, weights_only=False)

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from packaging.version import Version
 from PIL import Image
 from torchvision import models
 
@@ -428,7 +427,7 @@ def test_pretrainedmodels_vgg16_features_are_fc7_before_relu_not_conv_maps(
     ``load_state_dict(..., assign=True)`` puts the copied tensors in.
     """
     # load_state_dict(assign=) arrived in torch 2.1; before it, build on the CPU and copy
-    meta = Version("2.1") <= releases.TORCH
+    meta = releases.since("torch", "2.1")
     with warnings.catch_warnings(), torch.device("meta" if meta else "cpu"):
         warnings.simplefilter("ignore", UserWarning)
         model = pretrainedmodels.vgg16(num_classes=1000, pretrained=None).eval()

@@ -4,19 +4,16 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torchvision.transforms import ToTensor, v2
+from torchvision.transforms import ToTensor
 
-from spec.helpers import note, teach
+from spec.helpers import note, releases, teach
 from spec.helpers.implementation import impl
 from spec.helpers.teach import say
 
 t = impl.transforms
 
 #: transforms.v2.ToImage arrived in torchvision 0.16: the v2 pipelines exist from then on.
-needs_v2 = pytest.mark.skipif(
-    not hasattr(v2, "ToImage"),
-    reason="transforms.v2.ToImage arrived in torchvision 0.16 (0.15 had a beta v2)",
-)
+needs_v2 = releases.needs("transforms v2")
 
 #: The note's Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)).
 MEAN = torch.tensor((0.485, 0.456, 0.406)).view(3, 1, 1)
