@@ -200,7 +200,8 @@ def test_the_demo_reports_what_its_saved_net_scores(tmp_path, capsys):
     sizes = ["--train-size", "64", "--test-size", "40", "--batch-size", "8"]
     lines = run_demo(capsys, "--out", str(out), *sizes, "--epochs", "1", "--print-every", "4",
                      "--seed", "3", "--device", "cpu")  # fmt: skip
-    assert lines[0].startswith("data: GENERATED, not the real CIFAR-10 (reference.cifar10_data")
+    assert lines[0].startswith("data: GENERATED, not the real CIFAR-10 (reference.cifar10_data, "
+                               f"under OUT: {out / 'data'}; ")  # fmt: skip
     assert f"seed 3, difficulty {cifar10_data.DIFFICULTY:g}, calibrated" in lines[0]
     assert lines[1] == (
         "device: cpu, train: 64, test: 40, batch 8, SGD lr 0.001 momentum 0.9, 1 epoch(s)"
@@ -364,14 +365,19 @@ def test_a_run_too_short_to_learn_says_so_and_a_longer_one_does_not(tmp_path, ca
     assert not any(line.startswith("note:") for line in enough)
 
 
-def test_by_default_a_short_epoch_prints_five_loss_lines(tmp_path, capsys):
-    """The note's print_every of 2000 would print nothing on a small set: a fifth of an epoch."""
+@pytest.mark.parametrize(("images", "every"), [(20, 1), (40, 2), (48, 2)])
+def test_by_default_a_short_epoch_prints_a_loss_line_every_fifth_of_it(tmp_path, capsys, images,
+                                                                      every):  # fmt: skip
+    """The note's print_every of 2000 would print nothing on a small set: a fifth of an
+    epoch, in whole batches, at least one (5, 10 and 12 batches of 4 here)."""
     data = tmp_path / "data"
-    cifar10_data.write_cifar10(data, 40, 4, seed=0)  # 10 batches of 4: a line every 2
+    cifar10_data.write_cifar10(data, images, 4, seed=0)
     lines = run_demo(capsys, "--data", str(data), "--out", str(tmp_path / "out"), "--epochs", "1")
+    batches = images // 4
     assert [line.split("]")[0] for line in lines if line.startswith("[1,")] == [
-        f"[1, {i:5d}" for i in (2, 4, 6, 8, 10)
+        f"[1, {i:5d}" for i in range(every, batches + 1, every)
     ]
+    assert "given with --data" in lines[0]
 
 
 def test_a_folder_without_the_generators_manifest_is_named_as_real_cifar10(tmp_path):
