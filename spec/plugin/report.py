@@ -162,9 +162,8 @@ class Checklist:
         doc = None
         with contextlib.suppress(OSError, SyntaxError, ValueError):
             doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
-        if report.skipped and isinstance(report.longrepr, tuple):
-            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
-        else:
+        reason = skip_reason(report)
+        if reason is None:
             text = str(report.longrepr).strip().splitlines()
             reason = text[-1] if text else "collection failed"
         self.entries[report.nodeid] = Entry(
@@ -227,11 +226,18 @@ def _outcome(report: pytest.TestReport) -> str | None:
     return None
 
 
+def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str | None:
+    """Why a test or a module was skipped (pytest keeps it as "Skipped: why"), or None."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    return None
+
+
 def _reason(report: pytest.TestReport) -> str:
     if getattr(report, "spec_todo", None):
         return report.spec_todo
-    if report.skipped and isinstance(report.longrepr, tuple):
-        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    if (skipped := skip_reason(report)) is not None:
+        return skipped
     if hasattr(report, "wasxfail"):
         return str(report.wasxfail)
     if report.failed:
@@ -424,21 +430,24 @@ class Recorder:
             terminalreporter.write(render(self.checklist, markdown=False))
         path = self.config.getoption("--spec-report")
         if path:
-            out = Path(path)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_suffix(out.suffix + ".tmp")
-            tmp.write_text(render(self.checklist, markdown=True), encoding="utf-8")
-            tmp.replace(out)  # never leave a half-written report behind
+            out = write_atomically(path, render(self.checklist, markdown=True))
             terminalreporter.write_line(f"spec report written to {out}")
         path = self.config.getoption("--run-report")
         if path:
-            out = Path(path)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_suffix(out.suffix + ".tmp")
             data = run_report(self.checklist, self.warnings, self.warning_libraries)
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-            tmp.replace(out)
+            out = write_atomically(path, json.dumps(data, indent=1, sort_keys=True))
             terminalreporter.write_line(f"run report written to {out}")
+
+
+def write_atomically(path: str | Path, text: str) -> Path:
+    """Write ``text`` to a temporary beside ``path``, then rename it there: a reader never
+    sees a half-written report."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    return out
 
 
 def run_report(

@@ -24,7 +24,7 @@ import math
 import sys
 from pathlib import Path
 
-from spec.plugin.report import SCHEMA
+from spec.plugin.report import SCHEMA, write_atomically
 
 
 class ReportError(Exception):
@@ -396,9 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     text = compare(old, new, bench, speed)
     if args.output:
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n", encoding="utf-8")
+        out = write_atomically(args.output, text + "\n")
         print(f"wrote {out}")
     else:
         print(text)

@@ -171,11 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     text = json.dumps(data, indent=1)
     if args.output:
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        tmp.replace(out)
+        from spec.plugin.report import write_atomically
+
+        out = write_atomically(args.output, text + "\n")
         print(f"wrote {out}", file=sys.stderr)
     else:
         print(text)
