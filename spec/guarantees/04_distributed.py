@@ -162,7 +162,7 @@ def test_lightning_ddp_spawn_on_two_cpus_matches_one_device_at_double_batch(tmp_
 
 @pytest.mark.parametrize(("world_size", "rank"), [(None, None), (1, 0), (2, 0), (2, 1)])
 def test_lit_mnist_in_order_gives_rank_r_the_examples_r_r_plus_world_size_and_so_on(
-    tmp_path, world_size, rank
+    mnist_root, world_size, rank
 ):
     """LitMNISTInOrder's training loader: alone (no Trainer attached) or on one device, the
     training split in order; on ``world_size`` devices, rank r takes examples r, r + world_size, ...
@@ -171,10 +171,7 @@ def test_lit_mnist_in_order_gives_rank_r_the_examples_r_r_plus_world_size_and_so
     only those, and a real two-device Trainer needs two processes (the test above)."""
     from types import SimpleNamespace
 
-    from spec.helpers.data import write_mnist
-
-    write_mnist(tmp_path)
-    model = impl.lightning_mnist.LitMNISTInOrder(data_dir=str(tmp_path), download=False,
+    model = impl.lightning_mnist.LitMNISTInOrder(data_dir=str(mnist_root), download=False,
                                                  batch_size=4)  # fmt: skip
     model.setup("fit")
     if world_size is not None:
