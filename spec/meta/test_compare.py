@@ -255,18 +255,28 @@ def test_the_upgrade_report_names_the_implementation_of_each_run(files):
     assert "Not the same code on both sides" in differ
 
 
-def test_the_speed_tool_times_the_core_in_a_child_of_each_interpreter(tmp_path):
-    """One round on the same interpreter on both sides, a few steps: the file it writes."""
+def test_the_speed_tool_times_the_core_in_a_child_process(tmp_path):
+    """One real child on this interpreter, a few steps: its torch and a time per batch."""
+    timed = speed._child(sys.executable, [2], steps=2)
+    assert timed["torch"] == torch.__version__.split("+")[0]
+    assert timed["seconds_per_step"]["2"] > 0
+
+
+def test_the_speed_tool_writes_both_sides_and_every_round(tmp_path, monkeypatch):
+    """The file it writes: both interpreters' releases and rounds, readable by ``load``."""
+
+    def child(python, batches, steps):
+        return {"torch": f"torch of {python}", "seconds_per_step": {"2": 0.001}}
+
+    monkeypatch.setattr(speed, "_child", child)
     out = tmp_path / "speed.json"
-    args = [sys.executable, sys.executable, "--rounds", "1", "--steps", "2", "--batch", "2"]
-    assert speed.main([*args, "-o", str(out)]) == 0
+    argv = ["A", "B", "--rounds", "2", "--steps", "2", "--batch", "2", "-o", str(out)]
+    assert speed.main(argv) == 0
     data = speed.load(out)
-    assert data["batches"] == [2]
-    for side in ("old", "new"):
-        assert len(data[side]["rounds"]) == 1
-        assert data[side]["torch"] == torch.__version__.split("+")[0]
-        assert data[side]["rounds"][0]["seconds_per_step"]["2"] > 0
-    assert set(speed.summary(data)) == {"2"}
+    assert (data["batches"], data["steps"], data["threads"]) == ([2], 2, 1)
+    assert (data["old"]["torch"], data["new"]["torch"]) == ("torch of A", "torch of B")
+    assert [len(data[side]["rounds"]) for side in ("old", "new")] == [2, 2]
+    assert speed.summary(data)["2"]["ratio"] == 1.0
 
 
 def test_the_speed_tool_alternates_the_interpreters_a_b_b_a(monkeypatch):
