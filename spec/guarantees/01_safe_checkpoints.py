@@ -462,20 +462,34 @@ def test_a_lightning_checkpoint_loads_tensors_only(tmp_path, evil, lightning):
     assert not marker.exists()
 
 
-def test_a_lightning_checkpoint_at_a_url_is_left_to_lightnings_filesystems(tmp_path):
-    """A ``scheme://`` path (here fsspec's in-memory ``memory://``) is read by Lightning, tensors only, not refused as a missing local file."""
+@pytest.mark.parametrize("lightning", ["installed", "older, without weights_only"])
+def test_a_lightning_checkpoint_at_a_url_is_left_to_lightnings_filesystems(tmp_path, evil,
+                                                                          lightning):  # fmt: skip
+    """A ``scheme://`` path (here fsspec's in-memory ``memory://``) is read by Lightning, tensors only, not refused as a missing local file.
+
+    On a Lightning without ``weights_only`` the URL's bytes are fetched with fsspec and
+    checked first: a payload at a URL is refused as a local one is."""
     import fsspec
     import pytorch_lightning as pl
 
     lit = impl.lightning_mnist.LitMNIST
+    if lightning != "installed":
+        lit = as_older_lightning(lit)
     model = lit(data_dir=str(tmp_path))
     saved = {"state_dict": model.state_dict(), "pytorch-lightning_version": pl.__version__,
              "hyper_parameters": dict(model.hparams)}  # fmt: skip
-    with fsspec.open("memory://spec/lit.ckpt", "wb") as f:
+    url = f"memory://spec/{lightning.split(',')[0]}/lit.ckpt"
+    with fsspec.open(url, "wb") as f:
         torch.save(saved, f)
-    loaded = checkpoint.load_lightning_checkpoint(lit, "memory://spec/lit.ckpt",
-                                                  data_dir=str(tmp_path))  # fmt: skip
+    loaded = checkpoint.load_lightning_checkpoint(lit, url, data_dir=str(tmp_path))
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
+    _, marker = evil
+    saved["hyper_parameters"]["payload"] = SystemPayload(marker)
+    with fsspec.open(url, "wb") as f:
+        torch.save(saved, f)
+    with pytest.raises(checkpoint.CheckpointError, match=r"refusing to load memory://.*unsafe"):
+        checkpoint.load_lightning_checkpoint(lit, url, data_dir=str(tmp_path))
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize("damage", ["missing", "empty", "truncated"])

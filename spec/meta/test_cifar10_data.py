@@ -143,6 +143,38 @@ def test_difficulty_is_how_far_images_stray_from_their_class():
             cifar10_data.write_cifar10(Path("/nonexistent/never"), 10, 5, difficulty=bad)
 
 
+def test_difficulty_turns_each_grating_about_its_class_angle():
+    """Each image's orientation, read from the peak of its 2-D Fourier spectrum: at
+    difficulty 0 every image of a class has the class's angle; at 1 they stray about it
+    with a spread near the pi/8 (22.5 degrees) sd of the draw, centred on it."""
+    labels = np.repeat(np.arange(10), 40)
+    ky, kx = np.meshgrid(np.fft.fftfreq(32), np.fft.fftfreq(32), indexing="ij")
+
+    def orientations(difficulty):
+        images = cifar10_data.make_images(labels, np.random.default_rng(0), difficulty)
+        gray = images.astype(np.float64).mean(axis=1)
+        gray -= gray.mean(axis=(1, 2), keepdims=True)
+        spectrum = np.abs(np.fft.fft2(gray))
+        peaks = [np.unravel_index(np.argmax(f), f.shape) for f in spectrum]
+        return np.array([np.arctan2(ky[i], kx[i]) % np.pi for i in peaks])
+
+    def spread_and_offset(angles, k):  # circular statistics of period pi, in degrees
+        mean = np.exp(2j * angles[labels == k]).mean()
+        spread = np.degrees(np.sqrt(max(0.0, -np.log(abs(mean)))) / 2)
+        offset = (np.angle(mean) / 2 - cifar10_data._ANGLES[k] + np.pi / 2) % np.pi - np.pi / 2
+        return spread, abs(np.degrees(offset))
+
+    easy, hard = orientations(0.0), orientations(1.0)
+    for k in range(10):
+        spread, _ = spread_and_offset(easy, k)
+        assert spread < 3, f"class {k} at difficulty 0: its gratings spread {spread:.1f} degrees"
+        spread, offset = spread_and_offset(hard, k)
+        # 14-20 degrees measured: the spectrum's bins (about 14 degrees apart at this
+        # frequency) round each angle, so the measured spread is below the drawn 22.5
+        assert 8 < spread < 35, f"class {k} at difficulty 1: spread {spread:.1f} degrees"
+        assert offset < 10, f"class {k} at difficulty 1: centred {offset:.1f} degrees off"
+
+
 @pytest.mark.network
 def test_the_real_cifar10_loads_through_the_same_code(tmp_path_factory):
     """With the real data set (CIFAR10_ROOT, or a download), the loader yields 50,000/10,000."""
