@@ -439,6 +439,23 @@ class Recorder:
             terminalreporter.write_line(f"run report written to {out}")
 
 
+def read_json(path: str | Path, what: str, schema: str, error: type[Exception]) -> dict:
+    """The JSON object in ``path`` whose ``"schema"`` is ``schema``; else ``error`` in one
+    line naming the file and what it was expected to be (``what``: "a run report")."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        kind = what.split(" ", 1)[1]  # "a run report" -> "run report"
+        raise error(f"{path}: not a JSON {kind} ({type(e).__name__}: {e})") from None
+    if not isinstance(data, dict) or data.get("schema") != schema:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise error(f"{path}: not {what} of schema {schema!r} (found {found!r})")
+    return data
+
+
 def write_atomically(path: str | Path, text: str) -> Path:
     """Write ``text`` to a temporary beside ``path``, then rename it there: a reader never
     sees a half-written report."""

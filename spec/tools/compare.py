@@ -24,7 +24,7 @@ import math
 import sys
 from pathlib import Path
 
-from spec.plugin.report import SCHEMA, write_atomically
+from spec.plugin.report import SCHEMA, read_json, write_atomically
 
 
 class ReportError(Exception):
@@ -32,16 +32,7 @@ class ReportError(Exception):
 
 
 def load_report(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ReportError(f"{path}: not a JSON run report ({e.__class__.__name__}: {e})") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise ReportError(f"{path}: not a run report of schema {SCHEMA!r} (found {found!r})")
+    data = read_json(path, "a run report", SCHEMA, ReportError)
     for key in ("versions", "tests", "goldens"):
         if not isinstance(data.get(key), dict):
             raise ReportError(f"{path}: run report without a {key!r} table")

@@ -113,16 +113,9 @@ def measure(old_python: str, new_python: str, rounds: int, steps: int, batches: 
 
 
 def load(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpeedError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SpeedError(f"{path}: not a speed file ({e.__class__.__name__}: {e})") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise SpeedError(f"{path}: not a speed file of schema {SCHEMA!r}")
-    return data
+    from spec.plugin.report import read_json
+
+    return read_json(path, "a speed file", SCHEMA, SpeedError)
 
 
 def summary(data: dict) -> dict[str, dict]:
