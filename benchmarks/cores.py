@@ -24,7 +24,7 @@ named as a base plus ``+options`` (e.g. ``graph+fused``, ``eager+channels_last+b
   cuBLAS/cuDNN and keeps the fastest), ``pad8`` (CIFAR only: images padded to 8
   channels once, in the data, and conv1's weight with zeros — see ``PaddedNet``; meant
   for large bf16 batches: at batch 4 on an H200 cuDNN then picks a 59 us weight-gradient
-  kernel and the step is 1.55x slower, results/h200-2026-11-27c.md),
+  kernel and the step is 1.55x slower, results/h200-2026-11-27c/README.md),
   ``tconv`` (CIFAR only, ``eager``/``host``/``graph``: conv + ReLU + pool of both conv
   layers by the Triton kernels of ``benchmarks/lenet_triton_conv.py``, written for large
   batches; fc layers, loss and optimizer stay PyTorch's; with ``bf16`` their GEMMs take

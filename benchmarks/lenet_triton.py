@@ -3,7 +3,7 @@ hand-written Triton kernels: the benchmarks' hardware-limit reference.
 
 Why it exists: at the note's batch of 4 a step is 12.8 MFLOP, a quarter of a
 microsecond of GPU arithmetic, yet PyTorch's best (inductor kernels in a CUDA graph,
-benchmarks/results/h200-2026-11-27.md) spends ~100 us in 38 kernels — latency, not
+benchmarks/results/h200-2026-11-27/README.md) spends ~100 us in 38 kernels — latency, not
 work. These nine kernels do the same arithmetic with far fewer launches:
 
 1. ``conv1_pool``    conv1 + bias + ReLU + 2x2 max-pool (keeps the argmax)
@@ -23,7 +23,7 @@ fc1's output, with ``tl.dot`` on rows padded to 16): on an H200 it took 133 of t
 step's 158 us — one SM doing the work of 50 KB of weights, read across their rows,
 spilling registers. Split over four kernels whose programs each read a slice of the
 weights along its rows, the step does the same arithmetic on many SMs: 38.2 us per step
-in a CUDA graph, 0.48 s per 12,500-step epoch (results/h200-2026-11-27b.md).
+in a CUDA graph, 0.48 s per 12,500-step epoch (results/h200-2026-11-27b/README.md).
 
 It is not the note's code and not a way to train: it is there to measure how close
 to the hardware the note's computation can run. The benchmarks check its weights

@@ -4,9 +4,9 @@ kernels for large batches: the ``+tconv`` option of the benchmarks.
 Why it exists: at batch 4096-16384 on an H200, cuDNN spends most of the step in kernels
 poorly suited to 3-, 6- and 16-channel 5x5 convolutions (a generic NHWC forward for
 conv1 takes 3.5 of 9.9 ms at 16384; weight gradients 1.8 ms; max-pool backward 1.0 ms —
-benchmarks/results/h200-2026-11-27.md). Each layer here is one forward kernel and one or
+benchmarks/results/h200-2026-11-27/README.md). Each layer here is one forward kernel and one or
 two backward kernels, written as implicit GEMMs for ``tl.dot``. On an H200 (results/
-h200-2026-11-27b.md) both layers, forward and backward, take 2.45 ms at 16384 images in
+h200-2026-11-27b/README.md) both layers, forward and backward, take 2.45 ms at 16384 images in
 bf16 — 4.2x cuDNN's — and the whole step reaches 5.9M img/s; in float32 they are on par
 with cuDNN (no TF32: FMA units either way). The kernels:
 
@@ -75,7 +75,7 @@ from reference import cifar10
 #: loaded once per tap block: 2 blocks for conv1's 108 taps, not 4); the patch gradient
 #: spilled in float32 at 4 warps, not 8.
 #: Then timed on an H200 (``python -m benchmarks.kernels_cli sweep-tconv``, batch 16384,
-#: both layers forward + backward; benchmarks/results/h200-2026-11-27b.md). First sweep,
+#: both layers forward + backward; benchmarks/results/h200-2026-11-27b/README.md). First sweep,
 #: bf16: of each kernel's neighbours two beat these, the weight gradient with 2 stages
 #: (2,855 us instead of 3,392) and the forward at 4 warps (3,181 us): 2,626 us together.
 #: Second sweep, around that: the weight gradient in 16 rows x 128 taps at 4 warps, 2
