@@ -152,7 +152,7 @@ def mlp_core() -> Core:
 
 
 #: The cores the benchmarks and the profiler know, by short name.
-CORES: dict[str, Callable[[], Core]] = {
+TRAINING_CORES: dict[str, Callable[[], Core]] = {
     "cifar4": lambda: cifar_core(4),
     "cifar512": lambda: cifar_core(512),
     "cifar4096": lambda: cifar_core(4096),

@@ -26,15 +26,16 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks import cores
 
-CORES = cores.CORES
+TRAINING_CORES = cores.TRAINING_CORES
 GPU_CATEGORIES = ("kernel", "gpu_memcpy", "gpu_memset")
 
 
 def parse_case(text: str) -> tuple[str, str, int]:
     parts = text.split(":")
-    if len(parts) not in (2, 3) or parts[0] not in CORES:
+    if len(parts) not in (2, 3) or parts[0] not in TRAINING_CORES:
         raise ValueError(
-            f"{text!r}: expected CORE:VARIANT[:STEPS_PER_GRAPH] with CORE one of {sorted(CORES)}"
+            f"{text!r}: expected CORE:VARIANT[:STEPS_PER_GRAPH] with CORE one of "
+            f"{sorted(TRAINING_CORES)}"
         )
     cores.Variant.parse(parts[1])  # refuses unknown variants by name
     per_graph = int(parts[2]) if len(parts) == 3 else 1
@@ -67,7 +68,7 @@ def summarize(events: list[dict], steps: int, wall_us: float) -> dict:
 
 
 def profile_case(core_name: str, variant: str, per_graph: int, steps: int) -> dict:
-    core = CORES[core_name]()
+    core = TRAINING_CORES[core_name]()
     batches = cores.make_batches(core, count=max(2 * per_graph, 4))
     run = cores.runner(core, variant, "cuda", batches, steps_per_graph=per_graph)
     steps -= steps % per_graph

@@ -20,7 +20,7 @@ import torch
 from benchmarks import cores
 from spec.helpers.devices import needs_cuda
 
-ALL_CORES = os.cpu_count() or 1
+ALL_CPU_CORES = os.cpu_count() or 1
 
 # (core factory, variant, device, threads, steps_per_graph, trajectory tolerance)
 # Tolerances: same device and ops -> exact; another device or fused graph -> float32
@@ -34,7 +34,7 @@ MAX_STEPS = 12_500  # one CIFAR-10 epoch at batch 4
 CASES = [
     # 1. the note's semantics: batch 4, SGD momentum, one step at a time
     ("cifar4", "eager", "cpu", 1, 1, EXACT),
-    ("cifar4", "eager", "cpu", ALL_CORES, 1, FP32_OTHER_ORDER),
+    ("cifar4", "eager", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
     ("cifar4", "host", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4", "eager+fused", "cuda", None, 1, FP32_OTHER_ORDER),
@@ -58,14 +58,14 @@ CASES = [
     ("cifar4", "eager+tconv", "cuda", None, 1, FP32_OTHER_ORDER),  # a check, not a contender
     # 2. the same Net at large batch
     ("cifar512", "eager", "cpu", 1, 1, EXACT),
-    ("cifar512", "eager", "cpu", ALL_CORES, 1, FP32_OTHER_ORDER),
+    ("cifar512", "eager", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
     ("cifar512", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar512", "eager+channels_last", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar512", "eager+bf16", "cuda", None, 1, BF16),
     ("cifar512", "graph", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar512", "compiled", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager", "cpu", 1, 1, EXACT),
-    ("cifar4096", "eager", "cpu", ALL_CORES, 1, FP32_OTHER_ORDER),
+    ("cifar4096", "eager", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager+channels_last+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
@@ -88,13 +88,13 @@ CASES = [
     ("cifar16384", "graph+fused+channels_last+bf16+cudnn_benchmark+pad8", "cuda", None, 1, BF16),
     # 3. the two-layer MLP, Adam
     ("mlp", "eager", "cpu", 1, 1, EXACT),
-    ("mlp", "eager", "cpu", ALL_CORES, 1, FP32_OTHER_ORDER),
+    ("mlp", "eager", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
     ("mlp", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
     ("mlp", "graph", "cuda", None, 1, FP32_OTHER_ORDER),
     ("mlp", "graph+fused", "cuda", None, 10, FP32_OTHER_ORDER),
     ("mlp", "compiled", "cpu", 1, 1, FP32_OTHER_ORDER),
 ]
-CORES = cores.CORES
+TRAINING_CORES = cores.TRAINING_CORES
 
 
 def case_id(case) -> str:
@@ -145,7 +145,7 @@ def timed_steps(run: cores.Runner, per_graph: int, smoke: bool) -> int:
 def test_training_step(case, benchmark, threads, matmul_peak, smoke):
     """One training step of a core in one variant: the eager CPU trajectory first, then timed."""
     core_name, variant, device, n_threads, per_graph, tolerance = case
-    core = CORES[core_name]()
+    core = TRAINING_CORES[core_name]()
     if smoke and core.batch > 512:
         pytest.skip("batch-4096 cases are timed by make bench only")
     if smoke and "compiled" in variant and device == "cpu":
