@@ -175,6 +175,65 @@ def test_difficulty_turns_each_grating_about_its_class_angle():
         assert offset < 10, f"class {k} at difficulty 1: centred {offset:.1f} degrees off"
 
 
+#: sha256 of make_images(labels 0..9 twice, default_rng(0), difficulty) — recorded once,
+#: 2026-12-02, and the same on NumPy 1.26.4 and 2.4.6. The calibration in the module's
+#: docstring was measured on exactly these draws: a change to the generator changes the
+#: data its figures describe, and the calibration must be measured again.
+IMAGES_SHA256 = {
+    0.0: "b0b56e04a24db928dcaabd29e1434dec089a8fda47eabb91469eaff31261ed3b",
+    1.0: "f1a2e47fd422fb59df493624f4f57c897e8f2efe817cd12b14ca10ded9615dfd",
+}
+
+
+@pytest.mark.parametrize("difficulty", sorted(IMAGES_SHA256))
+def test_the_images_are_the_ones_the_calibration_was_measured_on(difficulty):
+    """The easy set (the fast tests' and goldens') and the calibrated default, byte for byte."""
+    import hashlib
+
+    images = cifar10_data.make_images(np.arange(10).repeat(2), np.random.default_rng(0),
+                                      difficulty)  # fmt: skip
+    assert hashlib.sha256(images.tobytes()).hexdigest() == IMAGES_SHA256[difficulty], (
+        f"the generator's difficulty-{difficulty:g} images changed: measure the calibration "
+        "again (reference/cifar10_data.py's docstring) before recording the new fingerprint"
+    )
+    assert cifar10_data.DIFFICULTY == 1.0  # the default the fingerprint and figures are of
+
+
+def test_the_writer_takes_the_smallest_sizes_and_defaults_to_the_real_sets():
+    """5 training images (one per batch file) and 1 test image are the least it writes; its
+    defaults are the real set's 50,000 and 10,000, seed 0, the calibrated difficulty."""
+    import inspect
+
+    parameters = inspect.signature(cifar10_data.write_cifar10).parameters
+    defaults = {k: v.default for k, v in parameters.items() if v.default is not v.empty}
+    assert defaults == {"n_train": 50000, "n_test": 10000, "seed": 0,
+                        "difficulty": cifar10_data.DIFFICULTY}  # fmt: skip
+    assert cifar10_data.build_parser().parse_args(["r"]).seed == 0
+
+
+def test_the_smallest_set_is_written_and_one_smaller_refused_by_name(tmp_path):
+    folder = cifar10_data.write_cifar10(tmp_path / "least", 5, 1)
+    assert (cifar10_data.read_manifest(folder.parent)["n_train"], len(list(folder.iterdir()))) == (
+        5,
+        8,
+    )
+    with pytest.raises(ValueError, match=r"^n_train must be an integer >= 5, got 4$"):
+        cifar10_data.write_cifar10(tmp_path / "a", 4, 1)
+    with pytest.raises(ValueError, match=r"^n_test must be an integer >= 1, got 0$"):
+        cifar10_data.write_cifar10(tmp_path / "b", 5, 0)
+
+
+def test_the_set_is_assembled_on_its_own_filesystem(tmp_path):
+    """The temporary folder is made inside ``root``, so the final move is a rename on one
+    filesystem: here ``root`` is a small tmpfs of its own (root only; skipped elsewhere)."""
+    from spec.helpers.faults import small_disk
+
+    with small_disk(tmp_path / "disk", size="8m") as disk:
+        folder = cifar10_data.write_cifar10(disk / "data", 10, 5)
+        assert sorted(p.name for p in (disk / "data").iterdir()) == ["cifar-10-batches-py"]
+        assert cifar10_data.read_manifest(folder.parent)["n_train"] == 10
+
+
 @pytest.mark.network
 def test_the_real_cifar10_loads_through_the_same_code(tmp_path_factory):
     """With the real data set (CIFAR10_ROOT, or a download), the loader yields 50,000/10,000."""
