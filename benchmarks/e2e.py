@@ -30,6 +30,7 @@ k steps against ``as_written`` with ``num_workers=0`` and the test accuracy of t
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import os
 import time
@@ -431,10 +432,8 @@ class NoteScript:
             torch.cuda.synchronize(self.device)
 
     def close(self) -> None:
-        """Stop the loader's worker processes now (persistent ones live until then)."""
+        """Stop the loaders' worker processes now (persistent ones live until then): with
+        the last reference to a loader gone, its iterator's finaliser stops its workers."""
         self.batches = None
-        for name in ("trainloader", "testloader"):
-            loader = getattr(self, name, None)
-            if loader is not None and getattr(loader, "_iterator", None) is not None:
-                loader._iterator._shutdown_workers()
-                loader._iterator = None
+        self.trainloader = self.testloader = None
+        gc.collect()  # a reference cycle (a traceback, a generator) may hold one still

@@ -336,3 +336,19 @@ def test_a_sweep_records_a_failing_configuration_and_writes_its_json(tmp_path, c
         "default": 38.2,
         "fc warps 16": "RuntimeError('out of resources')",
     }
+
+
+def test_closing_a_script_stops_its_loader_workers_mid_epoch(tiny_cifar):
+    """``close`` ends the worker processes of a loader stopped mid-epoch (public API only:
+    the loaders dropped, their iterators finalised)."""
+    import multiprocessing
+
+    from benchmarks import e2e
+
+    script = e2e.NoteScript(tiny_cifar, "cpu", "as_written")  # num_workers=2
+    try:
+        script.train_steps(1)  # one batch of six: the epoch's iterator and its workers live
+        assert multiprocessing.active_children(), "expected the loader's two workers running"
+    finally:
+        script.close()
+    assert multiprocessing.active_children() == []
