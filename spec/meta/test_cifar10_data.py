@@ -39,6 +39,26 @@ def test_the_generated_files_are_in_the_real_cifar10_format(cifar_root):
     assert sizes[5] == N_TEST
 
 
+def test_each_file_holds_the_real_sets_keys_and_labels(tmp_path):
+    """As the real archive: every batch a protocol-2 pickle of ``batch_label`` ("training
+    batch 1 of 5" ... "testing batch 1 of 1"), ``labels``, ``data``, ``filenames`` (one per
+    image); ``batches.meta`` of ``num_cases_per_batch`` (the first batch's size),
+    ``label_names`` (the ten classes) and ``num_vis`` (3072 values per image)."""
+    folder = cifar10_data.write_cifar10(tmp_path, 21, 3, seed=0)  # batches of 5, 4, 4, 4, 4
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    labels = [f"training batch {i} of 5" for i in range(1, 6)] + ["testing batch 1 of 1"]
+    for name, label in zip(names, labels, strict=True):
+        raw = (folder / name).read_bytes()
+        assert raw[:2] == b"\x80\x02", f"{name}: expected a protocol-2 pickle"
+        entry = pickle.loads(raw, encoding="latin1")
+        assert sorted(entry) == ["batch_label", "data", "filenames", "labels"], name
+        assert entry["batch_label"] == label
+        assert len(entry["filenames"]) == len(entry["labels"]) == entry["data"].shape[0]
+    meta = pickle.loads((folder / "batches.meta").read_bytes(), encoding="latin1")
+    assert meta == {"num_cases_per_batch": 5, "label_names": list(cifar10_data.CLASSES),
+                    "num_vis": 3072}  # fmt: skip
+
+
 def test_the_plain_class_still_checks_the_real_checksums(cifar_root):
     """The unmodified CIFAR10 class refuses the generated files: its MD5s are the real set's.
 
@@ -119,8 +139,10 @@ def test_the_generator_is_deterministic_and_refuses_to_overwrite(tmp_path):
     a = cifar10_data.write_cifar10(tmp_path / "a", 10, 5, seed=3)
     b = cifar10_data.write_cifar10(tmp_path / "b", 10, 5, seed=3)
     c = cifar10_data.write_cifar10(tmp_path / "c", 10, 5, seed=4)
-    md5 = [cifar10_data.read_manifest(p.parent)["md5"] for p in (a, b, c)]
+    d = cifar10_data.write_cifar10(tmp_path / "d", 10, 5, seed=3, difficulty=0.0)
+    md5 = [cifar10_data.read_manifest(p.parent)["md5"] for p in (a, b, c, d)]
     assert md5[0] == md5[1] != md5[2]
+    assert md5[3]["data_batch_1"] != md5[0]["data_batch_1"]  # the difficulty reaches the images
     with pytest.raises(FileExistsError, match="already exists"):
         cifar10_data.write_cifar10(tmp_path / "a", 10, 5)
 
