@@ -54,9 +54,32 @@ def test_each_file_holds_the_real_sets_keys_and_labels(tmp_path):
         assert sorted(entry) == ["batch_label", "data", "filenames", "labels"], name
         assert entry["batch_label"] == label
         assert len(entry["filenames"]) == len(entry["labels"]) == entry["data"].shape[0]
-    meta = pickle.loads((folder / "batches.meta").read_bytes(), encoding="latin1")
+    raw = (folder / "batches.meta").read_bytes()
+    assert raw[:2] == b"\x80\x02", "batches.meta: expected a protocol-2 pickle"
+    meta = pickle.loads(raw, encoding="latin1")
     assert meta == {"num_cases_per_batch": 5, "label_names": list(cifar10_data.CLASSES),
                     "num_vis": 3072}  # fmt: skip
+    manifest = cifar10_data.read_manifest(tmp_path)
+    assert (manifest["generator"], manifest["format_version"]) == ("reference.cifar10_data", 1)
+
+
+def test_a_folder_without_a_manifest_loads_through_torchvisions_own_class(tmp_path,
+                                                                          monkeypatch):  # fmt: skip
+    """Where there is no MANIFEST.json (the real set), load_cifar10 hands the folder to the
+    plain ``CIFAR10`` class: the split asked for, with the transform. The generated files
+    cannot match the real MD5s, so only here torchvision's MD5 check is stubbed."""
+    from torchvision.transforms import ToTensor
+
+    folder = cifar10_data.write_cifar10(tmp_path, 10, 5, seed=0)
+    (folder / "MANIFEST.json").unlink()
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
+    train = cifar10_data.load_cifar10(tmp_path, train=True, transform=ToTensor())
+    assert type(train) is torchvision.datasets.CIFAR10
+    assert len(train) == 10
+    assert train[0][0].shape == (3, 32, 32)  # the transform was applied
+    test = cifar10_data.load_cifar10(tmp_path, train=False)
+    assert len(test) == 5
+    assert test[0][0].size == (32, 32)  # a PIL image: no transform
 
 
 def test_the_plain_class_still_checks_the_real_checksums(cifar_root):
