@@ -77,6 +77,7 @@ def test_a_folder_without_a_manifest_loads_through_torchvisions_own_class(tmp_pa
     assert type(train) is torchvision.datasets.CIFAR10
     assert len(train) == 10
     assert train[0][0].shape == (3, 32, 32)  # the transform was applied
+    assert len(cifar10_data.load_cifar10(tmp_path)) == 10  # the training split by default
     test = cifar10_data.load_cifar10(tmp_path, train=False)
     assert len(test) == 5
     assert test[0][0].size == (32, 32)  # a PIL image: no transform
