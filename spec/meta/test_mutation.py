@@ -23,6 +23,7 @@ def mutants(tmp_path, monkeypatch):
     monkeypatch.setattr(mutation, "EXIT_CODES", tmp_path / "exit-codes.json")
     # the source of module m at any commit (the report hashes the measured commit's files)
     monkeypatch.setattr(mutation, "sources", lambda commit=None: {"m": "digest-1"})
+    monkeypatch.setattr(mutation, "functions", lambda commit=None: {"reference.m.x_a": "f-1"})
 
     def write(codes: dict) -> None:
         meta = root / "reference" / "m.py.meta"
@@ -71,6 +72,57 @@ def test_a_continued_run_keeps_the_earlier_results_of_unchanged_modules(mutants,
     # restored results in its .meta files; they still count as the earlier parts'
     assert mutation.restore({"m": "digest-1"}) == (saved["parts"], 2)
     assert codes_in_meta(mutation.MUTANTS)[M(1)] == 1
+
+
+def test_in_a_changed_module_only_the_changed_functions_run_again(mutants):
+    """Module m changed, function a did not: a's results stand; b's mutants run again."""
+    b = "reference.m.x_b__mutmut_{}".format
+    mutants({M(1): 1, M(2): 0, b(1): 1})
+    mutation.write_exit_codes({"commit": "c1", "seconds": 60})
+    saved = json.loads(mutation.EXIT_CODES.read_text())
+    assert saved["digest"] == mutation.DIGEST
+    assert saved["functions"] == {"reference.m.x_a": "f-1"}
+    mutants(dict.fromkeys([M(1), M(2), b(1)]))
+    _, restored = mutation.restore({"m": "digest-2"}, {"reference.m.x_a": "f-1"})
+    assert restored == 2
+    assert codes_in_meta(mutation.MUTANTS) == {M(1): 1, M(2): 0, b(1): None}
+    mutants(dict.fromkeys([M(1), M(2), b(1)]))
+    assert mutation.restore({"m": "digest-2"}, {"reference.m.x_a": "f-2"}) is None
+
+
+def test_a_rerun_takes_back_the_results_of_the_mutants_it_runs_again(mutants):
+    """The survivor M(2) runs again even where mutmut's .meta file still holds its result
+    (its module unchanged); the killed M(1) keeps its result."""
+    mutants({M(1): 1, M(2): 0})
+    mutation.write_exit_codes({"commit": "c1", "seconds": 60})
+    _, restored = mutation.restore({"m": "digest-1"}, {}, again={M(2)})
+    assert restored == 1
+    assert codes_in_meta(mutation.MUTANTS) == {M(1): 1, M(2): None}
+
+
+def test_code_digests_ignore_docstrings_comments_and_layout(tmp_path, monkeypatch):
+    """What a mutant measured is the code: a reworded docstring or a comment keeps the
+    results; a changed expression does not. Methods are named as mutmut names them."""
+    ref = tmp_path / "reference"
+    ref.mkdir()
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+
+    def digests(text):
+        (ref / "m.py").write_text(text)
+        return mutation.sources()["m"], mutation.functions()
+
+    base = digests('"""Doc."""\ndef f(x):\n    """One."""\n    return x + 1\n'
+                   "class C:\n    def g(self):\n        return 2\n")  # fmt: skip
+    assert set(base[1]) == {"reference.m.x_f", "reference.m.x\u01c1C\u01c1g"}
+    reworded = digests('"""Other."""\ndef f(x):  # a comment\n    """Two."""\n\n'
+                       "    return (x +\n            1)\nclass C:\n    def g(self):\n"
+                       "        return 2\n")  # fmt: skip
+    assert reworded == base
+    changed = digests('def f(x):\n    return x - 1\nclass C:\n    def g(self):\n'
+                      "        return 2\n")  # fmt: skip
+    assert changed[0] != base[0]
+    assert changed[1]["reference.m.x_f"] != base[1]["reference.m.x_f"]
+    assert changed[1]["reference.m.x\u01c1C\u01c1g"] == base[1]["reference.m.x\u01c1C\u01c1g"]
 
 
 def test_the_second_part_counts_only_what_it_ran_and_the_report_names_both(mutants):

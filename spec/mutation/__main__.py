@@ -11,6 +11,9 @@ and ``spec/mutation/results.json``.
 from __future__ import annotations
 
 import argparse
+import ast
+import copy
+import hashlib
 import json
 import os
 import subprocess
@@ -110,20 +113,58 @@ def functions_without_tests(tests_by_function: dict) -> list[str]:
     return sorted(n for n in names if not tests_by_function.get(n))
 
 
-def sources(commit: str | None = None) -> dict[str, str]:
-    """{module: sha256 of its source} for reference/ on disk, or at ``commit``."""
-    import hashlib
-
+def _files(commit: str | None) -> dict[str, bytes]:
+    """{module: its source} for reference/ on disk, or at ``commit``."""
     if commit is None:
-        files = {p.stem: p.read_bytes() for p in sorted((ROOT / "reference").glob("*.py"))}
-    else:
-        names = git("ls-tree", "--name-only", commit, "reference/").split()
-        files = {
-            Path(n).stem: subprocess.run(["git", "show", f"{commit}:{n}"], cwd=ROOT,
-                                         capture_output=True, check=True).stdout
-            for n in names if n.endswith(".py")
-        }  # fmt: skip
-    return {m: hashlib.sha256(data).hexdigest() for m, data in files.items()}
+        return {p.stem: p.read_bytes() for p in sorted((ROOT / "reference").glob("*.py"))}
+    names = git("ls-tree", "--name-only", commit, "reference/").split()
+    return {
+        Path(n).stem: subprocess.run(["git", "show", f"{commit}:{n}"], cwd=ROOT,
+                                     capture_output=True, check=True).stdout
+        for n in names if n.endswith(".py")
+    }  # fmt: skip
+
+
+def _code(node: ast.AST) -> str:
+    """sha256 of a node's code: its syntax tree less docstrings (comments, layout and
+    docstrings change no mutant's behaviour)."""
+    node = copy.deepcopy(node)
+    for n in ast.walk(node):
+        body = getattr(n, "body", None)
+        if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = body[0].value if body and isinstance(body[0], ast.Expr) else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                n.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(node).encode()).hexdigest()
+
+
+def sources(commit: str | None = None) -> dict[str, str]:
+    """{module: digest of its code} for reference/ on disk, or at ``commit``."""
+    return {m: _code(ast.parse(data)) for m, data in _files(commit).items()}
+
+
+#: How mutmut joins a class and its method in a mutant's name.
+SEP = "\u01c1"
+
+
+def functions(commit: str | None = None) -> dict[str, str]:
+    """{function, named as mutmut names its mutants' prefix: digest of its code}:
+    ``reference.m.x_f`` for a function, ``reference.m.xǁClassǁf`` for a method."""
+    found = {}
+    for module, data in _files(commit).items():
+        for node in ast.parse(data).body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                found[f"reference.{module}.x_{node.name}"] = _code(node)
+            elif isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                        found[f"reference.{module}.x{SEP}{node.name}{SEP}{item.name}"] = _code(item)
+    return found
+
+
+#: How exit-codes.json's digests were made; a file without it is hashed again from the
+#: commit of its last part.
+DIGEST = "ast-without-docstrings"
 
 
 #: The exit codes kept for ``run --continue``: results. Not kept: "interrupted" (2), a
@@ -131,10 +172,19 @@ def sources(commit: str | None = None) -> dict[str, str]:
 KEPT_EXIT_CODES = {0, 1, 3, 5, 33, 36, 24, -24, 152, 255, -11}
 
 
-def restore(now: dict[str, str]) -> tuple[list[dict], int] | None:
+def restore(
+    now: dict[str, str], now_functions: dict[str, str] | None = None, again: set[str] = frozenset()
+):
     """Write the results of ``exit-codes.json`` into the .meta files of the mutants just
-    generated, for each module whose source is the one they were measured on (``now``:
-    ``sources()``): ``(the parts that measured them, how many results)``, or None.
+    generated, where the code is the one they were measured on: ``(the parts that
+    measured them, how many results)``, or None.
+
+    ``now`` is ``sources()``, ``now_functions`` is ``functions()``; the mutants named in
+    ``again`` get no result back (``rerun``). A module whose code is
+    unchanged keeps every result; in a changed module, the mutants of the functions whose
+    code is unchanged keep theirs (a mutant is a change inside one function, numbered
+    within it), and those of the changed functions run again. Docstrings, comments and
+    layout are not code here.
 
     mutmut lets a result in a .meta file stand (it runs only the mutants without one), so
     the run goes on with the mutants the earlier parts did not reach. Tests only grow
@@ -142,12 +192,23 @@ def restore(now: dict[str, str]) -> tuple[list[dict], int] | None:
     if not EXIT_CODES.exists():
         return None
     saved = json.loads(EXIT_CODES.read_text(encoding="utf-8"))
+    if saved.get("digest") != DIGEST:  # made before the digests were of the code alone
+        commit = saved["parts"][-1]["commit"]
+        saved["sources"], saved["functions"] = sources(commit), functions(commit)
     same = {m for m, digest in saved.get("sources", {}).items() if now.get(m) == digest}
+    now_functions = now_functions or {}
+    same_functions = {
+        f for f, digest in saved.get("functions", {}).items() if now_functions.get(f) == digest
+    }
     codes, restored = saved["exit_codes"], 0
     for meta in (MUTANTS / "reference").glob("*.py.meta"):
         data = json.loads(meta.read_text(encoding="utf-8"))
         for name, code in data["exit_code_by_key"].items():
-            keep = codes.get(name) in KEPT_EXIT_CODES and module_of(name) in same
+            if name in again:  # a result mutmut kept in its .meta file would stand
+                data["exit_code_by_key"][name] = None
+                continue
+            unchanged = module_of(name) in same or function_of(name) in same_functions
+            keep = codes.get(name) in KEPT_EXIT_CODES and unchanged
             if code is None and keep:
                 data["exit_code_by_key"][name] = codes[name]
                 restored += 1
@@ -179,7 +240,7 @@ def run(max_children: int, continue_: bool = False) -> int:
     RUN_LOG.write_text(json.dumps(measured))
     print(f"widened the tests of each function to whole chapters: {widen()} more")
     if continue_:
-        earlier = restore(sources())
+        earlier = restore(sources(), functions())
         if earlier is None:
             print("nothing to continue from: no exit-codes.json, or of other reference/ code")
         else:
@@ -213,6 +274,11 @@ def statuses() -> dict[str, str]:
 def module_of(mutant: str) -> str:
     """'reference.cifar10.x_train__mutmut_3' -> 'cifar10'."""
     return mutant.split(".")[1]
+
+
+def function_of(mutant: str) -> str:
+    """'reference.cifar10.x_train__mutmut_3' -> 'reference.cifar10.x_train'."""
+    return mutant.rsplit("__mutmut_", 1)[0]
 
 
 def diff_of(mutant: str) -> str:
@@ -297,7 +363,9 @@ def write_exit_codes(run_log: dict) -> None:
         print("not writing exit-codes.json: the run measured uncommitted code")
         return
     saved = {
+        "digest": DIGEST,
         "sources": sources(run_log["commit"]),
+        "functions": functions(run_log["commit"]),
         "parts": [*earlier, this_part],
         "exit_codes": dict(sorted(codes.items())),
     }
@@ -412,22 +480,31 @@ def _not_run_line(results: dict) -> list[str]:
 
 def rerun(max_children: int, names: list[str]) -> int:
     """Run the survivors again (or the mutants named), after the tests changed; then the
-    report. The other results stand: a mutant killed stays killed by tests that only
-    grew."""
+    report. The other results stand (a mutant killed stays killed by tests that only
+    grew), restored from exit-codes.json as ``run --continue`` restores them, so the
+    mutants of functions changed since run again too."""
+    from mutmut.stats import status_by_exit_code
+
+    if not EXIT_CODES.exists():
+        print("nothing to rerun: no exit-codes.json (make mutants first)")
+        return 1
+    codes = json.loads(EXIT_CODES.read_text(encoding="utf-8"))["exit_codes"]
     if not names:
         equivalent = load_equivalent()
         open_ = ("survived", "no tests", "suspicious")
-        names = [n for n, st in statuses().items() if st in open_ and n not in equivalent]
-    if not names:
-        return report()
+        names = [n for n, c in codes.items()
+                 if status_by_exit_code[c] in open_ and n not in equivalent]  # fmt: skip
     start = time.monotonic()
-    rerun_log = {"date": date.today().isoformat(), "mutants": len(names),
-                 "commit": git("rev-parse", "--short=12", "HEAD")}  # fmt: skip
+    rerun_log = {"date": date.today().isoformat(), "commit": git("rev-parse", "--short=12", "HEAD")}
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCH_NUM_THREADS": "1"}
     subprocess.run([*mutmut(), "run", NOTHING], cwd=ROOT, env=env)  # the new tests' stats
     widen()
+    restored = restore(sources(), functions(), again=set(names))
+    total = len(statuses())
+    rerun_log["mutants"] = total - (restored[1] if restored else 0)
+    print(f"rerunning {rerun_log['mutants']} mutants ({len(names)} asked for)")
     done = subprocess.run(
-        [*mutmut(), "run", "--max-children", str(max_children), *names], cwd=ROOT, env=env
+        [*mutmut(), "run", "--max-children", str(max_children)], cwd=ROOT, env=env
     )
     if RUN_LOG.exists():  # the run's record says which tests the survivors last met
         run_log = json.loads(RUN_LOG.read_text())
