@@ -173,10 +173,7 @@ def flops_per_step(core: Core) -> int:
     return counter.get_total_flops()
 
 
-BASES = ("eager", "host", "graph", "compiled", "compiled_graph", "triton", "triton_graph")
 OPTIONS = ("fused", "cudnn_benchmark", "channels_last", "bf16", "autotune", "pad8", "tconv")
-CUDA_ONLY = ("graph", "compiled_graph", "triton_graph")
-HAND_WRITTEN = ("triton", "triton_graph")  # benchmarks/lenet_triton.py: no options
 TCONV_BASES = ("eager", "host", "graph")  # +tconv: autograd Functions, not compiled
 TCONV_REFUSES = ("channels_last", "pad8")  # the kernels read contiguous 3-channel images
 
@@ -210,13 +207,105 @@ class Variant:
         return cls(base, frozenset(options))
 
     @property
-    def captured(self) -> bool:
-        return self.base in CUDA_ONLY
+    def strategy(self) -> type[Strategy]:
+        return STRATEGIES[self.base]
 
-    def __getattr__(self, option: str) -> bool:
-        if option in OPTIONS:
-            return option in self.options
-        raise AttributeError(option)
+    @property
+    def captured(self) -> bool:
+        return self.strategy.captured
+
+    # the options, by name (each a plain property: a misspelt one is an AttributeError)
+    fused = property(lambda self: "fused" in self.options)
+    cudnn_benchmark = property(lambda self: "cudnn_benchmark" in self.options)
+    channels_last = property(lambda self: "channels_last" in self.options)
+    bf16 = property(lambda self: "bf16" in self.options)
+    autotune = property(lambda self: "autotune" in self.options)
+    pad8 = property(lambda self: "pad8" in self.options)
+    tconv = property(lambda self: "tconv" in self.options)
+
+
+# ------------------------------------------------------------------ the bases
+class Strategy:
+    """How a base runs one step: ``build`` gives the Runner its ``step`` (or captures it).
+
+    ``captured``: the step is replayed from a CUDA graph (CUDA only); ``hand_written``:
+    the step is benchmarks/lenet_triton.py's fused kernels (no options); ``host``: each
+    step copies its batch to the device."""
+
+    captured = False
+    hand_written = False
+    host = False
+
+    @staticmethod
+    def build(runner: Runner) -> None:
+        runner.step = runner._eager_step
+
+
+class Eager(Strategy):
+    """The note's loop with the batch already on the device."""
+
+
+class Host(Strategy):
+    """The note's loop copying each batch to the device, as "Training on GPU" does."""
+
+    host = True
+
+
+class Graph(Strategy):
+    """The eager step captured in a CUDA graph."""
+
+    captured = True
+
+    @staticmethod
+    def build(runner: Runner) -> None:
+        runner._capture(runner._eager_step)
+
+
+class Compiled(Strategy):
+    """torch.compile(mode="reduce-overhead") of the step."""
+
+    @staticmethod
+    def build(runner: Runner) -> None:
+        runner.step = runner._reduce_overhead_step()
+
+
+class CompiledGraph(Strategy):
+    """Forward+loss and the update compiled by inductor, then captured."""
+
+    captured = True
+
+    @staticmethod
+    def build(runner: Runner) -> None:
+        runner._capture(runner._inductor_step())
+
+
+class Triton(Strategy):
+    """The hand-written kernels: the optimizer object is the whole step."""
+
+    hand_written = True
+
+    @staticmethod
+    def build(runner: Runner) -> None:
+        runner.step = runner.optimizer
+
+
+class TritonGraph(Triton):
+    """The hand-written kernels captured in a CUDA graph."""
+
+    captured = True
+
+    @staticmethod
+    def build(runner: Runner) -> None:
+        runner._capture(runner.optimizer)
+
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    "eager": Eager, "host": Host, "graph": Graph, "compiled": Compiled,
+    "compiled_graph": CompiledGraph, "triton": Triton, "triton_graph": TritonGraph,
+}  # fmt: skip
+BASES = tuple(STRATEGIES)
+CUDA_ONLY = tuple(b for b, s in STRATEGIES.items() if s.captured)
+HAND_WRITTEN = tuple(b for b, s in STRATEGIES.items() if s.hand_written)  # no options
 
 
 @contextmanager
@@ -255,7 +344,7 @@ class Runner:
             raise ValueError(
                 f"steps_per_graph={self.steps_per_graph}: expected 1, or more for graph variants"
             )
-        if self.options.base in HAND_WRITTEN and not (
+        if self.options.strategy.hand_written and not (
             self.core.name.startswith("cifar") and self.core.loss is F.cross_entropy
         ):
             raise ValueError(
@@ -282,7 +371,7 @@ class Runner:
         self.model.to(dev)
         self.memory_format = torch.channels_last if v.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
-        if v.base in HAND_WRITTEN:
+        if v.strategy.hand_written:
             sgd = self.core.make_optimizer(self.model, capturable=False, fused=False)
             self.optimizer = lenet_triton.FusedStep.from_optimizer(
                 self.model, sgd, self.core.batch, warps=self.kernels.get("warps")
@@ -291,7 +380,7 @@ class Runner:
             self.optimizer = self.core.make_optimizer(
                 self.model, capturable=v.captured, fused=v.fused
             )
-        to = torch.device("cpu") if v.base == "host" else dev
+        to = torch.device("cpu") if v.strategy.host else dev
         if v.pad8:
             batches = [(PaddedNet.pad(x), y) for x, y in batches]
         self.batches = [
@@ -299,22 +388,12 @@ class Runner:
         ]
         start = time.perf_counter()
         with cudnn_benchmark(v.cudnn_benchmark):
-            self.step = self._eager_step
-            if v.base == "compiled":
-                self.step = self._reduce_overhead_step()
-            elif v.base == "compiled_graph":
-                self._capture(self._inductor_step())
-            elif v.base == "graph":
-                self._capture(self._eager_step)
-            elif v.base == "triton":
-                self.step = self.optimizer
-            elif v.base == "triton_graph":
-                self._capture(self.optimizer)
+            v.strategy.build(self)
         self.setup_seconds = time.perf_counter() - start
         return self
 
     def _eager_step(self, x, y):
-        if self.options.base == "host":
+        if self.options.strategy.host:
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.options.bf16):
