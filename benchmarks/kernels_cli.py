@@ -155,16 +155,11 @@ def _cudnn_step(inputs, bf16: bool) -> list[torch.Tensor]:
 
 
 def _time(fn, reps: int) -> float:
-    """Seconds per call, CUDA events around ``reps`` calls after 3 warm-up calls."""
-    for _ in range(3):
-        fn()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(reps):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / reps / 1e3
+    """Seconds per call: the mean of ``reps`` calls, timed by ``torch.utils.benchmark.Timer``
+    (it warms up first and synchronizes CUDA around what it times)."""
+    from torch.utils.benchmark import Timer
+
+    return Timer(stmt="fn()", globals={"fn": fn}).timeit(reps).mean
 
 
 def sweep_tiles(args) -> int:

@@ -4,6 +4,7 @@ report and the profiler summary. Fast, CPU only, no pytest-benchmark needed."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import torch
@@ -50,6 +51,35 @@ def test_mlp_flops_counted_in_code_equal_the_formula():
 def test_an_unknown_variant_is_refused_naming_the_valid_ones(name):
     with pytest.raises(ValueError, match=r"expected one of .*eager.*\+fused"):
         cores.Variant.parse(name)
+
+
+def test_each_base_has_one_strategy_that_says_what_it_needs():
+    """The bases that capture CUDA graphs, and those that are the hand-written kernels, are
+    read off their strategy classes; an option is a named property, a misspelt one an error."""
+    assert cores.CUDA_ONLY == ("graph", "compiled_graph", "triton_graph")
+    assert cores.HAND_WRITTEN == ("triton", "triton_graph")
+    v = cores.Variant.parse("host+fused+bf16")
+    assert v.strategy is cores.Host
+    assert v.strategy.host
+    assert not v.captured
+    assert (v.fused, v.bf16, v.channels_last) == (True, True, False)
+    with pytest.raises(AttributeError):
+        v.fussed  # noqa: B018
+
+
+def test_the_kernel_timer_reports_seconds_per_call_from_torchs_timer():
+    """kernels_cli times with torch.utils.benchmark.Timer: a call that sleeps 2 ms reads
+    at least 2 ms (a lower bound only: a busy machine is never a failure)."""
+    from benchmarks import kernels_cli
+
+    calls = []
+
+    def fn():
+        calls.append(1)
+        time.sleep(0.002)
+
+    assert kernels_cli._time(fn, 5) >= 0.002
+    assert len(calls) >= 5
 
 
 def test_graph_variants_need_cuda_and_only_they_take_several_steps_per_graph():
