@@ -21,6 +21,7 @@ import textwrap
 import threading
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -212,6 +213,10 @@ def make_damaged(tmp_path, damage):
         path.write_bytes(bytes(raw))
     elif damage == "text file":
         path.write_text("not a checkpoint\n")
+    elif damage == "a zip, not torch's":
+        path.unlink()
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("readme.txt", "a zip archive, but no torch file")
     elif damage == "missing":
         path.unlink()
     return path
@@ -224,6 +229,7 @@ def make_damaged(tmp_path, damage):
         ("empty", "the file is empty"),
         ("flipped byte in tensor data", "corrupted torch file \\(CRC mismatch"),
         ("text file", "not a torch checkpoint"),
+        ("a zip, not torch's", "truncated or corrupted torch file"),
         ("missing", "no such file"),
     ],
 )
@@ -397,6 +403,94 @@ def test_a_save_in_progress_keeps_its_temporary_while_another_save_of_the_path_r
     assert checkpoint.load_checkpoint(path)["w"].tolist() == [1.0, 1.0, 1.0]  # the last to land
     assert checkpoint.stale_temporaries(path) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pth"]
+
+
+#: A child that records every signal it gets, then says which when asked on stdin.
+_SIGNAL_RECORDER = textwrap.dedent("""
+    import signal, sys
+    got = []
+    for n in range(1, signal.NSIG):
+        if n not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(n, lambda sig, frame: got.append(sig))
+            except (OSError, ValueError, RuntimeError):
+                pass
+    print("ready", flush=True)
+    sys.stdin.readline()
+    print(",".join(map(str, got)) or "none", flush=True)
+""")
+
+
+def test_asking_whether_a_writer_is_alive_sends_it_no_signal(tmp_path):
+    """Beyond the note: finding stale temporaries probes each writer's process without
+    disturbing it (signal 0 only: any other would reach a live save). The writer is a
+    child that records every signal it is sent."""
+    path = tmp_path / "model.pth"
+    child = subprocess.Popen([sys.executable, "-c", _SIGNAL_RECORDER], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        tmp = tmp_path / f"{checkpoint.TMP_PREFIX}{path.name}.{child.pid}.1"
+        tmp.write_bytes(b"half")
+        assert checkpoint.stale_temporaries(path) == [], "a live writer's temporary was stale"
+        received, _ = child.communicate("\n", timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
+    assert received.strip() == "none", f"the writer was sent signal(s) {received.strip()}"
+
+
+def test_a_temporary_of_another_users_live_process_is_not_stale(tmp_path, monkeypatch):
+    """Beyond the note: a writer that the probe may not signal (another user's process:
+    the system answers EPERM) is alive, and its temporary is left alone. The answer is
+    simulated: a test running as root may signal every process."""
+    path = tmp_path / "model.pth"
+    tmp = tmp_path / f"{checkpoint.TMP_PREFIX}{path.name}.{os.getpid()}.1"
+    tmp.write_bytes(b"half")
+
+    def kill(pid, sig):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "kill", kill)
+    assert checkpoint.stale_temporaries(path) == []
+
+
+@pytest.fixture
+def saved_on_a_gpu(tmp_path, monkeypatch):
+    """The CIFAR Net's state dict as torch.save writes it from a GPU: every storage tagged
+    'cuda:0' (torch records where each tensor lived), made without a GPU by giving the
+    save that tag."""
+    state = cifar10.Net().state_dict()
+    path = tmp_path / "gpu.pth"
+    with monkeypatch.context() as m:
+        m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(state, path)
+    return path, state
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU machine can load it either way")
+def test_plain_torch_load_of_a_gpu_checkpoint_fails_on_a_cpu_only_machine(saved_on_a_gpu):
+    """Fact about PyTorch, the control: without map_location a checkpoint saved on a GPU
+    does not load where there is none."""
+    path, _ = saved_on_a_gpu
+    with pytest.raises(RuntimeError, match="CUDA"):
+        torch.load(path, weights_only=True)
+
+
+def test_a_checkpoint_saved_on_a_gpu_loads_onto_the_cpu(saved_on_a_gpu):
+    """Beyond the note: the safe loaders put every tensor on the CPU by default (a GPU
+    checkpoint loads on a machine without one), and honour the map_location given."""
+    path, state = saved_on_a_gpu
+    for loaded in (checkpoint.load_checkpoint(path), checkpoint.load_bytes(path.read_bytes()),
+                   cifar10.load(path).state_dict()):  # fmt: skip
+        assert loaded.keys() == state.keys()
+        for k in state:
+            assert loaded[k].device.type == "cpu", f"{k} loaded on {loaded[k].device}"
+            torch.testing.assert_close(loaded[k], state[k], rtol=0, atol=0)
+    for loaded in (checkpoint.load_checkpoint(path, map_location="meta"),
+                   checkpoint.load_bytes(path.read_bytes(), map_location="meta")):  # fmt: skip
+        assert {t.device.type for t in loaded.values()} == {"meta"}
 
 
 def test_an_in_memory_checkpoint_loads_as_a_file_does(tmp_path, evil):

@@ -257,6 +257,32 @@ def test_the_writer_takes_the_smallest_sizes_and_defaults_to_the_real_sets():
     assert cifar10_data.build_parser().parse_args(["r"]).seed == 0
 
 
+def test_called_with_its_defaults_the_writer_writes_the_real_sizes_from_seed_0(
+    tmp_path, monkeypatch
+):
+    """What the defaults write, not only what the signature says: 10,000 images in each of
+    the five training batches, 10,000 in the test batch, the labels seed 0 draws. The
+    images and the pickling are stubbed (60,000 real images would take a while): what is
+    recorded is what each file would hold."""
+    written = {}
+
+    def dump(entry, f, protocol=None):
+        if "labels" in entry:
+            written[Path(f.name).name] = entry["labels"]
+
+    monkeypatch.setattr(cifar10_data, "make_images",
+                        lambda labels, rng, difficulty: np.zeros((len(labels), 3, 32, 32),
+                                                                 np.uint8))  # fmt: skip
+    monkeypatch.setattr(cifar10_data.pickle, "dump", dump)
+    folder = cifar10_data.write_cifar10(tmp_path)
+    assert {name: len(labels) for name, labels in written.items()} == {
+        **{f"data_batch_{i}": 10_000 for i in range(1, 6)}, "test_batch": 10_000
+    }  # fmt: skip
+    first = np.random.default_rng(0).integers(0, 10, size=10_000)
+    assert written["data_batch_1"] == first.tolist(), "the default seed is not 0"
+    assert cifar10_data.read_manifest(folder.parent)["seed"] == 0
+
+
 def test_the_smallest_set_is_written_and_one_smaller_refused_by_name(tmp_path):
     folder = cifar10_data.write_cifar10(tmp_path / "least", 5, 1)
     assert (cifar10_data.read_manifest(folder.parent)["n_train"], len(list(folder.iterdir()))) == (

@@ -374,7 +374,7 @@ def test_inputs_other_than_n_3_32_32_are_refused_with_the_expected_shape(shape):
     The note does not ask for the check (its own Net regroups silently, next test): it is
     the reference's own guarantee.
     """
-    with pytest.raises(ValueError, match=r"expects a float tensor shaped \(N, 3, 32, 32\)"):
+    with pytest.raises(ValueError, match=r"^Net expects a float tensor shaped \(N, 3, 32, 32\)"):
         Net()(torch.randn(*shape))
 
 
