@@ -90,6 +90,18 @@ def test_in_a_changed_module_only_the_changed_functions_run_again(mutants):
     assert mutation.restore({"m": "digest-2"}, {"reference.m.x_a": "f-2"}) is None
 
 
+def test_after_a_rerun_the_results_stand_for_the_reruns_code(mutants, monkeypatch):
+    """The digests saved are of the latest rerun's commit, not the first run's: a function
+    changed between the two was run again by the rerun, so it is not run a third time."""
+    monkeypatch.setattr(mutation, "sources", lambda commit=None: {"m": f"digest-{commit}"})
+    monkeypatch.setattr(mutation, "functions", lambda commit=None: {})
+    mutants({M(1): 1})
+    mutation.write_exit_codes({"commit": "c1", "reruns": [{"commit": "c2"}, {"commit": "c3"}]})
+    assert json.loads(mutation.EXIT_CODES.read_text())["sources"] == {"m": "digest-c3"}
+    mutation.write_exit_codes({"commit": "c1"})
+    assert json.loads(mutation.EXIT_CODES.read_text())["sources"] == {"m": "digest-c1"}
+
+
 def test_a_rerun_takes_back_the_results_of_the_mutants_it_runs_again(mutants):
     """The survivor M(2) runs again even where mutmut's .meta file still holds its result
     (its module unchanged); the killed M(1) keeps its result."""

@@ -362,10 +362,13 @@ def write_exit_codes(run_log: dict) -> None:
     if run_log.get("dirty") or not run_log.get("commit"):
         print("not writing exit-codes.json: the run measured uncommitted code")
         return
+    # The code the results now stand for: the run's, or the latest rerun's (a rerun keeps
+    # only results of functions unchanged since, and runs the rest on its own code).
+    measured_on = (run_log.get("reruns") or [run_log])[-1]["commit"]
     saved = {
         "digest": DIGEST,
-        "sources": sources(run_log["commit"]),
-        "functions": functions(run_log["commit"]),
+        "sources": sources(measured_on),
+        "functions": functions(measured_on),
         "parts": [*earlier, this_part],
         "exit_codes": dict(sorted(codes.items())),
     }
