@@ -76,8 +76,14 @@ def _worker(rank: int, world_size: int, init_file: str, state: dict, batches, ou
         dist.destroy_process_group()
 
 
-def train_ddp(state: dict, batches, workdir: str | os.PathLike, world_size: int = 2) -> dict:
-    """Spawn ``world_size`` gloo processes on this machine; return rank 0's final weights."""
+def train_ddp(
+    state: dict, batches, workdir: str | os.PathLike, world_size: int = 2, start_method="spawn"
+) -> dict:
+    """Start ``world_size`` gloo processes on this machine; return rank 0's final weights.
+
+    ``start_method``: "spawn" (fresh interpreters: safe with CUDA, and the only one on
+    every OS) or, on Linux and macOS without CUDA in use, "fork" (copies of this process:
+    no second import of torch)."""
     batch = batches[0][0].shape[0]
     if batch % world_size:
         raise ValueError(f"expected a batch size divisible by {world_size}, got {batch}")
@@ -85,7 +91,8 @@ def train_ddp(state: dict, batches, workdir: str | os.PathLike, world_size: int 
     workdir.mkdir(parents=True, exist_ok=True)
     init_file, out = workdir / "rendezvous", workdir / "rank0.pth"
     init_file.unlink(missing_ok=True)  # a stale rendezvous file would hang the group
-    mp.spawn(
-        _worker, args=(world_size, str(init_file), state, batches, str(out)), nprocs=world_size
-    )
+    mp.start_processes(
+        _worker, args=(world_size, str(init_file), state, batches, str(out)), nprocs=world_size,
+        start_method=start_method,
+    )  # fmt: skip
     return checkpoint.load_checkpoint(out)

@@ -61,19 +61,23 @@ def resume_command(data, *args) -> list[str]:
 def test_a_run_resumed_in_a_fresh_process_ends_bit_identical(data, tmp_path):
     """Stop after 23 of 30 steps in one Python process, resume in another: the weights equal the uninterrupted run's, bit for bit.
 
-    Both runs are ``python -m reference.resume``; the first seeds with 7 and stops, the
-    second resumes from its checkpoint (a run from scratch, under its default seed 0,
-    would end elsewhere). The checkpoint holds model, optimizer (momentum buffers),
+    The first run is the command line's ``main`` in this test's process, seeded with 7,
+    stopping; the second a fresh ``python -m reference.resume`` resuming from its
+    checkpoint (a run from scratch, under its default seed 0, would end elsewhere). The checkpoint holds model, optimizer (momentum buffers),
     torch/NumPy/Python RNG states, and the loader's generator state at the start of the
     epoch with the number of batches already used. It loads with weights_only=True.
     """
     with torch.random.fork_rng():
         uninterrupted = resume.train_steps(data, TOTAL, seed=SEED)
     stopped, final = tmp_path / "stopped.pth", tmp_path / "final.pth"
+    threads = torch.get_num_threads()
+    with torch.random.fork_rng():
+        stop = ["--stop-after", str(STOP), "--seed", str(SEED), "--out", str(stopped)]
+        assert resume.main([str(data), "--steps", str(TOTAL), *stop]) == 0
+    torch.set_num_threads(threads)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for args in (["--stop-after", str(STOP), "--seed", str(SEED), "--out", str(stopped)],
-                 ["--resume", str(stopped), "--out", str(final)]):  # fmt: skip
-        subprocess.run(resume_command(data, *args), cwd=ROOT, check=True, timeout=300, env=env)
+    command = resume_command(data, "--resume", str(stopped), "--out", str(final))
+    subprocess.run(command, cwd=ROOT, check=True, timeout=300, env=env)
     saved = checkpoint.load_checkpoint(stopped)
     assert (saved["loader"]["epoch"], saved["loader"]["batch_in_epoch"]) == (1, STOP - 20)
     assert saved["loader"]["step"] == STOP

@@ -1,4 +1,4 @@
-"""Distributed — the note's CIFAR Net under DDP (gloo, 2 CPU processes) and Lightning's ddp_spawn, against one process.
+"""Distributed — the note's CIFAR Net under DDP (gloo, 2 CPU processes) and Lightning's DDP, against one process.
 
 Beyond the note: the note trains in one process; this pins the same training on several.
 
@@ -8,6 +8,7 @@ file; timeouts are one minute.
 
 import datetime
 import logging
+import pickle
 
 import pytest
 import torch
@@ -39,6 +40,23 @@ def test_ddp_on_two_processes_matches_one_process_on_the_full_batch(tmp_path):
     ddp = distributed.train_ddp(state, batches, tmp_path)
     torch.testing.assert_close(ddp, single, rtol=1e-5, atol=1e-7)
     assert any(not torch.equal(single[k], state[k]) for k in state)  # it did train
+
+
+def test_ddp_spawns_its_processes_unless_told_otherwise(tmp_path, monkeypatch):
+    """Fresh interpreters by default (safe with CUDA, the one start method on every OS);
+    the start method given is the one used. The process start is recorded, not run."""
+    started = []
+
+    def start_processes(fn, args, nprocs, start_method):
+        started.append((nprocs, start_method))
+        impl.checkpoint.save_checkpoint(args[2], args[4])  # what rank 0 would leave
+
+    monkeypatch.setattr(distributed.mp, "start_processes", start_processes)
+    state = distributed.initial_state()
+    batches = distributed.make_batches(steps=1, batch_size=4)
+    distributed.train_ddp(state, batches, tmp_path)
+    distributed.train_ddp(state, batches, tmp_path, world_size=1, start_method="fork")
+    assert started == [(2, "spawn"), (1, "fork")]
 
 
 def test_ddp_refuses_a_batch_it_cannot_split_equally(tmp_path):
@@ -96,11 +114,12 @@ def test_initial_state_is_the_same_net_for_every_process_that_asks():
 def test_ddp_with_one_process_is_one_process(tmp_path):
     """``world_size=1``: the one process is rank 0, takes the whole batch, saves, and ends
     where ``train_single`` ends; a work directory that does not exist yet is made, parents
-    and all, and rank 0's checkpoint is left in it as ``rank0.pth``."""
+    and all, and rank 0's checkpoint is left in it as ``rank0.pth``. Forked (``fork`` is
+    on Linux, and spares the process an import of torch; the 2-process test spawns)."""
     state = distributed.initial_state(seed=0)
     batches = distributed.make_batches(steps=3, batch_size=4, seed=2)
     workdir = tmp_path / "not" / "yet"
-    ddp = distributed.train_ddp(state, batches, workdir, world_size=1)
+    ddp = distributed.train_ddp(state, batches, workdir, world_size=1, start_method="fork")
     single = distributed.train_single(state, batches)
     torch.testing.assert_close(ddp, single, rtol=1e-5, atol=1e-7)  # as the 2-process test
     saved = impl.checkpoint.load_checkpoint(workdir / "rank0.pth")
@@ -119,8 +138,8 @@ def without_dropout(model):
 
 
 @pytest.mark.slow
-def test_lightning_ddp_spawn_on_two_cpus_matches_one_device_at_double_batch(tmp_path):
-    """Trainer(strategy="ddp_spawn", devices=2) with batch 16 matches devices=1 with batch 32, one epoch.
+def test_lightning_ddp_on_two_cpu_processes_matches_one_device_at_double_batch(tmp_path):
+    """Trainer(strategy=DDPStrategy(...), devices=2) with batch 16 matches devices=1 with batch 32, one epoch.
 
     Lightning injects DistributedSampler(shuffle=True) into training loaders by default,
     even unshuffled ones, so the comparison uses LitMNISTInOrder with
@@ -154,7 +173,13 @@ def test_lightning_ddp_spawn_on_two_cpus_matches_one_device_at_double_batch(tmp_
     )
     two.load_state_dict(start)
     pl.Trainer(devices=1, **common).fit(one)
-    strategy = DDPStrategy(start_method="spawn", timeout=datetime.timedelta(seconds=60))
+    # What ddp_spawn needs of a module is that it pickles (it is sent to each process):
+    # checked in this process; the two processes are forked ("ddp_fork"), which spares
+    # each the seconds of importing torch and Lightning again.
+    again = pickle.loads(pickle.dumps(two))
+    assert type(again) is type(two)
+    torch.testing.assert_close(again.state_dict(), two.state_dict(), rtol=0, atol=0)
+    strategy = DDPStrategy(start_method="fork", timeout=datetime.timedelta(seconds=60))
     pl.Trainer(devices=2, strategy=strategy, **common).fit(two)
     torch.testing.assert_close(two.state_dict(), one.state_dict(), rtol=1e-5, atol=1e-6)
     assert any(not torch.equal(one.state_dict()[k], start[k]) for k in start)
