@@ -10,8 +10,6 @@ import ast
 import inspect
 import json
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -249,8 +247,12 @@ def test_torch_refusing_an_operation_is_a_failure():
 """
 
 
-def test_unwritten_code_is_to_do_in_its_own_outcome(tmp_path):
-    """Unwritten code or a missing name is "to do": its own outcome, one line, no traceback."""
+def test_unwritten_code_is_to_do_in_its_own_outcome(pytester):
+    """Unwritten code or a missing name is "to do": its own outcome, one line, no traceback.
+
+    A pytest session of its own (pytester), in this process: the libraries are imported
+    already; the implementation under test is this run's again afterwards."""
+    tmp_path = pytester.path
     package = tmp_path / "mine"
     package.mkdir()
     (package / "tensors.py").write_text(
@@ -259,21 +261,29 @@ def test_unwritten_code_is_to_do_in_its_own_outcome(tmp_path):
         "def counts():\n    import torch\n    return torch.bincount(torch.ones(2))\n"
     )
     (tmp_path / "test_tiny.py").write_text(TINY_CHAPTER)
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "spec.plugin.outcomes", "-p", "no:cacheprovider",
-         "-q", "--impl", str(package), "-rA", str(tmp_path / "test_tiny.py"), "-o", "addopts="],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    saved, saved_env = implementation._current, os.environ.get(implementation.ENV)
+    try:
+        result = pytester.runpytest_inprocess(
+            "-p", "spec.plugin.outcomes", "-p", "no:cacheprovider", "-q", "--impl", str(package),
+            "-rA", str(tmp_path / "test_tiny.py"), "-o", "addopts=",
+        )  # fmt: skip
+    finally:
+        implementation._current = saved
+        if saved_env is None:
+            os.environ.pop(implementation.ENV, None)
+        else:
+            os.environ[implementation.ENV] = saved_env
+    out = result.stdout.str() + result.stderr.str()
+
     # torch's own NotImplementedError (no bincount of floats) is the code's failure
-    assert "2 failed, 1 passed, 3 todo" in done.stdout, done.stdout + done.stderr
+    assert "2 failed, 1 passed, 3 todo" in out, out
     assert (
         "to do: write tensors.random_matrix (tensors.py:5) (2 tests, first "
-        "test_tiny.py::test_not_written)" in done.stdout
+        "test_tiny.py::test_not_written)" in out
     )
-    assert "to do: write the module cifar10" in done.stdout
-    assert "raise NotImplementedError('write" not in done.stdout  # no traceback for a to-do
-    assert "assert 1 == 2" in done.stdout  # a real failure keeps its own
+    assert "to do: write the module cifar10" in out
+    assert "raise NotImplementedError('write" not in out  # no traceback for a to-do
+    assert "assert 1 == 2" in out  # a real failure keeps its own
 
 
 # ----------------------------------------------------------------------------- the proofs
