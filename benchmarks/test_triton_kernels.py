@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from benchmarks import cores, kernels_cli, lenet_triton, lenet_triton_conv
 from reference import cifar10
+from spec.helpers import once
 from spec.helpers.devices import needs_cuda
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,12 +53,16 @@ def interpreted(tmp_path_factory) -> dict:
     (the batch-4 step: weights and losses after STEPS steps) and ``python -m
     benchmarks.kernels_cli check`` (each conv layer's outputs and gradients, and
     STEPS steps of ``eager+tconv``). Returns {"step": ..., "tconv": ...}, as saved."""
-    out = tmp_path_factory.mktemp("interpreted")
+
+    def run(out: Path) -> None:
+        cmd = [sys.executable, "-c", _INTERPRET, str(STEPS), str(BATCH)]
+        cmd += [str(out / "step.pt"), str(out / "tconv.pt")]
+        env = {**os.environ, "TRITON_INTERPRET": "1"}
+        subprocess.run(cmd, check=True, env=env, cwd=ROOT, timeout=600)
+
+    # once per run: under pytest-xdist the module's tests may be on two workers
+    out = once.shared_folder(tmp_path_factory, "triton-interpreted", run)
     files = {"step": out / "step.pt", "tconv": out / "tconv.pt"}
-    cmd = [sys.executable, "-c", _INTERPRET, str(STEPS), str(BATCH)]
-    cmd += [str(files["step"]), str(files["tconv"])]
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    subprocess.run(cmd, check=True, env=env, cwd=ROOT, timeout=600)
     return {name: torch.load(path) for name, path in files.items()}
 
 

@@ -11,7 +11,8 @@
 - ``drift``: the drift table (what changed since the note, by release);
 - ``notebook``: chapter 17's harness: the note's fences read and run as notebook cells;
 - ``faults``: real faults for the checkpoint chapter (small disks, failing calls, kills);
-- ``environment``: versions, devices, threads and hypothesis profiles.
+- ``environment``: versions, devices, threads and hypothesis profiles;
+- ``once``: files an expensive fixture makes once per run, shared by xdist workers.
 
 The pytest plugins are in ``spec.plugin``, the command-line tools in ``spec.tools``.
 """

@@ -1,5 +1,6 @@
 """The helpers the chapters rely on: devices, environment, and the checklist report."""
 
+import uuid
 from collections import namedtuple
 from pathlib import Path
 
@@ -232,3 +233,36 @@ def test_release_gates_read_the_installed_versions_and_skip_with_their_reason():
     finally:
         del releases.GATES["never"]
     assert all(gate.reason for gate in releases.GATES.values())
+
+
+def test_a_shared_folder_is_made_once_for_all_workers_and_not_left_half_made(
+    tmp_path_factory, monkeypatch
+):
+    """Under pytest-xdist (its worker variable set) the first caller makes the folder and
+    the others get it as made; a make that fails leaves nothing, and the next one runs."""
+    from spec.helpers import once
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    name = f"shared-{uuid.uuid4().hex}"
+    made = []
+
+    def make(folder):
+        made.append(folder)
+        (folder / "result.txt").write_text("made")
+
+    def fail(folder):
+        (folder / "half.txt").write_text("half")
+        raise RuntimeError("the make failed")
+
+    with pytest.raises(RuntimeError, match="the make failed"):
+        once.shared_folder(tmp_path_factory, name, fail)
+    first = once.shared_folder(tmp_path_factory, name, make)
+    second = once.shared_folder(tmp_path_factory, name, make)
+    assert first == second
+    assert len(made) == 1
+    assert sorted(p.name for p in first.iterdir()) == ["result.txt"]
+    assert not (first.parent / f"{name}.partial").exists()
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    alone = once.shared_folder(tmp_path_factory, name, make)  # no xdist: this run's own
+    assert alone != first
+    assert len(made) == 2

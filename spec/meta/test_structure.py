@@ -184,7 +184,9 @@ def test_the_plugins_are_what_conftest_loads_and_the_tools_run_as_commands():
     import conftest
 
     plugins = sorted(p.stem for p in (ROOT / "spec/plugin").glob("*.py") if p.stem != "__init__")
-    assert sorted(conftest.pytest_plugins) == [f"spec.plugin.{p}" for p in plugins]
+    ours = [p for p in conftest.pytest_plugins if p.startswith("spec.")]
+    assert sorted(ours) == [f"spec.plugin.{p}" for p in plugins]
+    assert set(conftest.pytest_plugins) - set(ours) == {"pytester"}  # pytest's own, for tests
     for tool in (ROOT / "spec/tools").glob("*.py"):
         if tool.stem != "__init__":
             assert 'if __name__ == "__main__":' in tool.read_text(encoding="utf-8"), tool.name
