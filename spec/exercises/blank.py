@@ -16,9 +16,10 @@ CI runs it after the reference's run (``make test``).
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from pathlib import Path
+
+from spec.plugin.report import load_run_report
 
 #: Skips that are about the machine, not the implementation.
 MACHINE_REASONS = ("needs CUDA", "needs the internet", "needs ")
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spec.exercises.blank", description=__doc__)
     parser.add_argument("report", type=Path, help="the run report (--run-report) of that run")
     args = parser.parse_args(argv)
-    report = json.loads(args.report.read_text(encoding="utf-8"))
+    report = load_run_report(args.report)
     problems = judge(report)
     print(summary(report))
     for problem in problems:

@@ -31,13 +31,14 @@ from pathlib import Path
 import pytest
 
 from spec.helpers.implementation import CHAPTER_MODULES, ENV, REFERENCE, resolve
+from spec.plugin.report import load_run_report
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTE = ROOT / "spec" / "note"
 REPORTS = ROOT / "reports"
 #: Plugins a chapter run does without: the loop answers faster (torch's import is most of
 #: the few seconds a chapter takes).
-QUIET = ("no:cacheprovider", "no:xdist", "no:html", "no:benchmark", "no:pytest_jsonreport")
+QUIET = ("no:cacheprovider", "no:xdist", "no:html", "no:benchmark")
 
 
 # ----------------------------------------------------------------------------- the plugin
@@ -142,7 +143,7 @@ def run_chapters(folder: Path, numbers: list[str]) -> dict[str, str]:
     subprocess.run(command, cwd=ROOT, env={**os.environ, ENV: str(folder)}, check=False)
     if not out.exists():
         return dict.fromkeys(numbers[:1], "unfinished")
-    return chapter_states(json.loads(out.read_text(encoding="utf-8")))
+    return chapter_states(load_run_report(out))
 
 
 def run_next(folder: Path) -> int:
@@ -215,7 +216,7 @@ def run_hint(folder: Path) -> int:
     candidates = [p for p in (report_path(folder), REPORTS / "run.json") if p.exists()]
     reports = []
     for path in candidates:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_run_report(path)
         if Path(data.get("implementation", {}).get("folder", "")) == folder.resolve():
             reports.append((path.stat().st_mtime, data))
     if not reports:

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from spec.plugin import report
 from spec.tools import atlas, companions
 
 UV_CONFLICT = """\
@@ -139,7 +140,7 @@ def write_release(folder, torch, drift_outcome="passed", chapter_outcome="passed
         },
     }  # fmt: skip
     (folder / f"run-torch{torch}.json").write_text(
-        json.dumps({"counts": {"passed": 2}, "tests": tests})
+        json.dumps({"schema": report.SCHEMA, "counts": {"passed": 2}, "tests": tests})
     )
 
 

@@ -204,6 +204,72 @@ def test_the_run_report_carries_outcomes_durations_goldens_and_warnings():
     json.dumps(data)  # serialisable as written
 
 
+RUN_TESTS = """
+import pytest
+
+def test_passes(record_property):
+    \"\"\"A test that passes.\"\"\"
+    record_property("accuracy", 0.5)
+
+def test_fails():
+    assert 1 == 2
+
+@pytest.mark.skip(reason="not here")
+def test_skipped():
+    pass
+"""
+
+
+def test_the_run_report_is_pytest_json_reports_file_with_the_spec_s_part(pytester):
+    """``--run-report`` writes pytest-json-report's file (its tests, phases, summary) with
+    each test's row of the spec under ``metadata["spec"]`` and the run's under ``"spec"``;
+    ``load_run_report`` reads it back as the flat table compare and atlas read."""
+    pytester.makepyfile(test_run=RUN_TESTS)
+    out = pytester.path / "run.json"
+    args = ["-p", "spec.plugin.report", "-o", "addopts=", "-p", "no:cacheprovider"]
+    result = pytester.runpytest_inprocess(*args, "--run-report", str(out))
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    raw = json.loads(out.read_text())
+    assert raw["spec"]["schema"] == report.FILE_SCHEMA
+    assert raw["summary"]["total"] == 3  # pytest-json-report's own summary
+    by_id = {t["nodeid"]: t for t in raw["tests"]}
+    assert by_id["test_run.py::test_fails"]["call"]["outcome"] == "failed"  # its phases
+    assert by_id["test_run.py::test_passes"]["metadata"]["spec"]["doc"] == "A test that passes."
+    flat = report.load_run_report(out)
+    assert flat["schema"] == report.SCHEMA
+    assert {k: t["outcome"] for k, t in flat["tests"].items()} == {
+        "test_run.py::test_passes": "passed", "test_run.py::test_fails": "failed",
+        "test_run.py::test_skipped": "skipped",
+    }  # fmt: skip
+    assert flat["tests"]["test_run.py::test_skipped"]["reason"] == "not here"
+    assert flat["tests"]["test_run.py::test_passes"]["measured"] == {"accuracy": "0.5"}
+    assert flat["counts"] == {"passed": 1, "failed": 1, "skipped": 1}
+    assert flat["pytest"]["exitcode"] == 1
+    assert "torch" in flat["versions"]
+    assert not list(pytester.path.glob("*.tmp")), "the write left a temporary"
+
+
+def test_the_run_report_needs_pytest_json_report_and_says_so(pytester):
+    """With pytest-json-report disabled, ``--run-report`` stops the run in one line."""
+    pytester.makepyfile(test_run=RUN_TESTS)
+    args = ["-p", "spec.plugin.report", "-o", "addopts=", "-p", "no:pytest_jsonreport"]
+    result = pytester.runpytest_inprocess(*args, "--run-report", "x.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--run-report is built on pytest-json-report" in result.stderr.str()
+
+
+def test_a_flat_run_report_still_loads_and_anything_else_is_refused(tmp_path):
+    """Files written before the report was built on pytest-json-report load as they are;
+    a JSON file of neither kind is refused naming both schemas."""
+    flat = tmp_path / "old.json"
+    flat.write_text(json.dumps({"schema": report.SCHEMA, "tests": {}, "versions": {}}))
+    assert report.load_run_report(flat)["schema"] == report.SCHEMA
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"tests": []}))
+    with pytest.raises(ValueError, match=r"run-report/1' or '.*run-report/2' \(found None\)"):
+        report.load_run_report(other)
+
+
 def speed_file(old_ms: dict, new_ms: dict, old_torch="2.9.1", new_torch="2.14.1") -> dict:
     """A speed file: per batch a list of ms/step, one per round, for each side."""
 

@@ -18,6 +18,7 @@ import pytest
 from spec.exercises import blank, contract, note_code, skeleton
 from spec.helpers import implementation, note
 from spec.helpers.checked_code import implementation_names
+from spec.plugin.report import load_run_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "spec" / "note").glob("[0-9][0-9]_*.py")) + sorted(
@@ -324,7 +325,7 @@ def run_spec(impl: Path, paths: list[str], out: Path, *marks: str) -> dict:
         else:
             os.environ[implementation.ENV] = saved_env
     assert out.exists(), f"the nested run wrote no report: {args}"
-    return json.loads(out.read_text(encoding="utf-8"))
+    return load_run_report(out)
 
 
 @pytest.mark.slow

@@ -3,7 +3,14 @@
 ``--checklist`` prints it after the run; ``--spec-report PATH`` writes it to a file.
 Each test is shown by the first line of its docstring (the note's wording where it has
 one) and its parameters. Works under pytest-xdist: what the controller needs travels in
-``report.user_properties``; nothing here needs another plugin.
+``report.user_properties``.
+
+``--run-report PATH`` writes the machine-readable report: pytest-json-report's (its
+tests, phases, durations, collectors, summary), with the spec's own part added through
+its hook (``pytest_json_modifyreport``): each test's chapter, kind, outcome (with
+"to do"), quote and figures under ``metadata["spec"]``, the run's versions, devices,
+implementation, goldens and warnings under ``"spec"``. ``load_run_report`` reads it
+back as one flat table by test, which is what compare, atlas and the exercise loop use.
 """
 
 from __future__ import annotations
@@ -21,7 +28,13 @@ import pytest
 from spec.helpers import environment, implementation, note
 from spec.plugin.outcomes import KIND_KEY, KINDS
 
+#: The flat run report ``load_run_report`` returns (and the files written before the
+#: report was built on pytest-json-report).
 SCHEMA = "pytorch-notes-spec/run-report/1"
+#: The spec's part of a pytest-json-report file.
+FILE_SCHEMA = "pytorch-notes-spec/run-report/2"
+#: pytest-json-report's fields left out of the file: bulky and read by nothing here.
+JSON_REPORT_OMIT = ["keywords", "streams", "log"]
 GOLDEN_KEY = "spec_golden"
 #: Warning categories a run report keeps: today's warnings are tomorrow's breakages.
 TRACKED_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
@@ -398,8 +411,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(Recorder(config), "spec-report-recorder")
+    # first: pytest-json-report's own pytest_configure reads these options after ours
+    if config.getoption("--run-report"):
+        if not config.pluginmanager.hasplugin("pytest_jsonreport"):
+            raise pytest.UsageError(
+                "--run-report is built on pytest-json-report: install it (it is in "
+                "requirements.lock) and do not disable it with -p no:pytest_jsonreport"
+            )
+        config.option.json_report = True
+        config.option.json_report_file = None  # written here, atomically, once complete
+        config.option.json_report_omit = [*config.option.json_report_omit, *JSON_REPORT_OMIT]
+    recorder = Recorder(config)
+    config.pluginmanager.register(recorder, "spec-report-recorder")
+    if config.getoption("--run-report"):  # the hook exists only where the plugin is on
+        config.pluginmanager.register(SpecPart(recorder), "spec-report-json-part")
 
 
 class Recorder:
@@ -433,16 +460,68 @@ class Recorder:
             out = write_atomically(path, render(self.checklist, markdown=True))
             terminalreporter.write_line(f"spec report written to {out}")
         path = self.config.getoption("--run-report")
-        if path:
-            data = run_report(self.checklist, self.warnings, self.warning_libraries)
-            out = write_atomically(path, json.dumps(data, indent=1, sort_keys=True))
+        built = getattr(getattr(self.config, "_json_report", None), "report", None)
+        if path and built is not None:
+            out = write_atomically(path, json.dumps(built, indent=1, sort_keys=True))
             terminalreporter.write_line(f"run report written to {out}")
 
 
-def read_json(path: str | Path, what: str, schema: str, error: type[Exception]) -> dict:
-    """The JSON object in ``path`` whose ``"schema"`` is ``schema``; else ``error`` in one
-    line naming the file and what it was expected to be (``what``: "a run report")."""
+class SpecPart:
+    """pytest-json-report's report, with the spec's part added (on the controller, once
+    every test has reported)."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    def pytest_json_modifyreport(self, json_report: dict) -> None:
+        r = self.recorder
+        add_spec_part(json_report, run_report(r.checklist, r.warnings, r.warning_libraries))
+
+
+def add_spec_part(json_report: dict, ours: dict) -> None:
+    """Put the flat run report ``ours`` into pytest-json-report's ``json_report``: each
+    test's row as its ``metadata["spec"]``, the rest (and the rows of modules that were
+    skipped or not collected as a whole) as ``json_report["spec"]``."""
+    rows = dict(ours["tests"])
+    for test in json_report.get("tests", []):
+        row = rows.pop(test["nodeid"], None)
+        if row is not None:
+            test.setdefault("metadata", {})["spec"] = row
+    json_report["spec"] = {
+        **{k: v for k, v in ours.items() if k != "tests"},
+        "schema": FILE_SCHEMA,
+        "modules": rows,
+    }
+
+
+def load_run_report(path: str | Path, error: type[Exception] = ValueError) -> dict:
+    """The run report at ``path`` as one flat table (schema ``SCHEMA``): ``"tests"`` by
+    node id, each row the spec's (chapter, kind, outcome, reason, ...), beside versions,
+    devices, implementation, goldens and counts; ``"pytest"``: pytest-json-report's
+    exit code, duration and summary. Reads the files built on pytest-json-report and
+    the flat ones written before; anything else is ``error`` naming the file."""
+    data = read_json(path, "a run report", (SCHEMA, FILE_SCHEMA), error)
+    if data.get("schema") == SCHEMA:
+        return data
+    spec = data["spec"]
+    tests = {t["nodeid"]: t["metadata"]["spec"] for t in data.get("tests", [])
+             if "spec" in t.get("metadata", {})}  # fmt: skip
+    tests.update(spec.get("modules", {}))
+    flat = {k: v for k, v in spec.items() if k != "modules"}
+    flat.update(schema=SCHEMA, tests=tests, pytest={
+        k: data.get(k) for k in ("exitcode", "duration", "summary")
+    })  # fmt: skip
+    return flat
+
+
+def read_json(
+    path: str | Path, what: str, schema: str | tuple[str, ...], error: type[Exception]
+) -> dict:
+    """The JSON object in ``path`` whose ``"schema"`` (or ``"spec"``'s: a file built on
+    pytest-json-report) is ``schema`` (or one of them); else ``error`` in one line naming
+    the file and what it was expected to be (``what``: "a run report")."""
     path = Path(path)
+    schemas = (schema,) if isinstance(schema, str) else schema
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -450,9 +529,13 @@ def read_json(path: str | Path, what: str, schema: str, error: type[Exception]) 
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         kind = what.split(" ", 1)[1]  # "a run report" -> "run report"
         raise error(f"{path}: not a JSON {kind} ({type(e).__name__}: {e})") from None
-    if not isinstance(data, dict) or data.get("schema") != schema:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise error(f"{path}: not {what} of schema {schema!r} (found {found!r})")
+    found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+    if isinstance(data, dict) and found is None and isinstance(data.get("spec"), dict):
+        found = data["spec"].get("schema")
+    if found not in schemas:
+        named = schemas[0] if len(schemas) == 1 else " or ".join(map(repr, schemas))
+        named = repr(named) if len(schemas) == 1 else named
+        raise error(f"{path}: not {what} of schema {named} (found {found!r})")
     return data
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from spec.plugin.report import load_run_report
+
 DRIFT_TEST = (
     "spec/guarantees/05_drift.py::"
     "test_the_installed_release_shows_the_behaviour_its_version_predicts"
@@ -78,7 +80,7 @@ def load(folder: Path) -> list[Release]:
             release.installed = read_freeze(freeze.read_text(encoding="utf-8"))
         run = folder / f"run-torch{torch}.json"
         if run.exists():
-            release.run = json.loads(run.read_text(encoding="utf-8"))
+            release.run = load_run_report(run)
         releases.append(release)
     return sorted(releases, key=lambda r: r.version)
 

@@ -24,7 +24,7 @@ import math
 import sys
 from pathlib import Path
 
-from spec.plugin.report import SCHEMA, read_json, write_atomically
+from spec.plugin.report import load_run_report, write_atomically
 
 
 class ReportError(Exception):
@@ -32,7 +32,7 @@ class ReportError(Exception):
 
 
 def load_report(path: str | Path) -> dict:
-    data = read_json(path, "a run report", SCHEMA, ReportError)
+    data = load_run_report(path, ReportError)
     for key in ("versions", "tests", "goldens"):
         if not isinstance(data.get(key), dict):
             raise ReportError(f"{path}: run report without a {key!r} table")
