@@ -5,8 +5,9 @@ Two processes each take an equal half of every batch; DDP averages their gradien
 is the gradient of the mean loss over the whole batch — so k steps of 2-process DDP
 match k steps of one process on the full batch, up to float32 summation order.
 
-Processes are spawned (``torch.multiprocessing.spawn``) and meet through a file
-(``init_method="file://..."``): no network ports. Timeouts are a minute, not 30.
+Processes are started by ``torch.multiprocessing.start_processes`` (spawned by default:
+fresh interpreters) and meet through a file (``init_method="file://..."``): no network
+ports. Timeouts are a minute, not 30.
 """
 
 from __future__ import annotations
