@@ -6,6 +6,7 @@ import sys
 import pytest
 import torch
 
+from spec.helpers import implementation
 from spec.plugin import report
 from spec.tools import compare, speed
 
@@ -321,8 +322,12 @@ def test_the_upgrade_report_names_the_implementation_of_each_run(files):
     assert "Not the same code on both sides" in differ
 
 
-def test_the_speed_tool_times_the_core_in_a_child_process(tmp_path):
-    """One real child on this interpreter, a few steps: its torch and a time per batch."""
+def test_the_speed_tool_times_the_core_in_a_child_process(monkeypatch):
+    """One real child on this interpreter, a few steps: its torch and a time per batch.
+
+    A test of the tool: the child times the reference, whatever implementation this run
+    grades (a learner's may not have a Net yet)."""
+    monkeypatch.setenv(implementation.ENV, str(implementation.REFERENCE))
     timed = speed._child(sys.executable, [2], steps=2)
     assert timed["torch"] == torch.__version__.split("+")[0]
     assert timed["seconds_per_step"]["2"] > 0
