@@ -459,23 +459,26 @@ class Recorder:
         if path:
             out = write_atomically(path, render(self.checklist, markdown=True))
             terminalreporter.write_line(f"spec report written to {out}")
-        path = self.config.getoption("--run-report")
-        built = getattr(getattr(self.config, "_json_report", None), "report", None)
-        if path and built is not None:
-            out = write_atomically(path, json.dumps(built, indent=1, sort_keys=True))
-            terminalreporter.write_line(f"run report written to {out}")
 
 
 class SpecPart:
     """pytest-json-report's report, with the spec's part added (on the controller, once
-    every test has reported)."""
+    every test has reported), then written to ``--run-report``'s path, atomically."""
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
+        self.built: dict | None = None
 
     def pytest_json_modifyreport(self, json_report: dict) -> None:
         r = self.recorder
         add_spec_part(json_report, run_report(r.checklist, r.warnings, r.warning_libraries))
+        self.built = json_report
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        path = self.recorder.config.getoption("--run-report")
+        if self.built is not None:
+            out = write_atomically(path, json.dumps(self.built, indent=1, sort_keys=True))
+            terminalreporter.write_line(f"run report written to {out}")
 
 
 def add_spec_part(json_report: dict, ours: dict) -> None:
@@ -533,8 +536,7 @@ def read_json(
     if isinstance(data, dict) and found is None and isinstance(data.get("spec"), dict):
         found = data["spec"].get("schema")
     if found not in schemas:
-        named = schemas[0] if len(schemas) == 1 else " or ".join(map(repr, schemas))
-        named = repr(named) if len(schemas) == 1 else named
+        named = " or ".join(map(repr, schemas))
         raise error(f"{path}: not {what} of schema {named} (found {found!r})")
     return data
 
