@@ -23,7 +23,8 @@ def mutants(tmp_path, monkeypatch):
     monkeypatch.setattr(mutation, "EXIT_CODES", tmp_path / "exit-codes.json")
     # the source of module m at any commit (the report hashes the measured commit's files)
     monkeypatch.setattr(mutation, "sources", lambda commit=None: {"m": "digest-1"})
-    monkeypatch.setattr(mutation, "functions", lambda commit=None: {"reference.m.x_a": "f-1"})
+    digests = {"reference.m.x_a": "f-1", "reference.m": "rest-1"}  # a function, the rest
+    monkeypatch.setattr(mutation, "functions", lambda commit=None: digests)
 
     def write(codes: dict) -> None:
         meta = root / "reference" / "m.py.meta"
@@ -75,19 +76,22 @@ def test_a_continued_run_keeps_the_earlier_results_of_unchanged_modules(mutants,
 
 
 def test_in_a_changed_module_only_the_changed_functions_run_again(mutants):
-    """Module m changed, function a did not: a's results stand; b's mutants run again."""
+    """Module m changed, function a did not: a's results stand; b's mutants run again. A
+    change outside the functions (a constant, an import) runs the whole module again."""
     b = "reference.m.x_b__mutmut_{}".format
     mutants({M(1): 1, M(2): 0, b(1): 1})
     mutation.write_exit_codes({"commit": "c1", "seconds": 60})
     saved = json.loads(mutation.EXIT_CODES.read_text())
     assert saved["digest"] == mutation.DIGEST
-    assert saved["functions"] == {"reference.m.x_a": "f-1"}
+    assert saved["functions"] == {"reference.m.x_a": "f-1", "reference.m": "rest-1"}
     mutants(dict.fromkeys([M(1), M(2), b(1)]))
-    _, restored = mutation.restore({"m": "digest-2"}, {"reference.m.x_a": "f-1"})
+    now = {"reference.m.x_a": "f-1", "reference.m": "rest-1"}
+    _, restored = mutation.restore({"m": "digest-2"}, now)
     assert restored == 2
     assert codes_in_meta(mutation.MUTANTS) == {M(1): 1, M(2): 0, b(1): None}
-    mutants(dict.fromkeys([M(1), M(2), b(1)]))
-    assert mutation.restore({"m": "digest-2"}, {"reference.m.x_a": "f-2"}) is None
+    for changed in ({**now, "reference.m.x_a": "f-2"}, {**now, "reference.m": "rest-2"}):
+        mutants(dict.fromkeys([M(1), M(2), b(1)]))
+        assert mutation.restore({"m": "digest-2"}, changed) is None, changed
 
 
 def test_after_a_rerun_the_results_stand_for_the_reruns_code(mutants, monkeypatch):
@@ -125,7 +129,7 @@ def test_code_digests_ignore_docstrings_comments_and_layout(tmp_path, monkeypatc
 
     base = digests('"""Doc."""\ndef f(x):\n    """One."""\n    return x + 1\n'
                    "class C:\n    def g(self):\n        return 2\n")  # fmt: skip
-    assert set(base[1]) == {"reference.m.x_f", "reference.m.x\u01c1C\u01c1g"}
+    assert set(base[1]) == {"reference.m.x_f", "reference.m.x\u01c1C\u01c1g", "reference.m"}
     reworded = digests('"""Other."""\ndef f(x):  # a comment\n    """Two."""\n\n'
                        "    return (x +\n            1)\nclass C:\n    def g(self):\n"
                        "        return 2\n")  # fmt: skip
@@ -134,6 +138,11 @@ def test_code_digests_ignore_docstrings_comments_and_layout(tmp_path, monkeypatc
                       "        return 2\n")  # fmt: skip
     assert changed[0] != base[0]
     assert changed[1]["reference.m.x_f"] != base[1]["reference.m.x_f"]
+    assert changed[1]["reference.m"] == base[1]["reference.m"]  # nothing outside changed
+    constant = digests('K = 1\ndef f(x):\n    return x - 1\nclass C:\n    def g(self):\n'
+                       "        return 2\n")  # fmt: skip
+    assert constant[1]["reference.m"] != changed[1]["reference.m"]
+    assert constant[1]["reference.m.x_f"] == changed[1]["reference.m.x_f"]
     assert changed[1]["reference.m.x\u01c1C\u01c1g"] == base[1]["reference.m.x\u01c1C\u01c1g"]
 
 

@@ -149,22 +149,32 @@ SEP = "\u01c1"
 
 def functions(commit: str | None = None) -> dict[str, str]:
     """{function, named as mutmut names its mutants' prefix: digest of its code}:
-    ``reference.m.x_f`` for a function, ``reference.m.xǁClassǁf`` for a method."""
+    ``reference.m.x_f`` for a function, ``reference.m.xǁClassǁf`` for a method; and
+    ``reference.m`` for the module's code outside its functions (imports, constants,
+    class bodies), which every function's behaviour may depend on."""
     found = {}
     for module, data in _files(commit).items():
-        for node in ast.parse(data).body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        tree = ast.parse(data)
+        defs = (ast.FunctionDef, ast.AsyncFunctionDef)
+        for node in tree.body:
+            if isinstance(node, defs):
                 found[f"reference.{module}.x_{node.name}"] = _code(node)
             elif isinstance(node, ast.ClassDef):
                 for item in node.body:
-                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    if isinstance(item, defs):
                         found[f"reference.{module}.x{SEP}{node.name}{SEP}{item.name}"] = _code(item)
+        rest = copy.deepcopy(tree)
+        rest.body = [n for n in rest.body if not isinstance(n, defs)]
+        for node in rest.body:
+            if isinstance(node, ast.ClassDef):
+                node.body = [n for n in node.body if not isinstance(n, defs)] or [ast.Pass()]
+        found[f"reference.{module}"] = _code(rest)
     return found
 
 
 #: How exit-codes.json's digests were made; a file without it is hashed again from the
 #: commit of its last part.
-DIGEST = "ast-without-docstrings"
+DIGEST = "ast-without-docstrings/2"
 
 
 #: The exit codes kept for ``run --continue``: results. Not kept: "interrupted" (2), a
@@ -183,7 +193,8 @@ def restore(
     ``again`` get no result back (``rerun``). A module whose code is
     unchanged keeps every result; in a changed module, the mutants of the functions whose
     code is unchanged keep theirs (a mutant is a change inside one function, numbered
-    within it), and those of the changed functions run again. Docstrings, comments and
+    within it) as long as the code outside the functions is unchanged too, and those of
+    the changed functions run again. Docstrings, comments and
     layout are not code here.
 
     mutmut lets a result in a .meta file stand (it runs only the mutants without one), so
@@ -207,7 +218,10 @@ def restore(
             if name in again:  # a result mutmut kept in its .meta file would stand
                 data["exit_code_by_key"][name] = None
                 continue
-            unchanged = module_of(name) in same or function_of(name) in same_functions
+            rest = f"reference.{module_of(name)}"  # the module outside its functions
+            unchanged = module_of(name) in same or (
+                function_of(name) in same_functions and rest in same_functions
+            )
             keep = codes.get(name) in KEPT_EXIT_CODES and unchanged
             if code is None and keep:
                 data["exit_code_by_key"][name] = codes[name]
