@@ -5,12 +5,27 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-from-lock
+# A venv set up before the set-up compiled bytecode gets it once (see below).
+BYTECODE := $(VENV)/.bytecode-compiled
 # pytest-xdist workers; each runs torch with TORCH_NUM_THREADS (default 1) threads.
 WORKERS ?= 2
 
 # One OpenMP thread per process: on 2 cores, 2 threads per worker can run 10x slower.
 export OMP_NUM_THREADS   ?= 1
 export TORCH_NUM_THREADS ?= 1
+# Bytecode. PYTHONDONTWRITEBYTECODE=1 is set in many Docker images and CI runners; a venv
+# installed under it has no .pyc, and then every Python process compiles torch, torchvision
+# and Lightning from source again: importing the three took 13-16 CPU-s instead of 6.6 s,
+# and the suite twice as long (2-core CPU machine, 2026-12-06). Measured choices:
+# - the set-up compiles the venv's bytecode as it installs (uv --compile-bytecode: the
+#   whole set-up took 18 s with it, 22 s without; pip compiles by default), so the first
+#   run and every child process a test starts read bytecode;
+# - the project's runs write the cache of its own files (spec/, reference/, the test
+#   modules pytest rewrites) whatever the caller's environment says: a few CPU-s a process.
+#   A learner's implementation is always imported from its source, never from a cache
+#   (spec/helpers/implementation.py): a save within the same second cannot go stale.
+unexport PYTHONDONTWRITEBYTECODE
+
 # Hypothesis profile (pyproject.toml): `default` (derandomized) or `thorough`.
 HYPOTHESIS_PROFILE ?= default
 
@@ -35,7 +50,7 @@ CURRENT      = $(shell $(PY) -c 'import torch; print(torch.__version__.split("+"
 
 ## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md);
 ## IMPL=DIR grades another implementation (your own: make exercises, spec/EXERCISES.md)
-spec: $(STAMP)
+spec: $(BYTECODE)
 	$(PY) -m pytest spec -q -n $(WORKERS) --dist worksteal $(IMPL_OPTION) \
 	    --checklist --spec-report reports/spec.md \
 	    --hypothesis-profile $(HYPOTHESIS_PROFILE) \
@@ -48,39 +63,46 @@ test: lint
 	    --benchmark-disable --hypothesis-profile $(HYPOTHESIS_PROFILE)
 
 ## bench: time the training cores on what this machine has (CPU; CPU and GPU on a GPU host)
-bench: $(STAMP)
+bench: $(BYTECODE)
 	mkdir -p reports
 	$(PY) -m pytest benchmarks -q -p no:xdist -p no:cacheprovider --benchmark-only \
 	    --benchmark-json reports/bench.json
 	$(PY) -m benchmarks.report reports/bench.json --png reports/bench.png --md reports/bench.md
 
-lint: $(STAMP)
+lint: $(BYTECODE)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-format: $(STAMP)
+format: $(BYTECODE)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-venv: $(STAMP)
+venv: $(BYTECODE)
 
 # uv where it installs (a pip package: no binary download), pip where it does not.
 $(STAMP): requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	if $(PY) -m pip install --quiet --disable-pip-version-check uv && \
-	    $(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.lock; then :; else \
+	    $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -r requirements.lock; \
+	    then :; else \
 	    echo "uv unavailable: installing with pip"; \
-	    $(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock; \
+	    $(PY) -m pip install --quiet --disable-pip-version-check --compile -r requirements.lock; \
 	fi
-	touch $(STAMP)
+	touch $(STAMP) $(BYTECODE)
+
+# A venv installed before the set-up compiled bytecode: compiled once, in parallel (27 s on
+# 2 cores; a file of another Python's syntax in torch's tests is skipped, as uv skips it).
+$(BYTECODE): | $(STAMP)
+	$(PY) -m compileall -q -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))') || :
+	touch $(BYTECODE)
 
 ## exercises: write the learner's skeleton into DIR (FROM=NN: the reference up to chapter NN)
-exercises: $(STAMP)
+exercises: $(BYTECODE)
 	$(PY) -m spec.exercises.skeleton $(DIR) $(if $(FROM),--from $(FROM))
 
 ## next: run your code (IMPL=DIR) from the first chapter not yet passing; hint: its first
 ## to-do; watch: rerun next on every save (pytest-watcher)
-next hint watch: $(STAMP)
+next hint watch: $(BYTECODE)
 	@test -n "$(IMPL)" || { echo "make $@ IMPL=DIR: the folder of your code (make exercises DIR=...)"; exit 2; }
 	$(PY) -m spec.exercises.loop $@ --impl $(IMPL)
 
@@ -94,7 +116,7 @@ system-deps:
 	else echo "fiu-utils missing (apt-get install fiu-utils): the system-call fault tests will skip"; fi
 
 ## faults: the checkpoint fault chapter with its full counts (500 kills, 10,000 mangled files)
-faults: $(STAMP) system-deps
+faults: $(BYTECODE) system-deps
 	$(PY) -m pytest spec/guarantees/07_checkpoint_faults.py -q -p no:xdist --run-long --checklist \
 	    --durations=0
 
@@ -105,7 +127,7 @@ actionlint:
 
 ## mutants: mutation testing of reference/ with mutmut; the report is spec/mutation/REPORT.md
 ## (CONTINUE=1: keep the results in spec/mutation/exit-codes.json, run only the others)
-mutants: $(STAMP)
+mutants: $(BYTECODE)
 	$(PY) -m spec.mutation run $(if $(CONTINUE),--continue)
 
 ## lock: re-resolve the direct dependencies of pyproject.toml into requirements.lock
@@ -120,7 +142,7 @@ lock:
 ## report, older -> newer; its companions are chosen by rule (spec/tools/companions.py);
 ## IMPL=DIR compares your implementation instead of reference/; a supported release only;
 ## the training core is timed on both, alternating (spec/tools/speed.py)
-matrix: $(STAMP)
+matrix: $(BYTECODE)
 	@$(PY) -m spec.tools.companions check $(TORCH)
 	@$(PY) -m spec.tools.companions install $(TORCH) $(MATRIX_VENV) $(if $(TORCHVISION),--torchvision $(TORCHVISION))
 	mkdir -p reports
@@ -139,17 +161,17 @@ matrix: $(STAMP)
 
 ## atlas: the spec on every supported release, one venv at a time (nox + uv), then the
 ## atlas page spec/atlas.md (about 40 min on 2 CPU cores; each venv deleted after its run)
-atlas: $(STAMP)
+atlas: $(BYTECODE)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nox -f .ci/noxfile.py $(if $(RELEASES),-s $(foreach r,$(RELEASES),"atlas(torch='$(r)')"))
 	$(PY) -m spec.tools.atlas reports/atlas -o spec/atlas.md
 
 ## goldens: re-record the golden fingerprints for this torch release (review the diff!)
-goldens: $(STAMP)
+goldens: $(BYTECODE)
 	$(PY) -m pytest spec/guarantees/06_goldens.py -q -p no:xdist --regen-all
 	$(PY) -m pytest spec/guarantees/06_goldens.py -q -p no:xdist
 
 ## compare: the upgrade report between two run reports: make compare OLD=a.json NEW=b.json
-compare: $(STAMP)
+compare: $(BYTECODE)
 	$(PY) -m spec.tools.compare $(OLD) $(NEW) -o reports/upgrade.md
 
 clean:

@@ -52,7 +52,9 @@ def atlas(session: nox.Session, torch: str) -> None:
     """The spec on one torch release, its companions chosen by rule; the venv deleted."""
     OUT.mkdir(parents=True, exist_ok=True)
     cache = Path(tempfile.mkdtemp(prefix=f"uv-cache-{torch}-"))
-    env = {"UV_CACHE_DIR": str(cache), "PIP_CONSTRAINT": ""}
+    # bytecode compiled at install: where PYTHONDONTWRITEBYTECODE=1, every process of the run
+    # would compile torch again (Makefile, "Bytecode")
+    env = {"UV_CACHE_DIR": str(cache), "PIP_CONSTRAINT": "", "UV_COMPILE_BYTECODE": "1"}
     venv = Path(session.virtualenv.location)
     commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
                             capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip

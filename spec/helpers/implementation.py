@@ -183,17 +183,54 @@ def _is_loaded_from(module: ModuleType, folder: Path) -> bool:
     return folder.resolve() in paths
 
 
+class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Loads a module from its source every time: no cached bytecode read, none written.
+
+    Python trusts a ``__pycache__`` file while the source's size and modification time
+    (in whole seconds) match it; a learner who saves twice within one second, to a file
+    of the same size, would run the older code. The project's runs write bytecode
+    (Makefile, "Bytecode"), so a learner's folder is loaded with this loader instead."""
+
+    def path_stats(self, path: str) -> dict:
+        raise OSError("bytecode is not used for the implementation under test")
+
+
+_SOURCE_ONLY: set[str] = set()
+
+
+def _source_only_hook(path: str):
+    """A ``sys.path_hooks`` entry: the folders of ``_SOURCE_ONLY`` (and those inside them)
+    are searched with a finder that loads through ``SourceOnlyLoader``."""
+    if not any(path == root or path.startswith(root + os.sep) for root in _SOURCE_ONLY):
+        raise ImportError("not an implementation's folder")
+    return importlib.machinery.FileFinder(
+        path, (SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES)
+    )
+
+
+def _load_from_source(folder: Path) -> None:
+    root = str(folder)
+    if _source_only_hook not in sys.path_hooks:
+        sys.path_hooks.insert(0, _source_only_hook)
+    _SOURCE_ONLY.add(root)
+    for path in [p for p in sys.path_importer_cache if p == root or p.startswith(root + os.sep)]:
+        del sys.path_importer_cache[path]
+
+
 def _import_package(name: str, folder: Path) -> ModuleType:
-    """Import ``folder`` as package ``name`` (once), with or without an ``__init__.py``."""
+    """Import ``folder`` as package ``name`` (once), with or without an ``__init__.py``;
+    its modules from their source (``SourceOnlyLoader``)."""
     if name in sys.modules:
         return sys.modules[name]
     if name == "reference" or "." in name:
         return importlib.import_module(name)
+    _load_from_source(folder)
     init = folder / "__init__.py"
     if init.is_file():
         spec = importlib.util.spec_from_file_location(
-            name, init, submodule_search_locations=[str(folder)]
-        )
+            name, init, loader=SourceOnlyLoader(name, str(init)),
+            submodule_search_locations=[str(folder)],
+        )  # fmt: skip
     else:
         spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
         spec.submodule_search_locations = [str(folder)]

@@ -10,6 +10,7 @@ import ast
 import inspect
 import json
 import os
+import sys
 import textwrap
 from pathlib import Path
 
@@ -104,6 +105,36 @@ def test_an_implementation_is_found_by_folder_or_module_name(tmp_path):
         implementation.resolve(str(tmp_path / "nope"))
     with pytest.raises(ValueError, match="no module of that name"):
         implementation.resolve("no_such_package_anywhere")
+
+
+@pytest.mark.parametrize("with_init", [False, True], ids=["folder", "package"])
+def test_the_implementation_is_imported_from_its_source_never_a_stale_cache(
+    tmp_path, monkeypatch, with_init
+):
+    """A learner's module saved twice within one second, to the same size, runs as saved.
+
+    The project's runs write bytecode; Python trusts a cached file while the source's size
+    and modification time (whole seconds) match it, so a standard import would run the
+    first version here."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    folder = tmp_path / f"stale_probe_{with_init}"
+    folder.mkdir()
+    if with_init:
+        (folder / "__init__.py").write_text("SAVED = 1\n")
+    source = folder / "tensors.py"
+    source.write_text("ANSWER = 1\n")
+    mine = implementation.resolve(str(folder))
+    assert mine.module("tensors").ANSWER == 1
+
+    seconds = source.stat().st_mtime
+    source.write_text("ANSWER = 2\n")  # same size, same modification time
+    os.utime(source, (seconds, seconds))
+    for name in [n for n in sys.modules if n.split(".")[0] == mine.package]:
+        del sys.modules[name]
+    assert mine.module("tensors").ANSWER == 2, "the module came from a stale bytecode cache"
+    assert not (folder / "__pycache__").exists(), "bytecode was written for the learner's code"
+    for name in [n for n in sys.modules if n.split(".")[0] == mine.package]:
+        del sys.modules[name]
 
 
 # ----------------------------------------------------------------------------- the contract
