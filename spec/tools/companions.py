@@ -140,8 +140,8 @@ def install(torch: str, venv: Path, torchvision: str | None = None) -> int:
                            check=True, capture_output=True, text=True)  # fmt: skip
         wanted = pins(torch, torchvision)
         result = subprocess.run(
-            [uv(), "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), *wanted],
-            capture_output=True, text=True, check=False,
+            [uv(), "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python),
+             *wanted], capture_output=True, text=True, check=False,
         )  # fmt: skip
     except (OSError, subprocess.CalledProcessError) as e:
         result = subprocess.CompletedProcess(e.args, 1, "", getattr(e, "stderr", None) or str(e))
