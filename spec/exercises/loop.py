@@ -8,8 +8,13 @@
 - ``hint``: the first to-do of the last run: its test's claim and the note's lines it
   checks, and the docstring of the name to write (the contract, never the reference's
   code).
-- ``watch``: pytest-watcher reruns ``next`` every time a file of your package is saved;
-  when a chapter passes, the same run goes on to the next one.
+- ``watch``: reruns ``next`` every time a file of your package is saved; when a chapter
+  passes, the same run goes on to the next one. One warm process keeps torch, torchvision
+  and pytest's plugins imported and runs each check in a fresh fork of itself
+  (``spec.exercises.warm``): a save is answered in about a second.
+
+Each chapter run is a pytest session in a child forked from this process (a child
+interpreter where there is no fork): the learner's modules are imported there, fresh.
 
 ``python -m spec.exercises.loop {next,hint,watch} --impl DIR``. Also a pytest plugin
 (``-p spec.exercises.loop --first-unfinished``): the stop after the first unfinished
@@ -22,14 +27,13 @@ import argparse
 import hashlib
 import inspect
 import json
-import os
-import shutil
-import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from spec.exercises import warm
 from spec.helpers.implementation import CHAPTER_MODULES, ENV, REFERENCE, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +55,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 _unfinished: set[str] = set()
+
+
+def pytest_configure(config) -> None:
+    _unfinished.clear()  # a session forked from a process that ran one before starts clean
 
 
 def _chapter(nodeid: str) -> str:
@@ -127,19 +135,28 @@ def chapter_states(report: dict) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------- commands
+def chapter_files(numbers: list[str]) -> list[Path]:
+    return [next(NOTE.glob(f"{n}_*.py")) for n in numbers]
+
+
+def chapter_args(folder: Path, numbers: list[str], out: Path) -> list[str]:
+    """pytest's arguments for a run of these chapters against ``folder``, its run report
+    written to ``out``."""
+    args = [*map(str, chapter_files(numbers)), "-q", "-p", "spec.exercises.loop",
+            "--first-unfinished", "--impl", str(folder), "--run-report", str(out),
+            "--no-header", "-rN", "--tb=short"]  # fmt: skip
+    for plugin in QUIET:
+        args += ["-p", plugin]
+    return args
+
+
 def run_chapters(folder: Path, numbers: list[str]) -> dict[str, str]:
     """Run these chapters against ``folder`` in one pytest process, stopping after the
     first unfinished one; {chapter: 'passing' | 'unfinished'} for those it reached."""
     REPORTS.mkdir(exist_ok=True)
     out = report_path(folder)
     out.unlink(missing_ok=True)
-    files = [next(NOTE.glob(f"{n}_*.py")) for n in numbers]
-    command = [sys.executable, "-m", "pytest", *map(str, files), "-q", "-p", "spec.exercises.loop",
-               "--first-unfinished", "--impl", str(folder), "--run-report", str(out),
-               "--no-header", "-rN", "--tb=short"]  # fmt: skip
-    for plugin in QUIET:
-        command += ["-p", plugin]
-    subprocess.run(command, cwd=ROOT, env={**os.environ, ENV: str(folder)}, check=False)
+    warm.run_forked(chapter_args(folder, numbers, out), env={ENV: str(folder)})
     if not out.exists():
         return dict.fromkeys(numbers[:1], "unfinished")
     from spec.plugin.report import load_run_report  # not at import: -p loads this module early
@@ -248,14 +265,42 @@ def run_hint(folder: Path) -> int:
     return 0
 
 
-def run_watch(folder: Path) -> int:
-    ptw = shutil.which("ptw") or str(Path(sys.executable).with_name("ptw"))
-    if not Path(ptw).exists():
-        print("watch needs pytest-watcher (pip install pytest-watcher)")
-        return 1
-    command = [ptw, str(folder), "--now", "--clear", "--runner", sys.executable,
-               "-m", "spec.exercises.loop", "next", "--impl", str(folder)]  # fmt: skip
-    return subprocess.run(command, cwd=ROOT, check=False).returncode
+def run_watch(folder: Path, *, rounds: int | None = None) -> int:
+    """``next`` now and after every save, from one warm process (``spec.exercises.warm``);
+    ``rounds``: stop after that many checks (the tests' way out; Ctrl-C otherwise)."""
+    started = time.monotonic()
+    REPORTS.mkdir(exist_ok=True)
+    code, printed = warm.preload(chapter_args(folder, list(CHAPTER_MODULES), REPORTS / "x"))
+    if code not in (0, 5):  # 5: nothing collected, as with every chapter skipped
+        print(printed)
+        print(f"watch: collecting the chapters failed (pytest exit code {code}): stopping")
+        return 2
+    stray = warm.imported_from(folder)
+    if stray:
+        print(f"watch: the warm process imported your code ({', '.join(stray)}): stopping")
+        return 2
+    print(f"watch: libraries and chapters imported in {time.monotonic() - started:.1f} s")
+    watcher = warm.Watcher(folder)
+    checks, polls = 0, 0
+    try:
+        while rounds is None or checks < rounds:
+            if checks == 0 or watcher.changed():
+                saved = watcher.last_saved()
+                if sys.stdout.isatty():
+                    print("\033[2J\033[H", end="")
+                run_next(folder)
+                checks += 1
+                if checks > 1:
+                    print(f"\nwatch: answered {time.time() - saved:.1f} s after your last save")
+                print(f"watch: waiting for a save in {folder} (Ctrl-C to stop)", flush=True)
+            polls += 1
+            if polls % 10 == 0 and watcher.restart_needed():
+                print("watch: the spec or the installed packages changed: restarting", flush=True)
+                warm.restart()
+            time.sleep(warm.POLL_S)
+    except KeyboardInterrupt:
+        print()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """The helpers the chapters rely on: devices, environment, and the checklist report."""
 
+import sys
 import uuid
 from collections import namedtuple
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from spec.helpers import devices, environment, implementation
+from spec.helpers import devices, environment, implementation, processes
 from spec.plugin import report
 
 
@@ -266,3 +267,27 @@ def test_a_shared_folder_is_made_once_for_all_workers_and_not_left_half_made(
     alone = once.shared_folder(tmp_path_factory, name, make)  # no xdist: this run's own
     assert alone != first
     assert len(made) == 2
+
+
+# ----------------------------------------------------------------------------- processes
+def test_forked_code_returns_its_output_and_its_failure_with_the_traceback():
+    assert processes.forked_output("print(6 * 7)") == "42\n"
+    with pytest.raises(RuntimeError, match=r"(?s)the forked code failed.*ZeroDivisionError"):
+        processes.forked_output("print('before')\n1 / 0")
+
+
+def test_first_time_code_runs_in_a_fork_unless_the_fork_inherited_what_it_measures(monkeypatch):
+    """A fork sees what this process did (here: an attribute set on ``sys``); a new
+    interpreter does not: that is the fallback's whole point."""
+    code = "import sys\nprint(getattr(sys, '_first_time_probe', 'fresh'))"
+    inherited = lambda out: out.strip() == "inherited"  # noqa: E731
+    assert processes.first_time_output(code, already_happened=inherited) == (
+        "fresh\n",
+        "a forked child",
+    )
+    monkeypatch.setattr(sys, "_first_time_probe", "inherited", raising=False)
+    assert processes.forked_output(code) == "inherited\n"
+    assert processes.first_time_output(code, already_happened=inherited) == (
+        "fresh\n",
+        "a new interpreter",
+    )

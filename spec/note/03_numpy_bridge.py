@@ -1,7 +1,5 @@
 """NumPy Bridge — Torch Tensor <=> NumPy array, sharing memory in both directions."""
 
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -11,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.helpers import releases
+from spec.helpers import processes, releases
 from spec.helpers.devices import needs_cuda
 from spec.helpers.implementation import impl
 from spec.helpers.teach import say
@@ -148,13 +146,16 @@ def test_from_numpy_refuses_negative_strides():
 
 
 @pytest.mark.fact
-def test_from_numpy_on_a_read_only_array_warns_once_per_process_and_still_shares():
+def test_from_numpy_on_a_read_only_array_warns_once_per_process_and_still_shares(
+    record_property,
+):
     """from_numpy on a non-writable array warns (once per process) and still shares memory.
 
     Note: "Converting NumPy Array to Torch Tensor: `torch.from_numpy(array)`"
 
     The warning is a TORCH_WARN_ONCE: only the first conversion in a process shows it,
-    so the check runs in a fresh interpreter where this test owns "the first time".
+    so the check runs in a process where this test owns "the first time": a child forked
+    from this one while it has not converted such an array yet, else a new interpreter.
     """
     code = textwrap.dedent(
         """
@@ -170,10 +171,11 @@ def test_from_numpy_on_a_read_only_array_warns_once_per_process_and_still_shares
         print(first[0].message if first else "")
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    output, where = processes.first_time_output(
+        code, already_happened=lambda out: out.startswith("0 0 ")
     )
-    counts, message = done.stdout.splitlines()[:2]
+    record_property("ran in", where)
+    counts, message = output.splitlines()[:2]
     assert counts == "1 0 True"
     assert "The given NumPy array is not writable" in message
 
