@@ -3,8 +3,9 @@
 - ``next``: runs the note's chapters against your code, from the first one not known to
   pass, in one pytest process, and stops after the first chapter that is not finished
   (a to-do, a failure); it shows that chapter's checklist and what to write. A chapter is
-  known to pass when the last ``next`` saw it pass and no file of your package changed
-  since; otherwise it is checked again.
+  known to pass when the last ``next`` saw it pass and no file it can see changed since:
+  a chapter sees its own module, those of the chapters before it and what they import
+  (``first_affected``); a chapter that can see a change is checked again.
 - ``hint``: the first to-do of the last run: its test's claim and the note's lines it
   checks, and the docstring of the name to write (the contract, never the reference's
   code).
@@ -24,6 +25,7 @@ chapter.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import inspect
 import json
@@ -107,18 +109,80 @@ def report_path(folder: Path) -> Path:
     return REPORTS / f"next-{_key(folder)}.json"
 
 
-def stamp(folder: Path) -> float:
-    """When a file of the package last changed."""
-    return max((p.stat().st_mtime for p in folder.rglob("*.py")), default=0.0)
+def files_of(folder: Path) -> dict[str, list[int]]:
+    """{path in the package: [size, modification time in ns]} of its Python files."""
+    files = {}
+    for path in sorted(folder.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            st = path.stat()
+            files[path.relative_to(folder).as_posix()] = [st.st_size, st.st_mtime_ns]
+    return files
 
 
-def recorded(folder: Path) -> tuple[list[str], bool]:
-    """(the chapters the last ``next`` saw pass, whether a file changed since)."""
+def recorded(folder: Path) -> tuple[list[str], set[str] | None]:
+    """(the chapters the last ``next`` saw pass, the files of the package changed since:
+    added, removed or saved; None where the record does not say)."""
     try:
         progress = json.loads(progress_path(folder).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return [], False
-    return list(progress.get("passing", [])), progress.get("stamp", 0) < stamp(folder)
+        return [], set()
+    if "files" not in progress:  # a record of an older loop: everything may have changed
+        return list(progress.get("passing", [])), None
+    then, now = progress["files"], files_of(folder)
+    changed = {f for f in then.keys() | now.keys() if then.get(f) != now.get(f)}
+    return list(progress.get("passing", [])), changed
+
+
+def imports_of(file: Path, package: str) -> set[str]:
+    """The modules of the package that ``file`` imports (``from . import cifar10``,
+    ``from .cifar10 import train``, ``from mine import cifar10``, ``import mine.cifar10``)."""
+    try:
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level == 0 and module.split(".")[0] != package:
+                continue
+            parts = module.split(".")[1:] if node.level == 0 else module.split(".")
+            if parts and parts[0]:
+                found.add(parts[0])
+            else:  # from . import a, b / from mine import a, b
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == package and len(parts) > 1:
+                    found.add(parts[1])
+    return found
+
+
+def first_affected(folder: Path, package: str, changed: set[str]) -> int:
+    """The first chapter (an index into the note's chapters) whose tests can see a change to
+    the ``changed`` files: a chapter uses its own module and those of the chapters before
+    it, and whatever they import. A file no chapter's module imports may be used by any."""
+    numbers = list(CHAPTER_MODULES)
+    chapter_of = {module: numbers.index(n) for n, module in CHAPTER_MODULES.items()}
+    modules = {p.stem: p for p in folder.glob("*.py")}
+    imported_by = {name: imports_of(path, package) for name, path in modules.items()}
+    first = len(numbers)
+    for file in changed:
+        name = Path(file).stem if "/" not in file else None
+        if name is None or name == "__init__":
+            return 0
+        affected, todo = set(), [name]
+        while todo:  # every module that imports it, directly or through others
+            current = todo.pop()
+            if current not in affected:
+                affected.add(current)
+                todo += [m for m, imported in imported_by.items() if current in imported]
+        chapters = [chapter_of[m] for m in affected if m in chapter_of]
+        if not chapters:
+            return 0
+        first = min(first, *chapters)
+    return first
 
 
 def chapter_states(report: dict) -> dict[str, str]:
@@ -164,21 +228,28 @@ def run_chapters(folder: Path, numbers: list[str]) -> dict[str, str]:
     return chapter_states(load_run_report(out))
 
 
-def run_next(folder: Path) -> int:
-    """Chapter by chapter from the first not known to pass (and, when a file changed, the
-    ones before it again, in the same process), until one is not finished."""
+def run_next(folder: Path, package: str | None = None) -> int:
+    """Chapter by chapter from the first not known to pass, until one is not finished.
+    When files of the package changed since the last run, the chapters that can see the
+    change (``first_affected``) up to that one are checked again, in one process."""
     numbers = list(CHAPTER_MODULES)
+    package = package or resolve(str(folder)).package
     passing, changed = recorded(folder)
     first = next((i for i, n in enumerate(numbers) if n not in passing), len(numbers))
-    batch = numbers[: first + 1] if changed else numbers[first : first + 1]
-    before = stamp(folder)
+    start = first
+    if changed is None:
+        start = 0
+    elif changed:
+        start = min(first, first_affected(folder, package, changed))
+    batch = numbers[start : first + 1]
+    files = files_of(folder)
     while batch:
         states = run_chapters(folder, batch)
         passing = [n for n in numbers if n in passing and n not in batch] + [
             n for n in batch if states.get(n) == "passing"
         ]
         passing = [n for n in numbers if n in passing]
-        progress_path(folder).write_text(json.dumps({"stamp": before, "passing": passing}))
+        progress_path(folder).write_text(json.dumps({"files": files, "passing": passing}))
         unfinished = [n for n in batch if states.get(n) != "passing"]
         if unfinished:
             print(
@@ -210,8 +281,6 @@ def first_open(report: dict) -> tuple[str, dict] | None:
 def contract_docstring(what: str) -> tuple[str, str] | None:
     """('cifar10.train', its docstring as the skeleton shows it) for a to-do's text
     ('write cifar10.train (cifar10.py:123)')."""
-    import ast
-
     from spec.exercises.skeleton import contract_doc
 
     words = what.removeprefix("write ").split(" ")[0].split(".")

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,9 +162,8 @@ class Watcher:
     """Tells when the learner's folder changed (and when it settled), and when the warm
     process must restart."""
 
-    def __init__(self, folder: Path, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, folder: Path):
         self.folder = folder
-        self.clock = clock
         self.seen = snapshot([folder])
         self.spec_seen = self._spec_state()
 

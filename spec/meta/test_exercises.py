@@ -10,6 +10,7 @@ import ast
 import inspect
 import json
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -408,3 +409,204 @@ def test_the_notes_own_code_passes_the_chapters_it_belongs_to(tmp_path, record_p
     }
     assert not bad, textwrap.indent(json.dumps(bad, indent=1), "  ")
     assert outcomes.get("passed", 0) > 60
+
+
+# ----------------------------------------------------------------------------- the warm loop
+def _fill(folder: Path, module: str, name: str, body: str) -> None:
+    """Replace the unwritten body of ``name`` in the skeleton's ``module`` with ``body``."""
+    path = folder / f"{module}.py"
+    source = path.read_text(encoding="utf-8")
+    start = source.index(f"def {name}(")
+    todo = source.index("raise NotImplementedError", start)
+    end = source.index("\n", todo)
+    path.write_text(source[:todo] + body + source[end:], encoding="utf-8")
+
+
+def _what_a_reader_sees(report_file: Path) -> dict:
+    """Each test's outcome, the spec's row (its message, hints, warnings) and pytest's
+    text of each phase (the traceback, the crash line), durations left out."""
+    data = json.loads(report_file.read_text(encoding="utf-8"))
+    seen = {}
+    for test in data["tests"]:
+        row = {k: v for k, v in test["metadata"]["spec"].items() if k != "duration_s"}
+        phases = {
+            phase: {k: v for k, v in test[phase].items() if k != "duration"}
+            for phase in ("setup", "call", "teardown")
+            if phase in test
+        }
+        seen[test["nodeid"]] = (test["outcome"], row, phases)
+    return seen
+
+
+@pytest.mark.slow
+def test_a_warm_check_reads_exactly_as_a_cold_one(tmp_path):
+    """``make watch`` answers from a fork of a warm process; what it reports — outcomes, to
+    dos, failure messages and tracebacks — is what a cold ``make next`` reports.
+
+    Chapters 01 and 02 on a skeleton with one function right, one wrong and the rest
+    unwritten, run by a fresh interpreter and by a fork of a process that collected
+    every chapter first (as ``watch`` does)."""
+    from spec.exercises import loop, warm
+    from spec.helpers import processes
+
+    folder = tmp_path / "learner"
+    skeleton.write(folder)
+    _fill(folder, "tensors", "random_matrix", "return torch.rand(5, 3)")
+    _fill(folder, "tensors", "zeros_long", "return torch.zeros(5, 3)")  # float, not long
+    chapters = ["01", "02"]
+    env = {**os.environ, implementation.ENV: str(folder)}
+
+    cold_report = tmp_path / "cold.json"
+    cold_args = loop.chapter_args(folder, chapters, cold_report)
+    subprocess.run([sys.executable, "-m", "pytest", *cold_args], cwd=ROOT, env=env,
+                   capture_output=True, check=False, timeout=300)  # fmt: skip
+
+    warm_report = tmp_path / "warm.json"
+    everything = loop.chapter_args(folder, list(implementation.CHAPTER_MODULES), tmp_path / "x")
+    code = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from spec.exercises import loop, warm
+        collected, printed = warm.preload({everything!r})
+        assert collected == 0, printed
+        assert not warm.imported_from(Path({str(folder)!r}))
+        args = loop.chapter_args(Path({str(folder)!r}), {chapters!r}, Path({str(warm_report)!r}))
+        warm.run_forked(args, env={{{implementation.ENV!r}: {str(folder)!r}}})
+        """
+    )
+    processes.forked_output(code)
+
+    cold, warm_seen = _what_a_reader_sees(cold_report), _what_a_reader_sees(warm_report)
+    outcomes = {t[0] for t in cold.values()}
+    assert {"passed", "failed"} <= outcomes, outcomes  # a failure, passes and to dos compared
+    assert any(row["outcome"] == "todo" for _, row, _ in cold.values())
+    assert list(warm_seen) == list(cold), "the warm run ran other tests, or in another order"
+    failed = [phases["call"] for outcome, _, phases in cold.values() if outcome == "failed"]
+    assert all(call.get("longrepr") for call in failed), "no traceback to compare"
+    differ = [n for n in cold if cold[n] != warm_seen[n]]
+    assert not differ, f"{differ[0]}:\n cold: {cold[differ[0]]}\n warm: {warm_seen[differ[0]]}"
+    assert warm.imported_from(folder) == [], "the test process imported the learner's code"
+
+
+def test_the_watcher_sees_a_save_a_new_file_and_a_deletion_once_each(tmp_path):
+    from spec.exercises import warm
+
+    (tmp_path / "tensors.py").write_text("A = 1\n")
+    watcher = warm.Watcher(tmp_path)
+    assert not watcher.changed()
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "tensors.cpython-311.pyc").write_bytes(b"cache")
+    assert not watcher.changed(), "a cache file is not a save"
+    seconds = (tmp_path / "tensors.py").stat().st_mtime
+    (tmp_path / "tensors.py").write_text("A = 2\n")  # same size
+    os.utime(tmp_path / "tensors.py", (seconds + 1, seconds + 1))
+    assert watcher.changed()
+    assert not watcher.changed(), "one save is one change"
+    assert watcher.last_saved() == pytest.approx(seconds + 1)
+    (tmp_path / "operations.py").write_text("")
+    assert watcher.changed()
+    (tmp_path / "operations.py").unlink()
+    assert watcher.changed()
+    assert not watcher.restart_needed()
+
+
+def test_the_warm_collection_drops_the_run_s_report_and_implementation():
+    from spec.exercises import warm
+
+    args = ["a.py", "--impl", "mine", "--run-report=r.json", "-q", "--run-report", "x", "-p", "y"]
+    assert warm.strip_option(args, "--impl", "--run-report") == ["a.py", "-q", "-p", "y"]
+
+
+# ----------------------------------------------------------------------------- next
+@pytest.fixture
+def recording_loop(tmp_path, monkeypatch):
+    """``loop`` with its reports in ``tmp_path`` and its chapter runs recorded, not run:
+    a chapter passes when it is in ``passes``."""
+    from spec.exercises import loop
+
+    monkeypatch.setattr(loop, "REPORTS", tmp_path / "reports")
+    (tmp_path / "reports").mkdir()
+    runs: list[list[str]] = []
+    passes: set[str] = set()
+
+    def run_chapters(folder, numbers):
+        runs.append(list(numbers))
+        return {n: "passing" if n in passes else "unfinished" for n in numbers}
+
+    monkeypatch.setattr(loop, "run_chapters", run_chapters)
+    return loop, runs, passes
+
+
+def _package(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _save(file: Path, text: str = "# saved\n") -> None:
+    with file.open("a", encoding="utf-8") as out:
+        out.write(text)
+
+
+def test_next_checks_again_only_the_chapters_that_can_see_a_saved_file(tmp_path, recording_loop):
+    """A save in the chapter being written reruns that chapter alone; a save in an earlier
+    chapter's module reruns from there; a module imported by an earlier chapter's module
+    counts as that chapter's; ``__init__.py`` or an unknown record reruns from 01."""
+    loop, runs, passes = recording_loop
+    mine = _package(tmp_path / "mine", {
+        "__init__.py": "", "tensors.py": "", "operations.py": "from . import helpers\n",
+        "helpers.py": "", "numpy_bridge.py": "", "cuda_tensors.py": "",
+        "neural_networks.py": "", "cifar10.py": "from mine.neural_networks import Net\n",
+    })  # fmt: skip
+    passes.update({"01", "02", "03"})
+    assert loop.run_next(mine, "mine") == 1
+    assert runs == [["01"], ["02"], ["03"], ["04"]]  # on to the next while each passes
+
+    def after_saving(name: str) -> list[str]:
+        runs.clear()
+        _save(mine / name)
+        loop.run_next(mine, "mine")
+        return runs[0]
+
+    assert after_saving("cuda_tensors.py") == ["04"]
+    assert after_saving("neural_networks.py") == ["04"]  # chapter 06's: 04 cannot see it
+    assert after_saving("numpy_bridge.py") == ["03", "04"]
+    assert after_saving("helpers.py") == ["02", "03", "04"]  # operations.py imports it
+    assert after_saving("__init__.py") == ["01", "02", "03", "04"]
+    runs.clear()
+    loop.run_next(mine, "mine")
+    assert runs == [["04"]], "nothing saved: only the unfinished chapter"
+
+    passes.update({"04", "05", "06", "07", "08", "09"})
+    runs.clear()
+    loop.run_next(mine, "mine")
+    assert runs[-1] == ["10"]
+    assert after_saving("neural_networks.py") == ["06", "07", "08", "09", "10"]
+    (mine / "helpers.py").unlink()  # a deleted file is a change too
+    runs.clear()
+    loop.run_next(mine, "mine")
+    assert runs[0][0] == "02"
+
+    record = loop.progress_path(mine)
+    record.write_text(json.dumps({"stamp": 0, "passing": ["01", "02"]}))  # an older loop's
+    runs.clear()
+    loop.run_next(mine, "mine")
+    assert runs[0][:3] == ["01", "02", "03"]
+
+
+def test_imports_of_a_module_name_the_package_s_own_modules(tmp_path):
+    from spec.exercises import loop
+
+    file = tmp_path / "m.py"
+    file.write_text(
+        "import os\nimport torch.nn as nn\nfrom . import tensors, operations\n"
+        "from .cifar10 import train\nfrom mine import examples\nimport mine.transforms\n"
+        "from mine.autograd import f\nfrom other import backprop\n"
+        "def late():\n    from . import gpu_memory\n"
+    )
+    assert loop.imports_of(file, "mine") == {
+        "tensors", "operations", "cifar10", "examples", "transforms", "autograd", "gpu_memory"
+    }  # fmt: skip
+    file.write_text("def broken(:\n")
+    assert loop.imports_of(file, "mine") == set()
