@@ -10,6 +10,7 @@ import ast
 import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -254,6 +255,7 @@ def test_from_fills_the_chapters_before_it_with_the_reference(tmp_path):
 # ----------------------------------------------------------------------------- to do
 TINY_CHAPTER = """
 import pytest
+from hypothesis import given, strategies as st
 from spec.helpers.implementation import impl
 
 def test_written():
@@ -277,6 +279,20 @@ def test_a_real_failure():
 
 def test_torch_refusing_an_operation_is_a_failure():
     impl.tensors.counts()
+
+EXAMPLES = []
+
+@given(st.integers())
+def test_hypothesis_meets_unwritten_code(n):
+    EXAMPLES.append(n)
+    impl.tensors.random_matrix()
+
+@given(st.integers())
+def test_hypothesis_meets_a_failure(n):
+    assert impl.tensors.from_data() == 2
+
+def test_hypothesis_stopped_at_the_first_example():
+    assert len(EXAMPLES) == 1, EXAMPLES
 """
 
 
@@ -308,12 +324,15 @@ def test_unwritten_code_is_to_do_in_its_own_outcome(pytester):
             os.environ[implementation.ENV] = saved_env
     out = result.stdout.str() + result.stderr.str()
 
-    # torch's own NotImplementedError (no bincount of floats) is the code's failure
-    assert "2 failed, 1 passed, 3 todo" in out, out
+    # torch's own NotImplementedError (no bincount of floats) is the code's failure; a
+    # Hypothesis test that meets unwritten code is to do after one example, not shrunk
+    assert "3 failed, 2 passed, 4 todo" in out, out
     assert (
-        "to do: write tensors.random_matrix (tensors.py:5) (2 tests, first "
+        "to do: write tensors.random_matrix (tensors.py:5) (3 tests, first "
         "test_tiny.py::test_not_written)" in out
     )
+    # a real failure is still Hypothesis's to report and shrink (the wording by release)
+    assert re.search(r"(Falsifying example|Failing test case): test_hypothesis_meets_a_f", out)
     assert "to do: write the module cifar10" in out
     assert "raise NotImplementedError('write" not in out  # no traceback for a to-do
     assert "assert 1 == 2" in out  # a real failure keeps its own

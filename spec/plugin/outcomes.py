@@ -24,6 +24,7 @@ to write, no traceback. It is not a failure.
 
 from __future__ import annotations
 
+import functools
 import linecache
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,7 @@ def kind_of(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     under_test = implementation.current()
     for item in items:
+        _stop_hypothesis_at_a_todo(item)
         kind = kind_of(item)
         item.user_properties.append((KIND_KEY, kind))
         if kind != "extra" or under_test.is_reference:
@@ -148,10 +150,39 @@ def todo_of(error: BaseException) -> tuple[str, str, int] | None:
     return None
 
 
+class TodoInHypothesis(pytest.skip.Exception):
+    """A to-do met by a Hypothesis test, raised on as a skip: Hypothesis stops a test at
+    the first skip, where it would shrink a failure through dozens of examples (a second
+    and more per test for code that is simply not written). Reported as to do."""
+
+
+def _stop_hypothesis_at_a_todo(item: pytest.Item) -> None:
+    """Wrap a Hypothesis test's ``inner_test`` (Hypothesis's documented hook for
+    wrapping the test it runs) so that unwritten code raises ``TodoInHypothesis``."""
+    handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+    inner = getattr(handle, "inner_test", None)
+    if inner is None or getattr(inner, "_spec_stops_at_todo", False):
+        return
+
+    @functools.wraps(inner)
+    def stop_at_todo(*args, **kwargs):
+        try:
+            return inner(*args, **kwargs)
+        except NotImplementedError as error:
+            if todo_of(error) is None:
+                raise
+            raise TodoInHypothesis(str(error)) from error
+
+    stop_at_todo._spec_stops_at_todo = True
+    handle.inner_test = stop_at_todo
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
-    if call.excinfo is None or not report.failed or hasattr(report, "wasxfail"):
+    if call.excinfo is None or hasattr(report, "wasxfail"):
+        return report
+    if not report.failed and not isinstance(call.excinfo.value, TodoInHypothesis):
         return report
     todo = todo_of(call.excinfo.value)
     if todo is not None:
