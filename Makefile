@@ -46,7 +46,7 @@ MATRIX_PY   := $(MATRIX_VENV)/bin/python
 CURRENT      = $(shell $(PY) -c 'import torch; print(torch.__version__.split("+")[0])')
 
 .PHONY: spec test bench lint format venv lock clean matrix atlas goldens compare \
-	exercises next hint watch mutants system-deps faults actionlint
+	exercises next hint watch loop-latency mutants system-deps faults actionlint
 
 ## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md);
 ## IMPL=DIR grades another implementation (your own: make exercises, spec/EXERCISES.md)
@@ -105,6 +105,11 @@ exercises: $(BYTECODE)
 next hint watch: $(BYTECODE)
 	@test -n "$(IMPL)" || { echo "make $@ IMPL=DIR: the folder of your code (make exercises DIR=...)"; exit 2; }
 	$(PY) -m spec.exercises.loop $@ --impl $(IMPL)
+
+## loop-latency: how long next (cold) and watch (warm) take to answer a save, chapters 01-09
+## (CHAPTERS="03 06" for some); a table, not a test
+loop-latency: $(BYTECODE)
+	$(PY) -m spec.exercises.latency $(CHAPTERS)
 
 ## system-deps: the system packages the fault tests use (libfiu's fiu-utils), with apt-get
 ## where it is there and we are root; elsewhere those tests skip, saying why

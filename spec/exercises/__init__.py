@@ -4,7 +4,11 @@
   chapters reach — signature, docstring (the note's lines, the tests that grade it) and a
   body that raises ``NotImplementedError`` — generated from ``reference/``;
 - ``loop``: ``make next``, ``make hint``, ``make watch``: the first chapter not yet
-  passing, the hint for its first to-do, and a rerun on every save.
+  passing, the hint for its first to-do, and a rerun on every save;
+- ``warm``: what keeps ``watch`` warm: the chapters collected once, each check in a fork;
+- ``latency``: ``make loop-latency``: how long the loop takes to answer a save;
+- ``contract``, ``blank``, ``note_code``: what the chapters demand, the blank skeleton's
+  judge, and the note's own code as an implementation (the spec's proofs of itself).
 
 The page for learners is spec/EXERCISES.md.
 """

@@ -19,7 +19,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from spec.plugin.report import load_run_report
+from spec.helpers.run_report import load_run_report
 
 #: Skips that are about the machine, not the implementation.
 MACHINE_REASONS = ("needs CUDA", "needs the internet", "needs ")

@@ -37,6 +37,7 @@ import pytest
 
 from spec.exercises import warm
 from spec.helpers.implementation import CHAPTER_MODULES, ENV, REFERENCE, resolve
+from spec.helpers.run_report import load_run_report
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTE = ROOT / "spec" / "note"
@@ -223,8 +224,6 @@ def run_chapters(folder: Path, numbers: list[str]) -> dict[str, str]:
     warm.run_forked(chapter_args(folder, numbers, out), env={ENV: str(folder)})
     if not out.exists():
         return dict.fromkeys(numbers[:1], "unfinished")
-    from spec.plugin.report import load_run_report  # not at import: -p loads this module early
-
     return chapter_states(load_run_report(out))
 
 
@@ -299,17 +298,11 @@ def contract_docstring(what: str) -> tuple[str, str] | None:
     return ".".join(words), doc
 
 
-def _load_run_report(path: Path) -> dict:
-    from spec.plugin.report import load_run_report  # not at import: -p loads this module early
-
-    return load_run_report(path)
-
-
 def run_hint(folder: Path) -> int:
     candidates = [p for p in (report_path(folder), REPORTS / "run.json") if p.exists()]
     reports = []
     for path in candidates:
-        data = _load_run_report(path)
+        data = load_run_report(path)
         if Path(data.get("implementation", {}).get("folder", "")) == folder.resolve():
             reports.append((path.stat().st_mtime, data))
     if not reports:

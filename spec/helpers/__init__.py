@@ -12,7 +12,9 @@
 - ``notebook``: chapter 17's harness: the note's fences read and run as notebook cells;
 - ``faults``: real faults for the checkpoint chapter (small disks, failing calls, kills);
 - ``environment``: versions, devices, threads and hypothesis profiles;
-- ``once``: files an expensive fixture makes once per run, shared by xdist workers.
+- ``once``: files an expensive fixture makes once per run, shared by xdist workers;
+- ``processes``: code run where something happens for the first time in a process;
+- ``run_report``: reading and writing the tools' JSON files, without importing torch.
 
 The pytest plugins are in ``spec.plugin``, the command-line tools in ``spec.tools``.
 """

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from spec.plugin.report import load_run_report
+from spec.helpers.run_report import load_run_report
 
 DRIFT_TEST = (
     "spec/guarantees/05_drift.py::"

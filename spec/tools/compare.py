@@ -24,7 +24,7 @@ import math
 import sys
 from pathlib import Path
 
-from spec.plugin.report import load_run_report, write_atomically
+from spec.helpers.run_report import load_run_report, write_atomically
 
 
 class ReportError(Exception):

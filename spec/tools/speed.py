@@ -113,7 +113,7 @@ def measure(old_python: str, new_python: str, rounds: int, steps: int, batches: 
 
 
 def load(path: str | Path) -> dict:
-    from spec.plugin.report import read_json
+    from spec.helpers.run_report import read_json
 
     return read_json(path, "a speed file", SCHEMA, SpeedError)
 
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     text = json.dumps(data, indent=1)
     if args.output:
-        from spec.plugin.report import write_atomically
+        from spec.helpers.run_report import write_atomically
 
         out = write_atomically(args.output, text + "\n")
         print(f"wrote {out}", file=sys.stderr)
