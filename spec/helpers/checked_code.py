@@ -151,7 +151,7 @@ def _note_blocks_run_by(node: ast.AST) -> list[str]:
 
 def code_checked_by(path: Path, name: str) -> str:
     """The text of test ``name`` in ``path`` and of everything it uses, as described above."""
-    return _walk(path, name)[0]
+    return _walk(path, name, text=True)[0]
 
 
 def implementation_names(path: Path, name: str) -> set[tuple[str, str]]:
@@ -159,10 +159,12 @@ def implementation_names(path: Path, name: str) -> set[tuple[str, str]]:
     chapter ``path`` reaches through ``impl`` — in its body, its fixtures, its helpers —
     e.g. {("cifar10", "train"), ("cifar10", "Net")}. A module used as a whole (passed
     around, or read with ``getattr``) gives (module, "*")."""
-    return _walk(path, name)[1]
+    return _walk(path, name, text=False)[1]
 
 
-def _walk(path: Path, name: str) -> tuple[str, set[tuple[str, str]]]:
+def _walk(path: Path, name: str, *, text: bool) -> tuple[str, set[tuple[str, str]]]:
+    """(the code text, when ``text``: unparsing is most of the walk's time; the
+    implementation's names reached)."""
     seen: set[tuple[Path, str]] = set()
     files: set[Path] = set()
     parts: list[str] = []
@@ -176,7 +178,7 @@ def _walk(path: Path, name: str) -> tuple[str, set[tuple[str, str]]]:
         # A reference module's imports: the reference code's ``transforms.Resize`` is the
         # note's ``torchvision.transforms.Resize``. Not a chapter's own imports: a name
         # imported there is not a name the test uses.
-        if file.parent.name == "reference" and file not in files:
+        if text and file.parent.name == "reference" and file not in files:
             files.add(file)
             parts.extend(
                 ast.unparse(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)
@@ -184,8 +186,9 @@ def _walk(path: Path, name: str) -> tuple[str, set[tuple[str, str]]]:
         node = defs.get(def_name)
         if node is None:
             return
-        parts.append(_code_of(node))
-        parts.extend(_note_blocks_run_by(node))
+        if text:
+            parts.append(_code_of(node))
+            parts.extend(_note_blocks_run_by(node))
         in_reference = file.parent.name == "reference"
         for used, attr in _used_names(node):
             if used == SEAM and attr and ":" in attr and not in_reference:
@@ -209,7 +212,8 @@ def _walk(path: Path, name: str) -> tuple[str, set[tuple[str, str]]]:
         if target is None:
             return
         if imported == "*":
-            parts.append(_code_of(_module(target)[0]))
+            if text:
+                parts.append(_code_of(_module(target)[0]))
         else:
             visit(target, imported, depth + 1)
 
