@@ -50,7 +50,7 @@ MATRIX_PY   := $(MATRIX_VENV)/bin/python
 CURRENT      = $(shell $(PY) -c 'import torch; print(torch.__version__.split("+")[0])')
 
 .PHONY: spec test bench lint format venv lock clean matrix atlas goldens compare \
-	exercises next hint watch loop-latency mutants system-deps faults actionlint
+	profile-suite exercises next hint watch loop-latency mutants system-deps faults actionlint
 
 ## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md);
 ## IMPL=DIR grades another implementation (your own: make exercises, spec/EXERCISES.md)
@@ -67,6 +67,11 @@ test: lint
 	    --benchmark-disable --hypothesis-profile $(HYPOTHESIS_PROFILE)
 
 ## bench: time the training cores on what this machine has (CPU; CPU and GPU on a GPU host)
+## profile-suite: where make test's time goes: wall and CPU time, the import share, the
+## 10 slowest tests and files (reports/profile-suite.md); a measurement, not a test
+profile-suite: $(BYTECODE)
+	$(PY) -m spec.tools.profile_suite
+
 bench: $(BYTECODE)
 	mkdir -p reports
 	$(PY) -m pytest benchmarks -q -p no:xdist -p no:cacheprovider --benchmark-only \

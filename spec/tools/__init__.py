@@ -3,7 +3,8 @@
 - ``companions``: the supported releases and what goes beside each (``make matrix``, atlas);
 - ``compare``: the upgrade report between two run reports;
 - ``speed``: the note's training core timed on two torch installs, alternating;
-- ``atlas``: the atlas page from the per-release run reports (``make atlas``, CI).
+- ``atlas``: the atlas page from the per-release run reports (``make atlas``, CI);
+- ``profile_suite``: where ``make test``'s time goes (``make profile-suite``).
 
 Mutation testing has its own tool, ``spec.mutation``; the exercises theirs, ``spec.exercises``.
 """

@@ -1,0 +1,51 @@
+"""The suite's profiler (``make profile-suite``): what it reads from a run and how it says it."""
+
+from spec.tools import profile_suite
+
+
+def _test(nodeid: str, setup: float, call: float, teardown: float = 0.0) -> dict:
+    return {
+        "nodeid": nodeid,
+        "setup": {"duration": setup},
+        "call": {"duration": call},
+        "teardown": {"duration": teardown},
+    }
+
+
+REPORT = {
+    "summary": {"passed": 3, "skipped": 1},
+    "tests": [
+        _test("spec/a.py::test_fixture_heavy", 5.0, 0.5),
+        _test("spec/a.py::test_quick", 0.0, 0.25),
+        _test("spec/b.py::test_slow_call", 0.25, 3.0, 0.5),
+        {"nodeid": "spec/b.py::test_skipped", "setup": {"duration": 0.125}},
+    ],
+}
+
+
+def test_the_slowest_tests_add_up_their_phases_and_files_add_up_their_tests():
+    tests, files = profile_suite.slowest(REPORT, n=2)
+    assert tests == [(5.5, "spec/a.py::test_fixture_heavy"), (3.75, "spec/b.py::test_slow_call")]
+    assert files == [(5.75, "spec/a.py"), (3.875, "spec/b.py")]
+
+
+def test_the_worker_count_comes_from_the_command_line():
+    assert profile_suite.workers_of(["spec", "-n", "2", "--dist", "loadfile"]) == 2
+    assert profile_suite.workers_of(["spec", "-n4"]) == 4
+    assert profile_suite.workers_of(["spec", "-q"]) == 1
+
+
+def test_the_profile_names_wall_cpu_the_import_share_and_the_slowest():
+    figures = {
+        "when": "2026-12-06", "machine": "2-core linux", "args": ["spec", "-n", "2"],
+        "exit_code": 0, "wall_s": 60.0, "cpu_s": 120.0, "workers": 2,
+        "collect_wall_s": 9.0, "collect_cpu_s": 9.0, "bytecode": False,
+        "dont_write_bytecode": "1", "omp": "1", "torch_threads": "1",
+    }  # fmt: skip
+    text = profile_suite.render(figures, REPORT)
+    assert "**60.0 s wall, 120.0 CPU-s**" in text
+    assert "3 passed, 1 skipped" in text
+    assert "x 2 workers = 18.0 CPU-s, **15% of the run's CPU**" in text
+    assert "bytecode: MISSING; PYTHONDONTWRITEBYTECODE='1'" in text
+    assert text.index("test_fixture_heavy") < text.index("test_slow_call")
+    assert "| `spec/a.py` | 5.75 |" in text
