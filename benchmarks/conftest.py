@@ -10,8 +10,6 @@ try:
 except ImportError:  # e.g. a bare GPU host: skip the directory rather than fail collection
     collect_ignore_glob = ["test_training_core.py"]
 
-from benchmarks import cores
-
 
 @pytest.fixture(scope="session")
 def smoke(request) -> bool:
@@ -25,6 +23,10 @@ def matmul_peak(smoke):
     bfloat16 for bf16 variants), once per session (not in smoke runs): the roofline that
     '% of floor' compares against."""
     import torch
+
+    # imported here, not at the top: the xdist controller loads this conftest too, and
+    # cores brings torchvision and triton (2 CPU-s) into a process that runs no test
+    from benchmarks import cores
 
     cache: dict[tuple[str, int, str], float] = {}
 

@@ -42,10 +42,11 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(command: list[str]) -> tuple[int, float, float]:
+def timed(command: list[str], quiet: bool = False) -> tuple[int, float, float]:
     """(exit code, wall seconds, CPU seconds of it and every process it waited for)."""
     cpu, wall = children_cpu(), time.perf_counter()
-    code = subprocess.run(command, cwd=ROOT, check=False).returncode
+    out = subprocess.DEVNULL if quiet else None
+    code = subprocess.run(command, cwd=ROOT, stdout=out, check=False).returncode
     return code, time.perf_counter() - wall, children_cpu() - cpu
 
 
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         code, wall, cpu = timed([*python, *suite, "--run-report", str(report_file)])
         paths = [a for a in suite if not a.startswith("-") and (ROOT / a.split("::")[0]).exists()]
         _, collect_wall, collect_cpu = timed(
-            [*python, *paths, "--collect-only", "-q", "-p", "no:cacheprovider"]
+            [*python, *paths, "--collect-only", "-q", "-p", "no:cacheprovider"], quiet=True
         )
         report = json.loads(report_file.read_text()) if report_file.exists() else {}
     figures = {
