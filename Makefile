@@ -101,8 +101,11 @@ $(STAMP): requirements.lock
 
 # A venv installed before the set-up compiled bytecode: compiled once, in parallel (27 s on
 # 2 cores; a file of another Python's syntax in torch's tests is skipped, as uv skips it).
+# Where torch's bytecode is there already (the set-up just made it), nothing is compiled.
+PURELIB = $$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 $(BYTECODE): | $(STAMP)
-	$(PY) -m compileall -q -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))') || :
+	ls $(PURELIB)/torch/__pycache__/__init__.*.pyc >/dev/null 2>&1 || \
+	    $(PY) -m compileall -q -q -j 0 $(PURELIB) || :
 	touch $(BYTECODE)
 
 ## exercises: write the learner's skeleton into DIR (FROM=NN: the reference up to chapter NN)
