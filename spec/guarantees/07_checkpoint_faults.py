@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from spec.helpers import faults, implementation
+from spec.helpers import faults, implementation, processes
 from spec.helpers.data import write_cifar
 from spec.helpers.faults import small_disk
 from spec.helpers.implementation import impl
@@ -55,10 +55,16 @@ FUZZ, FUZZ_LONG = 300, 10_000
 
 
 def child(*args: str, under_fiu: bool = False, timeout: int = 300) -> dict:
-    """Run ``python -m spec.helpers.faults ARGS`` (under ``fiu-run -x`` if asked): its JSON."""
-    command = [sys.executable, "-m", "spec.helpers.faults", *args]
-    if under_fiu:
-        command = ["fiu-run", "-x", *command]
+    """``spec.helpers.faults ARGS`` in a process of its own: its JSON.
+
+    Under ``fiu-run -x`` (a new interpreter: libfiu is preloaded at exec) when asked;
+    otherwise a child forked from this process (the saves it kills are forked from that
+    child in turn), which spares an import of torch."""
+    if not under_fiu:
+        code = f"from spec.helpers import faults\nfaults.main({list(args)!r})"
+        output = processes.forked_output(code, timeout=timeout)
+        return json.loads(output.strip().splitlines()[-1])
+    command = ["fiu-run", "-x", sys.executable, "-m", "spec.helpers.faults", *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env,
                           timeout=timeout)  # fmt: skip

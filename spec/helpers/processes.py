@@ -11,8 +11,11 @@ first, and falls back on a new interpreter when the output shows the fork was no
 from __future__ import annotations
 
 import os
+import select
+import signal
 import subprocess
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from contextlib import redirect_stdout
@@ -20,15 +23,19 @@ from io import StringIO
 
 
 def forked_output(code: str, timeout: float = 120) -> str:
-    """The standard output of ``code`` run by ``exec`` in a child forked from this process
-    (a traceback, for code that raises, goes to the output as well, and the child exits
-    1: ``RuntimeError`` here)."""
+    """The standard output of ``code`` run by ``exec`` in a child forked from this process.
+
+    Code that raises: ``RuntimeError`` here, with the child's output and traceback. A
+    child still running after ``timeout`` seconds is killed: ``TimeoutError``. The child
+    never returns into the caller's code (it leaves with ``os._exit``), and neither may
+    the processes the code forks."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: writes its output and exits, whatever happens
         status = 0
         out = StringIO()
         try:
+            os.close(read_end)
             with redirect_stdout(out):
                 exec(compile(code, "<forked>", "exec"), {"__name__": "__forked__"})
         except BaseException:
@@ -38,9 +45,17 @@ def forked_output(code: str, timeout: float = 120) -> str:
             os.write(write_end, out.getvalue().encode())
             os._exit(status)
     os.close(write_end)
-    chunks = []
+    chunks, deadline = [], time.monotonic() + timeout
     with os.fdopen(read_end, "rb") as pipe:
-        while chunk := pipe.read(65536):
+        while True:
+            ready, _, _ = select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise TimeoutError(f"the forked code ran past {timeout} s and was killed")
+            chunk = os.read(pipe.fileno(), 65536)
+            if not chunk:
+                break
             chunks.append(chunk)
     _, status = os.waitpid(pid, 0)
     output = b"".join(chunks).decode()

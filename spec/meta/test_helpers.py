@@ -1,6 +1,7 @@
 """The helpers the chapters rely on: devices, environment, and the checklist report."""
 
 import sys
+import time
 import uuid
 from collections import namedtuple
 from pathlib import Path
@@ -291,3 +292,10 @@ def test_first_time_code_runs_in_a_fork_unless_the_fork_inherited_what_it_measur
         "fresh\n",
         "a new interpreter",
     )
+
+
+def test_forked_code_that_runs_too_long_is_killed():
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"ran past 0\.5 s"):
+        processes.forked_output("import time\ntime.sleep(30)", timeout=0.5)
+    assert time.monotonic() - started < 10
