@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -630,3 +631,72 @@ def test_imports_of_a_module_name_the_package_s_own_modules(tmp_path):
     }  # fmt: skip
     file.write_text("def broken(:\n")
     assert loop.imports_of(file, "mine") == set()
+
+
+def test_watch_checks_at_once_then_after_each_save_and_restarts_when_the_spec_changes(
+    tmp_path, recording_loop, monkeypatch, capsys
+):
+    """The warm loop's own logic, its checks recorded (``next`` is what they run): one at
+    start, one per save; the warm process stops if it imported the learner's code, and
+    restarts itself when the spec or the installed packages change."""
+    import threading
+
+    from spec.exercises import warm
+
+    loop, runs, passes = recording_loop
+    mine = _package(tmp_path / "mine", {"tensors.py": "", "operations.py": ""})
+    monkeypatch.setattr(warm, "preload", lambda args: (0, ""))
+    checks: list[float] = []
+    monkeypatch.setattr(loop, "run_next", lambda folder: checks.append(time.time()))
+
+    def save_after_the_first_check():
+        while not checks:
+            time.sleep(0.01)
+        _save(mine / "operations.py")
+
+    saver = threading.Thread(target=save_after_the_first_check)
+    saver.start()
+    assert loop.run_watch(mine, rounds=2) == 0
+    saver.join()
+    assert len(checks) == 2
+    out = capsys.readouterr().out
+    assert "libraries and chapters imported" in out
+    assert re.search(r"watch: answered [0-9.]+ s after your last save", out), out
+
+    monkeypatch.setattr(warm, "imported_from", lambda folder: ["mine.tensors"])
+    assert loop.run_watch(mine, rounds=1) == 2
+    assert "the warm process imported your code (mine.tensors)" in capsys.readouterr().out
+    monkeypatch.setattr(warm, "imported_from", lambda folder: [])
+
+    class Restarted(Exception):
+        pass
+
+    def restart():
+        raise Restarted
+
+    monkeypatch.setattr(warm.Watcher, "restart_needed", lambda self: True)
+    monkeypatch.setattr(warm, "restart", restart)
+    with pytest.raises(Restarted):
+        loop.run_watch(mine)
+    assert "the spec or the installed packages changed: restarting" in capsys.readouterr().out
+
+
+def test_a_spec_file_or_an_installed_package_changing_asks_the_warm_process_to_restart(
+    tmp_path, monkeypatch
+):
+    from spec.exercises import warm
+
+    spec_file = tmp_path / "spec" / "note.py"
+    spec_file.parent.mkdir()
+    spec_file.write_text("")
+    monkeypatch.setattr(warm, "ROOT", tmp_path)
+    stamps = [(1, 2, 3)]
+    monkeypatch.setattr(warm, "packages_stamp", lambda: stamps[-1])
+    watcher = warm.Watcher(tmp_path / "spec")
+    assert not watcher.restart_needed()
+    stamps.append((1, 2, 4))  # a package installed
+    assert watcher.restart_needed()
+    stamps.pop()
+    assert not watcher.restart_needed()
+    _save(spec_file)
+    assert watcher.restart_needed()
