@@ -643,7 +643,7 @@ def test_watch_checks_at_once_then_after_each_save_and_restarts_when_the_spec_ch
 
     from spec.exercises import warm
 
-    loop, runs, passes = recording_loop
+    loop, _, _ = recording_loop
     mine = _package(tmp_path / "mine", {"tensors.py": "", "operations.py": ""})
     monkeypatch.setattr(warm, "preload", lambda args: (0, ""))
     checks: list[float] = []
