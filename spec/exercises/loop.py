@@ -318,7 +318,8 @@ def run_hint(folder: Path) -> int:
     print(f"  {test.get('doc', '')}")
     if test.get("note"):
         print(f'  the note: "{test["note"]}"')
-    print(f"  {test.get('reason', '')}")
+    said = test.get("message") or test.get("reason", "")  # a failure's whole message
+    print("\n".join(f"  {line}" for line in said.splitlines()) or "  ")
     if test["outcome"] == "todo":
         found_doc = contract_docstring(test.get("reason", ""))
         if found_doc:

@@ -1,5 +1,6 @@
 """The helpers the chapters rely on: devices, environment, and the checklist report."""
 
+import os
 import sys
 import time
 import uuid
@@ -299,3 +300,70 @@ def test_forked_code_that_runs_too_long_is_killed():
     with pytest.raises(TimeoutError, match=r"ran past 0\.5 s"):
         processes.forked_output("import time\ntime.sleep(30)", timeout=0.5)
     assert time.monotonic() - started < 10
+
+
+# ----------------------------------------------------------------------------- whole messages
+def test_a_failure_message_keeps_every_line_the_test_wrote_and_drops_the_introspection():
+    said = (
+        "AssertionError: train(): the note expects the loss to fall; your code: 2.30 -> 2.31\n"
+        "  did you forget optimizer.zero_grad()? Without it ...\n"
+        "assert 2.31 < 2.3\n"
+        " +  where 2.31 = last()"
+    )
+    assert report.failure_message(said) == "\n".join(said.splitlines()[:2])
+    bare = "AssertionError: assert 1 == 2\n +  where 1 = f()"
+    assert report.failure_message(bare) == bare  # a bare assert: the introspection is all
+    raised = "ValueError: Net expects 3x32x32 images\n  got 1x28x28"
+    assert report.failure_message(raised) == raised
+    long = "AssertionError: x\n" + "\n".join(f"line {i}" for i in range(100))
+    kept = report.failure_message(long).splitlines()
+    assert len(kept) == report.MESSAGE_LINES + 1
+    assert kept[-1] == f"... ({101 - report.MESSAGE_LINES} more lines)"
+
+
+SAYING_CHAPTER = '''
+"""01 Tensors"""
+from spec.helpers.teach import say
+
+def test_with_a_hint():
+    """The loss falls."""
+    assert 2.31 < 2.30, say("train()", "the loss to fall", "2.30 -> 2.31",
+                            "forget optimizer.zero_grad()?")
+
+def test_print_net():
+    """print(Net()) shows the layers."""
+    expected, got = "Net(\\n  (conv1): Conv2d(1, 6)\\n)", "Net(\\n  (conv1): Conv2d(3, 6)\\n)"
+    assert got == expected, say("print(Net())", f"\\n{expected}\\n", f"\\n{got}")
+'''
+
+
+def test_every_report_shows_a_failure_s_whole_message(pytester):
+    """The checklist (terminal and Markdown) and the run report carry each failure's
+    message whole: its hints and a multi-line expected/got, not only the first line."""
+    pytester.makepyfile(test_01_saying=SAYING_CHAPTER)
+    saved, saved_env = implementation._current, os.environ.get(implementation.ENV)
+    try:
+        result = pytester.runpytest_inprocess(
+            "-p", "spec.plugin.outcomes", "-p", "spec.plugin.report", "-p", "no:cacheprovider",
+            "--checklist", "--spec-report", "spec.md", "--run-report", "run.json",
+            "-o", "addopts=", "-q",
+        )  # fmt: skip
+    finally:
+        implementation._current = saved
+        if saved_env is None:
+            os.environ.pop(implementation.ENV, None)
+        else:
+            os.environ[implementation.ENV] = saved_env
+    text = result.stdout.str()
+    markdown = (pytester.path / "spec.md").read_text(encoding="utf-8")
+    rows = report.load_run_report(pytester.path / "run.json")["tests"]
+    hint = "  did you forget optimizer.zero_grad()?"
+    for shown in (text, markdown, rows["test_01_saying.py::test_with_a_hint"]["message"]):
+        assert hint in shown, shown
+    assert "assert 2.31 < 2.3" not in markdown  # pytest's introspection, not the message
+    net = rows["test_01_saying.py::test_print_net"]["message"]
+    assert "  (conv1): Conv2d(1, 6)" in net
+    assert "  (conv1): Conv2d(3, 6)" in net
+    assert "  (conv1): Conv2d(3, 6)" in markdown
+    assert "  (conv1): Conv2d(3, 6)" in text
+    assert rows["test_01_saying.py::test_with_a_hint"]["reason"].count("\n") == 0

@@ -109,7 +109,8 @@ class Entry:
     kind: str = "implementation"
     note: str = ""  # the line of the note the test quotes
     outcome: str = "passed"
-    reason: str = ""
+    reason: str = ""  # one line: the checklist's line, compare's and the atlas' tables
+    message: str = ""  # a failure's whole message: expected, got, every "did you ...?"
     duration: float = 0.0
     goldens: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -166,6 +167,7 @@ class Checklist:
         if order.index(outcome) >= order.index(entry.outcome):
             entry.outcome = outcome
             entry.reason = _reason(report)
+            entry.message = _message(report)
 
     def record_collection(self, report: pytest.CollectReport) -> None:
         """A module that could not be collected (an error) or was skipped as a whole (a
@@ -261,6 +263,38 @@ def _reason(report: pytest.TestReport) -> str:
     return ""
 
 
+#: Lines of a failure's message kept: a bare assert's introspection can print tensors.
+MESSAGE_LINES = 40
+
+
+def failure_message(text: str) -> str:
+    """A failure's whole message as the test wrote it — what the note expects, what the
+    code did, every "did you ...?" — from pytest's crash line (``AssertionError: ...``).
+
+    After a message of the test's own, pytest adds its introspection of the failed
+    ``assert`` (``assert a == b``, ``+  where ...``): left out, the message says it. A bare
+    ``assert`` has only the introspection: it is kept. At most ``MESSAGE_LINES`` lines."""
+    lines = text.rstrip().splitlines()
+    if not lines:
+        return ""
+    if not lines[0].startswith("AssertionError: assert "):
+        for i, line in enumerate(lines[1:], 1):
+            if line.startswith("assert "):
+                lines = lines[:i]
+                break
+    if len(lines) > MESSAGE_LINES:
+        lines = [*lines[:MESSAGE_LINES], f"... ({len(lines) - MESSAGE_LINES} more lines)"]
+    return "\n".join(lines)
+
+
+def _message(report: pytest.TestReport) -> str:
+    """The whole message of a failed or erroring test (``failure_message``), else ""."""
+    if not report.failed or getattr(report, "spec_todo", None) or hasattr(report, "wasxfail"):
+        return ""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    return failure_message(crash.message) if crash is not None else ""
+
+
 def summarize(counts: Counter) -> str:
     parts = [f"{counts[k]} {k}" for k in MARKS if counts.get(k)]
     return ", ".join(parts) or "no tests"
@@ -311,12 +345,20 @@ def progress(entries: list[Entry]) -> str:
 
 
 def entry_line(e: Entry, *, markdown: bool) -> str:
+    """The test's line; under a failure whose message says more than its first line, the
+    whole message (in Markdown a text block of the list item)."""
     note = f" — {e.reason}" if e.reason and e.outcome != "passed" else ""
     if e.measured and e.outcome in ("passed", "failed"):
         note += f" — measured: {e.measured}"
+    more = e.message.splitlines()[1:] if e.message else []
     if markdown:
-        return f"- {MD_MARKS[e.outcome]} {e.label}{note} · `{e.name}`"
-    return f"  [{MARKS[e.outcome]:>5}] {e.label}{note} ({e.name})"
+        line = f"- {MD_MARKS[e.outcome]} {e.label}{note} · `{e.name}`"
+        if more:
+            block = ["", "  ```text", *(f"  {m}" for m in e.message.splitlines()), "  ```", ""]
+            line = "\n".join([line, *block])
+        return line
+    line = f"  [{MARKS[e.outcome]:>5}] {e.label}{note} ({e.name})"
+    return "\n".join([line, *(f"          {m}" for m in more)])
 
 
 def render(checklist: Checklist, *, markdown: bool) -> str:
@@ -515,6 +557,7 @@ def run_report(
             "order": e.order,
             "note": e.note,
             "reason": e.reason,
+            "message": e.message,
             "duration_s": round(e.duration, 4),
             "warnings": sorted(warned.get(nodeid, ())),
             "measured": dict(e.figures),
