@@ -58,7 +58,7 @@ spec: $(BYTECODE)
 	$(PY) -m pytest spec -q -n $(WORKERS) --dist $(DIST) $(IMPL_OPTION) \
 	    --checklist --spec-report reports/spec.md \
 	    --hypothesis-profile $(HYPOTHESIS_PROFILE) \
-	    --run-report reports/run.json --html reports/spec.html --self-contained-html
+	    --run-report reports/run.json --spec-html reports/spec.html
 
 ## test: what CI runs — lint, then the spec, the project's own tests of its helpers, and
 ## every benchmark once at a small size (a smoke test: speed never fails it)

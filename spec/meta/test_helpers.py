@@ -346,6 +346,7 @@ def test_every_report_shows_a_failure_s_whole_message(pytester):
         result = pytester.runpytest_inprocess(
             "-p", "spec.plugin.outcomes", "-p", "spec.plugin.report", "-p", "no:cacheprovider",
             "--checklist", "--spec-report", "spec.md", "--run-report", "run.json",
+            "--spec-html", "spec.html",
             "-o", "addopts=", "-q",
         )  # fmt: skip
     finally:
@@ -367,3 +368,10 @@ def test_every_report_shows_a_failure_s_whole_message(pytester):
     assert "  (conv1): Conv2d(3, 6)" in markdown
     assert "  (conv1): Conv2d(3, 6)" in text
     assert rows["test_01_saying.py::test_with_a_hint"]["reason"].count("\n") == 0
+
+    # the learner's page: the message first and whole, escaped; the traceback folded
+    page = (pytester.path / "spec.html").read_text(encoding="utf-8")
+    message = page.index('<pre class="message">AssertionError: train(): the note expects')
+    assert page.index(hint, message) < page.index("<summary>traceback</summary>", message)
+    assert "print(Net()) shows the layers." in page
+    assert "assert 2.31 &lt; 2.30, say(" in page  # the traceback's source, escaped

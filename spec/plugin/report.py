@@ -111,6 +111,7 @@ class Entry:
     outcome: str = "passed"
     reason: str = ""  # one line: the checklist's line, compare's and the atlas' tables
     message: str = ""  # a failure's whole message: expected, got, every "did you ...?"
+    traceback: str = ""  # a failure's traceback, folded under its message on the page
     duration: float = 0.0
     goldens: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -123,12 +124,16 @@ class Entry:
         return path_and_name.split("::")[-1] + bracket + params
 
     @property
-    def label(self) -> str:
+    def claim(self) -> str:
+        """The test's sentence and its parameters: ``x.new_ones(...) ... [cpu]``."""
         name = self.name
         params = name[name.index("[") :] if "[" in name else ""
         text = self.doc or name.split("[")[0].removeprefix("test_").replace("_", " ")
-        tag = f" ({self.tag})" if self.tag else ""
-        return f"{text} {params}".rstrip() + tag
+        return f"{text} {params}".rstrip()
+
+    @property
+    def label(self) -> str:
+        return self.claim + (f" ({self.tag})" if self.tag else "")
 
     @property
     def measured(self) -> str:
@@ -168,6 +173,7 @@ class Checklist:
             entry.outcome = outcome
             entry.reason = _reason(report)
             entry.message = _message(report)
+            entry.traceback = _traceback(report) if entry.message else ""
 
     def record_collection(self, report: pytest.CollectReport) -> None:
         """A module that could not be collected (an error) or was skipped as a whole (a
@@ -295,6 +301,15 @@ def _message(report: pytest.TestReport) -> str:
     return failure_message(crash.message) if crash is not None else ""
 
 
+#: Characters of a traceback kept on the page.
+TRACEBACK_CHARS = 20_000
+
+
+def _traceback(report: pytest.TestReport) -> str:
+    text = str(report.longrepr or "")
+    return text if len(text) <= TRACEBACK_CHARS else text[:TRACEBACK_CHARS] + "\n..."
+
+
 def summarize(counts: Counter) -> str:
     parts = [f"{counts[k]} {k}" for k in MARKS if counts.get(k)]
     return ", ".join(parts) or "no tests"
@@ -392,6 +407,32 @@ def render(checklist: Checklist, *, markdown: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_html(checklist: Checklist) -> str:
+    """The page a learner opens (``--spec-html``): the note's chapters in order, each
+    claim with the note's line, its outcome and what it measured; a failure's whole
+    message first and its traceback folded; the project's own chapters folded at the
+    end. A self-contained file (spec/plugin/page.html.j2)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).parent),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    chapters = checklist.by_chapter()
+    own = [c for c in chapters if not is_note_chapter(c)]
+    every_own = [e for c in own for e in chapters[c]]
+    return env.get_template("page.html.j2").render(
+        who=implementation.current().describe(),
+        marks={k: v.lower() for k, v in MARKS.items()} | {"todo": "to do"},
+        note_chapters=[(c, es, progress(es)) for c, es in chapters.items() if c not in own],
+        own_chapters=[(c, chapters[c], progress(chapters[c])) for c in own],
+        own_summary=summarize(checklist.counts(every_own)),
+        summary=[line.strip() for line in summary_lines(checklist, markdown=False) if line],
+    )
+
+
 def summary_lines(checklist: Checklist, *, markdown: bool) -> list[str]:
     bullet = "- " if markdown else "  "
     lines = ["## Summary", ""] if markdown else ["Summary"]
@@ -434,6 +475,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         default=None,
         help="write the checklist and summary as Markdown to PATH",
+    )
+    group.addoption(
+        "--spec-html",
+        metavar="PATH",
+        default=None,
+        help="write the checklist as the learner's HTML page to PATH: each claim with the "
+        "note's line, a failure's whole message first, its traceback folded",
     )
 
 
@@ -503,6 +551,10 @@ class Recorder:
         if path:
             out = write_atomically(path, render(self.checklist, markdown=True))
             terminalreporter.write_line(f"spec report written to {out}")
+        page = self.config.getoption("--spec-html")
+        if page:
+            out = write_atomically(page, render_html(self.checklist))
+            terminalreporter.write_line(f"spec page written to {out}")
 
 
 class SpecPart:
