@@ -15,6 +15,7 @@ layers created in the same order draw the same initial weights — and a mismatc
 so; it never offers to re-record them.
 """
 
+import csv
 import re
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import torch
 from packaging.version import Version
 from torch.utils.data import DataLoader
 
-from spec.helpers import implementation, releases
+from spec.helpers import implementation, releases, teach
 from spec.helpers.data import load_cifar10, write_cifar, write_mnist
 from spec.helpers.devices import cpu_and_cuda
 from spec.helpers.implementation import impl
@@ -90,7 +91,11 @@ def check_golden(request, num_regression):
     if regen and not under_test.is_reference:
         pytest.fail(f"goldens are recorded from the reference only, not from {under_test.package}")
 
-    def check(name: str, data: dict, tolerance: dict, device: str = "cpu") -> None:
+    def check(
+        name: str, data: dict, tolerance: dict, device: str = "cpu", rows: list | None = None
+    ) -> None:
+        """``rows``: what each row of the parameter columns is, in the implementation's
+        model (``param_names``): a mismatch names ``conv1.weight``, not row 0."""
         columns = {
             k: [float(x) for x in torch.as_tensor(v).double().flatten()] for k, v in data.items()
         }
@@ -110,6 +115,10 @@ def check_golden(request, num_regression):
                 line for line in str(error).splitlines()
                 if line.strip() and "force-regen" not in line and "regen" not in line.lower()
             )  # fmt: skip
+            if rows:
+                table += "\n" + "\n".join(
+                    teach.golden_rows(rows, data.get("numel"), recorded_column(path, "numel"))
+                )
             raise AssertionError(
                 NOT_THE_REFERENCE.format(
                     impl=under_test.package,
@@ -120,6 +129,19 @@ def check_golden(request, num_regression):
             ) from None
 
     return check
+
+
+def recorded_column(path: Path, column: str) -> list[float] | None:
+    """A column of a recorded golden file, or None where it has none."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return [float(row[column]) for row in csv.DictReader(f) if row.get(column)]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def param_names(model: torch.nn.Module) -> list[str]:
+    return [name for name, _ in model.named_parameters()]
 
 
 def param_stats(model: torch.nn.Module) -> dict:
@@ -168,7 +190,7 @@ def test_default_initialisation_of_each_model(check_golden, name):
         pytest.importorskip("pytorch_lightning")
     torch.manual_seed(0)
     model = lit_mnist() if name == "lit_mnist" else MODELS[name][0]()
-    check_golden(f"init_{name}", param_stats(model), SUMS)
+    check_golden(f"init_{name}", param_stats(model), SUMS, rows=param_names(model))
 
 
 @pytest.mark.parametrize("device", cpu_and_cuda())
@@ -192,7 +214,8 @@ def test_lenet_after_5_sgd_steps(check_golden):
     x, target = torch.randn(1, 1, 32, 32), torch.randn(1, 10)
     criterion = loss_function.criterion
     losses = [update_weights.training_step(net, optimizer, criterion, x, target) for _ in range(5)]
-    check_golden("trained_lenet", {"loss": losses, **param_stats(net)}, TRAINED)
+    check_golden("trained_lenet", {"loss": losses, **param_stats(net)}, TRAINED,
+                 rows=param_names(net))  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["sequential", "two_layer_net"])
@@ -202,7 +225,8 @@ def test_the_examples_after_200_steps(check_golden, name):
     x, y = examples.random_data()
     train = examples.train_sequential if name == "sequential" else examples.train_two_layer_net
     model, printed = train(x, y, steps=200)
-    check_golden(f"trained_{name}", {"loss": list(printed.values()), **param_stats(model)}, TRAINED)
+    check_golden(f"trained_{name}", {"loss": list(printed.values()), **param_stats(model)},
+                 TRAINED, rows=param_names(model))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +248,8 @@ def test_short_cifar_run_losses_weights_and_accuracy(check_golden, cifar_root):
     net = cifar10.Net()
     crit, optimizer = cifar10.make_criterion_and_optimizer(net)
     losses = cifar10.train(net, trainloader, crit, optimizer, epochs=1, print_every=25, log=None)
-    check_golden("trained_cifar_net", {"loss": losses, **param_stats(net)}, TRAINED)
+    check_golden("trained_cifar_net", {"loss": losses, **param_stats(net)}, TRAINED,
+                 rows=param_names(net))  # fmt: skip
     check_golden(
         "accuracy_cifar", {"accuracy": [cifar10.accuracy(net, testloader) / 100]}, ACCURACY
     )

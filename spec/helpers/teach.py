@@ -69,6 +69,35 @@ def close(
         raise AssertionError(say(call, expects, detail, diagnose(diagnoses))) from None
 
 
+def golden_rows(
+    names: list[str], numel: list | None, recorded_numel: list[float] | None
+) -> list[str]:
+    """What each row of a golden's parameter columns is in the implementation's model —
+    its parameter's name and size — and, where the reference's row holds another number
+    of values, that the layer has another shape: a golden mismatch then names
+    ``conv1.weight``, not "row 0"."""
+    lines = [
+        "Rows of the parameter columns (sum, abs_sum, first, last, numel), by your model's "
+        "parameters:"
+    ]
+    for i, name in enumerate(names):
+        line = f"  {i}: {name}"
+        n = int(numel[i]) if numel is not None and i < len(numel) else None
+        if n is not None:
+            line += f", {n:,} numbers"
+        if n is not None and recorded_numel and i < len(recorded_numel):
+            expected = int(recorded_numel[i])
+            if expected != n:
+                line += f" (the reference's row {i} has {expected:,}: another shape)"
+        lines.append(line)
+    if recorded_numel and len(recorded_numel) != len(names):
+        lines.append(
+            f"  your model has {len(names)} parameter tensors, the reference's "
+            f"{len(recorded_numel)}: another set of layers"
+        )
+    return lines
+
+
 # ----------------------------------------------------------------------------- the classic mistakes
 ZERO_GRAD = (
     "forget optimizer.zero_grad()? Without it each backward() adds this batch's gradient "

@@ -375,3 +375,18 @@ def test_every_report_shows_a_failure_s_whole_message(pytester):
     assert page.index(hint, message) < page.index("<summary>traceback</summary>", message)
     assert "print(Net()) shows the layers." in page
     assert "assert 2.31 &lt; 2.30, say(" in page  # the traceback's source, escaped
+
+
+def test_a_golden_mismatch_names_each_row_by_the_model_s_parameter_and_its_shape():
+    from spec.helpers import teach
+
+    lines = teach.golden_rows(["conv1.weight", "conv1.bias"], [150.0, 6.0], [54.0, 6.0])
+    assert lines[1] == (
+        "  0: conv1.weight, 150 numbers (the reference's row 0 has 54: another shape)"
+    )
+    assert lines[2] == "  1: conv1.bias, 6 numbers"
+    fewer = teach.golden_rows(["fc.weight"], [10.0], [54.0, 6.0])
+    assert fewer[-1] == (
+        "  your model has 1 parameter tensors, the reference's 2: another set of layers"
+    )
+    assert teach.golden_rows(["w"], None, None) == [fewer[0], "  0: w"]
