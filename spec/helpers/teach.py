@@ -136,6 +136,23 @@ def are_probabilities(outputs: torch.Tensor) -> bool:
     )
 
 
+OTHER_LENET = (
+    "write the official tutorial's other LeNet? Later versions of the 60-minute blitz "
+    "build it with 5x5 kernels, Conv2d(1, 6, 5) and Conv2d(6, 16, 5), and fc1 = "
+    "nn.Linear(16 * 5 * 5, 120); the note's has 3x3 kernels and nn.Linear(16 * 6 * 6, 120). "
+    "The same network idea, other shapes: this chapter checks the note's"
+)
+
+
+def did_you_write_the_other_lenet(net: Any) -> str | None:
+    """The blitz's 5x5 LeNet in place of the note's 3x3 one (its conv1 or its fc1 shows it)."""
+    kernel = getattr(getattr(net, "conv1", None), "kernel_size", None)
+    fc1_inputs = getattr(getattr(net, "fc1", None), "in_features", None)
+    if kernel == (5, 5) or fc1_inputs == 16 * 5 * 5:
+        return OTHER_LENET
+    return None
+
+
 def did_you_softmax(outputs: torch.Tensor) -> str | None:
     return SOFTMAX if are_probabilities(outputs) else None
 

@@ -39,8 +39,12 @@ def test_print_net_shows_the_notes_output_exactly():
 
     Note: "(fc1): Linear(in_features=576, out_features=120, bias=True)"
     """
-    printed = repr(Net())
-    assert printed == PRINTED_NET, say("print(Net())", f"\n{PRINTED_NET}\n", f"\n{printed}")
+    net = Net()
+    printed = repr(net)
+    assert printed == PRINTED_NET, say(
+        "print(Net())", f"\n{PRINTED_NET}\n", f"\n{printed}",
+        teach.did_you_write_the_other_lenet(net),
+    )  # fmt: skip
 
 
 def test_net_has_ten_parameter_tensors_five_layers_times_weight_and_bias():
@@ -71,10 +75,12 @@ def test_params_0_is_conv1_weight_of_size_6_1_3_3_not_6():
     Erratum: the note prints ``torch.Size([6])`` (the size of conv1's *bias*,
     params[1]). A Conv2d(in, out, k) weight is (out, in, k, k) = (6, 1, 3, 3).
     """
-    params = list(Net().parameters())
+    net = Net()
+    params = list(net.parameters())
     assert params[0].size() == torch.Size([6, 1, 3, 3]), say(
-        "params[0].size()", "conv1's weight, torch.Size([6, 1, 3, 3])", params[0].size()
-    )
+        "params[0].size()", "conv1's weight, torch.Size([6, 1, 3, 3])", params[0].size(),
+        teach.did_you_write_the_other_lenet(net),
+    )  # fmt: skip
     assert params[1].size() == torch.Size([6])
 
 
@@ -102,8 +108,11 @@ def test_every_parameter_shape_follows_from_the_layer_definitions():
         "fc3.weight": (10, 84),
         "fc3.bias": (10,),
     }
-    actual = {name: tuple(p.shape) for name, p in Net().named_parameters()}
-    assert actual == expected, say("Net()'s parameter shapes", expected, actual)
+    net = Net()
+    actual = {name: tuple(p.shape) for name, p in net.named_parameters()}
+    assert actual == expected, say(
+        "Net()'s parameter shapes", expected, actual, teach.did_you_write_the_other_lenet(net)
+    )
     assert sum(int(np.prod(s)) for s in expected.values()) == 81_194
     assert sum(p.numel() for p in Net().parameters()) == 81_194
 
@@ -162,8 +171,16 @@ def test_sizes_30_to_33_also_reduce_to_6x6(side):
 
     Floor division in max-pooling maps 30..33 to the same 6x6 map.
     """
-    out = Net()(torch.randn(2, 1, side, side))
-    assert out.shape == (2, 10), say(f"net on 2 images of {side}x{side}", "(2, 10)", out.shape)
+    net = Net()
+    call = f"net on 2 images of {side}x{side}"
+    try:
+        out = net(torch.randn(2, 1, side, side))
+    except RuntimeError as error:  # fc1 refuses what the convolutions left
+        raise AssertionError(
+            say(call, "(2, 10)", f"{type(error).__name__}: {error}",
+                teach.did_you_write_the_other_lenet(net))
+        ) from None  # fmt: skip
+    assert out.shape == (2, 10), say(call, "(2, 10)", out.shape)
 
 
 @pytest.mark.fact
