@@ -20,6 +20,9 @@ N_TRAIN, N_TEST = 2000, 500
 #: images and check that the net learns, and their goldens were recorded on it. Every
 #: test that trains on ``write_cifar`` data depends on this.
 DIFFICULTY = 0.0
+#: The note's ten class names, in the order of the CIFAR-10 labels ("classes = (...)" in
+#: its loading step): what the chapters compare an implementation's names and figures with.
+CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 def write_cifar(root: Path, n_train: int = N_TRAIN, n_test: int = N_TEST, seed: int = 0) -> Path:

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from spec.helpers import drift as drift_table
+from spec.helpers.data import CLASSES
 from spec.helpers.note import NOTE_PATH
 
 STATUSES = ("verbatim", "shimmed", "xfail", "not code", "skip")
@@ -90,7 +91,6 @@ class Block:
 
 #: Section headings in Chinese, in English for the checklist.
 SECTIONS_IN_ENGLISH = {"常用训练和验证数据预处理": "train and validation transforms"}
-CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 # ----------------------------------------------------------------------------- reading

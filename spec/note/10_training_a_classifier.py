@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Subset
 from torchvision.transforms import Compose, Normalize, ToTensor
 
 from spec.helpers import note, releases, teach
-from spec.helpers.data import N_TEST, N_TRAIN, load_cifar10
+from spec.helpers.data import CLASSES, N_TEST, N_TRAIN, load_cifar10
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
 from spec.helpers.implementation import impl
 from spec.helpers.oracles import numpy_lenet, the_notes_training_loop
@@ -789,9 +789,6 @@ def the_notes_per_class_loop(net, testloader) -> dict:
     namespace = {"torch": torch, "net": net, "testloader": testloader, "classes": CLASSES}
     note.run_block(353, namespace)
     return namespace
-
-
-CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 @pytest.mark.fact

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from spec.helpers import releases
-from spec.helpers.data import load_cifar10, write_cifar
+from spec.helpers.data import CLASSES, load_cifar10, write_cifar
 from spec.helpers.implementation import impl
 
 event_accumulator = pytest.importorskip(
@@ -23,7 +23,6 @@ event_accumulator = pytest.importorskip(
 from tensorboard.util import tensor_util  # noqa: E402
 
 tb = impl.tensorboard_tutorial
-CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 #: The tutorial's tags: its image grid, the training loss, the predictions figure.
 TUTORIAL_TAGS = ("four_cifar10_images", "training loss", "predictions vs. actuals")
 
