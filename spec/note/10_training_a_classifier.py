@@ -736,9 +736,8 @@ def predictions(net, loader):
     return torch.cat(predicted), torch.cat(truth)
 
 
-@pytest.mark.parametrize("function", ["accuracy", "predict"])
-def test_evaluation_runs_under_no_grad(function, untrained):
-    """accuracy and predict evaluate the net under torch.no_grad(): no graph is recorded.
+def test_accuracy_evaluates_under_no_grad(untrained):
+    """accuracy evaluates the net under torch.no_grad(): no graph is recorded.
 
     Note: "with torch.no_grad():"
 
@@ -746,15 +745,29 @@ def test_evaluation_runs_under_no_grad(function, untrained):
     """
     net, testloader = untrained
     spy = teach.GradModeSpy(net)
-    images = next(iter(testloader))[0]
-    if function == "accuracy":
-        cifar10.accuracy(spy, loader_of(testloader.dataset, 8, 4))
-    else:
-        cifar10.predict(spy, images)
-    assert spy.grad_enabled, say(f"{function}(net, ...)", "to call the net", "it never did")
+    cifar10.accuracy(spy, loader_of(testloader.dataset, 8, 4))
+    assert_evaluated_without_grad(spy, "accuracy(net, testloader)")
+
+
+@pytest.mark.extra
+def test_predict_evaluates_under_no_grad(untrained):
+    """predict calls the net under torch.no_grad(), as the accuracy blocks do.
+
+    Beyond the note: its prediction lines (``outputs = net(images)``, then
+    ``torch.max``) run without ``no_grad``, and so does the tutorial's: the reference
+    adds it, so that a prediction records no graph.
+    """
+    net, testloader = untrained
+    spy = teach.GradModeSpy(net)
+    cifar10.predict(spy, next(iter(testloader))[0])
+    assert_evaluated_without_grad(spy, "predict(net, images)")
+
+
+def assert_evaluated_without_grad(spy, call: str) -> None:
+    assert spy.grad_enabled, say(call, "to call the net", "it never did")
     assert not any(spy.grad_enabled), say(
-        f"{function}(net, ...)", "the forward passes under torch.no_grad()",
-        "autograd was recording", teach.NO_GRAD,
+        call, "the forward passes under torch.no_grad()", "autograd was recording",
+        teach.NO_GRAD,
     )  # fmt: skip
 
 
