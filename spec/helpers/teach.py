@@ -157,6 +157,29 @@ def did_you_softmax(outputs: torch.Tensor) -> str | None:
     return SOFTMAX if are_probabilities(outputs) else None
 
 
+NLL_RAW_SCORES = (
+    "end forward without F.log_softmax(x, dim=1)? F.nll_loss takes log-probabilities: on raw "
+    "scores it still runs, but what it computes is not the cross-entropy (it can fall below "
+    "0), and the net learns badly or not at all"
+)
+NLL_PROBABILITIES = (
+    "end forward with F.softmax instead of F.log_softmax? F.nll_loss takes the log of the "
+    "probabilities: on the probabilities themselves it rewards them only linearly"
+)
+
+
+def did_you_feed_nll_loss_other_than_log_probabilities(outputs: torch.Tensor) -> str | None:
+    """A forward meant for F.nll_loss (the note's LitMNIST) whose rows are not
+    log-probabilities: raw scores, or probabilities."""
+    outputs = outputs.detach().float()
+    if are_probabilities(outputs):
+        return NLL_PROBABILITIES
+    total = outputs.exp().sum(dim=-1)
+    if not torch.allclose(total, torch.ones_like(total), atol=1e-4):
+        return NLL_RAW_SCORES
+    return None
+
+
 def did_you_forget_item(values: Iterable[Any]) -> str | None:
     """Logged losses that are tensors instead of floats."""
     return ITEM if any(isinstance(v, torch.Tensor) for v in values) else None

@@ -390,3 +390,16 @@ def test_a_golden_mismatch_names_each_row_by_the_model_s_parameter_and_its_shape
         "  your model has 1 parameter tensors, the reference's 2: another set of layers"
     )
     assert teach.golden_rows(["w"], None, None) == [fewer[0], "  0: w"]
+
+
+def test_the_nll_loss_probe_names_raw_scores_and_probabilities_and_passes_log_probabilities():
+    """LitMNIST's forward feeds F.nll_loss: log-probabilities pass, raw scores and softmax
+    probabilities are each named."""
+    from spec.helpers import teach
+
+    scores = torch.randn(4, 10, generator=torch.Generator().manual_seed(0))
+    probe = teach.did_you_feed_nll_loss_other_than_log_probabilities
+    assert probe(torch.log_softmax(scores, dim=1)) is None
+    assert probe(scores) == teach.NLL_RAW_SCORES
+    assert probe(torch.softmax(scores, dim=1)) == teach.NLL_PROBABILITIES
+    assert "did you end forward without F.log_softmax" in teach.say("f", "x", "y", probe(scores))

@@ -11,7 +11,7 @@ import torch
 from torchvision.datasets import MNIST
 
 pl = pytest.importorskip("pytorch_lightning", reason="needs pytorch-lightning")
-from spec.helpers import releases  # noqa: E402
+from spec.helpers import releases, teach  # noqa: E402
 from spec.helpers.data import mnist_digits  # noqa: E402
 from spec.helpers.implementation import impl  # noqa: E402
 from spec.helpers.teach import say  # noqa: E402
@@ -224,11 +224,13 @@ def test_the_model_maps_images_to_log_probabilities():
     model = LitMNIST().eval()
     out = model(torch.randn(5, 1, 28, 28))
     assert out.shape == (5, 10), say("LitMNIST()(x)", "(5, 10)", tuple(out.shape))
+    hint = teach.did_you_feed_nll_loss_other_than_log_probabilities(out)
     torch.testing.assert_close(
         out.exp().sum(dim=1), torch.ones(5), rtol=0, atol=1e-6,
-        msg=say("LitMNIST()(x)", "log-probabilities: F.log_softmax(x, dim=1)", "rows whose exp does not sum to 1"),
+        msg=say("LitMNIST()(x)", "log-probabilities: F.log_softmax(x, dim=1)",
+                "rows whose exp does not sum to 1", hint),
     )  # fmt: skip
-    assert bool((out <= 0).all())
+    assert bool((out <= 0).all()), say("LitMNIST()(x)", "log-probabilities, all <= 0", out, hint)
 
 
 def test_fast_dev_run_runs_one_batch_of_each_loop(mnist_dir, tmp_path):
@@ -253,11 +255,20 @@ def test_a_short_fit_reaches_90_percent_validation_accuracy(fitted, record_prope
 
     Measured (torch 2.14.1, Lightning 2.6.6, CPU, 2026-11-29): 92.8%.
     """
-    _, trainer = fitted
+    model, trainer = fitted
     assert trainer.current_epoch == 3
     accuracy = trainer.callback_metrics["val_acc"].item()
     record_property("validation accuracy", f"{100 * accuracy:.1f} %")
-    assert accuracy >= 0.90
+    training = model.training
+    with torch.no_grad():
+        hint = teach.did_you_feed_nll_loss_other_than_log_probabilities(
+            model.eval()(torch.randn(4, 1, 28, 28))
+        )
+    model.train(training)
+    assert accuracy >= 0.90, say(
+        "trainer.fit(model), 3 epochs", "at least 90% validation accuracy",
+        f"{100 * accuracy:.1f} %", hint,
+    )  # fmt: skip
 
 
 def test_trainer_test_reports_the_test_metrics(fitted):
