@@ -18,6 +18,7 @@ the outcome plugin (``spec.plugin.outcomes``) reports as *to do*, like the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.machinery
@@ -261,6 +262,22 @@ def configure(given: str | None) -> Implementation:
     else:
         os.environ[ENV] = str(_current.folder)
     return _current
+
+
+@contextlib.contextmanager
+def restored():
+    """Run a nested pytest session (which configures its own implementation under test) and
+    make this run's implementation, and ``$SPEC_IMPL``, current again afterwards."""
+    global _current
+    saved, saved_env = _current, os.environ.get(ENV)
+    try:
+        yield
+    finally:
+        _current = saved
+        if saved_env is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = saved_env
 
 
 def current() -> Implementation:

@@ -311,18 +311,11 @@ def test_unwritten_code_is_to_do_in_its_own_outcome(pytester):
         "def counts():\n    import torch\n    return torch.bincount(torch.ones(2))\n"
     )
     (tmp_path / "test_tiny.py").write_text(TINY_CHAPTER)
-    saved, saved_env = implementation._current, os.environ.get(implementation.ENV)
-    try:
+    with implementation.restored():
         result = pytester.runpytest_inprocess(
             "-p", "spec.plugin.outcomes", "-p", "no:cacheprovider", "-q", "--impl", str(package),
             "-rA", str(tmp_path / "test_tiny.py"), "-o", "addopts=",
         )  # fmt: skip
-    finally:
-        implementation._current = saved
-        if saved_env is None:
-            os.environ.pop(implementation.ENV, None)
-        else:
-            os.environ[implementation.ENV] = saved_env
     out = result.stdout.str() + result.stderr.str()
 
     # torch's own NotImplementedError (no bincount of floats) is the code's failure; a
@@ -362,20 +355,15 @@ def run_spec(impl: Path, paths: list[str], out: Path, *marks: str) -> dict:
     """The spec run against ``impl``, as a pytest session nested in this one (the libraries
     are imported already: a child process would spend most of its time importing them);
     its run report. The implementation under test is the outer run's again afterwards."""
-    saved, saved_env = implementation._current, os.environ.get(implementation.ENV)
     args = [*paths, "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--impl", str(impl),
             "--run-report", str(out), "--basetemp", str(out.parent / "inner"), *marks]  # fmt: skip
     cwd = Path.cwd()
-    try:
-        os.chdir(ROOT)
-        pytest.main(args)
-    finally:
-        os.chdir(cwd)
-        implementation._current = saved
-        if saved_env is None:
-            os.environ.pop(implementation.ENV, None)
-        else:
-            os.environ[implementation.ENV] = saved_env
+    with implementation.restored():
+        try:
+            os.chdir(ROOT)
+            pytest.main(args)
+        finally:
+            os.chdir(cwd)
     assert out.exists(), f"the nested run wrote no report: {args}"
     return load_run_report(out)
 

@@ -1,6 +1,5 @@
 """The helpers the chapters rely on: devices, environment, and the checklist report."""
 
-import os
 import sys
 import time
 import uuid
@@ -341,20 +340,13 @@ def test_every_report_shows_a_failure_s_whole_message(pytester):
     """The checklist (terminal and Markdown) and the run report carry each failure's
     message whole: its hints and a multi-line expected/got, not only the first line."""
     pytester.makepyfile(test_01_saying=SAYING_CHAPTER)
-    saved, saved_env = implementation._current, os.environ.get(implementation.ENV)
-    try:
+    with implementation.restored():
         result = pytester.runpytest_inprocess(
             "-p", "spec.plugin.outcomes", "-p", "spec.plugin.report", "-p", "no:cacheprovider",
             "--checklist", "--spec-report", "spec.md", "--run-report", "run.json",
             "--spec-html", "spec.html",
             "-o", "addopts=", "-q",
         )  # fmt: skip
-    finally:
-        implementation._current = saved
-        if saved_env is None:
-            os.environ.pop(implementation.ENV, None)
-        else:
-            os.environ[implementation.ENV] = saved_env
     text = result.stdout.str()
     markdown = (pytester.path / "spec.md").read_text(encoding="utf-8")
     rows = report.load_run_report(pytester.path / "run.json")["tests"]
