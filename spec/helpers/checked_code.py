@@ -107,9 +107,21 @@ def _used_names(node: ast.AST) -> list[tuple[str, str | None]]:
     return out
 
 
+#: _code_of's texts by node (the node kept beside its text, so that its id stays its own).
+_CODE: dict[int, tuple[ast.AST, str]] = {}
+
+
 def _code_of(node: ast.AST) -> str:
     """The node as code, without docstrings or comments (a docstring that quotes the note
-    must not count as code that uses the quote's names)."""
+    must not count as code that uses the quote's names). Once per node: the modules' trees
+    are read once (``_module``), and their fixtures and helpers are reached by many tests."""
+    cached = _CODE.get(id(node))
+    if cached is None or cached[0] is not node:
+        cached = _CODE[id(node)] = (node, _unparsed_without_docstrings(node))
+    return cached[1]
+
+
+def _unparsed_without_docstrings(node: ast.AST) -> str:
     node = copy.deepcopy(node)
     for sub in ast.walk(node):
         body = getattr(sub, "body", None)
