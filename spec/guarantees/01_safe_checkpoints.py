@@ -283,16 +283,13 @@ def test_saving_into_a_missing_directory_is_refused_clearly(tmp_path):
     assert not (tmp_path / "nope").exists()
 
 
-KILLED_WRITER = textwrap.dedent(
-    """
-    import io, sys, time, torch
-    from spec.helpers.implementation import current
-
-    checkpoint = current().module("checkpoint")  # the implementation under test
-
+def _save_then_save_slowly(path: Path, ready: int) -> None:
+    """The killed writer's part, in a child: a small checkpoint, then "first saved" on the
+    ``ready`` pipe, then a 32 MiB one written 1 MiB at a time (a slow disk), which the
+    parent kills in mid-write."""
     real_save = torch.save
 
-    def slow_save(obj, f):  # the same bytes, written 1 MiB at a time: a slow disk
+    def slow_save(obj, f):  # the same bytes, a megabyte at a time
         buffer = io.BytesIO()
         real_save(obj, buffer)
         data = buffer.getvalue()
@@ -301,38 +298,38 @@ KILLED_WRITER = textwrap.dedent(
             f.flush()
             time.sleep(0.02)
 
-    path = sys.argv[1]
     checkpoint.save_checkpoint({"w": torch.full((4,), 1.0)}, path)
-    print("first saved", flush=True)
-    torch.save = slow_save
-    checkpoint.save_checkpoint({"w": torch.full((8 * 1024 * 1024,), 2.0)}, path)  # 32 MiB
+    os.write(ready, b"first saved\n")
+    torch.save = slow_save  # in the child only: it was forked
+    checkpoint.save_checkpoint({"w": torch.full((8 * 1024 * 1024,), 2.0)}, path)
     time.sleep(600)  # not reached if the parent kills in time
-    """
-)
 
 
 @pytest.mark.slow
 def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
     """A save killed with SIGKILL in mid-write leaves the previous checkpoint, bit for bit.
 
-    A child process saves a small checkpoint, then starts overwriting it with a 32 MiB
-    one written 1 MiB at a time (a slow disk); it is killed while that temporary file
-    is growing. The small checkpoint loads
+    A child process (forked from this one) saves a small checkpoint, then starts
+    overwriting it with a 32 MiB one written 1 MiB at a time (a slow disk); it is killed
+    while that temporary file is growing. The small checkpoint loads
     unchanged, the loader never reads the temporary, and the next save removes it.
     """
-    if not hasattr(signal, "SIGKILL"):
-        pytest.skip("needs POSIX signals")
+    if not hasattr(signal, "SIGKILL") or not hasattr(os, "fork"):
+        pytest.skip("needs POSIX signals and fork")
     path = tmp_path / "ckpt.pth"
-    root = Path(__file__).resolve().parents[2]
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, str(path)],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.close(read_end)
+            _save_then_save_slowly(path, write_end)
+        finally:
+            os._exit(1)
+    os.close(write_end)
+    status = None
     try:
-        assert child.stdout.readline().strip() == "first saved"
+        with os.fdopen(read_end, "rb") as ready:
+            assert ready.readline().strip() == b"first saved"
         before = path.read_bytes()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -342,14 +339,13 @@ def test_sigkill_in_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
             time.sleep(0.005)
         else:
             pytest.fail("never saw the big checkpoint being written")
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=30)
-        child.stdout.close()
-    assert child.returncode == -signal.SIGKILL
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == -signal.SIGKILL
     assert path.read_bytes() == before
     assert checkpoint.load_checkpoint(path)["w"].tolist() == [1.0] * 4
     assert checkpoint.stale_temporaries(path) == partial  # the killed writer's temporary...
