@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-#: What a change to restarts the warm process: the spec's own code and configuration,
+#: A change to any of these restarts the warm process: the spec's own code and configuration,
 #: and the installed packages (the venv's stamp, the site-packages folder's entries).
 SPEC_FILES = ("spec", "conftest.py", "pyproject.toml", "requirements.lock")
 #: How often the folders are looked at, and how long a change must hold still before a
