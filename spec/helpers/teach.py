@@ -16,7 +16,9 @@ once more the way that mistake would show, and return the hint or None.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+import re
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -25,10 +27,18 @@ Diagnosis = Callable[[], str | None]
 
 
 def say(
-    call: str, expects: str, got: Any, did_you: str | Iterable[str | None] | None = None
+    call: str,
+    expects: str,
+    got: Any,
+    did_you: str | Iterable[str | None] | None = None,
+    *,
+    by: str = "the note",
 ) -> str:
-    """'call: the note expects ...; your code: ...' (+ one 'did you ...?' line per hint)."""
-    text = f"{call}: the note expects {expects}; your code: {got}"
+    """'call: the note expects ...; your code: ...' (+ one 'did you ...?' line per hint).
+
+    ``by`` names who expects it where the note only links a tutorial ("the tutorial the
+    note links")."""
+    text = f"{call}: {by} expects {expects}; your code: {got}"
     hints = [did_you] if isinstance(did_you, str) else list(did_you or [])
     for hint in hints:
         if hint:
@@ -67,6 +77,32 @@ def close(
     except AssertionError as error:
         detail = " ".join(str(error).split())
         raise AssertionError(say(call, expects, detail, diagnose(diagnoses))) from None
+
+
+@contextlib.contextmanager
+def raises(
+    kind: type[BaseException] | tuple[type[BaseException], ...],
+    match: str,
+    *,
+    call: str,
+    expects: str,
+    did_you: str | None = None,
+    by: str = "the note",
+) -> Iterator[None]:
+    """``pytest.raises(kind, match=...)`` failing with ``say``'s message — "your code: it
+    raised nothing" or the other error — instead of pytest's bare "DID NOT RAISE". A
+    ``NotImplementedError`` (unwritten code, itself a RuntimeError) is never caught: it
+    stays a to-do."""
+    try:
+        yield
+    except NotImplementedError:
+        raise
+    except kind as error:
+        if not re.search(match, str(error)):
+            got = f"{type(error).__name__}: {error}"
+            raise AssertionError(say(call, expects, got, did_you, by=by)) from None
+        return
+    raise AssertionError(say(call, expects, "it raised nothing", did_you, by=by))
 
 
 def golden_rows(
@@ -119,6 +155,20 @@ NO_GRAD = (
 EVAL = (
     "forget model.eval()? In training mode dropout drops activations at random (and "
     "batch norm uses the batch's statistics): features change from call to call"
+)
+#: The official TensorBoard tutorial's two errata (spec/note/12_tensorboard.py shows each
+#: as a fact): pictures it logs that TensorBoard cannot show as they are.
+GRID_STILL_NORMALISED = (
+    "log the grid still normalised? TensorBoard stores an image's values times 255, "
+    "clipped to [0, 255], so every pixel darker than mid-grey comes out black. The official "
+    "tutorial's add_image line does this too (its erratum): log "
+    "make_grid(images / 2 + 0.5)"
+)
+SPRITE_FROM_UINT8 = (
+    "pass label_img as uint8 pixels (0-255)? add_embedding multiplies the thumbnails by "
+    "255 as if they were in [0, 1], so the sprite comes out white. The official tutorial "
+    "passes trainset.data so (its erratum): pass floats in [0, 1] (pixels / 255, or the "
+    "images un-normalised)"
 )
 BATCH_IN_VIEW = (
     "hard-code the batch size in view? x.view(4, ...) only fits batches of 4: "

@@ -93,13 +93,11 @@ def test_vgg16_up_to_fc7_gives_4096_features(vgg16, images_224):
     Independent check: the same activations computed step by step from VGG16's own
     modules; ReLU output is non-negative.
     """
-    vgg16.train()  # handed over in training mode: the extractor must be in eval()
-    try:
-        fc7 = pm.vgg16_fc7(vgg16)
-        with torch.no_grad():
-            out, again = fc7(images_224), fc7(images_224)
-    finally:
-        vgg16.eval()
+    # a copy, handed over in training mode: the extractor must be in eval(); the article
+    # cuts the model's own classifier, which may change the model it is given
+    fc7 = pm.vgg16_fc7(copy.deepcopy(vgg16).train())
+    with torch.no_grad():
+        out, again = fc7(images_224), fc7(images_224)
     assert not fc7.training, say(
         "vgg16_fc7(model)", "an extractor in eval() mode", "training mode", teach.EVAL
     )
@@ -113,9 +111,13 @@ def test_vgg16_up_to_fc7_gives_4096_features(vgg16, images_224):
     with torch.no_grad():
         x = torch.flatten(vgg16.avgpool(vgg16.features(images_224)), 1)
         expected = torch.relu(vgg16.classifier[3](torch.relu(vgg16.classifier[0](x))))
-    assert out.shape == (1, 4096)
-    assert bool((out >= 0).all())
-    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    assert out.shape == (1, 4096), say("vgg16_fc7(model)(images)", "(1, 4096)", tuple(out.shape))
+    assert bool((out >= 0).all()), say(
+        "vgg16_fc7(model)(images)", "fc7's activations after its ReLU: none negative",
+        f"{int((out < 0).sum())} negative", "cut one layer too early, before fc7's ReLU?",
+    )  # fmt: skip
+    teach.close(out, expected, call="vgg16_fc7(model)(images)", rtol=0, atol=0,
+                expects="fc6, ReLU, fc7, ReLU of the features (dropout off)")  # fmt: skip
     # VGG's adaptive average pool makes any image size reach fc6 as 512 x 7 x 7: so does
     # the extractor (a 160x160 image gives a 5x5 map)
     small = torch.randn(1, 3, 160, 160, generator=torch.Generator().manual_seed(1))
@@ -313,9 +315,15 @@ def test_a_wrong_hash_is_refused_and_nothing_is_cached(published):
     path = bad_url.removeprefix("file://")
     with open(url.removeprefix("file://"), "rb") as src, open(path, "wb") as dst:
         dst.write(src.read())
-    with pytest.raises(RuntimeError, match=r'invalid hash value \(expected "deadbeef"'):
+    call = "load_weights_from_url(url, model_dir)"
+    with teach.raises(
+        RuntimeError, r'invalid hash value \(expected "deadbeef"', call=call,
+        expects='RuntimeError "invalid hash value (expected "deadbeef" ...": the file\'s '
+        "name promises another hash", did_you="leave out check_hash=True?",
+    ):  # fmt: skip
         pm.load_weights_from_url(bad_url, hub)
-    assert not hub.exists() or not any(hub.iterdir())
+    left = sorted(p.name for p in hub.iterdir()) if hub.exists() else []
+    assert not left, say(call, "nothing left in the cache after a refused file", left)
 
 
 @pytest.mark.network
