@@ -10,6 +10,7 @@
 - ``releases``: release-dependent behaviour more than one chapter checks;
 - ``drift``: the drift table (what changed since the note, by release);
 - ``notebook``: chapter 17's harness: the note's fences read and run as notebook cells;
+- ``tensorboard_files``: a TensorBoard run read back as TensorBoard shows it (chapter 12);
 - ``faults``: real faults for the checkpoint chapter (small disks, failing calls, kills);
 - ``environment``: versions, devices, threads and hypothesis profiles;
 - ``once``: files an expensive fixture makes once per run, shared by xdist workers;
