@@ -8,7 +8,10 @@
 - ``warm``: what keeps ``watch`` warm: the chapters collected once, each check in a fork;
 - ``latency``: ``make loop-latency``: how long the loop takes to answer a save;
 - ``contract``, ``blank``, ``note_code``: what the chapters demand, the blank skeleton's
-  judge, and the note's own code as an implementation (the spec's proofs of itself).
+  judge, and the note's own code as an implementation (the spec's proofs of itself);
+- ``tutorial_style``: a second implementation, written the official tutorials' way (a
+  package, test data for spec/meta/test_tutorial_style.py);
+- ``nested``: the spec run against another implementation inside the running session.
 
 The page for learners is spec/EXERCISES.md.
 """

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from spec.exercises import blank, contract, note_code, skeleton
+from spec.exercises.nested import run_spec
 from spec.helpers import implementation, note
 from spec.helpers.checked_code import implementation_names
-from spec.plugin.report import load_run_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "spec" / "note").glob("[0-9][0-9]_*.py")) + sorted(
@@ -349,23 +349,6 @@ def test_the_blank_judge_names_each_test_that_does_not_prove_what_it_should():
     problems = blank.judge(report)
     assert [p.split(":")[0] for p in problems] == ["b", "c", "d"]
     assert blank.judge({**report, "tests": {"a": report["tests"]["a"]}}) == []
-
-
-def run_spec(impl: Path, paths: list[str], out: Path, *marks: str) -> dict:
-    """The spec run against ``impl``, as a pytest session nested in this one (the libraries
-    are imported already: a child process would spend most of its time importing them);
-    its run report. The implementation under test is the outer run's again afterwards."""
-    args = [*paths, "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--impl", str(impl),
-            "--run-report", str(out), "--basetemp", str(out.parent / "inner"), *marks]  # fmt: skip
-    cwd = Path.cwd()
-    with implementation.restored():
-        try:
-            os.chdir(ROOT)
-            pytest.main(args)
-        finally:
-            os.chdir(cwd)
-    assert out.exists(), f"the nested run wrote no report: {args}"
-    return load_run_report(out)
 
 
 @pytest.mark.slow

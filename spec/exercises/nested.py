@@ -1,0 +1,41 @@
+"""The spec run against another implementation, as a pytest session nested in this one.
+
+The libraries are imported already, so a nested session costs only its tests: a child
+process would spend most of its time importing torch again. The implementation under
+test is the outer run's again afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from spec.helpers import implementation
+from spec.helpers.run_report import load_run_report
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_spec(impl: Path, paths: list[str], out: Path, *marks: str) -> dict:
+    """The spec's ``paths`` run against ``impl``; the run report (``--run-report out``)."""
+    import pytest
+
+    args = [*paths, "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--impl", str(impl),
+            "--run-report", str(out), "--basetemp", str(out.parent / "inner"), *marks]  # fmt: skip
+    cwd = Path.cwd()
+    with implementation.restored():
+        try:
+            os.chdir(ROOT)
+            pytest.main(args)
+        finally:
+            os.chdir(cwd)
+    assert out.exists(), f"the nested run wrote no report: {args}"
+    return load_run_report(out)
+
+
+def outcomes(report: dict) -> dict[str, int]:
+    """{outcome: how many tests had it}."""
+    counted: dict[str, int] = {}
+    for test in report["tests"].values():
+        counted[test["outcome"]] = counted.get(test["outcome"], 0) + 1
+    return dict(sorted(counted.items()))
