@@ -267,12 +267,25 @@ def configure(given: str | None) -> Implementation:
 @contextlib.contextmanager
 def restored():
     """Run a nested pytest session (which configures its own implementation under test) and
-    make this run's implementation, and ``$SPEC_IMPL``, current again afterwards."""
+    make this run's implementation, and ``$SPEC_IMPL``, current again afterwards.
+
+    The nested implementation's modules leave ``sys.modules`` with it: a later nested
+    session on another folder of the same name imports that folder's code, not this one's."""
     global _current
     saved, saved_env = _current, os.environ.get(ENV)
+    before = set(sys.modules)
     try:
         yield
     finally:
+        nested = _current
+        if (
+            nested is not None
+            and nested is not saved
+            and nested.package != (saved.package if saved is not None else None)
+        ):
+            for name in set(sys.modules) - before:
+                if name == nested.package or name.startswith(nested.package + "."):
+                    del sys.modules[name]
         _current = saved
         if saved_env is None:
             os.environ.pop(ENV, None)

@@ -176,6 +176,39 @@ BATCH_IN_VIEW = (
 )
 
 
+REBIND = (
+    "rebind the loop variable (f = f - learning_rate * f.grad)? That makes a new tensor "
+    "and leaves the parameter as it was: update it in place, f.data.sub_(f.grad.data * "
+    "learning_rate) (or f -= learning_rate * f.grad under torch.no_grad())"
+)
+UPHILL = (
+    "add the gradient instead of subtracting it? The gradient points uphill: weight = "
+    "weight - learning_rate * gradient steps down the loss, + climbs it"
+)
+MAX_OVER_BATCH = (
+    "take the max over dim 0? outputs is (images, classes): torch.max(outputs, 0) picks, "
+    "for each class, the image that scores it highest; torch.max(outputs, 1) picks each "
+    "image's class"
+)
+MEAN_NOT_SUM = (
+    "leave MSELoss at its default, the mean? The note's loss_fn is "
+    "MSELoss(reduction='sum'): the mean divides the loss (and its gradient) by N x D_out "
+    "= 640, so the same learning rate takes steps 640 times smaller"
+)
+
+
+def did_you_step_the_wrong_way(
+    before: torch.Tensor, after: torch.Tensor, grad: torch.Tensor, lr: float
+) -> str | None:
+    """A by-hand SGD step that left the weight unchanged (a rebound name) or moved it up
+    the gradient (a + for the -)."""
+    if torch.equal(after, before):
+        return REBIND
+    if torch.allclose(after, before + lr * grad, rtol=0, atol=1e-6):
+        return UPHILL
+    return None
+
+
 def are_probabilities(outputs: torch.Tensor) -> bool:
     """Rows that are non-negative and sum to 1: a softmax's output, not logits."""
     if not isinstance(outputs, torch.Tensor) or outputs.dim() != 2 or not outputs.numel():

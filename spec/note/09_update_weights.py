@@ -36,11 +36,19 @@ def test_the_manual_rule_equals_optim_sgd_to_within_one_rounding():
     largest weight (a relative tolerance fails where the update nearly cancels a weight).
     """
     by_hand, by_optim = twin_nets_with_grads()
+    before = {n: (p.detach().clone(), p.grad.clone()) for n, p in by_hand.named_parameters()}
     update_weights.sgd_by_hand(by_hand, learning_rate=0.01)
     update_weights.make_optimizer(by_optim, learning_rate=0.01).step()
     for (name, a), b in zip(by_hand.named_parameters(), by_optim.parameters(), strict=True):
-        atol = 2 * torch.finfo(torch.float32).eps * a.abs().max().item()
-        torch.testing.assert_close(a, b, rtol=0, atol=atol, msg=lambda m, name=name: f"{name}: {m}")
+        atol = 2 * torch.finfo(torch.float32).eps * b.abs().max().item()
+        weight, grad = before[name]
+        teach.close(
+            a.detach(), b.detach(), call=f"sgd_by_hand(net, learning_rate=0.01), {name}",
+            expects="weight - learning_rate * gradient, written into the parameter",
+            rtol=0, atol=atol,
+            diagnoses=[lambda a=a, w=weight, g=grad: teach.did_you_step_the_wrong_way(
+                w, a.detach(), g, 0.01)],
+        )  # fmt: skip
 
 
 def test_add_with_alpha_is_what_sgd_does_bit_for_bit():

@@ -705,8 +705,12 @@ def test_predictions_on_a_test_batch_name_four_classes(untrained):
     images, _ = next(iter(testloader))
     predicted = cifar10.predict(net, images)
     line = "Predicted: " + " ".join("%5s" % cifar10.classes[predicted[j]] for j in range(4))
-    assert re.fullmatch(r"Predicted: ( *\w+){4}", line)
-    assert predicted.shape == (4,)
+    call = "predict(net, images)"
+    assert predicted.shape == (4,), say(
+        call, "one class per image: shape (4,)", tuple(predicted.shape),
+        teach.MAX_OVER_BATCH if predicted.shape == (10,) else None,
+    )  # fmt: skip
+    assert re.fullmatch(r"Predicted: ( *\w+){4}", line), say(call, "four class names", line)
 
 
 @pytest.mark.slow

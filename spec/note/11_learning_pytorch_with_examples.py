@@ -128,9 +128,12 @@ def test_the_printed_loss_strictly_falls_at_steps_99_to_499(
     assert values[-1] < values[0] / 100, say(call, "a loss 100x lower at t=499", values)
 
 
-def the_notes_loop(model, optimizer, x, y, steps: int, zero_grad: bool = True) -> dict[int, float]:
-    """The note's two-layer loop, written out here: {t: loss} at every t % 100 == 99."""
-    loss_fn = torch.nn.MSELoss(reduction="sum")
+def the_notes_loop(
+    model, optimizer, x, y, steps: int, zero_grad: bool = True, reduction: str = "sum"
+) -> dict[int, float]:
+    """The note's two-layer loop, written out here: {t: loss} at every t % 100 == 99
+    (with ``zero_grad=False`` or ``reduction="mean"``: a classic mistake's loop)."""
+    loss_fn = torch.nn.MSELoss(reduction=reduction)
     printed = {}
     for t in range(steps):
         y_pred = model(x)
@@ -164,18 +167,25 @@ def test_each_example_trains_exactly_as_the_notes_loop(name, optimizer, data):
     with torch.random.fork_rng():
         torch.manual_seed(3)
         twin = train(name, x, y, steps=0)[0]
-    probe = copy.deepcopy(twin)
+    untrained = copy.deepcopy(twin)
     expected = the_notes_loop(twin, optimizer(twin.parameters(), lr=1e-4), x, y, 200)
 
-    def forgot_zero_grad():
-        the_notes_loop(probe, optimizer(probe.parameters(), lr=1e-4), x, y, 200, zero_grad=False)
+    def mistaken_loop(hint, **mistake):
+        probe = copy.deepcopy(untrained)
+        the_notes_loop(probe, optimizer(probe.parameters(), lr=1e-4), x, y, 200, **mistake)
         same = all(torch.equal(v, model.state_dict()[k]) for k, v in probe.state_dict().items())
-        return teach.ZERO_GRAD if same else None
+        return hint if same else None
+
+    def forgot_zero_grad():
+        return mistaken_loop(teach.ZERO_GRAD, zero_grad=False)
+
+    def mean_loss():
+        return mistaken_loop(teach.MEAN_NOT_SUM, reduction="mean")
 
     teach.close(
         dict(model.state_dict()), dict(twin.state_dict()), call=f"{name}(x, y, steps=200)",
         expects=f"the weights of the note's loop ({optimizer.__name__}, lr=1e-4, MSELoss sum)",
-        rtol=0, atol=0, diagnoses=[forgot_zero_grad],
+        rtol=0, atol=0, diagnoses=[forgot_zero_grad, mean_loss],
     )  # fmt: skip
     teach.close(
         torch.tensor(list(printed.values())), torch.tensor(list(expected.values())),
