@@ -70,6 +70,32 @@ def test_each_test_is_of_the_kind_its_code_shows(test):
 RAISES_CATCHING_TODO = {"RuntimeError", "Exception", "BaseException", "NotImplementedError"}
 
 
+NOTE_CHAPTERS = [p for p in CHAPTERS if p.parent.name == "note"]
+
+
+@pytest.mark.parametrize("path", NOTE_CHAPTERS, ids=lambda p: p.stem)
+def test_no_note_chapter_grades_an_implementation_with_a_bare_assert(path):
+    """Every ``assert`` that can fail an implementation says why: the test functions of
+    kind "implementation" and the chapter's helpers and fixtures. A bare one would show
+    the learner pytest's introspection, not what the note expects and what the code did.
+    (Facts and the reference's extras do not grade a learner's code.)"""
+    kinds = {t.name: t.kind for t in contract.tests_of(path)}
+    bare = []
+
+    def visit(node, grading):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                kind = kinds.get(child.name, "implementation")
+                visit(child, grading and kind == "implementation")
+            elif isinstance(child, ast.Assert) and child.msg is None and grading:
+                bare.append(f"{path.name}:{child.lineno}: {ast.unparse(child)[:80]}")
+            else:
+                visit(child, grading)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), True)
+    assert not bare, "asserts without a message:\n" + "\n".join(bare)
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_no_pytest_raises_can_swallow_a_to_do(path):
     """A ``pytest.raises`` whose type would catch NotImplementedError names the message it expects.

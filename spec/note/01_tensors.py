@@ -76,7 +76,7 @@ def test_tensor_from_data_infers_float32_for_python_floats():
     assert x.dtype == torch.float32, say("from_data()", "float32", x.dtype)
     # both exactly representable in float32
     assert x.tolist() == [5.5, 3.0], say("from_data()", "[5.5, 3.0]", x.tolist())
-    assert torch.tensor([5, 3]).dtype == torch.int64
+    assert torch.tensor([5, 3]).dtype == torch.int64, "PyTorch itself: an all-int list gives int64"
 
 
 def test_new_ones_keeps_device_and_layout_and_takes_the_new_dtype(device):
@@ -94,10 +94,12 @@ def test_new_ones_keeps_device_and_layout_and_takes_the_new_dtype(device):
     assert ones.dtype == torch.float64, say(call, "dtype=torch.double", ones.dtype)
     # not provided -> reused
     assert ones.device == x.device, say(call, f"x's device {x.device}", ones.device)
-    assert ones.layout == x.layout == torch.strided
+    assert ones.layout == x.layout == torch.strided, say(call, "x's strided layout", ones.layout)
     assert bool((ones == 1).all()), say(call, "ones", ones)
     # and with no dtype given, the input's dtype is reused:
-    assert x.new_ones(5, 3).dtype == torch.int32
+    assert x.new_ones(5, 3).dtype == torch.int32, (
+        "PyTorch itself: new_ones without dtype= reuses x's int32"
+    )
 
 
 @pytest.mark.fact
@@ -129,7 +131,7 @@ def test_randn_like_keeps_size_and_device_and_takes_the_new_dtype(device):
         "leave out dtype=torch.float? randn_like then reuses the input's float64"
         if y.dtype == torch.float64 else None,
     )  # fmt: skip
-    assert y.layout == x.layout
+    assert y.layout == x.layout, say(call, "x's layout", y.layout)
     assert len(set(y.flatten().tolist())) > 1, say(call, "random normal values", y)
     assert not torch.equal(y, torch.ones_like(y)), say(call, "randn_like, not a copy of ones", y)
 

@@ -41,12 +41,22 @@ def test_column_indexing_is_a_view_that_shares_storage():
     assert shares_storage(column, x), say(
         "second_column(x)", "a view of x (basic indexing never copies)", "a copy"
     )
-    assert column._base is x
-    assert column.stride() == (3,)
-    assert not column.is_contiguous()
+    assert column._base is x, say(
+        "second_column(x)", "x[:, 1], a view whose base is x itself", "a view of something else"
+    )
+    assert column.stride() == (3,), say(
+        "second_column(x)", "stride (3,): every third value of x's storage", column.stride()
+    )
+    assert not column.is_contiguous(), say(
+        "second_column(x)", "a non-contiguous view (a column of a row-major matrix)", "contiguous"
+    )
     column.fill_(7)
-    assert x[:, 1].tolist() == [7.0] * 5
-    assert x[:, 0].tolist() == [0.0] * 5
+    assert x[:, 1].tolist() == [7.0] * 5, say(
+        "second_column(x).fill_(7)", "x's second column to become 7", x[:, 1].tolist()
+    )
+    assert x[:, 0].tolist() == [0.0] * 5, say(
+        "second_column(x).fill_(7)", "x's first column to stay 0", x[:, 0].tolist()
+    )
 
 
 @pytest.mark.fact
@@ -90,8 +100,12 @@ def test_views_share_storage_with_the_original():
     assert shares_storage(x, y), say("views_of_4x4(x)[0]", "a view of x", "a copy")
     assert shares_storage(x, z), say("views_of_4x4(x)[1]", "a view of x", "a copy")
     y[0] = 100.0
-    assert x[0, 0].item() == 100.0
-    assert z[0, 0].item() == 100.0
+    assert x[0, 0].item() == 100.0, say(
+        "views_of_4x4(x)[0][0] = 100", "x[0, 0] to become 100 (a view)", x[0, 0].item()
+    )
+    assert z[0, 0].item() == 100.0, say(
+        "views_of_4x4(x)[0][0] = 100", "z[0, 0] to become 100 (a view)", z[0, 0].item()
+    )
 
 
 @pytest.mark.fact

@@ -44,15 +44,19 @@ def test_tensor_numpy_shares_memory_both_ways():
     call = "tensor_to_numpy(a)"
     assert isinstance(b, np.ndarray), say(call, "a NumPy array", type(b).__name__)
     assert b.dtype == np.float32, say(call, "float32, the tensor's dtype", b.dtype)
-    assert b.shape == (5,)
+    assert b.shape == (5,), say(call, "shape (5,)", b.shape)
     a.add_(1)
     np.testing.assert_array_equal(
         b, np.full(5, 2.0, dtype=np.float32),
         err_msg=say(call, "an array that shares the tensor's memory", "a copy"),
     )  # fmt: skip
     b[0] = 7
-    assert a[0].item() == 7.0
-    assert b.ctypes.data == a.data_ptr()
+    assert a[0].item() == 7.0, say(
+        call, "b[0] = 7 to show in the tensor (shared memory)", a[0].item()
+    )
+    assert b.ctypes.data == a.data_ptr(), say(
+        call, "the array's data at the tensor's address", "another address"
+    )
 
 
 def test_from_numpy_shares_memory_both_ways():
@@ -70,7 +74,9 @@ def test_from_numpy_shares_memory_both_ways():
     )  # fmt: skip
     b.mul_(3)
     np.testing.assert_array_equal(a, np.full(5, 6.0))
-    assert b.data_ptr() == a.ctypes.data
+    assert b.data_ptr() == a.ctypes.data, say(
+        "numpy_to_tensor(a)", "the tensor's data at the array's address", "another address"
+    )
 
 
 def test_np_ones_becomes_a_float64_tensor():
@@ -233,12 +239,24 @@ def test_from_numpy_preserves_values_strides_and_memory(array):
     bit (NaNs included) as raw bytes.
     """
     t = numpy_bridge.numpy_to_tensor(array)
-    assert t.shape == array.shape
-    assert t.dtype == dict(DTYPE_PAIRS)[array.dtype]
-    assert tuple(s * array.itemsize for s in t.stride()) == array.strides
+    assert t.shape == array.shape, say(
+        "numpy_to_tensor(array)", f"shape {array.shape}", tuple(t.shape)
+    )
+    assert t.dtype == dict(DTYPE_PAIRS)[array.dtype], say(
+        "numpy_to_tensor(array)", f"the dtype matching {array.dtype}", t.dtype
+    )
+    assert tuple(s * array.itemsize for s in t.stride()) == array.strides, say(
+        "numpy_to_tensor(array)", f"the array's strides {array.strides} (bytes)", t.stride()
+    )
     if array.size:
-        assert t.data_ptr() == array.ctypes.data
+        assert t.data_ptr() == array.ctypes.data, say(
+            "numpy_to_tensor(array)", "the array's memory, shared", "a copy"
+        )
     back = numpy_bridge.tensor_to_numpy(t)
-    assert back.dtype == array.dtype
-    assert back.strides == array.strides
-    assert back.tobytes() == array.tobytes()
+    assert back.dtype == array.dtype, say("tensor_to_numpy(t)", f"dtype {array.dtype}", back.dtype)
+    assert back.strides == array.strides, say(
+        "tensor_to_numpy(t)", f"strides {array.strides}", back.strides
+    )
+    assert back.tobytes() == array.tobytes(), say(
+        "tensor_to_numpy(t)", "the same bytes", "other bytes"
+    )

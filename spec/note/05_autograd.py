@@ -131,10 +131,12 @@ def test_evaluating_a_model_under_no_grad():
     )
     assert not out.requires_grad, say(call, "an output that records no history",
                                       "out.requires_grad is True", teach.NO_GRAD)  # fmt: skip
-    assert out.grad_fn is None
+    assert out.grad_fn is None, say(call, "an output with no grad_fn", out.grad_fn)
     assert saved == 0, say(call, "nothing saved for a backward pass", f"{saved} tensors saved")
     _, saved_training = count_saved_tensors(lambda: net(inputs))
-    assert saved_training > 3  # every layer keeps inputs/indices for backward
+    assert saved_training > 3, (
+        "the test's own check: a forward with autograd on saves tensors"
+    )  # every layer keeps inputs/indices for backward
     teach.close(
         out, net(inputs).detach(), call=call, expects="the model's own output", rtol=0, atol=0
     )
@@ -169,8 +171,12 @@ def test_gradcheck_of_the_blitz_expression_in_float64():
     blitz's own example (``y = x + 2; z = y * y * 3; out = z.mean()``) that it summarizes.
     """
     x = torch.randn(2, 2, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(autograd.blitz_out, (x,))
-    assert torch.autograd.gradgradcheck(autograd.blitz_out, (x,))
+    assert torch.autograd.gradcheck(autograd.blitz_out, (x,)), (
+        "blitz_out's gradient disagrees with finite differences"
+    )
+    assert torch.autograd.gradgradcheck(autograd.blitz_out, (x,)), (
+        "blitz_out's second derivative disagrees with finite differences"
+    )
     teach.close(
         autograd.blitz_out(x), (3 * (x.detach() + 2) ** 2).mean(), call="blitz_out(x)",
         expects="y = x + 2; z = y * y * 3; out = z.mean()", rtol=1e-12, atol=0,

@@ -81,7 +81,9 @@ def test_params_0_is_conv1_weight_of_size_6_1_3_3_not_6():
         "params[0].size()", "conv1's weight, torch.Size([6, 1, 3, 3])", params[0].size(),
         teach.did_you_write_the_other_lenet(net),
     )  # fmt: skip
-    assert params[1].size() == torch.Size([6])
+    assert params[1].size() == torch.Size([6]), say(
+        "params[1].size()", "conv1's bias, torch.Size([6])", params[1].size()
+    )
 
 
 def test_every_parameter_shape_follows_from_the_layer_definitions():
@@ -95,7 +97,7 @@ def test_every_parameter_shape_follows_from_the_layer_definitions():
     side = 32
     for _ in range(2):
         side = (side - 3 + 1) // 2
-    assert side == 6
+    assert side == 6, "the test's own arithmetic: 32 -> 30 -> 15 -> 13 -> 6"
     expected = {
         "conv1.weight": (6, 1, 3, 3),
         "conv1.bias": (6,),
@@ -113,8 +115,12 @@ def test_every_parameter_shape_follows_from_the_layer_definitions():
     assert actual == expected, say(
         "Net()'s parameter shapes", expected, actual, teach.did_you_write_the_other_lenet(net)
     )
-    assert sum(int(np.prod(s)) for s in expected.values()) == 81_194
-    assert sum(p.numel() for p in Net().parameters()) == 81_194
+    assert sum(int(np.prod(s)) for s in expected.values()) == 81_194, (
+        "the test's own arithmetic: the note's layers hold 81,194 numbers"
+    )
+    assert sum(p.numel() for p in Net().parameters()) == 81_194, say(
+        "Net()", "81,194 parameters (the note's layers)", sum(p.numel() for p in Net().parameters())
+    )
 
 
 # ---------------------------------------------------------------- forward
@@ -125,7 +131,9 @@ def test_a_random_32x32_input_gives_a_1x10_output():
     """
     out = Net()(torch.randn(1, 1, 32, 32))
     assert out.shape == (1, 10), say("net(input)", "shape (1, 10)", tuple(out.shape))
-    assert out.dtype == torch.float32
+    assert out.dtype == torch.float32, say(
+        "net(input)", "float32, the parameters' dtype", out.dtype
+    )
 
 
 def test_forward_equals_an_independent_numpy_implementation():
@@ -158,9 +166,19 @@ def test_num_flat_features_counts_all_but_the_batch_dimension():
         pytest.skip(
             "this Net flattens without num_flat_features: fine, torch.flatten(x, 1) is today's way"
         )
-    assert net.num_flat_features(torch.zeros(7, 16, 6, 6)) == 576
-    assert net.num_flat_features(torch.zeros(2, 3)) == 3
-    assert net.num_flat_features(torch.zeros(4)) == 1  # empty product
+    assert net.num_flat_features(torch.zeros(7, 16, 6, 6)) == 576, say(
+        "num_flat_features(x)",
+        "16 * 6 * 6 = 576 for a (7, 16, 6, 6) batch",
+        net.num_flat_features(torch.zeros(7, 16, 6, 6)),
+    )
+    assert net.num_flat_features(torch.zeros(2, 3)) == 3, say(
+        "num_flat_features(x)", "3 for a (2, 3) batch", net.num_flat_features(torch.zeros(2, 3))
+    )
+    assert net.num_flat_features(torch.zeros(4)) == 1, say(
+        "num_flat_features(x)",
+        "1 (an empty product) for a (4,) batch",
+        net.num_flat_features(torch.zeros(4)),
+    )  # empty product
 
 
 @pytest.mark.parametrize("side", [30, 31, 32, 33])
@@ -255,7 +273,11 @@ def test_zero_grad_then_backward_with_random_gradients_fills_every_grad():
     net = Net()
     out = net(torch.randn(1, 1, 32, 32))
     net.zero_grad()
-    assert all(p.grad is None for p in net.parameters())
+    assert all(p.grad is None for p in net.parameters()), say(
+        "net.zero_grad()",
+        "every .grad None before the first backward",
+        [p.grad is None for p in net.parameters()],
+    )
     v = torch.randn(1, 10)
     out.backward(v)
     for name, p in net.named_parameters():
@@ -284,7 +306,9 @@ def test_gradients_of_all_parameters_pass_gradcheck_in_float64():
     def f(x, *ps):
         return torch.func.functional_call(net, dict(zip(names, ps, strict=True)), (x,))
 
-    assert torch.autograd.gradcheck(f, (x, *params), fast_mode=True)
+    assert torch.autograd.gradcheck(f, (x, *params), fast_mode=True), (
+        "Net's gradients disagree with finite differences"
+    )
 
 
 @needs_cuda

@@ -47,7 +47,7 @@ def test_mse_loss_is_the_mean_of_squared_errors():
         expects="criterion = nn.MSELoss(): the mean of (output - target)^2", rtol=1e-6, atol=1e-7,
     )  # fmt: skip
     assert loss.shape == (), say("loss_for(...)", "a single number (shape ())", loss.shape)
-    assert loss.dtype == torch.float32
+    assert loss.dtype == torch.float32, say("loss_for(...)", "float32", loss.dtype)
 
 
 def test_loss_for_shapes_the_target_like_the_output_so_mse_loss_does_not_warn():
@@ -73,7 +73,11 @@ def test_target_view_1_minus_1_matches_the_output_shape():
     Note: "target = target.view(1, -1)  # make it the same shape as output"
     """
     target = torch.randn(10)
-    assert target.view(1, -1).shape == Net()(torch.randn(1, 1, 32, 32)).shape == (1, 10)
+    assert target.view(1, -1).shape == Net()(torch.randn(1, 1, 32, 32)).shape == (1, 10), say(
+        "Net()(input)",
+        "shape (1, 10), the target's after view(1, -1)",
+        tuple(Net()(torch.randn(1, 1, 32, 32)).shape),
+    )
 
 
 def test_without_the_view_mse_loss_warns_and_broadcasts():
@@ -109,7 +113,9 @@ def test_the_loss_grad_fn_is_mse_loss_backward0_not_mse_loss_backward():
     assert type(loss.grad_fn).__name__ == "MseLossBackward0", say(
         "loss_for(...).grad_fn", "MseLossBackward0 (nn.MSELoss)", type(loss.grad_fn).__name__
     )
-    assert "grad_fn=<MseLossBackward0>" in repr(loss)
+    assert "grad_fn=<MseLossBackward0>" in repr(loss), say(
+        "repr(loss_for(...))", "grad_fn=<MseLossBackward0>", repr(loss)
+    )
 
 
 def test_following_grad_fn_walks_the_network_backwards():
@@ -135,7 +141,9 @@ def test_following_grad_fn_walks_the_network_backwards():
         "MaxPool2DWithIndicesBackward0",
         "ReluBackward0",
         "ConvolutionBackward0",
-    ]
+    ], say(
+        "loss_for(...).grad_fn, followed back", "the note's layers in reverse", grad_fn_chain(loss)
+    )
 
 
 @pytest.mark.fact

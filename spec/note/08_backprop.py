@@ -27,7 +27,9 @@ def test_conv1_bias_grad_before_backward_is_none_not_zeros():
     """
     net = Net()
     make_loss(net).backward()  # so there is a gradient to clear
-    assert net.conv1.bias.grad is not None
+    assert net.conv1.bias.grad is not None, (
+        "the test's own set-up: a backward leaves conv1.bias.grad"
+    )
     before, _ = backprop.conv1_bias_grad_before_and_after(net, make_loss(net))
     call = "conv1_bias_grad_before_and_after(net, loss)[0]"
     if not releases.since("torch", "2.0"):  # the note's release line: zeros, as it printed
@@ -77,7 +79,11 @@ def test_zero_grad_set_to_none_false_gives_the_notes_zeros():
     net = Net()
     make_loss(net).backward()
     net.zero_grad(set_to_none=False)
-    assert net.conv1.bias.grad.tolist() == [0.0] * 6
+    assert net.conv1.bias.grad.tolist() == [0.0] * 6, say(
+        "net.zero_grad(set_to_none=False)",
+        "conv1.bias.grad all zeros",
+        net.conv1.bias.grad.tolist(),
+    )
 
 
 def test_conv1_bias_grad_after_backward_is_nonzero_with_conv1_bias_shape():
@@ -111,7 +117,9 @@ def test_conv1_bias_grad_matches_a_central_finite_difference():
     _, grad = backprop.conv1_bias_grad_before_and_after(
         net, loss_function.loss_for(net, input, target)
     )
-    assert grad.dtype == torch.float64
+    assert grad.dtype == torch.float64, say(
+        "conv1_bias_grad_before_and_after(net.double(), loss)[1]", "a float64 gradient", grad.dtype
+    )
     h = 1e-6
     estimate = torch.zeros(6, dtype=torch.float64)
     with torch.no_grad():

@@ -193,7 +193,11 @@ def test_without_zero_grad_gradients_accumulate_across_steps():
     criterion(net(input), target).backward()  # same weights, same loss: same gradient again
     torch.testing.assert_close(net.fc3.bias.grad, 2 * first, rtol=1e-6, atol=0)
     optimizer.zero_grad()  # what the note's loop does before each backward
-    assert all(p.grad is None or not p.grad.any() for p in net.parameters())  # None since 2.0
+    assert all(p.grad is None or not p.grad.any() for p in net.parameters()), say(
+        "make_optimizer(net).zero_grad()",
+        "every gradient cleared (None since torch 2.0)",
+        [None if p.grad is None else p.grad.abs().sum().item() for p in net.parameters()],
+    )  # None since 2.0
 
 
 @needs_cuda

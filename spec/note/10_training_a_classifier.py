@@ -144,7 +144,7 @@ def test_to_tensor_and_normalize_give_3x32x32_float32_in_minus1_1(cifar_root):
     call = "cifar10.transform(image)"
     assert isinstance(x, torch.Tensor), say(call, "a tensor (ToTensor)", type(x).__name__)
     assert x.shape == (3, 32, 32), say(call, "shape (3, 32, 32)", tuple(x.shape))
-    assert x.dtype == torch.float32
+    assert x.dtype == torch.float32, say(call, "float32 (ToTensor)", x.dtype)
     assert x.min() >= -1, say(call, "values in [-1, 1]", x.min().item())
     assert x.max() <= 1, say(call, "values in [-1, 1]", x.max().item())
     assert x.min() < 0, say(call, "values in [-1, 1], not [0, 1]", x.min().item(),
@@ -179,9 +179,11 @@ def test_a_batch_of_4_is_images_4x3x32x32_and_labels_4_int64(cifar_root):
     images, labels = next(dataiter)
     call = "make_loaders(root, batch_size=4)"
     assert images.shape == (4, 3, 32, 32), say(call, "images (4, 3, 32, 32)", tuple(images.shape))
-    assert images.dtype == torch.float32
+    assert images.dtype == torch.float32, say(call, "float32 images", images.dtype)
     assert labels.shape == (4,), say(call, "labels (4,)", tuple(labels.shape))
-    assert labels.dtype == torch.int64
+    assert labels.dtype == torch.int64, say(
+        call, "int64 labels, what CrossEntropyLoss takes", labels.dtype
+    )
     assert images.min() < 0, say(call, "normalized images in [-1, 1]", images.min().item(),
                                  "build the sets with transform=transform?")  # fmt: skip
     assert (len(trainloader.dataset), len(testloader.dataset)) == (N_TRAIN, N_TEST), say(
@@ -295,7 +297,7 @@ def test_each_layer_gives_the_shape_the_arithmetic_predicts():
         ("fc3", (2, 10)),
     ]
     assert shapes == expected, say("Net()(x), each layer's output", expected, shapes)
-    assert side2 // 2 == 5
+    assert side2 // 2 == 5, "the test's own arithmetic: 32 -> 28 -> 14 -> 10 -> 5"
 
 
 def test_the_cnn_has_62006_parameters():
@@ -307,7 +309,7 @@ def test_the_cnn_has_62006_parameters():
     """
     expected = (6 * 3 * 25 + 6) + (16 * 6 * 25 + 16) + (120 * 400 + 120) + (84 * 120 + 84)
     expected += 10 * 84 + 10
-    assert expected == 62_006
+    assert expected == 62_006, "the test's own arithmetic: the note's layers hold 62,006 numbers"
     count = sum(p.numel() for p in Net().parameters())
     assert count == expected, say("Net()'s parameters", f"{expected:,}", f"{count:,}")
 
@@ -472,7 +474,12 @@ def test_an_untrained_net_scores_about_log_10():
     """
     outputs = Net()(torch.randn(256, 3, 32, 32))
     loss = nn.CrossEntropyLoss()(outputs, torch.randint(0, 10, (256,)))
-    assert abs(loss.item() - np.log(10)) < 0.1
+    assert abs(loss.item() - np.log(10)) < 0.1, say(
+        "CrossEntropyLoss()(Net()(x), labels)",
+        "about ln 10 = 2.30 for an untrained net",
+        round(loss.item(), 3),
+        teach.did_you_softmax(outputs),
+    )
 
 
 # ====================================================================== 4. train
@@ -487,13 +494,28 @@ def test_the_loop_logs_in_the_notes_format_and_the_loss_falls(trained, record_pr
     """
     _, losses, lines, _ = trained
     record_property("loss", f"{losses[0]:.3f} -> {losses[-1]:.3f}")
-    assert len(losses) == 10
-    assert lines[-1] == "Finished Training"
+    assert len(losses) == 10, say(
+        "train(net, ..., epochs=2, print_every=100)",
+        "ten logged losses (2 x 500 / 100)",
+        len(losses),
+    )
+    assert lines[-1] == "Finished Training", say(
+        "train(...)", "'Finished Training' as its last line", lines[-1:]
+    )
     pattern = re.compile(r"^\[[12], +\d+\] loss: \d\.\d{3}$")
     assert all(pattern.match(line) for line in lines[:-1]), lines
-    assert lines[0] == "[1,   100] loss: %.3f" % losses[0]
-    assert losses[0] > 2.0  # starts near ln 10
-    assert losses[-1] < losses[0] - 0.5
+    assert lines[0] == "[1,   100] loss: %.3f" % losses[0], say(
+        "train(...)", "the note's format, '[1,   100] loss: %.3f'", lines[0]
+    )
+    assert losses[0] > 2.0, say(
+        "train(...)", "a first logged loss near ln 10 = 2.30", round(losses[0], 3)
+    )  # starts near ln 10
+    assert losses[-1] < losses[0] - 0.5, say(
+        "train(...)",
+        "the loss to fall by 0.5 or more over 2 epochs",
+        [round(v, 3) for v in losses],
+        [teach.did_you_forget_item(losses)],
+    )
 
 
 @pytest.mark.slow
@@ -510,7 +532,9 @@ def test_trained_accuracy_is_far_above_chance(trained, record_property):
     net, _, _, testloader = trained
     accuracy = cifar10.accuracy(net, testloader)
     record_property("test accuracy", f"{accuracy:.1f} %")
-    assert accuracy > 35
+    assert accuracy > 35, say(
+        "accuracy(trained net, testloader)", "well above chance: > 35 %", f"{accuracy:.1f} %"
+    )
 
 
 def test_the_loop_trains_exactly_as_the_notes_loop_does():
@@ -581,7 +605,11 @@ def test_save_then_load_state_dict_gives_bit_identical_outputs(tmp_path):
     net = Net()
     path = tmp_path / "cifar_net.pth"
     cifar10.save(net, path)
-    assert [p.name for p in tmp_path.iterdir()] == ["cifar_net.pth"]  # no temporary left
+    assert [p.name for p in tmp_path.iterdir()] == ["cifar_net.pth"], say(
+        "save(net, path)",
+        "one file, cifar_net.pth, and nothing else",
+        sorted(p.name for p in tmp_path.iterdir()),
+    )  # no temporary left
     the_model = cifar10.load(path)
     images = torch.randn(8, 3, 32, 32)
     torch.testing.assert_close(the_model(images), net(images), rtol=0, atol=0)
@@ -640,7 +668,9 @@ def test_torch_load_defaults_to_weights_only_since_2_6(tmp_path):
         with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
             torch.load(path)
     loaded = torch.load(path, weights_only=False)
-    assert loaded["extra"].payload == "arbitrary Python object"
+    assert loaded["extra"].payload == "arbitrary Python object", (
+        "PyTorch itself: weights_only=False unpickles any object"
+    )
     the_model = Net()
     the_model.load_state_dict(torch.load(path, weights_only=False)["state"])
 
@@ -655,7 +685,11 @@ def test_a_state_saved_on_cuda_loads_on_cpu_with_map_location(tmp_path):
     path = tmp_path / "cifar_net.pth"
     torch.save(net.state_dict(), path)
     state = torch.load(path, map_location="cpu")
-    assert all(t.device.type == "cpu" for t in state.values())
+    assert all(t.device.type == "cpu" for t in state.values()), say(
+        "torch.load(path, map_location='cpu')",
+        "every tensor on the CPU",
+        {k: t.device.type for k, t in state.items()},
+    )
     the_model = Net()
     the_model.load_state_dict(state)
     for a, b in zip(the_model.parameters(), net.parameters(), strict=True):
@@ -861,7 +895,9 @@ def test_vectorized_per_class_accuracy_matches_torchmetrics_and_the_note(trained
         ours.float(), metric(predicted, labels), call="per_class_accuracy(predicted, labels)[0]",
         expects="each class's share of its images predicted right (torchmetrics)", rtol=0, atol=1e-6,
     )  # fmt: skip
-    assert confusion.sum() == len(labels) == N_TEST
+    assert confusion.sum() == len(labels) == N_TEST, say(
+        "per_class_accuracy(...)[1]", f"{N_TEST} images counted once each", int(confusion.sum())
+    )
     expected_confusion = torch.zeros(10, 10, dtype=torch.int64)
     for t, p in zip(labels.tolist(), predicted.tolist(), strict=True):
         expected_confusion[t, p] += 1  # rows: the truth, columns: the prediction
@@ -869,7 +905,7 @@ def test_vectorized_per_class_accuracy_matches_torchmetrics_and_the_note(trained
         confusion.long(), expected_confusion, call="per_class_accuracy(...)[1]",
         expects="the confusion matrix, a row per true class", rtol=0, atol=0,
     )  # fmt: skip
-    assert N_TEST % 4 == 0
+    assert N_TEST % 4 == 0, "the test's own set-up: the note's loop takes batches of exactly 4"
     done = the_notes_per_class_loop(net, testloader)
     note_acc = torch.tensor(done["class_correct"], dtype=torch.float64) / torch.tensor(
         done["class_total"], dtype=torch.float64
@@ -910,7 +946,9 @@ def test_the_loops_defaults_are_the_notes_two_epochs_and_a_line_every_2000():
         "train(...) with its defaults", "2 epochs", f"{len(steps)} steps"
     )
     assert [line[:12] for line in lines[:-1]] == ["[1,  2000] l", "[2,  2000] l"], lines
-    assert len(logged) == 2
+    assert len(logged) == 2, say(
+        "train(...) with its defaults", "two logged losses (every 2000 of 4000 steps)", len(logged)
+    )
 
 
 def test_print_every_1_logs_every_mini_batch():

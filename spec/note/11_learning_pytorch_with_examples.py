@@ -78,7 +78,9 @@ def test_the_sizes_are_the_notes():
     )
     assert x.shape == (64, 1000), say("random_data()[0]", "x shaped (N, D_in)", tuple(x.shape))
     assert y.shape == (64, 10), say("random_data()[1]", "y shaped (N, D_out)", tuple(y.shape))
-    assert x.dtype == y.dtype == torch.float32
+    assert x.dtype == y.dtype == torch.float32, say(
+        "random_data()", "float32 x and y (torch.randn's default)", (x.dtype, y.dtype)
+    )
     assert x.std() > 0.5, say(
         "random_data()", "torch.randn: standard normal values", x.std().item()
     )
@@ -97,7 +99,9 @@ def test_the_sequential_model_is_linear_relu_linear_with_the_notes_shapes():
     shapes = [tuple(p.shape) for p in model.parameters()]
     expected = [(H, D_in), (H,), (D_out, H), (D_out,)]
     assert shapes == expected, say("sequential_model()'s parameters", expected, shapes)
-    assert model(torch.randn(N, D_in)).shape == (N, D_out)
+    assert model(torch.randn(N, D_in)).shape == (N, D_out), say(
+        "sequential_model()(x)", "(N, D_out) = (64, 10)", tuple(model(torch.randn(N, D_in)).shape)
+    )
 
 
 @pytest.mark.parametrize("run", ["sequential_run", "two_layer_run"])

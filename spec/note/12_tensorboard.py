@@ -436,7 +436,11 @@ def test_writing_the_run_raises_no_warning_of_its_own(run):
     """
     assert run.own_warnings == [], say("write_run", "no warning", run.own_warnings)
     # ...and it does not hide what torch says of the tracer's future (see the fact above)
-    assert releases.add_graph_jit_warning_expected() <= set(run.jit_warnings)
+    assert releases.add_graph_jit_warning_expected() <= set(run.jit_warnings), say(
+        "write_run",
+        "torch's own warning about torch.jit.trace to reach its caller",
+        "it was silenced",
+    )
 
 
 # ----------------------------------------------------------------------------- plumbing

@@ -136,8 +136,16 @@ def test_resnet18_builds_without_weights_and_classifies_1000_classes():
     11,689,512 parameters: ResNet-18's published count.
     """
     net = pm.resnet18()
-    assert sum(p.numel() for p in net.parameters()) == 11_689_512
-    assert net.eval()(torch.randn(1, 3, 64, 64)).shape == (1, 1000)
+    assert sum(p.numel() for p in net.parameters()) == 11_689_512, say(
+        "resnet18()",
+        "11,689,512 parameters, ResNet-18's published count",
+        sum(p.numel() for p in net.parameters()),
+    )
+    assert net.eval()(torch.randn(1, 3, 64, 64)).shape == (1, 1000), say(
+        "resnet18()(x)",
+        "1000 ImageNet scores per image: (1, 1000)",
+        tuple(net.eval()(torch.randn(1, 3, 64, 64)).shape),
+    )
 
 
 @pytest.mark.parametrize("name", ["resnet18", "vgg16"])
@@ -151,12 +159,18 @@ def test_the_head_can_be_replaced_for_10_classes(name, vgg16):
     net = pm.replace_head(original, num_classes=10).eval()
     head_name = "fc" if name == "resnet18" else "classifier.6"
     head = net.get_submodule(head_name)
-    assert (head.out_features, head.in_features) == (10, 512 if name == "resnet18" else 4096)
+    assert (head.out_features, head.in_features) == (10, 512 if name == "resnet18" else 4096), say(
+        f"replace_head({name}, 10)",
+        "a head from the layer's inputs to 10 classes",
+        (head.out_features, head.in_features),
+    )
     for key, value in net.state_dict().items():
         if not key.startswith(head_name + "."):
             assert torch.equal(value, before[key]), key
     with torch.no_grad():
-        assert net(torch.randn(1, 3, 64, 64)).shape == (1, 10)
+        assert net(torch.randn(1, 3, 64, 64)).shape == (1, 10), say(
+            f"replace_head({name}, 10)(x)", "(1, 10)", tuple(net(torch.randn(1, 3, 64, 64)).shape)
+        )
 
 
 @pytest.mark.extra
@@ -185,8 +199,14 @@ def test_the_head_is_for_the_ten_cifar_classes_unless_told(vgg16):
     Note: "[pytorch中的pre-train函数模型引用及修改]"
     """
     net = pm.replace_head(pm.resnet18())
-    assert net.fc.out_features == 10
-    assert pm.replace_head(pm.resnet18(), num_classes=3).fc.out_features == 3
+    assert net.fc.out_features == 10, say(
+        "replace_head(resnet18())", "10 classes by default (CIFAR-10's)", net.fc.out_features
+    )
+    assert pm.replace_head(pm.resnet18(), num_classes=3).fc.out_features == 3, say(
+        "replace_head(resnet18(), num_classes=3)",
+        "3 classes",
+        pm.replace_head(pm.resnet18(), num_classes=3).fc.out_features,
+    )
 
 
 @pytest.mark.extra
@@ -208,10 +228,14 @@ def test_a_frozen_vgg_trains_only_its_last_classifier_layer(vgg16):
     try:
         trainable = pm.freeze_backbone(vgg16)
         head = {id(p) for p in vgg16.classifier[6].parameters()}
-        assert {id(p) for p in trainable} == head
+        assert {id(p) for p in trainable} == head, say(
+            "freeze_backbone(vgg16)",
+            "the head's parameters, classifier[6]'s, returned",
+            f"{len(trainable)} other parameters",
+        )
         assert [n for n, p in vgg16.named_parameters() if p.requires_grad] == [
             "classifier.6.weight", "classifier.6.bias"
-        ]  # fmt: skip
+        ], say("freeze_backbone(vgg16)", "requires_grad only for classifier.6", [n for n, p in vgg16.named_parameters() if p.requires_grad])  # fmt: skip
     finally:
         for p in vgg16.parameters():
             p.requires_grad_(True)
@@ -233,8 +257,14 @@ def test_a_frozen_backbone_changes_only_the_head_after_a_step():
     loss.backward()
     optimizer.step()
     changed = {k for k, v in net.state_dict().items() if not torch.equal(v, before[k])}
-    assert changed == {"fc.weight", "fc.bias"}
-    assert all(p.grad is None for n, p in net.named_parameters() if not n.startswith("fc."))
+    assert changed == {"fc.weight", "fc.bias"}, say(
+        "freeze_backbone(resnet18) and a step", "only fc to change", sorted(changed)
+    )
+    assert all(p.grad is None for n, p in net.named_parameters() if not n.startswith("fc.")), say(
+        "freeze_backbone(resnet18) and a backward",
+        "no gradient for the frozen layers",
+        [n for n, p in net.named_parameters() if p.grad is not None and not n.startswith("fc.")],
+    )
 
 
 @pytest.mark.fact
@@ -263,10 +293,10 @@ def test_the_weights_enum_transforms_match_the_notes_val_transform():
     normalization).
     """
     preset = models.VGG16_Weights.IMAGENET1K_V1.transforms()
-    assert list(preset.resize_size) == [256]
-    assert list(preset.crop_size) == [224]
-    assert tuple(preset.mean) == IMAGENET_MEAN
-    assert tuple(preset.std) == IMAGENET_STD
+    assert list(preset.resize_size) == [256], "torchvision itself: VGG16's preset resizes to 256"
+    assert list(preset.crop_size) == [224], "torchvision itself: VGG16's preset crops 224"
+    assert tuple(preset.mean) == IMAGENET_MEAN, "torchvision itself: ImageNet's mean"
+    assert tuple(preset.std) == IMAGENET_STD, "torchvision itself: ImageNet's std"
     rng = np.random.default_rng(0)
     image = Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
     torch.testing.assert_close(
@@ -301,7 +331,11 @@ def test_load_state_dict_from_url_loads_a_file_url_with_the_hash_checked(publish
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(model.eval()(x), source(x), rtol=0, atol=0)
-    assert [p.name for p in hub.iterdir()] == [url.rsplit("/", 1)[1]]  # cached once
+    assert [p.name for p in hub.iterdir()] == [url.rsplit("/", 1)[1]], say(
+        "load_weights_from_url(url, model_dir)",
+        "the file cached once in model_dir",
+        sorted(p.name for p in hub.iterdir()),
+    )  # cached once
 
 
 def test_a_wrong_hash_is_refused_and_nothing_is_cached(published):

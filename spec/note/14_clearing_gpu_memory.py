@@ -38,15 +38,33 @@ def test_del_lowers_allocated_but_not_reserved_until_empty_cache(clean_cuda):
     start = gpu_memory.memory_report()
     x = torch.empty(64 * MIB, dtype=torch.uint8, device="cuda")
     held = gpu_memory.memory_report()
-    assert held.allocated - start.allocated >= 64 * MIB
+    assert held.allocated - start.allocated >= 64 * MIB, say(
+        "memory_report() after a 64 MiB tensor",
+        "allocated up by 64 MiB",
+        held.allocated - start.allocated,
+    )
     del x
     after_del = gpu_memory.memory_report()
-    assert after_del.allocated == start.allocated
-    assert after_del.reserved == held.reserved  # still cached
+    assert after_del.allocated == start.allocated, say(
+        "memory_report() after del x",
+        "allocated back where it started",
+        (start.allocated, after_del.allocated),
+    )
+    assert after_del.reserved == held.reserved, say(
+        "memory_report() after del x",
+        "reserved unchanged (still cached)",
+        (held.reserved, after_del.reserved),
+    )  # still cached
     gpu_memory.release_cached_memory()
     after_empty = gpu_memory.memory_report()
-    assert after_empty.reserved <= held.reserved - 64 * MIB
-    assert after_empty.peak_allocated >= 64 * MIB
+    assert after_empty.reserved <= held.reserved - 64 * MIB, say(
+        "release_cached_memory()",
+        "reserved down by the freed 64 MiB",
+        (held.reserved, after_empty.reserved),
+    )
+    assert after_empty.peak_allocated >= 64 * MIB, say(
+        "memory_report().peak_allocated", "at least the 64 MiB tensor", after_empty.peak_allocated
+    )
 
 
 @needs_cuda
@@ -61,9 +79,17 @@ def test_empty_cache_never_frees_memory_held_by_live_tensors(clean_cuda):
     before = gpu_memory.memory_report()
     gpu_memory.release_cached_memory()
     after = gpu_memory.memory_report()
-    assert after.allocated == before.allocated
-    assert after.reserved >= x.numel() * 4
-    assert bool((x == 3.0).all())
+    assert after.allocated == before.allocated, say(
+        "release_cached_memory()",
+        "live tensors untouched: allocated unchanged",
+        (before.allocated, after.allocated),
+    )
+    assert after.reserved >= x.numel() * 4, say(
+        "release_cached_memory()", "the live tensor's memory still reserved", after.reserved
+    )
+    assert bool((x == 3.0).all()), say(
+        "release_cached_memory()", "the live tensor's values intact", x[:4].tolist()
+    )
 
 
 @needs_cuda
@@ -74,9 +100,15 @@ def test_the_memory_report_reads_allocated_reserved_and_peak(clean_cuda):
     """
     x = torch.empty(8 * MIB, dtype=torch.uint8, device="cuda")
     report = gpu_memory.memory_report()
-    assert report.allocated <= report.reserved
-    assert report.peak_allocated >= 8 * MIB
-    assert "allocated" in str(report)
+    assert report.allocated <= report.reserved, say(
+        "memory_report()", "allocated <= reserved", (report.allocated, report.reserved)
+    )
+    assert report.peak_allocated >= 8 * MIB, say(
+        "memory_report().peak_allocated", "at least the 8 MiB tensor", report.peak_allocated
+    )
+    assert "allocated" in str(report), say(
+        "str(memory_report())", "a line that names what it reports ('allocated')", str(report)
+    )
     del x
 
 

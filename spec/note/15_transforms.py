@@ -129,7 +129,7 @@ def test_both_transforms_give_3x224x224_float32_normalized(name, image):
     """
     x = transform(name)(image)
     assert x.shape == (3, 224, 224), say(f"{name}(image)", "(3, 224, 224)", tuple(x.shape))
-    assert x.dtype == torch.float32
+    assert x.dtype == torch.float32, say(f"{name}(image)", "float32 (ToTensor)", x.dtype)
     low, high = (0 - MEAN) / STD, (1 - MEAN) / STD
     assert bool((x >= low - 1e-6).all()), say(
         f"{name}(image)", "ImageNet-normalized values", x.min()
@@ -194,7 +194,11 @@ def test_train_transform_is_reproducible_under_a_seed_and_varies_without(image):
     b = t.train_transform(image)
     c = t.train_transform(image)  # the RNG has moved on
     torch.testing.assert_close(a, b, rtol=0, atol=0)
-    assert not torch.equal(a, c)
+    assert not torch.equal(a, c), say(
+        "train_transform(image), twice",
+        "a new random crop or flip on the second call",
+        "the same tensor",
+    )
 
 
 @pytest.mark.fact

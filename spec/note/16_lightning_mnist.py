@@ -209,7 +209,7 @@ def test_setup_splits_fit_and_test_stages(mnist_dir):
     assert x.shape == (32, 1, 28, 28), say(
         "train_dataloader()", "batches of 32 images (1, 28, 28)", tuple(x.shape)
     )
-    assert y.shape == (32,)
+    assert y.shape == (32,), say("train_dataloader()", "32 labels a batch", tuple(y.shape))
     assert abs(x.mean().item()) < 0.5, say(
         "train_dataloader()", "images normalized with (0.1307,), (0.3081,)", x.mean().item()
     )
@@ -241,10 +241,22 @@ def test_fast_dev_run_runs_one_batch_of_each_loop(mnist_dir, tmp_path):
     model = LitMNIST(data_dir=str(mnist_dir))
     trainer = quiet_trainer(tmp_path, fast_dev_run=True)
     trainer.fit(model)
-    assert trainer.state.finished
-    assert trainer.global_step == 1
-    assert {"val_loss", "val_acc"} <= set(trainer.callback_metrics)
-    assert not list(tmp_path.iterdir())  # fast_dev_run writes no checkpoint
+    assert trainer.state.finished, say(
+        "Trainer(fast_dev_run=True).fit(model)", "a finished fit", trainer.state.status
+    )
+    assert trainer.global_step == 1, say(
+        "Trainer(fast_dev_run=True).fit(model)", "one training step", trainer.global_step
+    )
+    assert {"val_loss", "val_acc"} <= set(trainer.callback_metrics), say(
+        "validation_step",
+        "self.log('val_loss', ...) and self.log('val_acc', ...)",
+        sorted(trainer.callback_metrics),
+    )
+    assert not list(tmp_path.iterdir()), say(
+        "Trainer(fast_dev_run=True).fit(model)",
+        "no checkpoint written",
+        sorted(p.name for p in tmp_path.iterdir()),
+    )  # fast_dev_run writes no checkpoint
 
 
 @pytest.mark.slow
@@ -256,7 +268,9 @@ def test_a_short_fit_reaches_90_percent_validation_accuracy(fitted, record_prope
     Measured (torch 2.14.1, Lightning 2.6.6, CPU, 2026-11-29): 92.8%.
     """
     model, trainer = fitted
-    assert trainer.current_epoch == 3
+    assert trainer.current_epoch == 3, say(
+        "Trainer(max_epochs=3).fit(model)", "3 epochs", trainer.current_epoch
+    )
     accuracy = trainer.callback_metrics["val_acc"].item()
     record_property("validation accuracy", f"{100 * accuracy:.1f} %")
     training = model.training
@@ -298,7 +312,7 @@ def test_the_checkpoint_reloads_with_identical_predictions_and_hyperparameters(f
     """
     model, trainer = fitted
     path = trainer.checkpoint_callback.best_model_path
-    assert path.endswith(".ckpt")
+    assert path.endswith(".ckpt"), say("the fit's checkpoint", "a .ckpt file", path)
     reloaded = lightning_mnist.LitMNIST.load_from_checkpoint(path, weights_only=True).eval()
     x = torch.randn(8, 1, 28, 28)
     model.eval()
