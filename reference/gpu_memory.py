@@ -23,6 +23,8 @@ import torch
 
 @dataclass(frozen=True)
 class MemoryReport:
+    """What ``memory_report`` returns: three byte counts of one CUDA device."""
+
     allocated: int  # bytes in live tensors
     reserved: int  # bytes held by the caching allocator (allocated + cached)
     peak_allocated: int  # high-water mark since the last reset_peak_memory_stats()

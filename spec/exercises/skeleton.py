@@ -152,6 +152,42 @@ def _class_stub(node: ast.ClassDef, module: str, graded: str) -> ast.ClassDef:
     return ast.fix_missing_locations(stub)
 
 
+def _records(tree: ast.Module, names: set[str]) -> set[str]:
+    """The dataclasses the return annotations of ``names`` name (``-> MemoryReport``): the
+    shape of what the contract demands back, which the skeleton defines."""
+    dataclasses = {
+        n.name
+        for n in tree.body
+        if isinstance(n, ast.ClassDef)
+        and any("dataclass" in ast.unparse(d) for d in n.decorator_list)
+    }
+    named = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in names and node.returns:
+            named |= {n.id for n in ast.walk(node.returns) if isinstance(n, ast.Name)}
+            if isinstance(node.returns, ast.Constant) and isinstance(node.returns.value, str):
+                named |= set(re.findall(r"\w+", node.returns.value))
+    return named & dataclasses
+
+
+def _record_stub(node: ast.ClassDef, lines: list[str]) -> ast.ClassDef:
+    """A record of the contract as data: its decorator and fields, each field's comment
+    in the docstring; none of the reference's methods."""
+    fields = [f for f in node.body if isinstance(f, ast.AnnAssign)]
+    described = []
+    for f in fields:
+        comment = lines[f.lineno - 1].partition("#")[2].strip()
+        described.append(f"- ``{ast.unparse(f.target)}`` ({ast.unparse(f.annotation)})"
+                         + (f": {comment}" if comment else ""))  # fmt: skip
+    doc = (contract_doc(node) + "\n\nFields:\n" + "\n".join(described)).strip()
+    stub = ast.ClassDef(
+        name=node.name, bases=node.bases, keywords=node.keywords,
+        body=[ast.Expr(ast.Constant(doc)), *fields], decorator_list=node.decorator_list,
+        type_params=[],
+    )  # fmt: skip
+    return ast.fix_missing_locations(stub)
+
+
 def _imported_names(node: ast.stmt) -> list[str]:
     return [a.asname or a.name.split(".")[0] for a in node.names]
 
@@ -230,6 +266,7 @@ def skeleton_source(module: str, names: dict[str, tuple[str, ...]], in_package: 
     comments: dict[int, str] = {}  # id(statement) -> the #: comment to print above it
     body: list[ast.stmt] = []
     wanted = set(names) | _values_in_defaults(tree, set(names))
+    records = _records(tree, set(names))
     placed: set[str] = set()
     uses_todo = False
     for node in tree.body:
@@ -246,6 +283,8 @@ def skeleton_source(module: str, names: dict[str, tuple[str, ...]], in_package: 
         elif isinstance(node, ast.FunctionDef) and node.name in wanted:
             body.append(_stub(node, f"{module}.{node.name}", _graded_by(names[node.name])))
             placed.add(node.name)
+        elif isinstance(node, ast.ClassDef) and node.name in records:
+            body.append(_record_stub(node, lines))
         elif isinstance(node, ast.ClassDef) and node.name in wanted:
             body.append(_class_stub(node, module, _graded_by(names[node.name])))
             placed.add(node.name)

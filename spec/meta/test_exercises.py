@@ -248,6 +248,34 @@ def test_the_skeleton_has_each_name_with_the_reference_signature_and_no_code(
     assert skeleton.REFERENCE_ONLY not in text
 
 
+def test_every_name_a_skeleton_signature_mentions_is_defined_in_it(blank_skeleton):
+    """A type a signature names (``-> MemoryReport``) is defined or imported in the module:
+    a record the contract demands back is in the skeleton, its fields documented."""
+    import builtins
+
+    undefined = []
+    for path in sorted(blank_skeleton.folder.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defined = set(dir(builtins))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef | ast.FunctionDef):
+                defined.add(node.name)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                defined |= {a.asname or a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                defined.add(node.id)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                annotations = [a.annotation for a in node.args.args if a.annotation]
+                for annotation in [*annotations, node.returns]:
+                    for name in ast.walk(annotation) if annotation else ():
+                        if isinstance(name, ast.Name) and name.id not in defined:
+                            undefined.append(f"{path.name}: {node.name} names {name.id}")
+    assert not undefined, undefined
+    text = (blank_skeleton.folder / "gpu_memory.py").read_text(encoding="utf-8")
+    assert "- ``allocated`` (int): bytes in live tensors" in text
+
+
 def test_the_skeleton_holds_none_of_the_reference_s_code(blank_skeleton):
     """Every function and method of the skeleton is a docstring and a raise, nothing else."""
     for path in blank_skeleton.folder.glob("*.py"):
