@@ -6,6 +6,8 @@
 - ``note``: the study note, so docstrings can be checked against its text;
 - ``checked_code``: the code a test runs, as text (what a "to do" outcome names);
 - ``teach``: failure messages that say what the note expects and "did you ...?";
+- ``classifier``: chapter 10's comparisons: the note's loop on the spec's batches, one check
+  of training like the note, predictions made without the implementation;
 - ``oracles``: independent computations the implementation is compared with;
 - ``releases``: release-dependent behaviour more than one chapter checks;
 - ``drift``: the drift table (what changed since the note, by release);

@@ -22,77 +22,31 @@ import torch
 import torch.nn as nn
 import torchvision
 from PIL import Image
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 from torchvision.transforms import Compose, Normalize, ToTensor
 
 from spec.helpers import note, releases, teach
+from spec.helpers.classifier import (
+    NotATensor,
+    assert_evaluated_without_grad,
+    check_trains_as_the_note,
+    loader_of,
+    predictions,
+    the_notes_batches,
+    tiny_batches,
+)
 from spec.helpers.data import CLASSES, N_TEST, N_TRAIN, load_cifar10
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
 from spec.helpers.implementation import impl
-from spec.helpers.oracles import numpy_lenet, the_notes_training_loop
+from spec.helpers.oracles import numpy_lenet
 from spec.helpers.teach import say
 
 cifar10 = impl.cifar10
-
 #: What the note's CIFAR-10 blocks import before they define their Net.
 NOTE_IMPORTS = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
 
 
-def Net():
-    """A new CIFAR-10 ``Net`` of the implementation under test."""
-    return cifar10.Net()
-
-
-def the_notes_net():
-    """The note's own CIFAR-10 Net (its block at line 240), as the note defines it."""
-    return note.note_object(240, "Net", NOTE_IMPORTS)()
-
-
-def the_notes_batches(steps: int, batch_size: int = 4, seed: int = 0):
-    """``steps`` CIFAR-shaped batches, made by the spec: what a trainloader yields."""
-    g = torch.Generator().manual_seed(seed)
-    return [
-        (
-            torch.randn(batch_size, 3, 32, 32, generator=g),
-            torch.randint(0, 10, (batch_size,), generator=g),
-        )
-        for _ in range(steps)
-    ]
-
-
-@pytest.fixture(scope="module")
-def trained(cifar_root):
-    """The note's recipe on the generated data: batch 4, SGD(lr=0.001, momentum=0.9),
-    2 epochs of 500 mini-batches, a loss logged every 100."""
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        trainloader, testloader = cifar10.make_loaders(cifar_root, batch_size=4, seed=0)
-        net = Net()
-        criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
-        lines = []
-        losses = cifar10.train(
-            net, trainloader, criterion, optimizer, epochs=2, print_every=100, log=lines.append
-        )
-    return net, losses, lines, testloader
-
-
-@pytest.fixture
-def the_tutorials_testset(cifar_root):
-    """The test set with the tutorial's transform, made here (not by the implementation):
-    for the tests that run the note's own code."""
-    transform = Compose([ToTensor(), Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
-    return load_cifar10(cifar_root, train=False, transform=transform)
-
-
-@pytest.fixture
-def untrained(cifar_root):
-    """A freshly initialised Net (seeded) and the in-order test loader: for the tests that
-    need a net's predictions, not good ones."""
-    _, testloader = cifar10.make_loaders(cifar_root, batch_size=4)
-    return Net(), testloader
-
-
-# ====================================================================== 1. the data
+# ====================================================================== 1. Load and normalize the CIFAR10 training and test datasets using torchvision
 @pytest.mark.fact
 def test_the_label_names_are_the_ten_classes_the_note_lists(cifar_root):
     """batches.meta's label_names are the note's ten classes, in order.
@@ -134,7 +88,6 @@ def test_torchvision_cifar10_loads_it_as_3x32x32_images(cifar_root):
     assert label == entry["labels"][0]
 
 
-# ====================================================================== 1b. normalize
 def test_to_tensor_and_normalize_give_3x32x32_float32_in_minus1_1(cifar_root):
     """Compose([ToTensor(), Normalize((0.5,)*3, (0.5,)*3)]) gives (3, 32, 32) float32 in [-1, 1]
 
@@ -168,7 +121,6 @@ def test_a_pixel_value_v_maps_to_2v_over_255_minus_1(value):
     )  # fmt: skip
 
 
-# ====================================================================== the loader
 def test_a_batch_of_4_is_images_4x3x32x32_and_labels_4_int64(cifar_root):
     """DataLoader(batch_size=4, shuffle=True) yields (4, 3, 32, 32) float32 and (4,) int64.
 
@@ -212,22 +164,22 @@ def test_the_loaders_batch_4_by_default(cifar_root):
     )
 
 
-@pytest.mark.extra
-def test_the_loaders_load_in_the_main_process_unless_told(cifar_root):
-    """Without ``num_workers`` both loaders read in the main process; a given count is passed on.
+def test_shuffle_true_reorders_each_epoch_reproducibly_under_a_seeded_generator(cifar_root):
+    """shuffle=True draws a new order every epoch; a seeded generator repeats the sequence.
 
-    Beyond the note: the note never shows how its loaders are built; the reference loads
-    without worker processes by default, so the loop runs the same in a notebook, under the
-    spawn start method and on a 2-core machine, and takes ``num_workers`` when asked.
+    Note: "for epoch in range(10):  # loop over the dataset multiple times"
     """
-    counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root)]
-    assert counts == [0, 0], say(
-        "make_loaders(root)", "num_workers=0 for both loaders (the reference's default)", counts
-    )
-    counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root, num_workers=1)]
-    assert counts == [1, 1], say(
-        "make_loaders(root, num_workers=1)", "num_workers=1 for both loaders", counts
-    )
+
+    def first_labels(loader):
+        return [next(iter(loader))[1].tolist() for _ in range(3)]
+
+    a, _ = cifar10.make_loaders(cifar_root, batch_size=16, seed=7)
+    b, _ = cifar10.make_loaders(cifar_root, batch_size=16, seed=7)
+    epochs_a, epochs_b = first_labels(a), first_labels(b)
+    call = "make_loaders(root, batch_size=16, seed=7)"
+    assert epochs_a == epochs_b, say(call, "the same order from the same seed", "another order",
+                                     "shuffle with a torch.Generator().manual_seed(seed)?")  # fmt: skip
+    assert epochs_a[0] != epochs_a[1], say(call, "a new order each epoch (shuffle=True)", epochs_a)
 
 
 @pytest.mark.fact
@@ -250,25 +202,25 @@ def test_dataiter_next_fails_today_and_next_dataiter_is_the_way(cifar_root):
     assert images.shape == (4, 3, 32, 32)
 
 
-def test_shuffle_true_reorders_each_epoch_reproducibly_under_a_seeded_generator(cifar_root):
-    """shuffle=True draws a new order every epoch; a seeded generator repeats the sequence.
+@pytest.mark.extra
+def test_the_loaders_load_in_the_main_process_unless_told(cifar_root):
+    """Without ``num_workers`` both loaders read in the main process; a given count is passed on.
 
-    Note: "for epoch in range(10):  # loop over the dataset multiple times"
+    Beyond the note: the note never shows how its loaders are built; the reference loads
+    without worker processes by default, so the loop runs the same in a notebook, under the
+    spawn start method and on a 2-core machine, and takes ``num_workers`` when asked.
     """
-
-    def first_labels(loader):
-        return [next(iter(loader))[1].tolist() for _ in range(3)]
-
-    a, _ = cifar10.make_loaders(cifar_root, batch_size=16, seed=7)
-    b, _ = cifar10.make_loaders(cifar_root, batch_size=16, seed=7)
-    epochs_a, epochs_b = first_labels(a), first_labels(b)
-    call = "make_loaders(root, batch_size=16, seed=7)"
-    assert epochs_a == epochs_b, say(call, "the same order from the same seed", "another order",
-                                     "shuffle with a torch.Generator().manual_seed(seed)?")  # fmt: skip
-    assert epochs_a[0] != epochs_a[1], say(call, "a new order each epoch (shuffle=True)", epochs_a)
+    counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root)]
+    assert counts == [0, 0], say(
+        "make_loaders(root)", "num_workers=0 for both loaders (the reference's default)", counts
+    )
+    counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root, num_workers=1)]
+    assert counts == [1, 1], say(
+        "make_loaders(root, num_workers=1)", "num_workers=1 for both loaders", counts
+    )
 
 
-# ====================================================================== 2. the CNN
+# ====================================================================== 2. Define a Convolutional Neural Network
 def test_each_layer_gives_the_shape_the_arithmetic_predicts():
     """conv1 -> 6x28x28, pool -> 6x14x14, conv2 -> 16x10x10, pool -> 16x5x5, fc -> 120, 84, 10.
 
@@ -362,24 +314,6 @@ def test_a_batch_of_any_size_gives_one_row_of_10_scores_per_image(n):
         )
 
 
-@pytest.mark.extra
-@pytest.mark.parametrize(
-    "shape",
-    [(25, 3, 28, 28), (4, 1, 32, 32), (3, 32, 32), (0, 3, 32, 32), (4, 3, 64, 64)],
-    ids=["28x28", "grey", "unbatched", "empty", "64x64"],
-)
-def test_inputs_other_than_n_3_32_32_are_refused_with_the_expected_shape(shape):
-    """The reference's Net refuses anything but (N, 3, 32, 32), naming the shape it expects.
-
-    Note: "x = x.view(-1, 16 * 5 * 5)"
-
-    The note does not ask for the check (its own Net regroups silently, next test): it is
-    the reference's own guarantee.
-    """
-    with pytest.raises(ValueError, match=r"^Net expects a float tensor shaped \(N, 3, 32, 32\)"):
-        Net()(torch.randn(*shape))
-
-
 @pytest.mark.fact
 def test_the_notes_view_silently_regroups_a_batch_of_wrong_sized_images():
     """Erratum-ish: the note's x.view(-1, 16 * 5 * 5) turns 25 images of 28x28 into 16 rows.
@@ -425,7 +359,25 @@ def test_the_notes_view_refuses_channels_last_activations_and_flatten_does_not()
     )
 
 
-# ====================================================================== 3. loss
+@pytest.mark.extra
+@pytest.mark.parametrize(
+    "shape",
+    [(25, 3, 28, 28), (4, 1, 32, 32), (3, 32, 32), (0, 3, 32, 32), (4, 3, 64, 64)],
+    ids=["28x28", "grey", "unbatched", "empty", "64x64"],
+)
+def test_inputs_other_than_n_3_32_32_are_refused_with_the_expected_shape(shape):
+    """The reference's Net refuses anything but (N, 3, 32, 32), naming the shape it expects.
+
+    Note: "x = x.view(-1, 16 * 5 * 5)"
+
+    The note does not ask for the check (its own Net regroups silently, next test): it is
+    the reference's own guarantee.
+    """
+    with pytest.raises(ValueError, match=r"^Net expects a float tensor shaped \(N, 3, 32, 32\)"):
+        Net()(torch.randn(*shape))
+
+
+# ====================================================================== 3. Define a Loss function and optimizer
 def test_cross_entropy_is_minus_log_softmax_at_the_label_averaged():
     """nn.CrossEntropyLoss() = mean over the batch of -log softmax(outputs)[label].
 
@@ -482,7 +434,27 @@ def test_an_untrained_net_scores_about_log_10():
     )
 
 
-# ====================================================================== 4. train
+# ====================================================================== 4. Train the network on the training data
+def test_the_loop_trains_exactly_as_the_notes_loop_does():
+    """train() makes the note's steps: 6 mini-batches, 2 epochs, give the note's weights and printed losses.
+
+    Note: "optimizer.zero_grad()"
+
+    An independent copy of the note's loop (spec/helpers/oracles.py) runs on a twin of
+    the same net with its own optimizer; weights and logged running losses must agree
+    bit for bit (the same float32 operations in the same order).
+    """
+    batches = the_notes_batches(6)
+    net = Net()
+    untrained = copy.deepcopy(net)  # where the note's loop starts, for the comparison
+    criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
+    lines = []
+    logged = cifar10.train(
+        net, batches, criterion, optimizer, epochs=2, print_every=3, log=lines.append
+    )
+    check_trains_as_the_note(net, logged, lines, untrained, batches, epochs=2, print_every=3)
+
+
 @pytest.mark.slow
 def test_the_loop_logs_in_the_notes_format_and_the_loss_falls(trained, record_property):
     """The training loop prints '[epoch, i] loss: x.xxx' lines and the loss falls.
@@ -518,85 +490,74 @@ def test_the_loop_logs_in_the_notes_format_and_the_loss_falls(trained, record_pr
     )
 
 
-@pytest.mark.slow
-def test_trained_accuracy_is_far_above_chance(trained, record_property):
-    """After training, test accuracy is well above the 10% of guessing (at least 35%).
+def test_the_loops_defaults_are_the_notes_two_epochs_and_a_line_every_2000():
+    """train's defaults: 2 epochs (what the note's output shows) and a line every 2000 mini-batches.
 
-    Note: "Accuracy of the network on the 10000 test images: 55 %"
+    Note: "if i % 2000 == 1999:    # print every 2000 mini-batches"
 
-    The note reached 55% on real CIFAR-10 after 2 epochs of 12,500 steps. On the
-    generated set, 1,000 steps reached 54.4% (torch 2.14.1, CPU, 2026-11-27; the colour of each class pair
-    is learnt; the grating orientation that splits a pair comes later). The assert
-    leaves a margin under that: 35%, 3.5x chance.
+    The note's code says range(10) but prints two epochs (spec/note/17 shims it to 2);
+    the defaults are read from the signature, which is the contract the skeleton shows.
     """
-    net, _, _, testloader = trained
-    accuracy = cifar10.accuracy(net, testloader)
-    record_property("test accuracy", f"{accuracy:.1f} %")
-    assert accuracy > 35, say(
-        "accuracy(trained net, testloader)", "well above chance: > 35 %", f"{accuracy:.1f} %"
+    import inspect
+
+    defaults = {
+        name: p.default for name, p in inspect.signature(cifar10.train).parameters.items()
+        if p.default is not p.empty
+    }  # fmt: skip
+    assert defaults.get("epochs") == 2, say("train's epochs=", "2", defaults.get("epochs"))
+    assert defaults.get("print_every") == 2000, say(
+        "train's print_every=", "2000", defaults.get("print_every")
     )
-
-
-def test_the_loop_trains_exactly_as_the_notes_loop_does():
-    """train() makes the note's steps: 6 mini-batches, 2 epochs, give the note's weights and printed losses.
-
-    Note: "optimizer.zero_grad()"
-
-    An independent copy of the note's loop (spec/helpers/oracles.py) runs on a twin of
-    the same net with its own optimizer; weights and logged running losses must agree
-    bit for bit (the same float32 operations in the same order).
-    """
-    batches = the_notes_batches(6)
-    net = Net()
-    twin, probe = copy.deepcopy(net), copy.deepcopy(net)
-    criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
+    # and so it runs: 2,000 mini-batches (of one tiny example, through a tiny net) give one
+    # line an epoch, at i = 1999, for two epochs
+    batches = tiny_batches(2000)
+    tiny = nn.Linear(4, 10)
+    steps = []
+    optimizer = torch.optim.SGD(tiny.parameters(), lr=0.001)
+    optimizer.register_step_post_hook(lambda *args: steps.append(1))
     lines = []
-    logged = cifar10.train(
-        net, batches, criterion, optimizer, epochs=2, print_every=3, log=lines.append
+    logged = cifar10.train(tiny, batches, nn.CrossEntropyLoss(), optimizer, log=lines.append)
+    assert len(steps) == 4000, say(
+        "train(...) with its defaults", "2 epochs", f"{len(steps)} steps"
     )
-    twin_criterion, twin_optimizer = (
-        nn.CrossEntropyLoss(),
-        torch.optim.SGD(twin.parameters(), lr=0.001, momentum=0.9),
-    )
-    expected = the_notes_training_loop(twin, batches, twin_criterion, twin_optimizer, 2, 3)
-
-    def forgot_zero_grad():
-        optimizer = torch.optim.SGD(probe.parameters(), lr=0.001, momentum=0.9)
-        the_notes_training_loop(
-            probe, batches, nn.CrossEntropyLoss(), optimizer, 2, 3, zero_grad=False
-        )
-        same = all(torch.equal(v, net.state_dict()[k]) for k, v in probe.state_dict().items())
-        return teach.ZERO_GRAD if same else None
-
-    teach.close(
-        dict(net.state_dict()), dict(twin.state_dict()),
-        call="train(net, 6 batches, epochs=2, print_every=3)",
-        expects="the weights the note's loop ends with", rtol=0, atol=0,
-        diagnoses=[forgot_zero_grad, lambda: teach.did_you_softmax(net(batches[0][0]))],
-    )  # fmt: skip
-    call = "train(...)'s logged losses"
-    assert all(isinstance(v, float) for v in logged), say(
-        call, "floats: running_loss / print_every", [type(v).__name__ for v in logged],
-        teach.did_you_forget_item(logged),
-    )  # fmt: skip
-    teach.close(
-        torch.tensor(logged), torch.tensor(expected), call=call,
-        expects="the running loss every print_every mini-batches, reset after each print",
-        rtol=0, atol=0,
-    )  # fmt: skip
-    steps = [(epoch, i) for epoch in (1, 2) for i in (3, 6)]  # printed after mini-batch 3 and 6
-    printed = [
-        "[%d, %5d] loss: %.3f" % (e, i, v) for (e, i), v in zip(steps, expected, strict=True)
-    ]
-    assert lines[:-1] == printed, say(
-        "train(...)'s printed lines", printed, lines, teach.did_you_forget_item(logged)
-    )
-    assert lines[-1] == "Finished Training", say(
-        "train(...)'s last line", "'Finished Training'", lines[-1:]
+    assert [line[:12] for line in lines[:-1]] == ["[1,  2000] l", "[2,  2000] l"], lines
+    assert len(logged) == 2, say(
+        "train(...) with its defaults", "two logged losses (every 2000 of 4000 steps)", len(logged)
     )
 
 
-# ====================================================================== save / load
+def test_print_every_1_logs_every_mini_batch():
+    """print_every=1 logs the loss of each mini-batch: the running loss of one batch is that batch's loss.
+
+    Note: "running_loss / 2000))"
+    """
+    batches = the_notes_batches(3)
+    net = Net()
+    criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
+    logged = cifar10.train(net, batches, criterion, optimizer, epochs=1, print_every=1, log=None)
+    assert len(logged) == 3, say(
+        "train(..., print_every=1) on 3 batches", "3 logged losses", logged
+    )
+
+
+@pytest.mark.extra
+def test_max_steps_stops_the_loop_after_exactly_that_many_steps():
+    """The reference's max_steps=k makes exactly k optimizer steps, across epochs.
+
+    Beyond the note: a way to cut the note's loop short (the benchmarks use it).
+    """
+    batches = the_notes_batches(4)
+    net = Net()
+    criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
+    steps = []
+    optimizer.register_step_post_hook(lambda *args: steps.append(1))
+    cifar10.train(
+        net, batches, criterion, optimizer, epochs=3, print_every=100, log=None, max_steps=6
+    )
+    assert len(steps) == 6
+
+
+# ======================================================================    ... and save the trained model
 def test_save_then_load_state_dict_gives_bit_identical_outputs(tmp_path):
     """torch.save(net.state_dict(), PATH) then load_state_dict(torch.load(PATH)) is exact.
 
@@ -647,11 +608,6 @@ def test_a_state_dict_that_does_not_fit_is_refused_naming_the_key(edit, message,
         the_model.load_state_dict(torch.load(path))
 
 
-class NotATensor:
-    def __init__(self):
-        self.payload = "arbitrary Python object"
-
-
 def test_torch_load_defaults_to_weights_only_since_2_6(tmp_path):
     """torch.load(PATH) loads tensors only: an arbitrary pickled object is refused.
 
@@ -696,7 +652,7 @@ def test_a_state_saved_on_cuda_loads_on_cpu_with_map_location(tmp_path):
         torch.testing.assert_close(a, b.cpu(), rtol=0, atol=0)
 
 
-# ====================================================================== 5. test
+# ====================================================================== 5. Test the network on the test data
 @pytest.mark.fact
 def test_torch_max_returns_a_named_tuple_of_values_and_indices():
     """torch.max(outputs, 1) returns (values, indices), a named tuple today.
@@ -748,6 +704,25 @@ def test_predictions_on_a_test_batch_name_four_classes(untrained):
 
 
 @pytest.mark.slow
+def test_trained_accuracy_is_far_above_chance(trained, record_property):
+    """After training, test accuracy is well above the 10% of guessing (at least 35%).
+
+    Note: "Accuracy of the network on the 10000 test images: 55 %"
+
+    The note reached 55% on real CIFAR-10 after 2 epochs of 12,500 steps. On the
+    generated set, 1,000 steps reached 54.4% (torch 2.14.1, CPU, 2026-11-27; the colour of each class pair
+    is learnt; the grating orientation that splits a pair comes later). The assert
+    leaves a margin under that: 35%, 3.5x chance.
+    """
+    net, _, _, testloader = trained
+    accuracy = cifar10.accuracy(net, testloader)
+    record_property("test accuracy", f"{accuracy:.1f} %")
+    assert accuracy > 35, say(
+        "accuracy(trained net, testloader)", "well above chance: > 35 %", f"{accuracy:.1f} %"
+    )
+
+
+@pytest.mark.slow
 def test_whole_set_accuracy_under_no_grad_matches_torchmetrics(trained):
     """The note's correct/total under torch.no_grad() equals torchmetrics' accuracy.
 
@@ -764,14 +739,24 @@ def test_whole_set_accuracy_under_no_grad_matches_torchmetrics(trained):
     )
 
 
-def predictions(net, loader):
-    """(predicted, labels) over a loader, computed here: argmax of the net's outputs."""
-    predicted, truth = [], []
-    with torch.no_grad():
-        for images, labels in loader:
-            predicted.append(net(images).argmax(1))
-            truth.append(labels)
-    return torch.cat(predicted), torch.cat(truth)
+@pytest.mark.parametrize("n", [4, 10])
+def test_accuracy_counts_every_image_of_the_loader(untrained, n):
+    """accuracy() is 100 * correct / total over every image, a smaller last batch included.
+
+    Note: "total += labels.size(0)"
+
+    Expected from predictions computed here, on the first n test images in batches of 4.
+    """
+    net, testloader = untrained
+    loader = loader_of(testloader.dataset, n, 4)
+    predicted, labels = predictions(net, loader)
+    expected = 100 * (predicted == labels).sum().item() / n
+    got = cifar10.accuracy(net, loader)
+    assert got == pytest.approx(expected, abs=1e-9), say(
+        f"accuracy(net, {n} images)", f"{expected:.1f}", got,
+        "divide by the number of batches, or count only the first 4 of each?"
+        if got != expected else None,
+    )  # fmt: skip
 
 
 def test_accuracy_evaluates_under_no_grad(untrained):
@@ -799,47 +784,6 @@ def test_predict_evaluates_under_no_grad(untrained):
     spy = teach.GradModeSpy(net)
     cifar10.predict(spy, next(iter(testloader))[0])
     assert_evaluated_without_grad(spy, "predict(net, images)")
-
-
-def assert_evaluated_without_grad(spy, call: str) -> None:
-    assert spy.grad_enabled, say(call, "to call the net", "it never did")
-    assert not any(spy.grad_enabled), say(
-        call, "the forward passes under torch.no_grad()", "autograd was recording",
-        teach.NO_GRAD,
-    )  # fmt: skip
-
-
-@pytest.mark.parametrize("n", [4, 10])
-def test_accuracy_counts_every_image_of_the_loader(untrained, n):
-    """accuracy() is 100 * correct / total over every image, a smaller last batch included.
-
-    Note: "total += labels.size(0)"
-
-    Expected from predictions computed here, on the first n test images in batches of 4.
-    """
-    net, testloader = untrained
-    loader = loader_of(testloader.dataset, n, 4)
-    predicted, labels = predictions(net, loader)
-    expected = 100 * (predicted == labels).sum().item() / n
-    got = cifar10.accuracy(net, loader)
-    assert got == pytest.approx(expected, abs=1e-9), say(
-        f"accuracy(net, {n} images)", f"{expected:.1f}", got,
-        "divide by the number of batches, or count only the first 4 of each?"
-        if got != expected else None,
-    )  # fmt: skip
-
-
-# ====================================================================== per class
-def loader_of(dataset, n, batch_size):
-    return DataLoader(Subset(dataset, range(n)), batch_size=batch_size, shuffle=False)
-
-
-def the_notes_per_class_loop(net, testloader) -> dict:
-    """Run the note's per-class block (line 353) as written, on this net and loader; its
-    namespace afterwards (class_correct, class_total)."""
-    namespace = {"torch": torch, "net": net, "testloader": testloader, "classes": CLASSES}
-    note.run_block(353, namespace)
-    return namespace
 
 
 @pytest.mark.fact
@@ -913,73 +857,17 @@ def test_vectorized_per_class_accuracy_matches_torchmetrics_and_the_note(trained
     torch.testing.assert_close(ours.double(), note_acc, rtol=0, atol=1e-12)
 
 
-def test_the_loops_defaults_are_the_notes_two_epochs_and_a_line_every_2000():
-    """train's defaults: 2 epochs (what the note's output shows) and a line every 2000 mini-batches.
-
-    Note: "if i % 2000 == 1999:    # print every 2000 mini-batches"
-
-    The note's code says range(10) but prints two epochs (spec/note/17 shims it to 2);
-    the defaults are read from the signature, which is the contract the skeleton shows.
-    """
-    import inspect
-
-    defaults = {
-        name: p.default for name, p in inspect.signature(cifar10.train).parameters.items()
-        if p.default is not p.empty
-    }  # fmt: skip
-    assert defaults.get("epochs") == 2, say("train's epochs=", "2", defaults.get("epochs"))
-    assert defaults.get("print_every") == 2000, say(
-        "train's print_every=", "2000", defaults.get("print_every")
-    )
-    # and so it runs: 2,000 mini-batches (of one tiny example, through a tiny net) give one
-    # line an epoch, at i = 1999, for two epochs
-    g = torch.Generator().manual_seed(0)
-    batches = [(torch.randn(1, 4, generator=g), torch.randint(0, 10, (1,), generator=g))
-               for _ in range(2000)]  # fmt: skip
-    tiny = nn.Linear(4, 10)
-    steps = []
-    optimizer = torch.optim.SGD(tiny.parameters(), lr=0.001)
-    optimizer.register_step_post_hook(lambda *args: steps.append(1))
-    lines = []
-    logged = cifar10.train(tiny, batches, nn.CrossEntropyLoss(), optimizer, log=lines.append)
-    assert len(steps) == 4000, say(
-        "train(...) with its defaults", "2 epochs", f"{len(steps)} steps"
-    )
-    assert [line[:12] for line in lines[:-1]] == ["[1,  2000] l", "[2,  2000] l"], lines
-    assert len(logged) == 2, say(
-        "train(...) with its defaults", "two logged losses (every 2000 of 4000 steps)", len(logged)
-    )
-
-
-def test_print_every_1_logs_every_mini_batch():
-    """print_every=1 logs the loss of each mini-batch: the running loss of one batch is that batch's loss.
-
-    Note: "running_loss / 2000))"
-    """
-    batches = the_notes_batches(3)
-    net = Net()
-    criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
-    logged = cifar10.train(net, batches, criterion, optimizer, epochs=1, print_every=1, log=None)
-    assert len(logged) == 3, say(
-        "train(..., print_every=1) on 3 batches", "3 logged losses", logged
-    )
-
-
 @pytest.mark.extra
-def test_max_steps_stops_the_loop_after_exactly_that_many_steps():
-    """The reference's max_steps=k makes exactly k optimizer steps, across epochs.
+def test_per_class_accuracy_of_an_absent_class_is_nan_not_an_error():
+    """A class with no test images gets NaN; the note's loop would divide by zero.
 
-    Beyond the note: a way to cut the note's loop short (the benchmarks use it).
+    Note: "100 * class_correct[i] / class_total[i]))"
     """
-    batches = the_notes_batches(4)
-    net = Net()
-    criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
-    steps = []
-    optimizer.register_step_post_hook(lambda *args: steps.append(1))
-    cifar10.train(
-        net, batches, criterion, optimizer, epochs=3, print_every=100, log=None, max_steps=6
-    )
-    assert len(steps) == 6
+    acc, _ = cifar10.per_class_accuracy(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]))
+    assert acc[:2].tolist() == [0.5, 1.0]
+    assert torch.isnan(acc[2:]).all()
+    with pytest.raises(ValueError, match="two 1-d tensors of equal length"):
+        cifar10.per_class_accuracy(torch.zeros(3), torch.zeros(4))
 
 
 @pytest.mark.extra
@@ -997,20 +885,7 @@ def test_collect_predictions_gives_the_predictions_and_labels_of_a_whole_loader(
     assert not net.training  # it evaluates in eval mode
 
 
-@pytest.mark.extra
-def test_per_class_accuracy_of_an_absent_class_is_nan_not_an_error():
-    """A class with no test images gets NaN; the note's loop would divide by zero.
-
-    Note: "100 * class_correct[i] / class_total[i]))"
-    """
-    acc, _ = cifar10.per_class_accuracy(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]))
-    assert acc[:2].tolist() == [0.5, 1.0]
-    assert torch.isnan(acc[2:]).all()
-    with pytest.raises(ValueError, match="two 1-d tensors of equal length"):
-        cifar10.per_class_accuracy(torch.zeros(3), torch.zeros(4))
-
-
-# ====================================================================== GPU
+# ====================================================================== Training on GPU
 @needs_cuda
 def test_k_training_steps_on_cuda_match_cpu(cifar_root):
     """net.to(device) and inputs moved each step: 20 steps on CUDA end where CPU ends.
@@ -1036,3 +911,54 @@ def test_k_training_steps_on_cuda_match_cpu(cifar_root):
         return dict(net.state_dict()), cifar10.predict(net, images)
 
     assert_cpu_cuda_close(run, copy.deepcopy(net), images, rtol=1e-4, atol=1e-5)
+
+
+# ====================================================================== plumbing: the nets and loaders the tests share
+def Net():
+    """A new CIFAR-10 ``Net`` of the implementation under test."""
+    return cifar10.Net()
+
+
+@pytest.fixture(scope="module")
+def trained(cifar_root):
+    """The note's recipe on the generated data: batch 4, SGD(lr=0.001, momentum=0.9),
+    2 epochs of 500 mini-batches, a loss logged every 100."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        trainloader, testloader = cifar10.make_loaders(cifar_root, batch_size=4, seed=0)
+        net = Net()
+        criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
+        lines = []
+        losses = cifar10.train(
+            net, trainloader, criterion, optimizer, epochs=2, print_every=100, log=lines.append
+        )
+    return net, losses, lines, testloader
+
+
+@pytest.fixture
+def the_tutorials_testset(cifar_root):
+    """The test set with the tutorial's transform, made here (not by the implementation):
+    for the tests that run the note's own code."""
+    transform = Compose([ToTensor(), Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    return load_cifar10(cifar_root, train=False, transform=transform)
+
+
+@pytest.fixture
+def untrained(cifar_root):
+    """A freshly initialised Net (seeded) and the in-order test loader: for the tests that
+    need a net's predictions, not good ones."""
+    _, testloader = cifar10.make_loaders(cifar_root, batch_size=4)
+    return Net(), testloader
+
+
+def the_notes_net() -> nn.Module:
+    """The note's own CIFAR-10 Net (its block at line 240), as the note defines it."""
+    return note.note_object(240, "Net", NOTE_IMPORTS)()
+
+
+def the_notes_per_class_loop(net: nn.Module, testloader) -> dict:
+    """Run the note's per-class block (line 353) as written, on this net and loader; its
+    namespace afterwards (class_correct, class_total)."""
+    namespace = {"torch": torch, "net": net, "testloader": testloader, "classes": CLASSES}
+    note.run_block(353, namespace)
+    return namespace
