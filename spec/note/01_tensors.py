@@ -24,7 +24,7 @@ def test_rand_5x3_is_float32_uniform_in_half_open_unit_interval():
 
     "Randomly initialized" means uniform on [0, 1): 0 may occur, 1 never does.
     """
-    x = tensors.random_matrix()
+    x = tensors.random_matrix()  # the note: x = torch.rand(5, 3)
     assert isinstance(x, torch.Tensor), say("random_matrix()", "a tensor", type(x).__name__)
     assert x.shape == (5, 3), say("random_matrix()", "shape (5, 3)", tuple(x.shape))
     assert x.dtype == torch.float32 == torch.get_default_dtype(), say(
@@ -58,7 +58,7 @@ def test_zeros_with_dtype_long_is_int64_zeros():
     Note: "Construct a matrix filled zeros and of dtype long:
     `x = torch.zeros(5, 3, dtype=torch.long)`"
     """
-    x = tensors.zeros_long()
+    x = tensors.zeros_long()  # the note: x = torch.zeros(5, 3, dtype=torch.long)
     # torch.long is an alias of torch.int64
     assert x.dtype == torch.int64, say("zeros_long()", "dtype torch.long (int64)", x.dtype)
     np.testing.assert_array_equal(x.numpy(), np.zeros((5, 3), dtype=np.int64))
@@ -72,7 +72,7 @@ def test_tensor_from_data_infers_float32_for_python_floats():
     One Python float in the list makes the whole tensor the default float dtype;
     an all-int list would give int64.
     """
-    x = tensors.from_data()
+    x = tensors.from_data()  # the note: x = torch.tensor([5.5, 3])
     assert x.dtype == torch.float32, say("from_data()", "float32", x.dtype)
     # both exactly representable in float32
     assert x.tolist() == [5.5, 3.0], say("from_data()", "[5.5, 3.0]", x.tolist())
@@ -86,7 +86,7 @@ def test_new_ones_keeps_device_and_layout_and_takes_the_new_dtype(device):
     new values are provided by user"
     """
     x = torch.zeros(2, 7, dtype=torch.int32, device=device)
-    ones, _ = tensors.based_on_existing(x)
+    ones, _ = tensors.based_on_existing(x)  # the note: x = x.new_ones(5, 3, dtype=torch.double)
     call = "based_on_existing(x)[0]"
     # size is never inherited: new_* always take one
     assert ones.shape == (5, 3), say(call, "shape (5, 3)", tuple(ones.shape))
@@ -121,7 +121,7 @@ def test_randn_like_keeps_size_and_device_and_takes_the_new_dtype(device):
     Note: "`x = torch.randn_like(x, dtype=torch.float)`"
     """
     x = torch.zeros(2, 7, dtype=torch.int32, device=device)
-    ones, y = tensors.based_on_existing(x)
+    ones, y = tensors.based_on_existing(x)  # the note: x = torch.randn_like(x, dtype=torch.float)
     call = "based_on_existing(x)[1]"
     assert y.shape == ones.shape == (5, 3), say(call, "the size of x.new_ones(5, 3)", y.shape)
     assert y.device == x.device, say(call, f"x's device {x.device}", y.device)

@@ -22,7 +22,7 @@ def test_column_indexing_matches_numpy():
     Note: "use standard NumPy-like indexing: `x[:, 1]`"
     """
     x = torch.rand(5, 3)
-    column = operations.second_column(x)
+    column = operations.second_column(x)  # the note: print(x[:, 1])
     assert column.shape == (5,), say("second_column(x)", "x[:, 1], shape (5,)", tuple(column.shape))
     np.testing.assert_array_equal(
         column.numpy(), x.numpy()[:, 1], err_msg=say("second_column(x)", "x[:, 1]", column)
@@ -81,7 +81,7 @@ def test_view_16_and_view_minus1_8_give_the_printed_sizes():
     -1 is inferred as 16 / 8 = 2; the values are x's, read in row-major order.
     """
     x = torch.randn(4, 4)
-    y, z = operations.views_of_4x4(x)
+    y, z = operations.views_of_4x4(x)  # the note: y = x.view(16); z = x.view(-1, 8)
     sizes = (x.size(), y.size(), z.size())
     assert sizes == ((4, 4), (16,), (2, 8)), say(
         "views_of_4x4(x)", "sizes (4, 4), (16,), (2, 8)", sizes

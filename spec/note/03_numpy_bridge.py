@@ -40,7 +40,7 @@ def test_tensor_numpy_shares_memory_both_ways():
     Note: "Converting a Torch Tensor to a NumPy Array: `tensor.numpy()`"
     """
     a = torch.ones(5)
-    b = numpy_bridge.tensor_to_numpy(a)
+    b = numpy_bridge.tensor_to_numpy(a)  # the note: b = a.numpy()
     call = "tensor_to_numpy(a)"
     assert isinstance(b, np.ndarray), say(call, "a NumPy array", type(b).__name__)
     assert b.dtype == np.float32, say(call, "float32, the tensor's dtype", b.dtype)
@@ -65,7 +65,7 @@ def test_from_numpy_shares_memory_both_ways():
     Note: "Converting NumPy Array to Torch Tensor: `torch.from_numpy(array)`"
     """
     a = np.ones(5)
-    b = numpy_bridge.numpy_to_tensor(a)
+    b = numpy_bridge.numpy_to_tensor(a)  # the note: b = torch.from_numpy(a)
     np.add(a, 1, out=a)
     assert b.tolist() == [2.0] * 5, say(
         "numpy_to_tensor(a)", "a tensor that shares the array's memory",

@@ -59,6 +59,7 @@ def test_to_moves_and_to_cpu_double_changes_device_and_dtype_together(device):
     Note: "print(z.to("cpu", torch.double))       # ``.to`` can also change dtype together!"
     """
     x = torch.rand(5, 3)
+    # the note: y = torch.ones_like(x, device=device); x = x.to(device); z = x + y
     z, z_cpu_double = cuda_tensors.add_on_device(x, device)
     call = f"add_on_device(x, {device.type!r})"
     assert z.device.type == device.type, say(call, f"z = x + y on {device.type}", z.device)
@@ -109,6 +110,7 @@ def test_default_device_idiom_picks_cuda_0_only_when_available():
     Note: "device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")"
     """
     expected = "cuda:0" if torch.cuda.is_available() else "cpu"
+    # the note: torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     got = cuda_tensors.default_device()
     assert isinstance(got, torch.device), say("default_device()", "a torch.device", repr(got))
     assert str(got) == expected, say("default_device()", expected, got)

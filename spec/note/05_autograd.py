@@ -58,7 +58,7 @@ def test_backward_of_the_blitz_expression_gives_the_formula():
     Expected value from the derivative worked out by hand, not from autograd.
     """
     x = torch.ones(2, 2, requires_grad=True)
-    out = autograd.blitz_out(x)
+    out = autograd.blitz_out(x)  # the note: y = x + 2; z = y * y * 3; out = z.mean()
     assert out.item() == 27.0, say("blitz_out(ones)", "mean(3 (1 + 2)^2) = 27", out.item())
     out.backward()
     teach.close(
@@ -124,6 +124,7 @@ def test_evaluating_a_model_under_no_grad():
     """
     net = small_model()
     inputs = torch.randn(2, 1, 8, 8)
+    # the note: with torch.no_grad(): ...
     out, saved = count_saved_tensors(lambda: autograd.evaluate(net, inputs))
     call = "evaluate(model, inputs)"
     assert all(p.requires_grad for p in net.parameters()), say(

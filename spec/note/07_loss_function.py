@@ -38,6 +38,7 @@ def test_mse_loss_is_the_mean_of_squared_errors():
     """
     net = Net()
     input, target = torch.randn(1, 1, 32, 32), torch.randn(10)
+    # the note: criterion(output, target.view(1, -1))
     loss = loss_function.loss_for(net, input, target)
     output = net(input).detach().double().numpy()
     expected = np.mean((output - target.double().numpy().reshape(1, -1)) ** 2)

@@ -30,6 +30,7 @@ def test_conv1_bias_grad_before_backward_is_none_not_zeros():
     assert net.conv1.bias.grad is not None, (
         "the test's own set-up: a backward leaves conv1.bias.grad"
     )
+    # the note: net.zero_grad(); print(net.conv1.bias.grad); loss.backward()
     before, _ = backprop.conv1_bias_grad_before_and_after(net, make_loss(net))
     call = "conv1_bias_grad_before_and_after(net, loss)[0]"
     if not releases.since("torch", "2.0"):  # the note's release line: zeros, as it printed

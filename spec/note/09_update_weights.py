@@ -37,8 +37,9 @@ def test_the_manual_rule_equals_optim_sgd_to_within_one_rounding():
     """
     by_hand, by_optim = twin_nets_with_grads()
     before = {n: (p.detach().clone(), p.grad.clone()) for n, p in by_hand.named_parameters()}
+    # the note: for f in net.parameters(): f.data.sub_(f.grad.data * learning_rate)
     update_weights.sgd_by_hand(by_hand, learning_rate=0.01)
-    update_weights.make_optimizer(by_optim, learning_rate=0.01).step()
+    update_weights.make_optimizer(by_optim, learning_rate=0.01).step()  # optim.SGD(..., lr=0.01)
     for (name, a), b in zip(by_hand.named_parameters(), by_optim.parameters(), strict=True):
         atol = 2 * torch.finfo(torch.float32).eps * b.abs().max().item()
         weight, grad = before[name]
