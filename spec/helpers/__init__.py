@@ -8,6 +8,7 @@
 - ``teach``: failure messages that say what the note expects and "did you ...?";
 - ``classifier``: chapter 10's comparisons: the note's loop on the spec's batches, one check
   of training like the note, predictions made without the implementation;
+- ``pictures``: what a test shows on the learner's page (a logged grid, a loss curve);
 - ``oracles``: independent computations the implementation is compared with;
 - ``releases``: release-dependent behaviour more than one chapter checks;
 - ``drift``: the drift table (what changed since the note, by release);

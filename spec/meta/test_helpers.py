@@ -333,6 +333,14 @@ def test_print_net():
     """print(Net()) shows the layers."""
     expected, got = "Net(\\n  (conv1): Conv2d(1, 6)\\n)", "Net(\\n  (conv1): Conv2d(3, 6)\\n)"
     assert got == expected, say("print(Net())", f"\\n{expected}\\n", f"\\n{got}")
+
+def test_with_a_picture(record_property):
+    """``make_grid(images)`` logs <four> images."""
+    import numpy as np
+    from spec.helpers import pictures
+    grid = np.zeros((36, 138, 3), dtype=np.uint8)
+    pictures.show(record_property, "the grid as logged", pictures.png_of(grid))
+    assert False, say("write_run", "a grid", "a black one")
 '''
 
 
@@ -367,6 +375,13 @@ def test_every_report_shows_a_failure_s_whole_message(pytester):
     assert page.index(hint, message) < page.index("<summary>traceback</summary>", message)
     assert "print(Net()) shows the layers." in page
     assert "assert 2.31 &lt; 2.30, say(" in page  # the traceback's source, escaped
+    # a picture the test showed, under its claim, at twice its size; code as code
+    claim = page.index("<code>make_grid(images)</code> logs &lt;four&gt; images.")
+    img = page.index('<img src="data:image/png;base64,', claim)
+    assert img < page.index("<summary>traceback</summary>", claim)
+    assert 'width="276"' in page[img : img + 400 + page[img:].index(">")]
+    assert "<figcaption>the grid as logged</figcaption>" in page
+    assert "the grid as logged" not in markdown  # pictures are the page's
 
 
 def test_a_golden_mismatch_names_each_row_by_the_model_s_parameter_and_its_shape():

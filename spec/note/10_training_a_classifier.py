@@ -25,7 +25,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.transforms import Compose, Normalize, ToTensor
 
-from spec.helpers import note, releases, teach
+from spec.helpers import note, pictures, releases, teach
 from spec.helpers.classifier import (
     NotATensor,
     assert_evaluated_without_grad,
@@ -466,6 +466,9 @@ def test_the_loop_logs_in_the_notes_format_and_the_loss_falls(trained, record_pr
     """
     _, losses, lines, _ = trained
     record_property("loss", f"{losses[0]:.3f} -> {losses[-1]:.3f}")
+    steps = [100 * (k + 1) for k in range(len(losses))]
+    curve = pictures.loss_curve(steps, losses, "train(): the running loss, every 100")
+    pictures.show(record_property, "the loss train() logged, 2 epochs of 500", curve)
     assert len(losses) == 10, say(
         "train(net, ..., epochs=2, print_every=100)",
         "ten logged losses (2 x 500 / 100)",

@@ -27,7 +27,7 @@ import pytest
 import torch
 from scipy.special import softmax
 
-from spec.helpers import releases, teach
+from spec.helpers import pictures, releases, teach
 from spec.helpers.data import CLASSES, load_cifar10, write_cifar
 from spec.helpers.implementation import impl
 from spec.helpers.tensorboard_files import (
@@ -116,7 +116,7 @@ def test_the_run_logs_the_tutorials_images_loss_pr_curves_and_graph(run):
     assert tags["graph"], say("write_run: add_graph(net, images)", "a graph", "none logged")
 
 
-def test_the_image_grid_shows_the_batch_s_four_images(run, data_root):
+def test_the_image_grid_shows_the_batch_s_four_images(run, data_root, record_property):
     """``add_image(tag, make_grid(images))``: a PNG of four training images side by side.
 
     ``make_grid`` puts 2 pixels around each 32 x 32 image: 2 + 4 x 34 = 138 wide, 36 high.
@@ -125,6 +125,7 @@ def test_the_image_grid_shows_the_batch_s_four_images(run, data_root):
     """
     (tag,) = set(run.acc.Tags()["images"]) - {FIGURE}
     grid = decode(run.acc.Images(tag)[0])
+    pictures.show(record_property, f"what TensorBoard shows under {tag!r}", pictures.png_of(grid))
     call = f"write_run: add_image({tag!r}, make_grid(images))"
     assert grid.shape == (36, 138, 3), say(call, "36 x 138 pixels: four 32 x 32 images",
                                            f"{grid.shape[0]} x {grid.shape[1]}")  # fmt: skip
@@ -206,7 +207,7 @@ def test_the_training_loss_is_the_mean_of_each_ten_mini_batches(run):
     assert run.steps == 40, say(call, "40 optimizer steps", run.steps)
 
 
-def test_the_predictions_figure_is_logged_at_each_loss_step(run):
+def test_the_predictions_figure_is_logged_at_each_loss_step(run, record_property):
     """``add_figure("predictions vs. actuals", plot_classes_preds(...), i)`` at the loss's steps."""
     events = run.acc.Images(FIGURE)
     steps = [e.step for e in events]
@@ -215,6 +216,8 @@ def test_the_predictions_figure_is_logged_at_each_loss_step(run):
         call, "a figure at each step the loss is logged", steps
     )
     picture = decode(events[0])
+    caption = f"'predictions vs. actuals' at step {steps[0]}, as TensorBoard shows it"
+    pictures.show(record_property, caption, pictures.png_of(picture))
     assert picture.std() > 0, say(call, "a drawn figure", "a blank picture")
 
 

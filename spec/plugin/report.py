@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from spec.helpers import environment, implementation, note
+from spec.helpers.pictures import pictures_of
 from spec.helpers.run_report import (  # noqa: F401  (the plugin's readers, named here too)
     FILE_SCHEMA,
     SCHEMA,
@@ -116,6 +117,7 @@ class Entry:
     goldens: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     figures: dict[str, str] = field(default_factory=dict)
+    pictures: list[dict[str, str]] = field(default_factory=list)  # shown on the page
 
     @property
     def name(self) -> str:
@@ -165,6 +167,7 @@ class Checklist:
         if recorded:  # each phase's report carries the test's properties: keep the latest
             entry.goldens = recorded
         entry.figures.update(figures_of(report.user_properties))
+        entry.pictures = pictures_of(report.user_properties) or entry.pictures
         outcome = _outcome(report)
         if outcome is None:
             return
@@ -407,6 +410,19 @@ def render(checklist: Checklist, *, markdown: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def code_spans(text: str):
+    """``x`` (a docstring's code) as <code>x</code>, the rest escaped."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    parts = re.split(r"``(.+?)``", text)
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if i % 2 else escape(part)
+        for i, part in enumerate(parts)
+    )
+
+
 def render_html(checklist: Checklist) -> str:
     """The page a learner opens (``--spec-html``): the note's chapters in order, each
     claim with the note's line, its outcome and what it measured; a failure's whole
@@ -420,6 +436,7 @@ def render_html(checklist: Checklist) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["code"] = code_spans
     chapters = checklist.by_chapter()
     own = [c for c in chapters if not is_note_chapter(c)]
     every_own = [e for c in own for e in chapters[c]]
