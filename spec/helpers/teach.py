@@ -197,6 +197,35 @@ MEAN_NOT_SUM = (
 )
 
 
+ROW_NOT_COLUMN = "take a row (x[1])? x[:, 1] is the second column: every row (:), index 1 of each"
+COUNT_FROM_ONE = (
+    "count from 1? Python indexes from 0: the second column is x[:, 1], x[:, 2] the third"
+)
+COPY_NOT_VIEW = (
+    "copy it (.clone(), torch.tensor(...), .contiguous())? Indexing and view() return views "
+    "of the same memory; a copy no longer follows x"
+)
+NO_TARGET_VIEW = (
+    "skip target.view(1, -1)? MSELoss then broadcasts the (10,) target against the "
+    "(1, 10) output and warns that the sizes differ"
+)
+NORMALIZE_BEFORE_TO_TENSOR = (
+    "put Normalize before ToTensor? Normalize works on tensors: the PIL image has to go "
+    "through ToTensor first (the note's order: crop, flip, ToTensor, Normalize)"
+)
+
+
+def did_you_index_another_column(x: torch.Tensor, got: Any) -> str | None:
+    """``second_column(x)`` that returned a row, or the third column."""
+    if not isinstance(got, torch.Tensor):
+        return None
+    if got.shape == x[1].shape and torch.equal(got, x[1]):
+        return ROW_NOT_COLUMN
+    if got.shape == x[:, 2].shape and torch.equal(got, x[:, 2]):
+        return COUNT_FROM_ONE
+    return None
+
+
 def did_you_step_the_wrong_way(
     before: torch.Tensor, after: torch.Tensor, grad: torch.Tensor, lr: float
 ) -> str | None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from spec.helpers import teach
 from spec.helpers.implementation import impl
 from spec.helpers.teach import say
 
@@ -23,9 +24,12 @@ def test_column_indexing_matches_numpy():
     """
     x = torch.rand(5, 3)
     column = operations.second_column(x)  # the note: print(x[:, 1])
-    assert column.shape == (5,), say("second_column(x)", "x[:, 1], shape (5,)", tuple(column.shape))
+    hint = teach.did_you_index_another_column(x, column)
+    assert column.shape == (5,), say(
+        "second_column(x)", "x[:, 1], shape (5,)", tuple(column.shape), hint
+    )
     np.testing.assert_array_equal(
-        column.numpy(), x.numpy()[:, 1], err_msg=say("second_column(x)", "x[:, 1]", column)
+        column.numpy(), x.numpy()[:, 1], err_msg=say("second_column(x)", "x[:, 1]", column, hint)
     )
 
 
@@ -39,8 +43,9 @@ def test_column_indexing_is_a_view_that_shares_storage():
     x = torch.zeros(5, 3)
     column = operations.second_column(x)
     assert shares_storage(column, x), say(
-        "second_column(x)", "a view of x (basic indexing never copies)", "a copy"
-    )
+        "second_column(x)", "a view of x (basic indexing never copies)", "a copy",
+        teach.COPY_NOT_VIEW,
+    )  # fmt: skip
     assert column._base is x, say(
         "second_column(x)", "x[:, 1], a view whose base is x itself", "a view of something else"
     )

@@ -64,7 +64,12 @@ def test_loss_for_shapes_the_target_like_the_output_so_mse_loss_does_not_warn():
             loss_function.loss_for(Net(), torch.randn(1, 1, 32, 32), torch.randn(10))
         except UserWarning as warning:
             raise AssertionError(
-                say("loss_for(net, input, target)", "target.view(1, -1) before the loss", warning)
+                say(
+                    "loss_for(net, input, target)",
+                    "target.view(1, -1) before the loss",
+                    warning,
+                    teach.NO_TARGET_VIEW,
+                )
             ) from None
 
 

@@ -176,7 +176,12 @@ def test_each_transform_is_the_notes_pipeline(name, image):
         torch.manual_seed(seed)
         expected = the_notes(name)(image)
         torch.manual_seed(seed)
-        got = transform(name)(image)
+        try:
+            got = transform(name)(image)
+        except TypeError as error:  # a step that cannot take what the one before gives
+            hint = teach.NORMALIZE_BEFORE_TO_TENSOR if "ormalize" in str(error) else None
+            raise AssertionError(say(f"{name}(image)", "a tensor from a PIL image",
+                                     f"TypeError: {error}", hint)) from None  # fmt: skip
         teach.close(
             got, expected, call=f"{name}(image), seed {seed}",
             expects="the note's Compose: the same steps, parameters and order", rtol=0, atol=1e-6,
