@@ -12,7 +12,10 @@ WORKERS ?= 2
 # A chapter's tests go to one worker (--dist loadfile): its module fixtures (trained nets,
 # the executed note, Lightning's fit) are made once, not once per worker that gets one of
 # its tests. make test's pytest on 2 cores, 2026-12-06: 66-71 s, where worksteal took 81 s.
+# Files go out in conftest.py's order (the nested proofs first, then the slow ones), not
+# xdist's most-tests-first: that put the three 20 s proof files last, on one worker.
 DIST ?= loadfile
+DIST_ORDER := $(if $(filter loadfile loadscope,$(DIST)),--no-loadscope-reorder)
 
 # One OpenMP thread per process: on 2 cores, 2 threads per worker can run 10x slower.
 export OMP_NUM_THREADS   ?= 1
@@ -55,7 +58,7 @@ CURRENT      = $(shell $(PY) -c 'import torch; print(torch.__version__.split("+"
 ## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md);
 ## IMPL=DIR grades another implementation (your own: make exercises, spec/EXERCISES.md)
 spec: $(BYTECODE)
-	$(PY) -m pytest spec -q -n $(WORKERS) --dist $(DIST) $(IMPL_OPTION) \
+	$(PY) -m pytest spec -q -n $(WORKERS) --dist $(DIST) $(DIST_ORDER) $(IMPL_OPTION) \
 	    --checklist --spec-report reports/spec.md \
 	    --hypothesis-profile $(HYPOTHESIS_PROFILE) \
 	    --run-report reports/run.json --spec-html reports/spec.html
@@ -63,7 +66,7 @@ spec: $(BYTECODE)
 ## test: what CI runs — lint, then the spec, the project's own tests of its helpers, and
 ## every benchmark once at a small size (a smoke test: speed never fails it)
 test: lint
-	$(PY) -m pytest spec benchmarks -q -n $(WORKERS) --dist $(DIST) --durations=5 \
+	$(PY) -m pytest spec benchmarks -q -n $(WORKERS) --dist $(DIST) $(DIST_ORDER) --durations=5 \
 	    --benchmark-disable --hypothesis-profile $(HYPOTHESIS_PROFILE)
 
 ## bench: time the training cores on what this machine has (CPU; CPU and GPU on a GPU host)

@@ -2,8 +2,9 @@
 
     python -m spec.tools.profile_suite [-o reports/profile-suite.md] [-- PYTEST ARGS]
 
-Runs what ``make test`` runs (pytest on spec/ and benchmarks/, ``-n 2 --dist loadfile``,
-benchmarks disabled; other pytest arguments after ``--``) and prints:
+Runs what ``make test`` runs (pytest on spec/ and benchmarks/, ``-n 2 --dist loadfile
+--no-loadscope-reorder``, benchmarks disabled; other pytest arguments after ``--``) and
+prints:
 
 - the wall time and the CPU time of the run, every process it waited for included
   (pytest-xdist's workers, the children tests start);
@@ -33,7 +34,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITE = ["spec", "benchmarks", "-q", "-n", "2", "--dist", "loadfile", "--benchmark-disable"]
+SUITE = ["spec", "benchmarks", "-q", "-n", "2", "--dist", "loadfile", "--no-loadscope-reorder",
+         "--benchmark-disable"]  # fmt: skip
 PHASES = ("setup", "call", "teardown")
 
 
