@@ -38,21 +38,19 @@ class LitMNIST(pl.LightningModule):
         x, y = batch
         return F.nll_loss(self(x), y)
 
-    def validation_step(self, batch, batch_idx):
+    def _evaluate(self, batch, stage, accuracy):
         x, y = batch
         logits = self(x)
         loss = F.nll_loss(logits, y)
-        self.val_accuracy.update(torch.argmax(logits, dim=1), y)
-        self.log("val_loss", loss, prog_bar=True)
-        self.log("val_acc", self.val_accuracy, prog_bar=True)
+        accuracy.update(torch.argmax(logits, dim=1), y)
+        self.log(f"{stage}_loss", loss, prog_bar=True)
+        self.log(f"{stage}_acc", accuracy, prog_bar=True)
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, "val", self.val_accuracy)
 
     def test_step(self, batch, batch_idx):
-        x, y = batch
-        logits = self(x)
-        loss = F.nll_loss(logits, y)
-        self.test_accuracy.update(torch.argmax(logits, dim=1), y)
-        self.log("test_loss", loss, prog_bar=True)
-        self.log("test_acc", self.test_accuracy, prog_bar=True)
+        self._evaluate(batch, "test", self.test_accuracy)
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.learning_rate)
