@@ -226,6 +226,22 @@ def did_you_index_another_column(x: torch.Tensor, got: Any) -> str | None:
     return None
 
 
+def did_you_configure_sgd_otherwise(optimizer: Any, lr: float, momentum: float = 0.0):
+    """An optimizer that is not the SGD the note builds here: another class, learning rate
+    or momentum (chapter 10's ``lr=0.001, momentum=0.9`` copied into chapter 9, say)."""
+    if not isinstance(optimizer, torch.optim.SGD):
+        return f"build {type(optimizer).__name__}? The note's optimizer here is optim.SGD"
+    group = optimizer.param_groups[0]
+    if group.get("momentum", 0) != momentum:
+        return (
+            f"give SGD momentum={group['momentum']}? Chapter 10's SGD has momentum 0.9; "
+            f"this one is plain: each step moves by lr * grad alone"
+        )
+    if group["lr"] != lr:
+        return f"give SGD lr={group['lr']}? The note's is lr={lr}"
+    return None
+
+
 def did_you_step_the_wrong_way(
     before: torch.Tensor, after: torch.Tensor, grad: torch.Tensor, lr: float
 ) -> str | None:

@@ -72,6 +72,7 @@ def test_add_with_alpha_is_what_sgd_does_bit_for_bit():
                 b, a, call=f"make_optimizer(net).step(), step {step + 1}, {name}",
                 expects="optim.SGD(net.parameters(), lr=0.01): p -= 0.01 * p.grad, no momentum",
                 rtol=0, atol=0,
+                diagnoses=[lambda: teach.did_you_configure_sgd_otherwise(optimizer, lr=0.01)],
             )  # fmt: skip
         for n in (by_hand, by_optim):
             n.zero_grad()
