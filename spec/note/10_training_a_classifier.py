@@ -202,24 +202,6 @@ def test_dataiter_next_fails_today_and_next_dataiter_is_the_way(cifar_root):
     assert images.shape == (4, 3, 32, 32)
 
 
-@pytest.mark.extra
-def test_the_loaders_load_in_the_main_process_unless_told(cifar_root):
-    """Without ``num_workers`` both loaders read in the main process; a given count is passed on.
-
-    Beyond the note: the note never shows how its loaders are built; the reference loads
-    without worker processes by default, so the loop runs the same in a notebook, under the
-    spawn start method and on a 2-core machine, and takes ``num_workers`` when asked.
-    """
-    counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root)]
-    assert counts == [0, 0], say(
-        "make_loaders(root)", "num_workers=0 for both loaders (the reference's default)", counts
-    )
-    counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root, num_workers=1)]
-    assert counts == [1, 1], say(
-        "make_loaders(root, num_workers=1)", "num_workers=1 for both loaders", counts
-    )
-
-
 # ====================================================================== 2. Define a Convolutional Neural Network
 def test_each_layer_gives_the_shape_the_arithmetic_predicts():
     """conv1 -> 6x28x28, pool -> 6x14x14, conv2 -> 16x10x10, pool -> 16x5x5, fc -> 120, 84, 10.
@@ -357,24 +339,6 @@ def test_the_notes_view_refuses_channels_last_activations_and_flatten_does_not()
     torch.testing.assert_close(
         flattening_forward(x.to(memory_format=torch.channels_last)), expected, rtol=1e-5, atol=1e-6
     )
-
-
-@pytest.mark.extra
-@pytest.mark.parametrize(
-    "shape",
-    [(25, 3, 28, 28), (4, 1, 32, 32), (3, 32, 32), (0, 3, 32, 32), (4, 3, 64, 64)],
-    ids=["28x28", "grey", "unbatched", "empty", "64x64"],
-)
-def test_inputs_other_than_n_3_32_32_are_refused_with_the_expected_shape(shape):
-    """The reference's Net refuses anything but (N, 3, 32, 32), naming the shape it expects.
-
-    Note: "x = x.view(-1, 16 * 5 * 5)"
-
-    The note does not ask for the check (its own Net regroups silently, next test): it is
-    the reference's own guarantee.
-    """
-    with pytest.raises(ValueError, match=r"^Net expects a float tensor shaped \(N, 3, 32, 32\)"):
-        Net()(torch.randn(*shape))
 
 
 # ====================================================================== 3. Define a Loss function and optimizer
@@ -541,23 +505,6 @@ def test_print_every_1_logs_every_mini_batch():
     assert len(logged) == 3, say(
         "train(..., print_every=1) on 3 batches", "3 logged losses", logged
     )
-
-
-@pytest.mark.extra
-def test_max_steps_stops_the_loop_after_exactly_that_many_steps():
-    """The reference's max_steps=k makes exactly k optimizer steps, across epochs.
-
-    Beyond the note: a way to cut the note's loop short (the benchmarks use it).
-    """
-    batches = the_notes_batches(4)
-    net = Net()
-    criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
-    steps = []
-    optimizer.register_step_post_hook(lambda *args: steps.append(1))
-    cifar10.train(
-        net, batches, criterion, optimizer, epochs=3, print_every=100, log=None, max_steps=6
-    )
-    assert len(steps) == 6
 
 
 # ======================================================================    ... and save the trained model
@@ -775,20 +722,6 @@ def test_accuracy_evaluates_under_no_grad(untrained):
     assert_evaluated_without_grad(spy, "accuracy(net, testloader)")
 
 
-@pytest.mark.extra
-def test_predict_evaluates_under_no_grad(untrained):
-    """predict calls the net under torch.no_grad(), as the accuracy blocks do.
-
-    Beyond the note: its prediction lines (``outputs = net(images)``, then
-    ``torch.max``) run without ``no_grad``, and so does the tutorial's: the reference
-    adds it, so that a prediction records no graph.
-    """
-    net, testloader = untrained
-    spy = teach.GradModeSpy(net)
-    cifar10.predict(spy, next(iter(testloader))[0])
-    assert_evaluated_without_grad(spy, "predict(net, images)")
-
-
 @pytest.mark.fact
 def test_the_notes_per_class_loop_fails_when_the_last_batch_is_smaller(the_tutorials_testset):
     """The note's `for i in range(4)` breaks on a final batch of fewer than 4 images.
@@ -858,6 +791,74 @@ def test_vectorized_per_class_accuracy_matches_torchmetrics_and_the_note(trained
         done["class_total"], dtype=torch.float64
     )
     torch.testing.assert_close(ours.double(), note_acc, rtol=0, atol=1e-12)
+
+
+# ====================================================================== the reference's own (not asked of your code)
+@pytest.mark.extra
+def test_the_loaders_load_in_the_main_process_unless_told(cifar_root):
+    """Without ``num_workers`` both loaders read in the main process; a given count is passed on.
+
+    Beyond the note: the note never shows how its loaders are built; the reference loads
+    without worker processes by default, so the loop runs the same in a notebook, under the
+    spawn start method and on a 2-core machine, and takes ``num_workers`` when asked.
+    """
+    counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root)]
+    assert counts == [0, 0], say(
+        "make_loaders(root)", "num_workers=0 for both loaders (the reference's default)", counts
+    )
+    counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root, num_workers=1)]
+    assert counts == [1, 1], say(
+        "make_loaders(root, num_workers=1)", "num_workers=1 for both loaders", counts
+    )
+
+
+@pytest.mark.extra
+@pytest.mark.parametrize(
+    "shape",
+    [(25, 3, 28, 28), (4, 1, 32, 32), (3, 32, 32), (0, 3, 32, 32), (4, 3, 64, 64)],
+    ids=["28x28", "grey", "unbatched", "empty", "64x64"],
+)
+def test_inputs_other_than_n_3_32_32_are_refused_with_the_expected_shape(shape):
+    """The reference's Net refuses anything but (N, 3, 32, 32), naming the shape it expects.
+
+    Note: "x = x.view(-1, 16 * 5 * 5)"
+
+    The note does not ask for the check (its own Net regroups silently: step 2): it is
+    the reference's own guarantee.
+    """
+    with pytest.raises(ValueError, match=r"^Net expects a float tensor shaped \(N, 3, 32, 32\)"):
+        Net()(torch.randn(*shape))
+
+
+@pytest.mark.extra
+def test_max_steps_stops_the_loop_after_exactly_that_many_steps():
+    """The reference's max_steps=k makes exactly k optimizer steps, across epochs.
+
+    Beyond the note: a way to cut the note's loop short (the benchmarks use it).
+    """
+    batches = the_notes_batches(4)
+    net = Net()
+    criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
+    steps = []
+    optimizer.register_step_post_hook(lambda *args: steps.append(1))
+    cifar10.train(
+        net, batches, criterion, optimizer, epochs=3, print_every=100, log=None, max_steps=6
+    )
+    assert len(steps) == 6
+
+
+@pytest.mark.extra
+def test_predict_evaluates_under_no_grad(untrained):
+    """predict calls the net under torch.no_grad(), as the accuracy blocks do.
+
+    Beyond the note: its prediction lines (``outputs = net(images)``, then
+    ``torch.max``) run without ``no_grad``, and so does the tutorial's: the reference
+    adds it, so that a prediction records no graph.
+    """
+    net, testloader = untrained
+    spy = teach.GradModeSpy(net)
+    cifar10.predict(spy, next(iter(testloader))[0])
+    assert_evaluated_without_grad(spy, "predict(net, images)")
 
 
 @pytest.mark.extra
