@@ -210,58 +210,13 @@ def test_the_notes_net_fails_deep_inside_on_a_28x28_mnist_image():
 
     28 -conv3-> 26 -pool-> 13 -conv3-> 11 -pool-> 5: fc1 receives 16 x 5 x 5 = 400
     features where it was built for 576. (The reference's Net checks its input first:
-    see the next test.)
+    see the reference's own tests at the end.)
     """
     net = note.note_object(95, "Net", "import torch.nn as nn\nimport torch.nn.functional as F\n")()
     with pytest.raises(
         RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(1x400 and 576x120\)"
     ):
         net(torch.randn(1, 1, 28, 28))
-
-
-@pytest.mark.extra
-@pytest.mark.parametrize(
-    ("shape", "hint"),
-    [
-        ((1, 1, 28, 28), "got shape (1, 1, 28, 28) (resize 28x28 MNIST images to 32x32)"),
-        ((1, 28, 28), "got shape (1, 28, 28) (resize 28x28 MNIST images to 32x32)"),
-        ((1, 1, 34, 34), "got shape (1, 1, 34, 34)"),
-        ((1, 1, 28, 32), "got shape (1, 1, 28, 32)"),
-        ((1, 1, 32, 28), "got shape (1, 1, 32, 28)"),
-        ((1, 3, 32, 32), "got shape (1, 3, 32, 32)"),
-        ((1, 32, 32), "got shape (1, 32, 32)"),
-        ((0, 1, 32, 32), "got an empty batch (0, 1, 32, 32)"),
-    ],
-    ids=["MNIST 28x28", "unbatched 28x28", "34x34", "28 high", "28 wide", "3 channels",
-         "no batch dimension", "empty batch"],
-)  # fmt: skip
-def test_inputs_it_cannot_take_fail_with_the_size_it_expects(shape, hint):
-    """The reference's Net refuses inputs other than (N, 1, 32, 32), naming the shape it expects.
-
-    Note: "To use this net on the MNIST dataset, please resize the images from the dataset
-    to 32x32."
-
-    The note does not ask for the check: it is the reference's own guarantee. Without it, 28x28 fails deep inside fc1 with "mat1 and mat2
-    shapes cannot be multiplied (1x400 and 576x120)", and an unbatched (1, 32, 32)
-    input is silently misread: num_flat_features takes its channel axis for a batch.
-    """
-    expected = "Net expects a float tensor shaped (N, 1, 32, 32) with N >= 1, "
-    with pytest.raises(
-        ValueError, match=r"^Net expects a float tensor shaped \(N, 1, 32, 32\)"
-    ) as e:
-        Net()(torch.randn(*shape))
-    assert str(e.value) == expected + hint
-
-
-@pytest.mark.extra
-def test_integer_input_fails_with_the_dtype_it_expects():
-    """An integer image tensor is refused with a message naming the float it expects.
-
-    Beyond the note: the note feeds only ``torch.randn`` floats; an image read as uint8
-    is the first thing a learner tries next.
-    """
-    with pytest.raises(TypeError, match=r"float tensor.*got dtype torch.uint8"):
-        Net()(torch.zeros(1, 1, 32, 32, dtype=torch.uint8))
 
 
 # ---------------------------------------------------------------- backward
@@ -331,3 +286,49 @@ def test_forward_and_gradients_on_cuda_equal_cpu():
         return out.detach(), {n: p.grad for n, p in net.named_parameters()}
 
     assert_cpu_cuda_close(run, net, x, v, rtol=1e-4, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- the reference's own (not asked of your code)
+@pytest.mark.extra
+@pytest.mark.parametrize(
+    ("shape", "hint"),
+    [
+        ((1, 1, 28, 28), "got shape (1, 1, 28, 28) (resize 28x28 MNIST images to 32x32)"),
+        ((1, 28, 28), "got shape (1, 28, 28) (resize 28x28 MNIST images to 32x32)"),
+        ((1, 1, 34, 34), "got shape (1, 1, 34, 34)"),
+        ((1, 1, 28, 32), "got shape (1, 1, 28, 32)"),
+        ((1, 1, 32, 28), "got shape (1, 1, 32, 28)"),
+        ((1, 3, 32, 32), "got shape (1, 3, 32, 32)"),
+        ((1, 32, 32), "got shape (1, 32, 32)"),
+        ((0, 1, 32, 32), "got an empty batch (0, 1, 32, 32)"),
+    ],
+    ids=["MNIST 28x28", "unbatched 28x28", "34x34", "28 high", "28 wide", "3 channels",
+         "no batch dimension", "empty batch"],
+)  # fmt: skip
+def test_inputs_it_cannot_take_fail_with_the_size_it_expects(shape, hint):
+    """The reference's Net refuses inputs other than (N, 1, 32, 32), naming the shape it expects.
+
+    Note: "To use this net on the MNIST dataset, please resize the images from the dataset
+    to 32x32."
+
+    The note does not ask for the check: it is the reference's own guarantee. Without it, 28x28 fails deep inside fc1 with "mat1 and mat2
+    shapes cannot be multiplied (1x400 and 576x120)", and an unbatched (1, 32, 32)
+    input is silently misread: num_flat_features takes its channel axis for a batch.
+    """
+    expected = "Net expects a float tensor shaped (N, 1, 32, 32) with N >= 1, "
+    with pytest.raises(
+        ValueError, match=r"^Net expects a float tensor shaped \(N, 1, 32, 32\)"
+    ) as e:
+        Net()(torch.randn(*shape))
+    assert str(e.value) == expected + hint
+
+
+@pytest.mark.extra
+def test_integer_input_fails_with_the_dtype_it_expects():
+    """An integer image tensor is refused with a message naming the float it expects.
+
+    Beyond the note: the note feeds only ``torch.randn`` floats; an image read as uint8
+    is the first thing a learner tries next.
+    """
+    with pytest.raises(TypeError, match=r"float tensor.*got dtype torch.uint8"):
+        Net()(torch.zeros(1, 1, 32, 32, dtype=torch.uint8))

@@ -302,6 +302,7 @@ def test_both_examples_on_cuda_match_cpu(name):
     assert_cpu_cuda_close(run, x, y, rtol=1e-3, atol=1e-4)
 
 
+# ----------------------------------------------------------------------------- the reference's own (not asked of your code)
 @pytest.mark.extra
 def test_fit_hands_each_printed_loss_to_log_with_its_step():
     """``fit(..., log=f)`` calls ``f(t, loss)`` for each loss it returns, in order.

@@ -173,26 +173,6 @@ def test_the_head_can_be_replaced_for_10_classes(name, vgg16):
         )
 
 
-@pytest.mark.extra
-@pytest.mark.parametrize("name", ["vgg16", "resnet18"])
-def test_the_builders_hand_their_weights_to_torchvision(name, monkeypatch):
-    """vgg16(weights) and resnet18(weights) build torchvision's model with the weights given.
-
-    Beyond the note: its torchvision.models section is only links; ``pretrained=True`` of
-    that time is ``weights=...`` since torchvision 0.13.
-
-    The real weights need the internet, so torchvision's builder is replaced by one that
-    records what it was asked for: the weights given, passed on unchanged. (How the
-    reference calls torchvision: an extra, another implementation may call it otherwise.)
-    """
-    asked = []
-    monkeypatch.setattr(models, name, lambda **kwargs: asked.append(kwargs) or "built")
-    weights = getattr(models, "VGG16_Weights" if name == "vgg16" else "ResNet18_Weights").DEFAULT
-    assert getattr(pm, name)(weights) == "built"
-    assert getattr(pm, name)() == "built"
-    assert asked == [{"weights": weights}, {"weights": None}]
-
-
 def test_the_head_is_for_the_ten_cifar_classes_unless_told(vgg16):
     """replace_head's default is CIFAR-10's 10 classes; anything but a ResNet or a VGG is refused.
 
@@ -207,17 +187,6 @@ def test_the_head_is_for_the_ten_cifar_classes_unless_told(vgg16):
         "3 classes",
         pm.replace_head(pm.resnet18(), num_classes=3).fc.out_features,
     )
-
-
-@pytest.mark.extra
-def test_replace_head_refuses_a_model_it_does_not_know():
-    """replace_head names what it takes when given something else.
-
-    Beyond the note: the reference's own check.
-    """
-    with pytest.raises(TypeError, match=r"^replace_head expects a torchvision ResNet or VGG, got "
-                       r"<class 'torch\.nn\.modules\.linear\.Linear'>$"):  # fmt: skip
-        pm.replace_head(nn.Linear(2, 2))
 
 
 def test_a_frozen_vgg_trains_only_its_last_classifier_layer(vgg16):
@@ -489,3 +458,35 @@ def test_pretrainedmodels_vgg16_features_are_fc7_before_relu_not_conv_maps(
         assert vgg16(torch.randn(1, 3, 160, 160)).shape == (1, 1000)
         with pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be multiplied"):
             model(torch.randn(1, 3, 160, 160))
+
+
+# ----------------------------------------------------------------------------- the reference's own (not asked of your code)
+@pytest.mark.extra
+@pytest.mark.parametrize("name", ["vgg16", "resnet18"])
+def test_the_builders_hand_their_weights_to_torchvision(name, monkeypatch):
+    """vgg16(weights) and resnet18(weights) build torchvision's model with the weights given.
+
+    Beyond the note: its torchvision.models section is only links; ``pretrained=True`` of
+    that time is ``weights=...`` since torchvision 0.13.
+
+    The real weights need the internet, so torchvision's builder is replaced by one that
+    records what it was asked for: the weights given, passed on unchanged. (How the
+    reference calls torchvision: an extra, another implementation may call it otherwise.)
+    """
+    asked = []
+    monkeypatch.setattr(models, name, lambda **kwargs: asked.append(kwargs) or "built")
+    weights = getattr(models, "VGG16_Weights" if name == "vgg16" else "ResNet18_Weights").DEFAULT
+    assert getattr(pm, name)(weights) == "built"
+    assert getattr(pm, name)() == "built"
+    assert asked == [{"weights": weights}, {"weights": None}]
+
+
+@pytest.mark.extra
+def test_replace_head_refuses_a_model_it_does_not_know():
+    """replace_head names what it takes when given something else.
+
+    Beyond the note: the reference's own check.
+    """
+    with pytest.raises(TypeError, match=r"^replace_head expects a torchvision ResNet or VGG, got "
+                       r"<class 'torch\.nn\.modules\.linear\.Linear'>$"):  # fmt: skip
+        pm.replace_head(nn.Linear(2, 2))

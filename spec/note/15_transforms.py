@@ -74,37 +74,6 @@ def test_the_notes_pipelines_take_pil_images_not_the_ndarrays_its_to_tensor_line
     assert the_notes(name)(Image.fromarray(array)).shape == (3, 224, 224)
 
 
-@pytest.mark.extra
-def test_the_input_check_hands_an_image_to_its_pipeline(image):
-    """The reference's input check passes a PIL image or a tensor on to the pipeline it wraps, unchanged.
-
-    Beyond the note: the note's pipelines take the image directly.
-    """
-    seen = []
-    checked = t.InputChecked(lambda x: seen.append(x) or "out")
-    assert checked(image) == "out"
-    tensor = torch.zeros(3, 8, 8)
-    assert checked(tensor) == "out"
-    assert seen == [image, tensor]
-    assert repr(checked) == repr(checked.pipeline)
-
-
-@pytest.mark.extra
-def test_the_reference_names_the_fix_for_an_ndarray():
-    """The reference's pipelines refuse an ndarray saying how to make it a PIL image.
-
-    Beyond the note: torchvision's own words are "Unexpected type <class 'numpy.ndarray'>".
-    """
-    array = np.zeros((300, 400, 3), dtype=np.uint8)
-    with pytest.raises(
-        TypeError,
-        match=r"^expected a PIL image or a \(C, H, W\) tensor, got a numpy array: convert with "
-        r"PIL\.Image\.fromarray\(array\) first$",
-    ):
-        t.val_transform(array)
-    assert t.val_transform(Image.fromarray(array)).shape == (3, 224, 224)
-
-
 @pytest.mark.fact
 def test_to_tensor_does_not_scale_non_uint8_arrays():
     """ToTensor scales only uint8 (and PIL) input: a float array keeps its values.
@@ -220,6 +189,38 @@ def test_random_horizontal_flip_happens_about_half_the_time():
     x = torch.arange(4.0).view(1, 1, 4)
     flips = sum(bool(RandomHorizontalFlip()(x)[0, 0, 0] == 3) for _ in range(400))
     assert abs(flips - 200) < 50
+
+
+# ----------------------------------------------------------------------------- the reference's own (not asked of your code)
+@pytest.mark.extra
+def test_the_input_check_hands_an_image_to_its_pipeline(image):
+    """The reference's input check passes a PIL image or a tensor on to the pipeline it wraps, unchanged.
+
+    Beyond the note: the note's pipelines take the image directly.
+    """
+    seen = []
+    checked = t.InputChecked(lambda x: seen.append(x) or "out")
+    assert checked(image) == "out"
+    tensor = torch.zeros(3, 8, 8)
+    assert checked(tensor) == "out"
+    assert seen == [image, tensor]
+    assert repr(checked) == repr(checked.pipeline)
+
+
+@pytest.mark.extra
+def test_the_reference_names_the_fix_for_an_ndarray():
+    """The reference's pipelines refuse an ndarray saying how to make it a PIL image.
+
+    Beyond the note: torchvision's own words are "Unexpected type <class 'numpy.ndarray'>".
+    """
+    array = np.zeros((300, 400, 3), dtype=np.uint8)
+    with pytest.raises(
+        TypeError,
+        match=r"^expected a PIL image or a \(C, H, W\) tensor, got a numpy array: convert with "
+        r"PIL\.Image\.fromarray\(array\) first$",
+    ):
+        t.val_transform(array)
+    assert t.val_transform(Image.fromarray(array)).shape == (3, 224, 224)
 
 
 @pytest.mark.extra

