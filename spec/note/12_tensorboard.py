@@ -322,6 +322,15 @@ def test_the_reference_s_figure_is_12_by_3_inches():
 
 
 @pytest.mark.extra
+def test_the_reference_names_its_grid_after_its_data(run):
+    """The reference logs its grid as "four_cifar10_images" (the tutorial's is
+    "four_fashion_mnist_images": each names its data set) and keeps its three tags in
+    constants."""
+    assert (tb.IMAGE_GRID_TAG, tb.LOSS_TAG, tb.FIGURE_TAG) == ("four_cifar10_images", LOSS, FIGURE)
+    assert set(run.acc.Tags()["images"]) == {"four_cifar10_images", FIGURE}
+
+
+@pytest.mark.extra
 def test_add_scalars_writes_one_subdirectory_per_key(run):
     """``add_scalars("loss", {"train": ..., "val": ...}, step)`` writes logdir/loss_train and
     logdir/loss_val, each a run holding the main tag."""

@@ -183,3 +183,19 @@ def test_a_memory_report_prints_in_mib():
     """
     report = gpu_memory.MemoryReport(allocated=3 * MIB // 2, reserved=64 * MIB, peak_allocated=MIB)
     assert str(report) == "allocated 1.5 MiB, reserved 64.0 MiB, peak 1.0 MiB"
+
+
+@pytest.mark.extra
+def test_the_reference_says_memory_report_needs_a_cuda_device():
+    """The reference's error names the call and the check that failed, in one line.
+
+    Beyond the note: the words are the reference's own; any RuntimeError that names
+    CUDA is what the chapter asks (test_without_cuda_the_report_says_it_needs_cuda).
+    """
+    if torch.cuda.is_available():
+        pytest.skip("this checks the CPU-only behaviour")
+    with pytest.raises(RuntimeError) as error:
+        gpu_memory.memory_report()
+    assert str(error.value) == (
+        "memory_report needs a CUDA device; torch.cuda.is_available() is False"
+    )
