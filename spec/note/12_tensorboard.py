@@ -308,10 +308,11 @@ def test_matplotlib_imshow_returns_what_it_drew_clipped_to_0_1():
     drawing(draw)
     expected = np.clip(img.numpy() / 2 + 0.5, 0, 1).transpose(1, 2, 0)
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-7)
-    # in greys too: the channels' mean, clipped (a linspace over the channels overshoots
-    # in its first and last rows)
-    grey = drawing(lambda: tb.matplotlib_imshow(img * 2, one_channel=True))[0].get_array()
-    expected = np.clip((img.numpy() * 2 / 2 + 0.5).mean(axis=0), 0, 1)
+    # in greys too: the channels' mean, clipped (the same ramp in every channel, from -3
+    # to 3: its ends overshoot)
+    ramp = torch.linspace(-3, 3, 4 * 5).reshape(1, 4, 5).expand(3, 4, 5)
+    grey = drawing(lambda: tb.matplotlib_imshow(ramp, one_channel=True))[0].get_array()
+    expected = np.clip(ramp.numpy().mean(axis=0) / 2 + 0.5, 0, 1)
     np.testing.assert_allclose(np.asarray(grey), expected, rtol=0, atol=1e-7)
     assert (expected.min(), expected.max()) == (0, 1)  # the overshoot is there to clip
 
