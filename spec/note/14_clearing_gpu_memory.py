@@ -194,7 +194,7 @@ def test_the_reference_says_memory_report_needs_a_cuda_device():
     """
     if torch.cuda.is_available():
         pytest.skip("this checks the CPU-only behaviour")
-    with pytest.raises(RuntimeError) as error:
+    with pytest.raises(RuntimeError, match=r"^memory_report needs a CUDA device; ") as error:
         gpu_memory.memory_report()
     assert str(error.value) == (
         "memory_report needs a CUDA device; torch.cuda.is_available() is False"
