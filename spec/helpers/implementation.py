@@ -315,7 +315,11 @@ class _Module:
         self._name = name
 
     def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("__") and attr.endswith("__"):
+        # Not a name of the implementation: Python's and pytest's probes (pytest reads
+        # ``_fixture_function_marker`` and the like off every object of a test module
+        # while it collects it). Answering those would import the implementation's module
+        # at collection — chapter 16's imports Lightning, over a second per process.
+        if attr.startswith("_"):
             raise AttributeError(attr)
         return current().get(self._name, attr)
 

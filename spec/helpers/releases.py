@@ -13,7 +13,11 @@ Where a test needs a release, the gate is one mark with its reason kept as data
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.metadata
+import importlib.util
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -24,12 +28,30 @@ from packaging.version import Version
 
 def version_of(name: str) -> Version | None:
     """The installed release of the library imported as ``name``, without its local tag
-    (``2.14.1+cu130`` -> ``2.14.1``); None where it is not installed."""
+    (``2.14.1+cu130`` -> ``2.14.1``); None where it is not installed.
+
+    Read from the package's metadata, not by importing it: a release gate evaluated at
+    collection would otherwise import Lightning (over a second) in every pytest process.
+    A package without metadata, or whose distribution name the import name does not
+    lead to, is imported to read its ``__version__``."""
+    module = sys.modules.get(name)
+    if module is None and importlib.util.find_spec(name) is not None:
+        for distribution in _distributions().get(name, ()):
+            try:
+                return Version(importlib.metadata.version(distribution).split("+")[0])
+            except importlib.metadata.PackageNotFoundError:
+                continue
     try:
-        module = importlib.import_module(name)
+        module = module or importlib.import_module(name)
     except ImportError:
         return None
     return Version(str(module.__version__).split("+")[0])
+
+
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    """{import name: the distributions that provide it}."""
+    return importlib.metadata.packages_distributions()
 
 
 TORCH = version_of("torch")

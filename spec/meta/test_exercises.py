@@ -11,6 +11,7 @@ import inspect
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -134,6 +135,32 @@ def test_an_implementation_is_found_by_folder_or_module_name(tmp_path):
         implementation.resolve(str(tmp_path / "nope"))
     with pytest.raises(ValueError, match="no module of that name"):
         implementation.resolve("no_such_package_anywhere")
+
+
+def test_collecting_a_chapter_imports_none_of_the_implementation(tmp_path):
+    """pytest reads ``_fixture_function_marker`` and the like off every object of a test
+    module while it collects it; ``impl.lightning_mnist`` answers those without importing
+    the implementation's module (which would import Lightning, or fail on a learner's
+    unfinished file, before any test runs)."""
+    folder = tmp_path / "collected_only"
+    shutil.copytree(ROOT / "spec" / "exercises" / "tutorial_style", folder,
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    loaded = []
+
+    class Loaded:
+        def pytest_collection_finish(self, session):
+            loaded.extend(sorted(m for m in sys.modules if m.startswith("collected_only.")))
+
+    cwd = Path.cwd()
+    with implementation.restored():
+        try:
+            os.chdir(ROOT)
+            pytest.main(["spec/guarantees/03_bad_input.py", "--collect-only", "-q",
+                         "-p", "no:cacheprovider", "--impl", str(folder)],
+                        plugins=[Loaded()])  # fmt: skip
+        finally:
+            os.chdir(cwd)
+    assert loaded == [], loaded
 
 
 @pytest.mark.parametrize("with_init", [False, True], ids=["folder", "package"])
