@@ -49,3 +49,16 @@ def outcomes(report: dict) -> dict[str, int]:
     for test in report["tests"].values():
         counted[test["outcome"]] = counted.get(test["outcome"], 0) + 1
     return dict(sorted(counted.items()))
+
+
+def judge(report: dict, differences: dict[str, tuple[int, str]]) -> tuple[dict, list]:
+    """(every test that failed, erred or is to do without a declared difference, with its
+    message; every declared difference that did not fail): both empty when an
+    implementation passes but for what it declares."""
+    bad = {
+        test_id: test.get("message") or test["reason"]
+        for test_id, test in report["tests"].items()
+        if test["outcome"] in ("failed", "error", "todo") and test_id not in differences
+    }
+    stale = [k for k in differences if report["tests"].get(k, {}).get("outcome") != "failed"]
+    return bad, stale

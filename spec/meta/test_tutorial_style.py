@@ -15,6 +15,7 @@ import pytest
 
 from spec.exercises.nested import (
     TUTORIAL_STYLE,
+    judge,
     only_in_the_reference_s_run,
     outcomes,
     run_spec,
@@ -38,13 +39,8 @@ def test_the_tutorials_way_passes_every_chapter_but_the_declared_differences(
     )  # fmt: skip
     counted = outcomes(report)
     record_property("tutorial style", ", ".join(f"{n} {k}" for k, n in counted.items()))
-    bad = {
-        test_id: test.get("message") or test["reason"]
-        for test_id, test in report["tests"].items()
-        if test["outcome"] in ("failed", "error", "todo") and test_id not in DIFFERENCES
-    }
+    bad, stale = judge(report, DIFFERENCES)
     assert not bad, "\n".join(f"{k}:\n{textwrap.indent(v, '  ')}" for k, v in bad.items())
-    stale = [k for k in DIFFERENCES if report["tests"].get(k, {}).get("outcome") != "failed"]
     assert not stale, f"declared differences that no longer fail: {stale}"
     assert counted.get("passed", 0) > 140, counted
 
@@ -61,3 +57,19 @@ def test_the_second_implementation_imports_no_reference_code():
             elif words[:1] == ["import"] and words[1].startswith("reference"):
                 imported.add(words[1])
     assert imported == {"reference.cifar10_data"}, imported
+
+
+def test_only_a_declared_difference_may_fail_and_it_must():
+    """The judge of the second implementation's run: an undeclared failure, error or
+    to-do is reported with its message; a declared difference that passes is stale."""
+    report = {"tests": {
+        "a": {"outcome": "passed", "reason": ""},
+        "b": {"outcome": "failed", "reason": "b", "message": "b: the note expects 3x3"},
+        "c": {"outcome": "todo", "reason": "write x"},
+        "d": {"outcome": "failed", "reason": "d"},
+        "e": {"outcome": "passed", "reason": ""},
+    }}  # fmt: skip
+    bad, stale = judge(report, {"d": (95, "5x5 kernels"), "e": (95, "passes now")})
+    assert bad == {"b": "b: the note expects 3x3", "c": "write x"}
+    assert stale == ["e"]
+    assert judge(report, {"b": (1, ""), "d": (1, "")}) == ({"c": "write x"}, [])
