@@ -18,7 +18,7 @@ import torch
 from packaging.version import Version
 
 from spec.helpers import releases
-from spec.helpers.drift import DRIFT, installed
+from spec.helpers.drift import BY_ID, DRIFT, explain_error, explain_warning, installed
 
 #: Facts about the libraries, release by release: no implementation is involved.
 pytestmark = pytest.mark.fact
@@ -257,3 +257,104 @@ def test_each_drift_row_quotes_the_note_and_names_a_release(drift):
 def test_every_drift_row_has_its_checks_here():
     """Each row of the table has its checks in ``CHECKS``, and no check is left without a row."""
     assert sorted(CHECKS) == sorted(d.id for d in DRIFT)
+
+
+# ---------------------------------------------------------------- explaining what old code shows
+#: For each row that shows a sign (an error or a warning), the old idiom in a few lines,
+#: as a 2019-2021 tutorial writes it: run today, what it raises or warns must be
+#: explained by that row, and by no other (the matcher any old note will go through).
+OLD_IDIOMS = {
+    "dataiter.next() is gone": (
+        "loader = torch.utils.data.DataLoader(list(range(8)), batch_size=4)\n"
+        "dataiter = iter(loader)\n"
+        "images = dataiter.next()\n"
+    ),
+    "pytorch_lightning.metrics is gone": (
+        "from pytorch_lightning.metrics.functional import accuracy\n"
+    ),
+    "torch.load defaults to weights_only=True": (
+        "import io\n"
+        "buffer = io.BytesIO()\n"
+        "torch.save({'epoch': 3, 'loss_fn': len}, buffer)\n"
+        "buffer.seek(0)\n"
+        "checkpoint = torch.load(buffer)\n"
+    ),
+    "pretrained=True became weights=": (
+        "import torchvision\n"
+        "model = torchvision.models.resnet18(pretrained=False)\n"
+    ),
+    "Lightning 2.0 removed Trainer arguments and *_epoch_end hooks": (
+        "import pytorch_lightning as pl\n"
+        "trainer = pl.Trainer(gpus=1, max_epochs=1)\n"
+    ),
+    "pretrainedmodels needs six (undeclared)": (
+        "import sys\n"
+        "sys.modules['six'] = None  # a fresh venv: pip does not install six for it\n"
+        "import pretrainedmodels\n"
+    ),
+    "SummaryWriter.add_graph warns: torch.jit.trace is deprecated": (
+        "import tempfile\n"
+        "from torch.utils.tensorboard import SummaryWriter\n"
+        "writer = SummaryWriter(tempfile.mkdtemp())\n"
+        "writer.add_graph(torch.nn.Linear(3, 2), torch.randn(1, 3))\n"
+        "writer.close()\n"
+    ),
+}  # fmt: skip
+
+
+def run_old_idiom(code: str) -> tuple[BaseException | None, list]:
+    """Run ``code`` in a namespace of its own, with every warning recorded; (what it
+    raised, what it warned). Modules it imports or hides are put back afterwards."""
+    import warnings
+
+    def fresh(name: str) -> bool:  # imported anew, as a fresh process would
+        return name.split(".")[0] in ("pretrainedmodels", "six")
+
+    saved = {name: module for name, module in sys.modules.items() if fresh(name)}
+    for name in saved:
+        del sys.modules[name]
+    error = None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                exec(compile(code, "<old idiom>", "exec"), {"torch": torch})
+            except Exception as raised:  # what the old idiom raises is the point
+                error = raised
+    finally:  # only these: torch's own modules register operators once per process
+        for name in [m for m in sys.modules if fresh(m)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+    return error, list(caught)
+
+
+@pytest.mark.parametrize("row", sorted(OLD_IDIOMS))
+def test_each_rows_old_idiom_is_explained_by_its_row(row):
+    """The old idiom, run today, raises or warns what its row's signs describe; and nothing
+    it raises or warns is explained by another row."""
+    drift = BY_ID[row]
+    if installed(drift.library) is None:
+        pytest.skip(f"{drift.library} is not installed")
+    if installed(drift.library) < Version(drift.changed_in):
+        pytest.skip(f"{drift.library} {installed(drift.library)} predates {drift.changed_in}")
+    error, warned = run_old_idiom(OLD_IDIOMS[row])
+    explained = [[r.id for r in explain_error(error)]] if error is not None else []
+    explained += [[r.id for r in explain_warning(w)] for w in warned]
+    seen = [f"{type(error).__name__}: {error}"] if error else []
+    seen += [f"{w.category.__name__}: {w.message}" for w in warned]
+    assert [row] in explained, f"nothing the old idiom showed is explained by its row: {seen}"
+    others = {r for ids in explained for r in ids} - {row}
+    assert not others, f"also explained by {others}: {seen}"
+
+
+def test_every_row_that_shows_a_sign_has_its_old_idiom():
+    """The rows with signs and the old idioms are the same set: a new row brings its idiom."""
+    assert sorted(OLD_IDIOMS) == sorted(d.id for d in DRIFT if d.signs)
+
+
+def test_what_no_row_knows_is_left_unexplained():
+    """An error or a warning no row describes is explained by none: that is where the
+    table grows."""
+    assert explain_error(ValueError("a tutorial's own bug")) == []
+    assert explain_error(AttributeError("'Tensor' object has no attribute 'nxt'")) == []
+    assert explain_error(ModuleNotFoundError("No module named 'pytorch_lightning'")) == []

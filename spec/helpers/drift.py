@@ -17,12 +17,25 @@ from spec.helpers.releases import version_of as installed
 
 
 @dataclass(frozen=True)
+class Sign:
+    """How the change shows when old code meets it: an error or a warning (``what``) of the
+    class named ``kind`` (or a subclass) whose message matches the regex ``message``."""
+
+    what: str  # "error" or "warning"
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Drift:
     id: str
     library: str  # import name whose version gates the change
     changed_in: str
     note: str  # the note's line, verbatim
     now: str  # what a user sees from `changed_in` on
+    #: what old code raises or warns from `changed_in` on; none where the change shows
+    #: only in what it prints or computes
+    signs: tuple[Sign, ...] = ()
 
 
 # Each row's checks (the new behaviour, and the old where checkable) are in the drift
@@ -34,16 +47,19 @@ DRIFT = [
         "dataiter.next() is gone", "torch", "1.13",
         "images, labels = dataiter.next() # 4 images, (4,3,32,32)",
         "AttributeError: '_SingleProcessDataLoaderIter' object has no attribute 'next'; use next(dataiter)",
+        (Sign("error", "AttributeError", r"Loader\w*Iter' object has no attribute 'next'"),),
     ),
     Drift(
         "pytorch_lightning.metrics is gone", "pytorch_lightning", "1.5",
         "from pytorch_lightning.metrics.functional import accuracy",
         "ModuleNotFoundError; use torchmetrics.functional.accuracy(..., task='multiclass', num_classes=10)",
+        (Sign("error", "ModuleNotFoundError", r"No module named 'pytorch_lightning\.metrics"),),
     ),
     Drift(
         "torch.load defaults to weights_only=True", "torch", "2.6",
         "the_model.load_state_dict(torch.load(PATH))",
         "a state_dict loads as before; any other pickled object raises UnpicklingError",
+        (Sign("error", "UnpicklingError", r"Weights only load failed"),),
     ),
     Drift(
         "grad_fn names end in a number", "torch", "1.10",
@@ -59,11 +75,15 @@ DRIFT = [
         "pretrained=True became weights=", "torchvision", "0.13",
         "[torchvision.models](https://ptorch.com/docs/1/models)",
         "UserWarning: 'pretrained' is deprecated since 0.13; pass weights=ResNet18_Weights.IMAGENET1K_V1",
+        (Sign("warning", "UserWarning", r"'pretrained' is deprecated since 0\.13"),
+         Sign("warning", "UserWarning", r"Arguments other than a weight enum or `None` for 'weights' are deprecated")),
     ),
     Drift(
         "Lightning 2.0 removed Trainer arguments and *_epoch_end hooks", "pytorch_lightning", "2.0",
         "self.log('val_loss', loss, prog_bar=True)",
         "TypeError for gpus=, progress_bar_refresh_rate=, weights_summary=; NotImplementedError for validation_epoch_end",
+        (Sign("error", "TypeError", r"Trainer\.__init__\(\) got an unexpected keyword argument '(gpus|progress_bar_refresh_rate|weights_summary)'"),
+         Sign("error", "NotImplementedError", r"`(training|validation|test)_epoch_end` has been removed in v2\.0\.0")),
     ),
     Drift(
         "torch.max(x, dim) returns a named tuple", "torch", "1.1",
@@ -74,11 +94,14 @@ DRIFT = [
         "pretrainedmodels needs six (undeclared)", "pretrainedmodels", "0.7.4",
         "[pretrained-models.pytorch](https://github.com/Cadene/pretrained-models.pytorch)",
         "import pretrainedmodels fails with ModuleNotFoundError unless six is installed",
+        (Sign("error", "ModuleNotFoundError", r"No module named 'six(\.\w+)?'"),),
     ),
     Drift(
         "SummaryWriter.add_graph warns: torch.jit.trace is deprecated", "torch", "2.14",
         "https://pytorch.org/tutorials/intermediate/tensorboard_tutorial.html",
         "a FutureWarning (shown to every user) from torch.jit.trace inside add_graph; 2.10-2.13 raised a DeprecationWarning (hidden outside __main__), 2.9.1 none",
+        (Sign("warning", "FutureWarning", r"`torch\.jit\.trace(_method)?` is deprecated"),
+         Sign("warning", "DeprecationWarning", r"`torch\.jit\.trace(_method)?` is deprecated")),
     ),
     Drift(
         "clamp(min=0) passes no gradient at exactly 0", "torch", "2.14",
@@ -96,3 +119,31 @@ def has_changed(row: Drift) -> bool | None:
     old, None where its library is not installed."""
     version = installed(row.library)
     return None if version is None else version >= Version(row.changed_in)
+
+
+def _names(kind: type) -> set[str]:
+    return {c.__name__ for c in kind.__mro__}
+
+
+def explain(what: str, kind: type, message: str) -> list[Drift]:
+    """The rows whose signs match an error (``what="error"``) or a warning of class
+    ``kind`` with ``message``: the change behind it, or [] where the table knows none."""
+    import re
+
+    names = _names(kind)
+    return [
+        row for row in DRIFT
+        if any(sign.what == what and sign.kind in names and re.search(sign.message, message)
+               for sign in row.signs)
+    ]  # fmt: skip
+
+
+def explain_error(error: BaseException) -> list[Drift]:
+    """``explain`` for a raised exception."""
+    return explain("error", type(error), str(error))
+
+
+def explain_warning(warning) -> list[Drift]:
+    """``explain`` for a ``warnings.WarningMessage`` (what ``catch_warnings(record=True)``
+    records)."""
+    return explain("warning", warning.category, str(warning.message))

@@ -71,9 +71,8 @@ class Block:
     why: str = ""
     #: shimmed: applied before running; xfail: the fix the drift row describes.
     shims: tuple[Shim, ...] = ()
-    #: xfail: the drift row (spec/helpers/drift.py) and the error it predicts.
+    #: xfail: the drift row (spec/helpers/drift.py) whose signs match what the block raises.
     drift: str | None = None
-    raises: tuple[type[BaseException], str] | None = None
     #: code the note leaves out, run before the block (with its own shims).
     before: str = ""
     before_shims: tuple[Shim, ...] = ()

@@ -190,7 +190,6 @@ BLOCKS: dict[int, Block] = {
     ),
     321: Block(
         "xfail", drift="dataiter.next() is gone",
-        raises=(AttributeError, "has no attribute 'next'"),
         shims=(Shim("dataiter.next()", "next(dataiter)", "the drift row's replacement"),),
     ),
     336: Block("verbatim"),  # accuracy on the whole test set
@@ -210,7 +209,6 @@ BLOCKS: dict[int, Block] = {
     ),
     580: Block(
         "xfail", drift="pytorch_lightning.metrics is gone",
-        raises=(ModuleNotFoundError, r"pytorch_lightning\.metrics"),
         shims=(
             Shim("from pytorch_lightning.metrics.functional import accuracy",
                  "from torchmetrics.functional import accuracy",
@@ -293,7 +291,7 @@ def test_every_python_block_of_the_note_has_exactly_one_declared_status():
             assert all(s.why for s in block.shims), line
         if block.status == "xfail":
             assert block.drift in drift_table.BY_ID, f"line {line}: no drift row {block.drift!r}"
-            assert block.raises is not None, line
+            assert drift_table.BY_ID[block.drift].signs, f"line {line}: its row shows no sign"
         if block.status in ("skip", "not code") or block.needs_cuda:
             assert block.why, line
         for d in block.differs:
@@ -339,7 +337,6 @@ def test_the_block_runs_as_its_status_says(notebook, line, record_property):
         pytest.skip(outcome.skipped)
     where = f"line {line} ({block.status})"
     if block.status == "xfail" and predicted(block):
-        kind, pattern = block.raises
         assert outcome.error is not None, (
             f"{where} now runs as written on torch {TORCH}: drift row {block.drift!r} no "
             "longer predicts its failure; declare it verbatim"
@@ -348,8 +345,9 @@ def test_the_block_runs_as_its_status_says(notebook, line, record_property):
             f"{where} fails otherwise than drift row {block.drift!r} predicts: "
             f"{outcome.error!r}\n{outcome.error.note_traceback}"
         )
-        assert isinstance(outcome.error, kind), unexpected
-        assert re.search(pattern, str(outcome.error)), unexpected
+        # the table explains it: the row's signs match what the block raised
+        explained = [row.id for row in drift_table.explain_error(outcome.error)]
+        assert explained == [block.drift], f"{unexpected}\nexplained by: {explained}"
         assert outcome.fix_error is None, (
             f"{where}: with the drift row's fix it still fails:\n{outcome.fix_error.note_traceback}"
         )
