@@ -52,7 +52,7 @@ MATRIX_VENV := .venv-torch$(TORCH)
 MATRIX_PY   := $(MATRIX_VENV)/bin/python
 CURRENT      = $(shell $(PY) -c 'import torch; print(torch.__version__.split("+")[0])')
 
-.PHONY: spec test bench lint format venv lock clean matrix atlas goldens compare \
+.PHONY: spec test explain bench lint format venv lock clean matrix atlas goldens compare \
 	profile-suite exercises next hint watch loop-latency mutants system-deps faults actionlint
 
 ## spec: the whole executable specification as a checklist by chapter (+ reports/spec.md);
@@ -70,6 +70,12 @@ test: lint
 	    --benchmark-disable --hypothesis-profile $(HYPOTHESIS_PROFILE)
 
 ## bench: time the training cores on what this machine has (CPU; CPU and GPU on a GPU host)
+## explain: someone else's old note (FILE=path: .md, .ipynb or .py) run today, each failure
+## and warning matched to the drift row that explains it (reports/explain-<name>.md|.json)
+explain: $(BYTECODE)
+	@test -n "$(FILE)" || { echo "usage: make explain FILE=path/to/old-note.md"; exit 2; }
+	$(PY) -m spec.tools.explain $(FILE)
+
 ## profile-suite: where make test's time goes: wall and CPU time, the import share, the
 ## 10 slowest tests and files (reports/profile-suite.md); a measurement, not a test
 profile-suite: $(BYTECODE)

@@ -121,16 +121,18 @@ def has_changed(row: Drift) -> bool | None:
     return None if version is None else version >= Version(row.changed_in)
 
 
-def _names(kind: type) -> set[str]:
-    return {c.__name__ for c in kind.__mro__}
+def class_names(kind: type) -> list[str]:
+    """A class's name and its bases' (most derived first): what a sign is matched on."""
+    return [c.__name__ for c in kind.__mro__]
 
 
-def explain(what: str, kind: type, message: str) -> list[Drift]:
-    """The rows whose signs match an error (``what="error"``) or a warning of class
-    ``kind`` with ``message``: the change behind it, or [] where the table knows none."""
+def explain(what: str, names: list[str] | set[str], message: str) -> list[Drift]:
+    """The rows whose signs match an error (``what="error"``) or a warning whose class or a
+    base of it is named in ``names``, with ``message``: the change behind it, or [] where
+    the table knows none (``names`` rather than a class: the code may have run elsewhere,
+    in explain's child process)."""
     import re
 
-    names = _names(kind)
     return [
         row for row in DRIFT
         if any(sign.what == what and sign.kind in names and re.search(sign.message, message)
@@ -140,10 +142,10 @@ def explain(what: str, kind: type, message: str) -> list[Drift]:
 
 def explain_error(error: BaseException) -> list[Drift]:
     """``explain`` for a raised exception."""
-    return explain("error", type(error), str(error))
+    return explain("error", class_names(type(error)), str(error))
 
 
 def explain_warning(warning) -> list[Drift]:
     """``explain`` for a ``warnings.WarningMessage`` (what ``catch_warnings(record=True)``
     records)."""
-    return explain("warning", warning.category, str(warning.message))
+    return explain("warning", class_names(warning.category), str(warning.message))

@@ -1,0 +1,173 @@
+"""``make explain FILE=``: someone else's old note, run today, every failure and warning explained.
+
+The readers (Markdown fences, notebook cells with nbformat, ``# %%`` script cells), the
+contained runner (one namespace, a time limit per block, a crash survived by replaying
+what ran), and the matching of what old code raises or warns to the drift table's rows.
+"""
+
+import json
+import textwrap
+
+import pytest
+
+from spec.tools import explain
+
+OLD_NOTE = textwrap.dedent(
+    """\
+    # An old note
+
+    Some prose, then a shell block that is not Python:
+
+    ```bash
+    pip install torch
+    ```
+
+    ## Loading
+
+    ```python
+    import torch
+    loader = torch.utils.data.DataLoader(list(range(100)), batch_size=4)
+    dataiter = iter(loader)
+    images = dataiter.next()
+    ```
+
+    ## Models
+
+    ```python
+    !pip install torchvision
+    %matplotlib inline
+    import torchvision
+    model = torchvision.models.resnet18(pretrained=False)
+    batches = sum(1 for _ in loader)
+    ```
+
+    ```python
+    x = torch.ones(3)
+    x.a_method_no_release_had()
+    ```
+    """
+)
+
+
+def test_a_markdown_note_gives_its_python_fences_with_their_headings_and_lines(tmp_path):
+    path = tmp_path / "old.md"
+    path.write_text(OLD_NOTE, encoding="utf-8")
+    blocks = explain.read_blocks(path)
+    assert [(b.number, b.line, b.title) for b in blocks] == [
+        (1, 11, "Loading"), (2, 20, "Models"), (3, 28, "Models")
+    ]  # fmt: skip
+    assert blocks[0].source.startswith("import torch\n")
+    assert "pip install torch\n" not in "".join(b.source for b in blocks)  # the bash fence
+
+
+def test_a_script_is_cut_at_its_cell_markers_or_taken_whole(tmp_path):
+    cells = tmp_path / "cells.py"
+    cells.write_text("# %% load\nimport torch\n\n# %%\nx = torch.ones(2)\n", encoding="utf-8")
+    blocks = explain.read_blocks(cells)
+    assert [(b.line, b.title, b.source) for b in blocks] == [
+        (2, "load", "import torch\n\n"), (5, "x = torch.ones(2)", "x = torch.ones(2)\n")
+    ]  # fmt: skip
+    whole = tmp_path / "whole.py"
+    whole.write_text("import torch\nprint(torch.ones(1))\n", encoding="utf-8")
+    assert [b.source for b in explain.read_blocks(whole)] == [whole.read_text()]
+
+
+def test_a_notebook_gives_its_code_cells_under_their_headings(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("# Title\n## Training"),
+        nbformat.v4.new_code_cell("import torch"),
+        nbformat.v4.new_code_cell(""),
+        nbformat.v4.new_code_cell("net = torch.nn.Linear(2, 1)"),
+    ]
+    path = tmp_path / "old.ipynb"
+    nbformat.write(notebook, path)
+    blocks = explain.read_blocks(path)
+    assert [(b.number, b.line, b.title, b.source) for b in blocks] == [
+        (1, 2, "Training", "import torch"), (2, 4, "Training", "net = torch.nn.Linear(2, 1)")
+    ]  # fmt: skip
+
+
+def test_other_files_are_refused_naming_what_is_read(tmp_path):
+    path = tmp_path / "old.txt"
+    path.write_text("print(1)\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"expected a \.md, \.ipynb or \.py file, got '\.txt'"):
+        explain.read_blocks(path)
+
+
+def test_shell_and_magic_lines_are_skipped_and_said_so():
+    source, skipped = explain.python_only("!pip install x\nfor i in range(2):\n    %time f()\n")
+    assert skipped == ["!pip install x", "%time f()"]
+    assert source == (
+        "pass  # skipped: !pip install x\nfor i in range(2):\n    pass  # skipped: %time f()\n"
+    )
+    compile(source, "<checked>", "exec")  # still Python, indentation kept
+
+
+@pytest.fixture(scope="module")
+def explained_note(tmp_path_factory):
+    """The old note above, explained: its blocks' outcomes and the exit code."""
+    folder = tmp_path_factory.mktemp("explain")
+    path = folder / "old.md"
+    path.write_text(OLD_NOTE, encoding="utf-8")
+    code = explain.main([str(path), "--out", str(folder / "reports"), "--time-limit", "20"])
+    report = json.loads((folder / "reports" / "explain-old.json").read_text(encoding="utf-8"))
+    return report, code, (folder / "reports" / "explain-old.md").read_text(encoding="utf-8")
+
+
+def test_each_failure_and_warning_is_matched_to_the_row_that_explains_it(explained_note):
+    """dataiter.next() fails as its drift row says; pretrained= warns as its row says; the
+    note's own bug matches no row: it is unexplained, and the exit code says so."""
+    report, code, _ = explained_note
+    first, second, third = report["blocks"]
+    assert first["status"] == "failed"
+    assert [s["rows"] for s in first["seen"]] == [["dataiter.next() is gone"]]
+    assert second["status"] == "warned"
+    assert {r for s in second["seen"] for r in s["rows"]} == {"pretrained=True became weights="}
+    assert second["skipped_lines"] == ["!pip install torchvision", "%matplotlib inline"]
+    assert third["status"] == "failed"
+    assert [(s["kind"], s["rows"], s["environment"]) for s in third["seen"]] == [
+        ("AttributeError", [], "")
+    ]
+    assert report["summary"]["unexplained"] == 1
+    assert code == 1
+
+
+def test_the_blocks_share_one_namespace_and_every_loader_is_capped(explained_note):
+    """Block 2 iterates block 1's loader: 25 batches of 4, capped at 3 (said in the totals)."""
+    report, _, markdown = explained_note
+    assert report["blocks"][1]["status"] == "warned"  # it found `loader`: no NameError
+    assert "every DataLoader capped at 3 batches a pass" in markdown
+    assert markdown.index("unexplained (no drift row") < markdown.index("block 1 (line 11")
+
+
+def test_a_block_that_hangs_or_crashes_is_stopped_and_the_next_still_runs(tmp_path):
+    """A block past its time limit is stopped; one that kills the interpreter is reported
+    crashed; the blocks after each run, on the state the blocks before them left."""
+    path = tmp_path / "unruly.py"
+    path.write_text(
+        "# %%\nvalue = 41\n"
+        "# %%\nimport time\ntime.sleep(60)\n"
+        "# %%\nvalue += 1\n"
+        "# %%\nimport os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
+        "# %%\nassert value == 42, value\nprint('value', value)\n",
+        encoding="utf-8",
+    )
+    outcomes = explain.run(explain.read_blocks(path), path, time_limit=1)
+    assert [o.status for o in outcomes] == ["ran", "stopped", "ran", "crashed", "ran"]
+    assert outcomes[1].detail == "ran past its 1 s limit"
+    assert outcomes[3].detail == "the interpreter died (killed by signal 11)"
+    assert outcomes[4].printed == "value 42\n"
+
+
+def test_what_this_machine_lacks_is_explained_as_such():
+    """No GPU, no network, a package not installed: explained, with what to do."""
+    for kind, message, expected in (
+        ("RuntimeError", "Found no NVIDIA driver on your system.", "no GPU here"),
+        ("URLError", "<urlopen error [Errno -3] Temporary failure in name resolution>",
+         "no network here"),
+        ("ModuleNotFoundError", "No module named 'visdom'", "visdom is not installed here"),
+    ):  # fmt: skip
+        seen = explain.explained(explain.Seen("error", kind, [kind, "Exception"], message))
+        assert (seen.rows, seen.environment.startswith(expected)) == ([], True), seen

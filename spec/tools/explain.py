@@ -1,0 +1,463 @@
+"""Someone else's old PyTorch note, run today: ``make explain FILE=path``.
+
+    python -m spec.tools.explain FILE [--out reports] [--time-limit S] [--memory-mb M]
+                                      [--batches N]
+
+Reads a Markdown file (its Python fences), a Jupyter notebook (its code cells, with
+nbformat) or a ``.py`` script (cells at ``# %%`` markers, else the whole file), runs the
+blocks in order in one namespace, and says for each what happened and why: a failure or a
+warning is matched to the drift table's rows (``spec.helpers.drift.explain_error`` and
+``explain_warning``), or to what this machine lacks (the network, a GPU, a package); what
+matches nothing is *unexplained*, listed first — that is where the table grows.
+
+Running someone else's code, contained:
+
+- the blocks run in a child process forked from this one (torch already imported: a
+  block starts in milliseconds), in a scratch folder, with a time limit per block
+  (``--time-limit``) and a memory limit for the child (``--memory-mb``);
+- a block that crashes the interpreter or outlives its limit is stopped with one line; a
+  new child replays the blocks before it (all but those stopped or crashed) and goes on
+  with the next;
+- shell and magic lines (``!pip install``, ``%matplotlib inline``) are skipped and said
+  so; matplotlib draws headless; every DataLoader stops after ``--batches`` batches per
+  pass, so a ten-epoch tutorial explains in seconds (said in the report).
+
+The terminal gets one line per block and the totals; ``reports/explain-<name>.md`` and
+``.json`` beside it. Exit code 0 when every failure and warning is explained, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import resource
+import select
+import signal
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from spec.helpers import drift as drift_table
+from spec.helpers.run_report import write_atomically
+
+#: Warnings a reader of an old note is told about (and their subclasses).
+WARNINGS = ("DeprecationWarning", "FutureWarning", "UserWarning")
+#: A line that is a shell command or an IPython magic, not Python.
+NOT_PYTHON = re.compile(r"^\s*[!%]")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of the file: its number (from 1), its first line in the file, what it is
+    under (the heading above it, or its first code line) and its code."""
+
+    number: int
+    line: int
+    title: str
+    source: str
+
+
+# ----------------------------------------------------------------------------- reading
+def read_blocks(path: Path) -> list[Block]:
+    """The Python blocks of a Markdown file, a notebook or a script, in order."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".ipynb":
+        return _notebook_blocks(text)
+    if path.suffix in (".md", ".markdown"):
+        return _markdown_blocks(text)
+    if path.suffix == ".py":
+        return _script_blocks(text)
+    raise ValueError(f"{path}: expected a .md, .ipynb or .py file, got {path.suffix!r}")
+
+
+def _first_code_line(source: str) -> str:
+    return next((s.strip() for s in source.splitlines() if s.strip()), "(empty)")
+
+
+def _markdown_blocks(text: str) -> list[Block]:
+    from markdown_it import MarkdownIt
+
+    blocks, heading, tokens = [], "", MarkdownIt("commonmark").parse(text)
+    for k, token in enumerate(tokens):
+        if token.type == "heading_open":
+            heading = tokens[k + 1].content
+        elif token.type == "fence" and token.info.strip().split(" ")[0] in ("python", "py"):
+            line = token.map[0] + 1 if token.map else 0
+            title = heading or _first_code_line(token.content)
+            blocks.append(Block(len(blocks) + 1, line, title, token.content))
+    return blocks
+
+
+def _notebook_blocks(text: str) -> list[Block]:
+    import nbformat
+
+    notebook = nbformat.reads(text, as_version=4)
+    blocks, heading = [], ""
+    for k, cell in enumerate(notebook.cells):
+        if cell.cell_type == "markdown":
+            found = re.findall(r"^#+\s*(.+)$", cell.source, re.M)
+            heading = found[-1].strip() if found else heading
+        elif cell.cell_type == "code" and cell.source.strip():
+            title = heading or _first_code_line(cell.source)
+            blocks.append(Block(len(blocks) + 1, k + 1, title, cell.source))
+    return blocks
+
+
+def _script_blocks(text: str) -> list[Block]:
+    lines = text.splitlines(keepends=True)
+    marks = [i for i, line in enumerate(lines) if line.startswith("# %%")]
+    if not marks:
+        return [Block(1, 1, _first_code_line(text), text)] if text.strip() else []
+    blocks = []
+    for n, start in enumerate(marks):
+        end = marks[n + 1] if n + 1 < len(marks) else len(lines)
+        source = "".join(lines[start + 1 : end])
+        if source.strip():
+            title = lines[start][4:].strip() or _first_code_line(source)
+            blocks.append(Block(len(blocks) + 1, start + 2, title, source))
+    return blocks
+
+
+def python_only(source: str) -> tuple[str, list[str]]:
+    """``source`` with its shell and magic lines replaced by ``pass``; the lines skipped."""
+    kept, skipped = [], []
+    for line in source.splitlines():
+        if NOT_PYTHON.match(line):
+            skipped.append(line.strip())
+            indent = line[: len(line) - len(line.lstrip())]
+            kept.append(f"{indent}pass  # skipped: {line.strip()}")
+        else:
+            kept.append(line)
+    return "\n".join(kept) + "\n", skipped
+
+
+# ----------------------------------------------------------------------------- what happened
+@dataclass
+class Seen:
+    """An error or a warning a block raised, and what explains it."""
+
+    what: str  # "error" or "warning"
+    kind: str  # its class
+    classes: list[str]  # its class and the bases, most derived first
+    message: str
+    rows: list[str] = field(default_factory=list)  # drift rows that explain it
+    environment: str = ""  # or what this machine lacks
+
+    @property
+    def explained(self) -> bool:
+        return bool(self.rows or self.environment)
+
+
+@dataclass
+class Outcome:
+    number: int
+    line: int
+    title: str
+    status: str = "ran"  # ran, failed, warned, stopped, crashed
+    seen: list[Seen] = field(default_factory=list)
+    skipped_lines: list[str] = field(default_factory=list)
+    printed: str = ""
+    seconds: float = 0.0
+    detail: str = ""  # stopped / crashed: why
+
+    @property
+    def unexplained(self) -> list[Seen]:
+        return [s for s in self.seen if not s.explained]
+
+
+#: What this machine lacks, by what a failure says: (pattern, what to tell the user).
+ENVIRONMENT = (
+    (r"Torch not compiled with CUDA|Found no NVIDIA driver|no CUDA GPUs are available|"
+     r"CUDA driver|cuda.*is not available",
+     "no GPU here: on a machine with CUDA this runs; device='cpu' runs it here"),
+    (r"URLError|Name or service not known|Temporary failure in name resolution|"
+     r"Network is unreachable|Failed to establish a new connection|HTTP Error",
+     "no network here: with the internet this downloads; explain offline has no file"),
+)  # fmt: skip
+
+
+def explained(seen: Seen) -> Seen:
+    """``seen`` with the drift rows, or the environment, that explain it."""
+    seen.rows = [row.id for row in drift_table.explain(seen.what, seen.classes, seen.message)]
+    if not seen.rows:
+        text = f"{seen.kind}: {seen.message}"
+        for pattern, why in ENVIRONMENT:
+            if re.search(pattern, text, re.I):
+                seen.environment = why
+                break
+        else:
+            missing = re.match(r"No module named '([\w.]+)'", seen.message)
+            if seen.kind == "ModuleNotFoundError" and missing:
+                seen.environment = (
+                    f"{missing.group(1).split('.')[0]} is not installed here: pip install it"
+                )
+    return seen
+
+
+# ----------------------------------------------------------------------------- running
+class _TimeLimit(BaseException):
+    """Raised in a block by its time limit (a BaseException: the block cannot catch it
+    as an Exception)."""
+
+
+def _cap_loaders(batches: int) -> None:
+    """Every DataLoader stops after ``batches`` batches per pass."""
+    import itertools
+
+    import torch.utils.data
+
+    loader = torch.utils.data.DataLoader
+    if getattr(loader, "_explain_capped", False):
+        return
+    real_iter = loader.__iter__
+
+    class Capped:
+        def __init__(self, it):
+            self._it = it
+            self._left = itertools.islice(it, batches)
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            return next(self._left)
+
+        def next(self):  # the removed Python-2 style method stays removed: the table's row
+            return self._it.next()
+
+    loader.__iter__ = lambda self: Capped(real_iter(self))
+    loader._explain_capped = True
+
+
+def _run_one(block: Block, namespace: dict, time_limit: float) -> Outcome:
+    outcome = Outcome(block.number, block.line, block.title)
+    source, outcome.skipped_lines = python_only(block.source)
+    printed = io.StringIO()
+    start = time.perf_counter()
+
+    def on_alarm(signum, frame):
+        raise _TimeLimit
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, time_limit)
+    error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = compile("\n" * (block.line - 1) + source, f"<block {block.number}>", "exec")
+            with contextlib.redirect_stdout(printed):
+                exec(code, namespace)
+        except _TimeLimit:
+            outcome.status, outcome.detail = "stopped", f"ran past its {time_limit:g} s limit"
+        except MemoryError:
+            outcome.status, outcome.detail = "stopped", "ran out of its memory limit"
+        except Exception as raised:  # someone else's code: whatever it raises is reported
+            error = raised
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    outcome.seconds = time.perf_counter() - start
+    outcome.printed = printed.getvalue()[-2000:]
+    if error is not None:
+        outcome.status = "failed"
+        outcome.detail = traceback.format_exception_only(type(error), error)[-1].strip()
+        classes = drift_table.class_names(type(error))
+        outcome.seen.append(explained(Seen("error", classes[0], classes, str(error))))
+    for w in caught:
+        classes = drift_table.class_names(w.category)
+        if any(name in WARNINGS for name in classes):
+            outcome.seen.append(explained(Seen("warning", classes[0], classes, str(w.message))))
+    if outcome.status == "ran" and outcome.seen:
+        outcome.status = "warned"
+    return outcome
+
+
+def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict) -> None:
+    """In the forked child: set the limits up, replay silently, run ``todo`` and report
+    each block's outcome as a line of JSON; never returns."""
+    try:
+        os.chdir(settings["scratch"])
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = _address_space() + settings["memory_mb"] * 1024**2
+        if hard == resource.RLIM_INFINITY or limit < hard:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        os.environ["MPLBACKEND"] = "Agg"
+        _cap_loaders(settings["batches"])
+        namespace = {"__name__": "__main__", "__file__": settings["file"]}
+        sys.path.insert(0, settings["folder"])  # files beside the tutorial are found
+        with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+            for block in replay:
+                with contextlib.suppress(Exception), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    exec(python_only(block.source)[0], namespace)
+        out = os.fdopen(write_fd, "w")
+        for block in todo:
+            outcome = _run_one(block, namespace, settings["time_limit"])
+            out.write(json.dumps(asdict(outcome)) + "\n")
+            out.flush()
+    finally:
+        os._exit(0)
+
+
+def _address_space() -> int:
+    """This process's virtual memory now, in bytes (the memory limit is on top of it)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def run(blocks: list[Block], file: Path, time_limit: float = 60.0, memory_mb: int = 4096,
+        batches: int = 3) -> list[Outcome]:  # fmt: skip
+    """Run ``blocks`` in order, in one namespace, in forked children: each block's
+    outcome. A child that dies, or stops answering past a block's limit, is replaced by
+    one that replays the blocks that ran and goes on after the one it died in."""
+    import torch  # noqa: F401  (imported once here, inherited by every child)
+
+    outcomes: list[Outcome] = []
+    scratch = tempfile.mkdtemp(prefix="explain-")
+    settings = {
+        "scratch": scratch, "time_limit": time_limit, "memory_mb": memory_mb,
+        "batches": batches, "file": str(file), "folder": str(Path(file).parent),
+    }  # fmt: skip
+    done = 0
+    while done < len(blocks):
+        # what ran, failures included (what a block set before it failed stays set)
+        ran = [b for b, o in zip(blocks, outcomes, strict=False)
+               if o.status not in ("stopped", "crashed")]  # fmt: skip
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            _child(write_fd, ran, blocks[done:], settings)
+        os.close(write_fd)
+        reader = os.fdopen(read_fd)
+        while done < len(blocks):
+            ready, _, _ = select.select([reader], [], [], time_limit + 30)
+            line = reader.readline() if ready else ""
+            if not line:  # the child died in this block, or hangs where no alarm reaches
+                block = blocks[done]
+                if not ready:
+                    os.kill(pid, signal.SIGKILL)
+                _, status = os.waitpid(pid, 0)
+                how = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                       else f"exit code {os.WEXITSTATUS(status)}")  # fmt: skip
+                detail = (f"did not return within {time_limit + 30:g} s; stopped" if not ready
+                          else f"the interpreter died ({how})")  # fmt: skip
+                outcomes.append(Outcome(block.number, block.line, block.title,
+                                        status="stopped" if not ready else "crashed",
+                                        detail=detail))  # fmt: skip
+                done += 1
+                break
+            data = json.loads(line)
+            data["seen"] = [Seen(**s) for s in data["seen"]]
+            outcomes.append(Outcome(**data))
+            done += 1
+        else:
+            os.waitpid(pid, 0)
+        reader.close()
+    return outcomes
+
+
+# ----------------------------------------------------------------------------- the report
+def line_of(outcome: Outcome) -> str:
+    """One line per block: ran / failed: row / warned: row / stopped / crashed /
+    unexplained."""
+    head = f"block {outcome.number} (line {outcome.line}, {outcome.title[:50]})"
+    if outcome.unexplained:
+        first = outcome.unexplained[0]
+        text = f"unexplained: {first.kind}: {first.message.splitlines()[0][:120]}"
+    elif outcome.status in ("stopped", "crashed"):
+        text = f"{outcome.status}: {outcome.detail}"
+    elif outcome.seen:
+        parts = []
+        for s in outcome.seen:
+            why = "; ".join(s.rows) if s.rows else s.environment
+            parts.append(f"{'failed' if s.what == 'error' else 'warned'}: {why}")
+        text = ", ".join(dict.fromkeys(parts))
+    else:
+        text = "ran"
+    if outcome.skipped_lines:
+        text += f" (skipped {len(outcome.skipped_lines)} shell/magic lines)"
+    return f"{head}: {text}"
+
+
+def summary(outcomes: list[Outcome]) -> dict:
+    seen = [s for o in outcomes for s in o.seen]
+    return {
+        "blocks": len(outcomes),
+        "ran": sum(o.status == "ran" for o in outcomes),
+        "failed": sum(s.what == "error" for s in seen),
+        "warnings": sum(s.what == "warning" for s in seen),
+        "explained": sum(s.explained for s in seen),
+        "unexplained": sum(not s.explained for s in seen),
+        "stopped": sum(o.status == "stopped" for o in outcomes),
+        "crashed": sum(o.status == "crashed" for o in outcomes),
+    }
+
+
+def render(file: Path, outcomes: list[Outcome], batches: int) -> list[str]:
+    """The terminal's lines: what is unexplained first, then every block, then totals."""
+    totals = summary(outcomes)
+    lines = [f"explain {file}: {totals['blocks']} blocks, on this machine's torch"]
+    unexplained = [(o, s) for o in outcomes for s in o.unexplained]
+    if unexplained:
+        lines.append("unexplained (no drift row knows these yet):")
+        lines += [f"  block {o.number}: {s.kind}: {s.message.splitlines()[0][:140]}"
+                  for o, s in unexplained]  # fmt: skip
+    lines += [line_of(o) for o in outcomes]
+    lines.append(
+        f"totals: {totals['ran']} ran clean; {totals['failed']} failures and "
+        f"{totals['warnings']} warnings, {totals['explained']} explained, "
+        f"{totals['unexplained']} unexplained; {totals['stopped']} stopped, "
+        f"{totals['crashed']} crashed; every DataLoader capped at {batches} batches a pass"
+    )
+    return lines
+
+
+def write_reports(file: Path, outcomes: list[Outcome], lines: list[str], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    name = Path(file).stem
+    data = {"file": str(file), "summary": summary(outcomes),
+            "blocks": [asdict(o) for o in outcomes]}  # fmt: skip
+    write_atomically(out / f"explain-{name}.json", json.dumps(data, indent=1))
+    markdown = [f"# {lines[0]}", "", *[f"- {line}" for line in lines[1:]]]
+    write_atomically(out / f"explain-{name}.md", "\n".join(markdown) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m spec.tools.explain",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("reports"))
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--memory-mb", type=int, default=4096)
+    parser.add_argument("--batches", type=int, default=3)
+    args = parser.parse_args(argv)
+    if not args.file.is_file():
+        parser.error(f"{args.file}: no such file")
+    try:
+        blocks = read_blocks(args.file)
+    except ValueError as error:
+        parser.error(str(error))
+    outcomes = run(blocks, args.file.resolve(), args.time_limit, args.memory_mb, args.batches)
+    lines = render(args.file, outcomes, args.batches)
+    print("\n".join(lines))
+    write_reports(args.file, outcomes, lines, args.out)
+    return 1 if summary(outcomes)["unexplained"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
