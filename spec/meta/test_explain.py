@@ -223,3 +223,28 @@ def test_the_file_s_own_gaps_are_told_apart_from_what_changed(tmp_path):
         [],  # net = 1 ran before the failure: the namespace has it
     ]
     assert [s.message for s in outcomes[1].unexplained] == ["a bug of its own"]
+
+
+def test_files_beside_the_tutorial_are_read_from_a_copy_and_a_cap_s_effect_is_named(tmp_path):
+    """A CSV beside the tutorial is found by its relative path, from a copy (what the
+    tutorial writes stays in the scratch folder); a division by a count the DataLoader
+    cap left at 0 is put down to the cap; a data file that is nowhere is the machine's."""
+    (tmp_path / "numbers.csv").write_text("1,2,3\n", encoding="utf-8")
+    path = tmp_path / "reads.py"
+    path.write_text(
+        "# %%\nvalues = open('numbers.csv').read().strip().split(',')\n"
+        "open('numbers.csv', 'w').write('overwritten')\n"
+        "# %%\nimport torch\n"
+        "loader = torch.utils.data.DataLoader(list(range(40)), batch_size=4)\n"
+        "seen = [0] * 10\n"
+        "for batch in loader:\n    for x in batch:\n        seen[int(x) // 4] += 1\n"
+        "print([100 * s / s for s in seen])\n"
+        "# %%\nopen('kaggle/train.csv').read()\n",
+        encoding="utf-8",
+    )
+    first, capped, absent = explain.run(explain.read_blocks(path), path, time_limit=10)
+    assert first.status == "ran"
+    assert (tmp_path / "numbers.csv").read_text(encoding="utf-8") == "1,2,3\n"
+    assert capped.seen[0].kind == "ZeroDivisionError"
+    assert capped.seen[0].environment.startswith("explain's cap: a loop saw 3 batches")
+    assert absent.seen[0].environment.startswith("kaggle/train.csv is not beside the tutorial")

@@ -13,7 +13,8 @@ matches nothing is *unexplained*, listed first — that is where the table grows
 Running someone else's code, contained:
 
 - the blocks run in a child process forked from this one (torch already imported: a
-  block starts in milliseconds), in a scratch folder, with a time limit per block
+  block starts in milliseconds), in a scratch folder holding a copy of the files beside
+  the tutorial (what it reads by a relative path), with a time limit per block
   (``--time-limit``) and a memory limit for the child (``--memory-mb``);
 - a block that crashes the interpreter or outlives its limit is stopped with one line; a
   new child replays the blocks before it (all but those stopped or crashed) and goes on
@@ -201,6 +202,12 @@ def explained(seen: Seen) -> Seen:
                 break
         else:
             missing = re.match(r"No module named '([\w.]+)'", seen.message)
+            absent = re.search(r"No such file or directory: '([^']+)'", seen.message)
+            if seen.kind == "FileNotFoundError" and absent and not absent.group(1).startswith("/"):
+                seen.environment = (
+                    f"{absent.group(1)} is not beside the tutorial here: a data file its "
+                    "author had (downloaded by hand, or made by an earlier run)"
+                )
             if seen.kind == "ModuleNotFoundError" and missing:
                 seen.environment = (
                     f"{missing.group(1).split('.')[0]} is not installed here: pip install it"
@@ -234,7 +241,12 @@ def _cap_loaders(batches: int) -> None:
             return self
 
         def __next__(self):
-            return next(self._left)
+            try:
+                return next(self._left)
+            except StopIteration:
+                if next(self._it, _END) is not _END:  # the loader had more: the cap cut it
+                    _CAPPED.append(batches)
+                raise
 
         def next(self):  # the removed Python-2 style method stays removed: the table's row
             return self._it.next()
@@ -242,6 +254,10 @@ def _cap_loaders(batches: int) -> None:
     loader.__iter__ = lambda self: Capped(real_iter(self))
     loader._explain_capped = True
 
+
+_END = object()
+#: The loaders the cap cut short in the running block.
+_CAPPED: list[int] = []
 
 #: The generated CIFAR-10 a tutorial's download=True gets instead (train, test images).
 STAND_IN_SIZES = (1000, 200)
@@ -345,6 +361,7 @@ def explained_by_the_file(outcomes: list[Outcome], blocks: list[Block]) -> None:
 def _run_one(block: Block, namespace: dict, time_limit: float) -> Outcome:
     outcome = Outcome(block.number, block.line, block.title)
     _STAND_INS.clear()
+    _CAPPED.clear()
     source, outcome.skipped_lines = python_only(block.source)
     printed = io.StringIO()
     start = time.perf_counter()
@@ -376,7 +393,13 @@ def _run_one(block: Block, namespace: dict, time_limit: float) -> Outcome:
         outcome.status = "failed"
         outcome.detail = traceback.format_exception_only(type(error), error)[-1].strip()
         classes = drift_table.class_names(type(error))
-        outcome.seen.append(explained(Seen("error", classes[0], classes, str(error))))
+        seen = explained(Seen("error", classes[0], classes, str(error)))
+        if not seen.explained and _CAPPED and isinstance(error, ZeroDivisionError):
+            seen.environment = (
+                f"explain's cap: a loop saw {_CAPPED[0]} batches a pass, and a count it "
+                "divides by stayed 0 (with the whole data set it would not)"
+            )
+        outcome.seen.append(seen)
     for w in caught:
         classes = drift_table.class_names(w.category)
         if any(name in WARNINGS for name in classes):
@@ -418,6 +441,31 @@ def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict
         os._exit(0)
 
 
+#: What of the tutorial's folder is copied beside it into the scratch folder.
+COPY_LIMIT_BYTES = 64 * 1024**2
+
+
+def _copy_beside(folder: Path, scratch: Path) -> None:
+    """The files beside the tutorial (an image, a CSV it reads by a relative path), copied
+    into the scratch folder — copied, so that nothing the tutorial writes lands in its own
+    folder; up to ``COPY_LIMIT_BYTES`` in all, small files first, no hidden ones."""
+    import shutil
+
+    files = sorted(
+        (p for p in folder.rglob("*") if p.is_file()
+         and not any(part.startswith(".") for part in p.relative_to(folder).parts)),
+        key=lambda p: p.stat().st_size,
+    )  # fmt: skip
+    total = 0
+    for path in files:
+        total += path.stat().st_size
+        if total > COPY_LIMIT_BYTES:
+            break
+        target = scratch / path.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+
+
 def _address_space() -> int:
     """This process's virtual memory now, in bytes (the memory limit is on top of it)."""
     with contextlib.suppress(OSError):
@@ -436,6 +484,7 @@ def run(blocks: list[Block], file: Path, time_limit: float = 60.0, memory_mb: in
 
     outcomes: list[Outcome] = []
     scratch = tempfile.mkdtemp(prefix="explain-")
+    _copy_beside(Path(file).parent, Path(scratch))
     settings = {
         "scratch": scratch, "time_limit": time_limit, "memory_mb": memory_mb,
         "batches": batches, "file": str(file), "folder": str(Path(file).parent),
