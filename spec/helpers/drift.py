@@ -31,11 +31,14 @@ class Drift:
     id: str
     library: str  # import name whose version gates the change
     changed_in: str
-    note: str  # the note's line, verbatim
+    note: str | None  # the note's line, verbatim; None for a change the note never meets
     now: str  # what a user sees from `changed_in` on
     #: what old code raises or warns from `changed_in` on; none where the change shows
     #: only in what it prints or computes
     signs: tuple[Sign, ...] = ()
+    #: a row the note never meets: the old tutorial that showed it (repo, commit, path)
+    #: and where the change was made
+    seen_in: str = ""
 
 
 # Each row's checks (the new behaviour, and the old where checkable) are in the drift
@@ -107,6 +110,22 @@ DRIFT = [
         "clamp(min=0) passes no gradient at exactly 0", "torch", "2.14",
         "h_relu = self.linear1(x).clamp(min=0)",
         "d/dx clamp(x, min=0) at x == 0 is 0 (like ReLU); it was 1 up to 2.13 (2.9.1 and 2.13.0 checked; 0 from 2.14.0)",
+    ),
+    # ---- changes the note never meets, found by make explain on old tutorials
+    Drift(
+        "MNIST's train_data and train_labels became data and targets", "torchvision", "0.2.2",
+        None,
+        "UserWarning 'train_data has been renamed data' (train_labels, test_data, test_labels alike); the values are data and targets",
+        (Sign("warning", "UserWarning", r"(train|test)_(data|labels) has been renamed (data|targets)"),),
+        seen_in="MorvanZhou/PyTorch-Tutorial dbe154a tutorial-contents/401_CNN.py; renamed in pytorch/vision#578, warned since #742 (2019-02)",
+    ),
+    Drift(
+        "scikit-learn's TSNE(n_iter=) became max_iter=", "sklearn", "1.7",
+        None,
+        "TypeError: TSNE.__init__() got an unexpected keyword argument 'n_iter' (a FutureWarning in 1.5 and 1.6); pass max_iter=",
+        (Sign("error", "TypeError", r"TSNE\.__init__\(\) got an unexpected keyword argument 'n_iter'"),
+         Sign("warning", "FutureWarning", r"'n_iter' was renamed to 'max_iter'")),
+        seen_in="MorvanZhou/PyTorch-Tutorial dbe154a tutorial-contents/401_CNN.py (its t-SNE of the CNN's features)",
     ),
 ]  # fmt: skip
 
