@@ -71,10 +71,11 @@ test: lint
 
 ## bench: time the training cores on what this machine has (CPU; CPU and GPU on a GPU host)
 ## explain: someone else's old note (FILE=path: .md, .ipynb or .py) run today, each failure
-## and warning matched to the drift row that explains it (reports/explain-<name>.md|.json)
+## and warning matched to the drift row that explains it (reports/explain-<name>.md|.json);
+## FIX=out writes the copy repaired by the rows' fixes
 explain: $(BYTECODE)
-	@test -n "$(FILE)" || { echo "usage: make explain FILE=path/to/old-note.md"; exit 2; }
-	$(PY) -m spec.tools.explain $(FILE)
+	@test -n "$(FILE)" || { echo "usage: make explain FILE=path/to/old-note.md [FIX=out]"; exit 2; }
+	$(PY) -m spec.tools.explain $(FILE) $(if $(FIX),--fix $(FIX))
 
 ## profile-suite: where make test's time goes: wall and CPU time, the import share, the
 ## 10 slowest tests and files (reports/profile-suite.md); a measurement, not a test

@@ -39,6 +39,9 @@ class Drift:
     #: a row the note never meets: the old tutorial that showed it (repo, commit, path)
     #: and where the change was made
     seen_in: str = ""
+    #: the mechanical fix, where there is one: (regex, replacement) pairs that make old
+    #: code new (make explain applies them to a block where the row fired)
+    fixes: tuple[tuple[str, str], ...] = ()
 
 
 # Each row's checks (the new behaviour, and the old where checkable) are in the drift
@@ -51,6 +54,7 @@ DRIFT = [
         "images, labels = dataiter.next() # 4 images, (4,3,32,32)",
         "AttributeError: '_SingleProcessDataLoaderIter' object has no attribute 'next'; use next(dataiter)",
         (Sign("error", "AttributeError", r"Loader\w*Iter' object has no attribute 'next'"),),
+        fixes=((r"\b(\w+)\.next\(\)", r"next(\1)"),),
     ),
     Drift(
         "pytorch_lightning.metrics is gone", "pytorch_lightning", "1.5",
@@ -80,6 +84,7 @@ DRIFT = [
         "UserWarning: 'pretrained' is deprecated since 0.13; pass weights=ResNet18_Weights.IMAGENET1K_V1",
         (Sign("warning", "UserWarning", r"'pretrained' is deprecated since 0\.13"),
          Sign("warning", "UserWarning", r"Arguments other than a weight enum or `None` for 'weights' are deprecated")),
+        fixes=((r"\bpretrained\s*=\s*True", "weights='DEFAULT'"), (r"\bpretrained\s*=\s*False", "weights=None")),
     ),
     Drift(
         "Lightning 2.0 removed Trainer arguments and *_epoch_end hooks", "pytorch_lightning", "2.0",
@@ -117,6 +122,7 @@ DRIFT = [
         None,
         "UserWarning 'train_data has been renamed data' (train_labels, test_data, test_labels alike); the values are data and targets",
         (Sign("warning", "UserWarning", r"(train|test)_(data|labels) has been renamed (data|targets)"),),
+        fixes=((r"\.(train|test)_data\b", ".data"), (r"\.(train|test)_labels\b", ".targets")),
         seen_in="MorvanZhou/PyTorch-Tutorial dbe154a tutorial-contents/401_CNN.py; renamed in pytorch/vision#578, warned since #742 (2019-02)",
     ),
     Drift(
@@ -125,6 +131,7 @@ DRIFT = [
         "TypeError: TSNE.__init__() got an unexpected keyword argument 'n_iter' (a FutureWarning in 1.5 and 1.6); pass max_iter=",
         (Sign("error", "TypeError", r"TSNE\.__init__\(\) got an unexpected keyword argument 'n_iter'"),
          Sign("warning", "FutureWarning", r"'n_iter' was renamed to 'max_iter'")),
+        fixes=((r"\bn_iter\s*=", "max_iter="),),
         seen_in="MorvanZhou/PyTorch-Tutorial dbe154a tutorial-contents/401_CNN.py (its t-SNE of the CNN's features)",
     ),
 ]  # fmt: skip
@@ -168,3 +175,17 @@ def explain_warning(warning) -> list[Drift]:
     """``explain`` for a ``warnings.WarningMessage`` (what ``catch_warnings(record=True)``
     records)."""
     return explain("warning", class_names(warning.category), str(warning.message))
+
+
+def repaired(source: str, row_ids: list[str]) -> tuple[str, list[tuple[str, str, str]]]:
+    """``source`` with the fixes of the rows ``row_ids`` applied; and each rewrite as
+    (row id, old text, new text)."""
+    import re
+
+    done = []
+    for row_id in row_ids:
+        for pattern, replacement in BY_ID[row_id].fixes:
+            for match in re.finditer(pattern, source):
+                done.append((row_id, match.group(0), match.expand(replacement)))
+            source = re.sub(pattern, replacement, source)
+    return source, done

@@ -248,3 +248,52 @@ def test_files_beside_the_tutorial_are_read_from_a_copy_and_a_cap_s_effect_is_na
     assert capped.seen[0].kind == "ZeroDivisionError"
     assert capped.seen[0].environment.startswith("explain's cap: a loop saw 3 batches")
     assert absent.seen[0].environment.startswith("kaggle/train.csv is not beside the tutorial")
+
+
+def test_a_row_s_fix_repairs_the_block_in_place_and_the_repaired_copy_runs(tmp_path):
+    """dataiter.next() and pretrained= are fixed where their rows fire: the block runs again
+    repaired and the rest goes on; --fix writes the repaired copy (each rewrite commented
+    with its row), and explain on that copy finds none of those failures or warnings."""
+    path = tmp_path / "old.md"
+    path.write_text(OLD_NOTE, encoding="utf-8")
+    fixed = tmp_path / "old.fixed.md"
+    explain.main([str(path), "--out", str(tmp_path / "r1"), "--fix", str(fixed)])
+    first, second, _ = json.loads((tmp_path / "r1" / "explain-old.json").read_text())["blocks"]
+    assert (first["repairs"], first["after_repair"]) == (
+        [["dataiter.next() is gone", "dataiter.next()", "next(dataiter)"]],
+        "ran",
+    )
+    assert (second["repairs"], second["after_repair"]) == (
+        [["pretrained=True became weights=", "pretrained=False", "weights=None"]],
+        "ran",
+    )
+    text = fixed.read_text(encoding="utf-8")
+    assert "# explain (dataiter.next() is gone): dataiter.next() -> next(dataiter)\n" in text
+    assert "images = next(dataiter)\n" in text
+    assert "model = torchvision.models.resnet18(weights=None)\n" in text
+    code = explain.main([str(fixed), "--out", str(tmp_path / "r2")])
+    again = json.loads((tmp_path / "r2" / "explain-old.fixed.json").read_text())["blocks"]
+    assert [b["status"] for b in again] == ["ran", "ran", "failed"]  # the note's own bug stays
+    assert code == 1
+
+
+def test_a_notebook_s_repaired_copy_is_a_notebook(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "import torch\nit = iter(torch.utils.data.DataLoader([1, 2, 3], batch_size=2))\n"
+            "first = it.next()"
+        ),
+        nbformat.v4.new_code_cell("print(first)"),
+    ]
+    path, fixed = tmp_path / "old.ipynb", tmp_path / "fixed.ipynb"
+    nbformat.write(notebook, path)
+    assert explain.main([str(path), "--out", str(tmp_path / "r"), "--fix", str(fixed)]) == 0
+    cells = nbformat.read(fixed, as_version=4).cells
+    note = "# explain (dataiter.next() is gone): it.next() -> next(it)\n"
+    assert cells[0].source.startswith(note)
+    assert cells[1].source == "print(first)"
+    assert explain.main([str(fixed), "--out", str(tmp_path / "r2")]) == 0
+    report = json.loads((tmp_path / "r2" / "explain-fixed.json").read_text())
+    assert [b["status"] for b in report["blocks"]] == ["ran", "ran"]

