@@ -625,9 +625,20 @@ def render(file: Path, outcomes: list[Outcome], batches: int) -> list[str]:
     return lines
 
 
+#: File names too common to name a report by alone (``main.py`` of every tutorial folder).
+GENERIC_NAMES = frozenset({"main", "train", "index", "notebook", "readme", "tutorial"})
+
+
+def report_name(file: Path) -> str:
+    """``explain-<name>``: the file's stem, with its folder's name where the stem alone is
+    too common (``feedforward_neural_network-main``)."""
+    file = Path(file)
+    return file.stem if file.stem.lower() not in GENERIC_NAMES else f"{file.parent.name}-{file.stem}"
+
+
 def write_reports(file: Path, outcomes: list[Outcome], lines: list[str], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    name = Path(file).stem
+    name = report_name(file)
     data = {"file": str(file), "summary": summary(outcomes),
             "blocks": [asdict(o) for o in outcomes]}  # fmt: skip
     write_atomically(out / f"explain-{name}.json", json.dumps(data, indent=1))
