@@ -297,3 +297,10 @@ def test_a_notebook_s_repaired_copy_is_a_notebook(tmp_path):
     assert explain.main([str(fixed), "--out", str(tmp_path / "r2")]) == 0
     report = json.loads((tmp_path / "r2" / "explain-fixed.json").read_text())
     assert [b["status"] for b in report["blocks"]] == ["ran", "ran"]
+
+
+def test_a_report_is_named_by_the_file_or_by_its_folder_where_the_name_is_common():
+    assert explain.report_name(explain.Path("notes/4_cifar10_tutorial.ipynb")) == (
+        "4_cifar10_tutorial"
+    )
+    assert explain.report_name(explain.Path("tutorials/cnn/main.py")) == "cnn-main"

@@ -633,7 +633,9 @@ def report_name(file: Path) -> str:
     """``explain-<name>``: the file's stem, with its folder's name where the stem alone is
     too common (``feedforward_neural_network-main``)."""
     file = Path(file)
-    return file.stem if file.stem.lower() not in GENERIC_NAMES else f"{file.parent.name}-{file.stem}"
+    if file.stem.lower() in GENERIC_NAMES:
+        return f"{file.parent.name}-{file.stem}"
+    return file.stem
 
 
 def write_reports(file: Path, outcomes: list[Outcome], lines: list[str], out: Path) -> None:
