@@ -209,6 +209,18 @@ def tsne_refuses_n_iter():
     assert TSNE(max_iter=300).max_iter == 300
 
 
+def inception_family_warns_about_its_initialisation():
+    import warnings
+
+    from torchvision import models
+
+    with pytest.warns(FutureWarning, match="default weight initialization of GoogleNet"):
+        models.googlenet(num_classes=10, aux_logits=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said which: no warning
+        models.googlenet(num_classes=10, aux_logits=False, init_weights=False)
+
+
 #: Each row's checks: (the new behaviour, the old one where it can be checked).
 CHECKS = {
     "dataiter.next() is gone": (dataiter_next_is_gone, None),
@@ -239,6 +251,10 @@ CHECKS = {
         None,
     ),
     "scikit-learn's TSNE(n_iter=) became max_iter=": (tsne_refuses_n_iter, None),
+    "inception_v3 and GoogLeNet warn that their default initialisation will change": (
+        inception_family_warns_about_its_initialisation,
+        None,
+    ),
 }
 
 
@@ -331,6 +347,10 @@ OLD_IDIOMS = {
     "scikit-learn's TSNE(n_iter=) became max_iter=": (
         "from sklearn.manifold import TSNE\n"
         "tsne = TSNE(perplexity=30, n_components=2, init='pca', n_iter=5000)\n"
+    ),
+    "inception_v3 and GoogLeNet warn that their default initialisation will change": (
+        "import torchvision\n"
+        "model = torchvision.models.googlenet(num_classes=10, aux_logits=False)\n"
     ),
     "SummaryWriter.add_graph warns: torch.jit.trace is deprecated": (
         "import tempfile\n"

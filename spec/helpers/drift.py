@@ -134,6 +134,13 @@ DRIFT = [
         fixes=((r"\bn_iter\s*=", "max_iter="),),
         seen_in="MorvanZhou/PyTorch-Tutorial dbe154a tutorial-contents/401_CNN.py (its t-SNE of the CNN's features)",
     ),
+    Drift(
+        "inception_v3 and GoogLeNet warn that their default initialisation will change", "torchvision", "0.7",
+        None,
+        "FutureWarning 'The default weight initialization of inception_v3 (GoogleNet) will be changed' unless init_weights= is given (True keeps the old scipy truncnorm init)",
+        (Sign("warning", "FutureWarning", r"The default weight initialization of (inception_v3|GoogleNet) will be changed"),),
+        seen_in="zergtant/pytorch-handbook e9a1492 chapter2/2.4-cnn.ipynb; pytorch/vision#2170 (2020-05)",
+    ),
 ]  # fmt: skip
 
 
