@@ -19,7 +19,7 @@ from spec.helpers import data, devices, environment
 # The plugins live with the other helpers: ``outcomes`` resolves the implementation under
 # test (--impl) and reports unwritten code as "to do"; ``report`` prints the checklist
 # (inert unless `--checklist`, `--spec-report` or `--run-report` is given).
-pytest_plugins = ["spec.plugin.outcomes", "spec.plugin.report", "pytester"]
+pytest_plugins = ["spec.plugin.outcomes", "spec.plugin.report", "spec.plugin.explain", "pytester"]
 
 SEED = 0
 

@@ -304,3 +304,16 @@ def test_a_report_is_named_by_the_file_or_by_its_folder_where_the_name_is_common
         "4_cifar10_tutorial"
     )
     assert explain.report_name(explain.Path("tutorials/cnn/main.py")) == "cnn-main"
+
+
+def test_pytest_explain_makes_each_block_a_test(pytester):
+    """``pytest --explain=FILE``: a block that runs passes, an explained failure is an
+    expected failure, an unexplained one fails saying what."""
+    pytester.makefile(".md", old=OLD_NOTE)
+    result = pytester.runpytest_inprocess(
+        "-p", "spec.plugin.explain", "-p", "no:cacheprovider", "--explain=old.md", "-rxX"
+    )  # fmt: skip
+    result.assert_outcomes(passed=1, xfailed=1, failed=1)
+    text = result.stdout.str()
+    assert "XFAIL old.md::block 1, line 11, Loading - block 1 (line 11, Loading): failed: " in text
+    assert "unexplained: AttributeError: 'Tensor' object has no attribute" in text
