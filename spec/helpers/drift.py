@@ -42,6 +42,9 @@ class Drift:
     #: the mechanical fix, where there is one: (regex, replacement) pairs that make old
     #: code new (make explain applies them to a block where the row fired)
     fixes: tuple[tuple[str, str], ...] = ()
+    #: how the change shows in printed output: (a pattern of the line the old release
+    #: printed, a pattern of the line printed today)
+    outputs: tuple[tuple[str, str], ...] = ()
 
 
 # Each row's checks (the new behaviour, and the old where checkable) are in the drift
@@ -72,11 +75,14 @@ DRIFT = [
         "grad_fn names end in a number", "torch", "1.10",
         "tensor(0.9145, grad_fn=<MseLossBackward>)",
         "grad_fn=<MseLossBackward0>",
+        outputs=((r"grad_fn=<\w+Backward>", r"grad_fn=<\w+Backward\d+>"),
+                 (r"<\w+Backward object at", r"<\w+Backward\d+ object at")),
     ),
     Drift(
         "zero_grad() sets gradients to None", "torch", "2.0",
         "tensor([0., 0., 0., 0., 0., 0.])",
         "conv1.bias.grad is None after net.zero_grad() (set_to_none=True by default)",
+        outputs=((r"^\s*tensor\(\[0\.(,\s*0\.)*\]\)\s*$", r"^\s*None\s*$"),),
     ),
     Drift(
         "pretrained=True became weights=", "torchvision", "0.13",
@@ -196,3 +202,12 @@ def repaired(source: str, row_ids: list[str]) -> tuple[str, list[tuple[str, str,
                 done.append((row_id, match.group(0), match.expand(replacement)))
             source = re.sub(pattern, replacement, source)
     return source, done
+
+
+def explain_output(old: str, new: str) -> list[Drift]:
+    """The rows whose output signs match a line the old release printed (``old``) and the
+    line printed in its place today (``new``)."""
+    import re
+
+    return [row for row in DRIFT
+            if any(re.search(o, old) and re.search(n, new) for o, n in row.outputs)]  # fmt: skip

@@ -317,3 +317,38 @@ def test_pytest_explain_makes_each_block_a_test(pytester):
     text = result.stdout.str()
     assert "XFAIL old.md::block 1, line 11, Loading - block 1 (line 11, Loading): failed: " in text
     assert "unexplained: AttributeError: 'Tensor' object has no attribute" in text
+
+
+def test_a_notebook_s_stored_output_is_compared_and_its_differences_named(tmp_path):
+    """What a cell prints and displays today, against the output the notebook stored:
+    grad_fn names that gained a number and zero_grad's None are named by their rows; a
+    difference no row knows is listed apart and leaves the exit code alone."""
+    nbformat = pytest.importorskip("nbformat")
+    displayed = {"text/plain": "tensor(4., grad_fn=<SumBackward>)"}
+    cells = [
+        ("import torch\nx = torch.ones(2, requires_grad=True)\n(x * 2).sum()",
+         nbformat.v4.new_output("execute_result", data=displayed)),
+        ("net = torch.nn.Linear(2, 1)\nnet(torch.ones(1, 2)).sum().backward()\n"
+         "net.zero_grad()\nprint(net.bias.grad)",
+         nbformat.v4.new_output("stream", name="stdout", text="tensor([0.])\n")),
+        ("print('goodbye')", nbformat.v4.new_output("stream", name="stdout", text="hello\n")),
+        ("print('same', 3)", nbformat.v4.new_output("stream", name="stdout", text="same 2\n")),
+    ]  # fmt: skip
+    notebook = nbformat.v4.new_notebook()
+    for source, output in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.outputs = [output]
+        notebook.cells.append(cell)
+    path = tmp_path / "outputs.ipynb"
+    nbformat.write(notebook, path)
+    assert explain.main([str(path), "--out", str(tmp_path / "r")]) == 0
+    blocks = json.loads((tmp_path / "r" / "explain-outputs.json").read_text())["blocks"]
+    assert [[d["rows"] for d in b["output"]] for b in blocks] == [
+        [["grad_fn names end in a number"]],
+        [["zero_grad() sets gradients to None"]],
+        [[]],  # unexplained: listed, not counted in the exit code
+        [],  # the same form: numbers are abstracted
+    ]
+    assert blocks[2]["output"][0] == {
+        "shown": "hello", "printed": "goodbye", "rows": [], "environment": ""
+    }  # fmt: skip

