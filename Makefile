@@ -72,10 +72,13 @@ test: lint
 ## bench: time the training cores on what this machine has (CPU; CPU and GPU on a GPU host)
 ## explain: someone else's old note (FILE=path: .md, .ipynb or .py) run today, each failure
 ## and warning matched to the drift row that explains it (reports/explain-<name>.md|.json);
-## FIX=out writes the copy repaired by the rows' fixes
+## FIX=out writes the copy repaired by the rows' fixes; TORCH=X runs it on that release
+## (its make matrix venv; reports under reports/torchX/)
 explain: $(BYTECODE)
-	@test -n "$(FILE)" || { echo "usage: make explain FILE=path/to/old-note.md [FIX=out]"; exit 2; }
-	$(PY) -m spec.tools.explain $(FILE) $(if $(FIX),--fix $(FIX))
+	@test -n "$(FILE)" || { echo "usage: make explain FILE=path/to/old-note.md [FIX=out] [TORCH=X]"; exit 2; }
+	$(if $(TORCH),@$(PY) -m spec.tools.companions install $(TORCH) $(MATRIX_VENV))
+	$(if $(TORCH),$(MATRIX_PY),$(PY)) -m spec.tools.explain $(FILE) $(if $(FIX),--fix $(FIX)) \
+	    $(if $(TORCH),--out reports/torch$(TORCH))
 
 ## profile-suite: where make test's time goes: wall and CPU time, the import share, the
 ## 10 slowest tests and files (reports/profile-suite.md); a measurement, not a test

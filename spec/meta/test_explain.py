@@ -352,3 +352,13 @@ def test_a_notebook_s_stored_output_is_compared_and_its_differences_named(tmp_pa
     assert blocks[2]["output"][0] == {
         "shown": "hello", "printed": "goodbye", "rows": [], "environment": ""
     }  # fmt: skip
+
+
+def test_a_library_s_own_import_warning_is_not_the_tutorial_s():
+    """On torch 2.0.1 (make explain TORCH=2.0.1) Lightning 2.3's import warns about
+    setuptools' pkg_resources: explained as the library's, not as unexplained."""
+    seen = explain.explained(explain.Seen(
+        "warning", "DeprecationWarning", ["DeprecationWarning", "Warning"],
+        "Deprecated call to `pkg_resources.declare_namespace('pytorch_lightning')`.",
+    ))  # fmt: skip
+    assert seen.environment.startswith("a library's own import warns")

@@ -229,6 +229,8 @@ ENVIRONMENT = (
     (r"URLError|Name or service not known|Temporary failure in name resolution|"
      r"Network is unreachable|Failed to establish a new connection|HTTP Error",
      "no network here: with the internet this downloads; explain offline has no file"),
+    (r"pkg_resources is deprecated|declare_namespace",
+     "a library's own import warns (setuptools' pkg_resources), not the tutorial's code"),
 )  # fmt: skip
 
 
@@ -693,7 +695,10 @@ def summary(outcomes: list[Outcome]) -> dict:
 def render(file: Path, outcomes: list[Outcome], batches: int) -> list[str]:
     """The terminal's lines: what is unexplained first, then every block, then totals."""
     totals = summary(outcomes)
-    lines = [f"explain {file}: {totals['blocks']} blocks, on this machine's torch"]
+    import torch
+
+    release = torch.__version__.split("+")[0]
+    lines = [f"explain {file}: {totals['blocks']} blocks, on torch {release}"]
     unexplained = [(o, s) for o in outcomes for s in o.unexplained]
     if unexplained:
         lines.append("unexplained (no drift row knows these yet):")
