@@ -362,3 +362,10 @@ def test_a_library_s_own_import_warning_is_not_the_tutorial_s():
         "Deprecated call to `pkg_resources.declare_namespace('pytorch_lightning')`.",
     ))  # fmt: skip
     assert seen.environment.startswith("a library's own import warns")
+
+
+def test_an_extra_line_of_output_is_one_difference_not_every_line_after_it():
+    shown = "Net(\n  (conv1): Conv2d\n  (fc): Linear\n)\nloss 2.3\n"
+    printed = "Net(\n  (conv1): Conv2d\n  (pool): MaxPool2d\n  (fc): Linear\n)\nloss 2.1\n"
+    differences = explain.output_differences(shown, printed)
+    assert [(d["shown"], d["printed"]) for d in differences] == [("", "  (pool): MaxPool2d")]

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import io
 import json
 import os
@@ -431,9 +432,18 @@ def output_differences(shown: str, printed: str) -> list[dict]:
     old = [line for line in shown.splitlines() if line.strip()]
     new = [line for line in printed.splitlines() if line.strip()]
     no_gpu = "cuda" in shown.lower() and "cuda" not in printed.lower()
+    # aligned by form, so that one line more or less is one difference, not all after it
+    matcher = difflib.SequenceMatcher(
+        a=[" ".join(form(x)) for x in old], b=[" ".join(form(x)) for x in new], autojunk=False
+    )
+    pairs = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            width = max(i2 - i1, j2 - j1)
+            pairs += [(old[i1 + k] if i1 + k < i2 else "", new[j1 + k] if j1 + k < j2 else "")
+                      for k in range(width)]  # fmt: skip
     differences = []
-    for k in range(max(len(old), len(new))):
-        was, now = (old[k] if k < len(old) else ""), (new[k] if k < len(new) else "")
+    for was, now in pairs:
         if form(was) != form(now):
             rows = [row.id for row in drift_table.explain_output(was, now)]
             # output the file shows from a GPU (device='cuda:0'), which a block printing only
