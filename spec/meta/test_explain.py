@@ -12,6 +12,14 @@ import pytest
 
 from spec.tools import explain
 
+
+def explained_script(tmp_path, name: str, text: str, time_limit: float) -> list:
+    """The outcomes of explain on a ``.py`` script of ``# %%`` cells written here."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return explain.run(explain.read_blocks(path), path, time_limit=time_limit)
+
+
 OLD_NOTE = textwrap.dedent(
     """\
     # An old note
@@ -145,16 +153,15 @@ def test_the_blocks_share_one_namespace_and_every_loader_is_capped(explained_not
 def test_a_block_that_hangs_or_crashes_is_stopped_and_the_next_still_runs(tmp_path):
     """A block past its time limit is stopped; one that kills the interpreter is reported
     crashed; the blocks after each run, on the state the blocks before them left."""
-    path = tmp_path / "unruly.py"
-    path.write_text(
+    outcomes = explained_script(
+        tmp_path, "unruly.py",
         "# %%\nvalue = 41\n"
         "# %%\nimport time\ntime.sleep(60)\n"
         "# %%\nvalue += 1\n"
         "# %%\nimport os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
         "# %%\nassert value == 42, value\nprint('value', value)\n",
-        encoding="utf-8",
-    )
-    outcomes = explain.run(explain.read_blocks(path), path, time_limit=1)
+        time_limit=1,
+    )  # fmt: skip
     assert [o.status for o in outcomes] == ["ran", "stopped", "ran", "crashed", "ran"]
     assert outcomes[1].detail == "ran past its 1 s limit"
     assert outcomes[3].detail == "the interpreter died (killed by signal 11)"
@@ -204,16 +211,15 @@ def test_the_file_s_own_gaps_are_told_apart_from_what_changed(tmp_path):
     """A name the file never defines is a step it leaves out; a name only a failed block
     defines follows from that failure; code that does not parse is the file's erratum.
     None of them is a release's change (no drift row)."""
-    path = tmp_path / "gaps.py"
-    path.write_text(
+    outcomes = explained_script(
+        tmp_path, "gaps.py",
         "# %%\nfor images, labels in trainloader:\n    pass\n"
         "# %%\nnet = 1\nraise RuntimeError('a bug of its own')\n"
         "# %%\nprint(undefined_later)\n"
         "# %%\n x = 1\n"
         "# %%\nprint(net)\n",
-        encoding="utf-8",
-    )
-    outcomes = explain.run(explain.read_blocks(path), path, time_limit=10)
+        time_limit=10,
+    )  # fmt: skip
     files = [[s.file for s in o.seen] for o in outcomes]
     assert files == [
         ["the file never defines trainloader: a step it leaves out"],
