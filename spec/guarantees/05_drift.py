@@ -221,6 +221,62 @@ def inception_family_warns_about_its_initialisation():
         models.googlenet(num_classes=10, aux_logits=False, init_weights=False)
 
 
+def volatile_does_nothing():
+    from torch.autograd import Variable
+
+    with pytest.warns(UserWarning, match="volatile was removed and now has no effect"):
+        v = Variable(torch.ones(2), volatile=True)
+    assert torch.equal(v, torch.ones(2))  # a plain tensor: volatile changed nothing
+
+
+def indexing_a_0_dim_tensor_fails():
+    loss = torch.tensor(1.5)
+    with pytest.raises(IndexError, match="invalid index of a 0-dim tensor"):
+        loss.data[0]
+    assert loss.item() == 1.5
+
+
+def size_average_warns_and_maps_to_reduction():
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        criterion = torch.nn.MSELoss(size_average=False)
+    assert criterion.reduction == "sum"
+
+
+def softmax_without_dim_warns():
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        torch.nn.functional.softmax(torch.ones(2, 3))
+
+
+def upsample_warns_and_interpolates():
+    x = torch.arange(4.0).reshape(1, 1, 2, 2)
+    with pytest.warns(UserWarning, match="nn.functional.upsample` is deprecated"):
+        old = torch.nn.functional.upsample(x, scale_factor=2)
+    assert torch.equal(old, torch.nn.functional.interpolate(x, scale_factor=2))
+
+
+def init_without_underscore_warns():
+    with pytest.warns(FutureWarning, match="nn.init.xavier_uniform` is now deprecated"):
+        torch.nn.init.xavier_uniform(torch.empty(3, 3))
+
+
+def numpy_builtin_aliases_are_gone():
+    import numpy as np
+
+    for alias in ("float", "int", "object"):  # (np.bool is back since NumPy 2.0)
+        with pytest.raises(AttributeError, match=f"module 'numpy' has no attribute '{alias}'"):
+            getattr(np, alias)
+
+
+def cuda_amp_warns_to_use_torch_amp():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.amp.autocast()
+    messages = [str(w.message) for w in caught if w.category is FutureWarning]
+    assert any("torch.cuda.amp.autocast(args...)` is deprecated" in m for m in messages)
+
+
 #: Each row's checks: (the new behaviour, the old one where it can be checked).
 CHECKS = {
     "dataiter.next() is gone": (dataiter_next_is_gone, None),
@@ -255,6 +311,17 @@ CHECKS = {
         inception_family_warns_about_its_initialisation,
         None,
     ),
+    "Variable(volatile=True) does nothing": (volatile_does_nothing, None),
+    "loss.data[0] on a 0-dim tensor is an error": (indexing_a_0_dim_tensor_fails, None),
+    "size_average= and reduce= became reduction=": (size_average_warns_and_maps_to_reduction, None),
+    "softmax without dim= is deprecated": (softmax_without_dim_warns, None),
+    "F.upsample became F.interpolate": (upsample_warns_and_interpolates, None),
+    "nn.init functions gained a trailing underscore": (init_without_underscore_warns, None),
+    "NumPy removed np.float, np.int and the other builtin aliases": (
+        numpy_builtin_aliases_are_gone,
+        None,
+    ),
+    "torch.cuda.amp moved to torch.amp": (cuda_amp_warns_to_use_torch_amp, None),
 }
 
 
@@ -351,6 +418,33 @@ OLD_IDIOMS = {
     "inception_v3 and GoogLeNet warn that their default initialisation will change": (
         "import torchvision\n"
         "model = torchvision.models.googlenet(num_classes=10, aux_logits=False)\n"
+    ),
+    "Variable(volatile=True) does nothing": (
+        "import torch\nfrom torch.autograd import Variable\n"
+        "images = Variable(torch.randn(4, 3), volatile=True)\n"
+    ),
+    "loss.data[0] on a 0-dim tensor is an error": (
+        "import torch\nloss = torch.nn.MSELoss()(torch.ones(3), torch.zeros(3))\n"
+        "running_loss = 0.0\nrunning_loss += loss.data[0]\n"
+    ),
+    "size_average= and reduce= became reduction=": (
+        "import torch.nn as nn\ncriterion = nn.CrossEntropyLoss(size_average=False)\n"
+    ),
+    "softmax without dim= is deprecated": (
+        "import torch\nimport torch.nn.functional as F\nprobs = F.softmax(torch.randn(4, 10))\n"
+    ),
+    "F.upsample became F.interpolate": (
+        "import torch\nimport torch.nn.functional as F\n"
+        "up = F.upsample(torch.randn(1, 3, 8, 8), scale_factor=2, mode='nearest')\n"
+    ),
+    "nn.init functions gained a trailing underscore": (
+        "import torch.nn as nn\nconv = nn.Conv2d(3, 6, 5)\nnn.init.xavier_uniform(conv.weight)\n"
+    ),
+    "NumPy removed np.float, np.int and the other builtin aliases": (
+        "import numpy as np\nlabels = np.array([1, 2, 3]).astype(np.int)\n"
+    ),
+    "torch.cuda.amp moved to torch.amp": (
+        "import torch\nscaler = torch.cuda.amp.GradScaler()\n"
     ),
     "SummaryWriter.add_graph warns: torch.jit.trace is deprecated": (
         "import tempfile\n"

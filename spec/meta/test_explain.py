@@ -375,3 +375,32 @@ def test_an_extra_line_of_output_is_one_difference_not_every_line_after_it():
     printed = "Net(\n  (conv1): Conv2d\n  (pool): MaxPool2d\n  (fc): Linear\n)\nloss 2.1\n"
     differences = explain.output_differences(shown, printed)
     assert [(d["shown"], d["printed"]) for d in differences] == [("", "  (pool): MaxPool2d")]
+
+
+def test_a_2018_script_is_repaired_to_run_clean_on_today_s_releases(tmp_path):
+    """Five idioms of 2017-2019 tutorials, each fixed by its row where it fires; the
+    repaired copy explains with no failure and no warning."""
+    path = tmp_path / "old_train.py"
+    path.write_text(
+        "import numpy as np\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+        "conv = nn.Conv2d(3, 6, 5)\nnn.init.xavier_uniform(conv.weight)\n"
+        "criterion = nn.MSELoss(size_average=False)\n"
+        "x = F.upsample(torch.randn(1, 3, 4, 4), scale_factor=2)\n"
+        "loss = criterion(conv(x).mean(), torch.tensor(0.0))\n"
+        "labels = np.array([1.0, 2.0]).astype(np.int)\n"
+        "print('loss', loss.data[0], labels.dtype)\n",
+        encoding="utf-8",
+    )
+    fixed = tmp_path / "repaired.py"
+    explain.main([str(path), "--out", str(tmp_path / "r"), "--fix", str(fixed)])
+    (block,) = json.loads((tmp_path / "r" / "explain-old_train.json").read_text())["blocks"]
+    assert {row for row, _, _ in block["repairs"]} == {
+        "nn.init functions gained a trailing underscore",
+        "size_average= and reduce= became reduction=",
+        "F.upsample became F.interpolate",
+        "NumPy removed np.float, np.int and the other builtin aliases",
+        "loss.data[0] on a 0-dim tensor is an error",
+    }
+    assert explain.main([str(fixed), "--out", str(tmp_path / "r2")]) == 0
+    (again,) = json.loads((tmp_path / "r2" / "explain-repaired.json").read_text())["blocks"]
+    assert (again["status"], again["seen"]) == ("ran", [])

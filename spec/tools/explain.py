@@ -508,21 +508,36 @@ def _run_one(block: Block, namespace: dict, time_limit: float) -> Outcome:
     return outcome
 
 
+#: How many times a block is run again with fixes: each run may reach a line a fix is for.
+REPAIR_ROUNDS = 5
+
+
 def _repair(block: Block, outcome: Outcome, namespace: dict, time_limit: float) -> None:
     """Where a row with a mechanical fix explains what the block did, run the block again
     with the fix applied, in the same namespace (as chapter 17 does for the note's two),
-    and record the rewrites and what the repaired block did."""
-    rows = [r for s in outcome.seen for r in s.rows if drift_table.BY_ID[r].fixes]
-    if not rows:
-        return
-    fixed, rewrites = drift_table.repaired(block.source, list(dict.fromkeys(rows)))
-    if not rewrites or fixed == block.source:
-        return
-    again = _run_one(Block(block.number, block.line, block.title, fixed), namespace, time_limit)
-    outcome.repairs = [list(r) for r in rewrites]
-    outcome.after_repair, outcome.after_repair_seen = again.status, again.seen
-    outcome.source_used = fixed
-    outcome.printed = again.printed
+    and again while the repaired run meets another row with a fix (a failure stops a block
+    early: the next line's idiom shows only once the first is fixed); record the rewrites
+    and what the repaired block did last."""
+    rows: list[str] = []
+    seen = outcome.seen
+    source, rewrites = block.source, []
+    for _ in range(REPAIR_ROUNDS):
+        new_rows = [r for s in seen for r in s.rows if drift_table.BY_ID[r].fixes and r not in rows]
+        if not new_rows:
+            break
+        rows += list(dict.fromkeys(new_rows))
+        fixed, done = drift_table.repaired(source, rows)
+        if fixed == source:
+            break
+        source, rewrites = fixed, rewrites + done
+        again = _run_one(Block(block.number, block.line, block.title, source), namespace,
+                         time_limit)  # fmt: skip
+        outcome.after_repair, outcome.after_repair_seen = again.status, again.seen
+        outcome.printed = again.printed
+        seen = again.seen
+    if rewrites:
+        outcome.repairs = [list(r) for r in dict.fromkeys(rewrites)]
+        outcome.source_used = source
 
 
 def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict) -> None:
