@@ -136,9 +136,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.sort(key=order)
 
 
-#: The suite's longest files, longest first (make profile-suite measures them): each
-#: holds whole spec runs nested in one test.
+#: The suite's longest files, longest first (make profile-suite measures them): whole
+#: spec runs nested in one test, or old notes explained in forked children.
 LONGEST_FILES = (
+    "spec/meta/test_explain.py",
     "spec/meta/test_hints.py",
     "spec/meta/test_exercises.py",
     "spec/meta/test_tutorial_style.py",
