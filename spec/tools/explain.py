@@ -573,7 +573,9 @@ def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict
         os._exit(0)
 
 
-#: What of the tutorial's folder is copied beside it into the scratch folder.
+#: What of the tutorial's folder is copied beside it into the scratch folder: files down
+#: to this depth (``data/train/x.csv`` is 3), up to this size in all.
+COPY_DEPTH = 3
 COPY_LIMIT_BYTES = 64 * 1024**2
 
 
@@ -585,7 +587,9 @@ def _copy_beside(folder: Path, scratch: Path) -> None:
 
     files = sorted(
         (p for p in folder.rglob("*") if p.is_file()
-         and not any(part.startswith(".") for part in p.relative_to(folder).parts)),
+         and len(p.relative_to(folder).parts) <= COPY_DEPTH
+         and not any(part.startswith(".") or part in ("node_modules", "__pycache__")
+                     for part in p.relative_to(folder).parts)),
         key=lambda p: p.stat().st_size,
     )  # fmt: skip
     total = 0
