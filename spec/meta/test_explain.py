@@ -404,3 +404,22 @@ def test_a_2018_script_is_repaired_to_run_clean_on_today_s_releases(tmp_path):
     assert explain.main([str(fixed), "--out", str(tmp_path / "r2")]) == 0
     (again,) = json.loads((tmp_path / "r2" / "explain-repaired.json").read_text())["blocks"]
     assert (again["status"], again["seen"]) == ("ran", [])
+
+
+def test_output_lines_a_capped_loop_never_printed_are_put_down_to_the_cap(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    cell = nbformat.v4.new_code_cell(
+        "import torch\nloader = torch.utils.data.DataLoader(list(range(40)), batch_size=4)\n"
+        "for i, batch in enumerate(loader):\n    print('batch', i)"
+    )
+    cell.outputs = [nbformat.v4.new_output(
+        "stream", name="stdout", text="".join(f"batch {i}\n" for i in range(10))
+    )]  # fmt: skip
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [cell]
+    path = tmp_path / "loop.ipynb"
+    nbformat.write(notebook, path)
+    (outcome,) = explain.run(explain.read_blocks(path), path, time_limit=10)
+    assert [d["environment"] for d in outcome.output] == [
+        "explain's cap: a loop saw 3 batches a pass"
+    ] * 7  # batches 3 to 9, which the cap left out
