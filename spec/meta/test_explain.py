@@ -423,3 +423,14 @@ def test_output_lines_a_capped_loop_never_printed_are_put_down_to_the_cap(tmp_pa
     assert [d["environment"] for d in outcome.output] == [
         "explain's cap: a loop saw 3 batches a pass"
     ] * 7  # batches 3 to 9, which the cap left out
+
+
+def test_the_same_file_gives_the_same_report_run_after_run(tmp_path):
+    """The child seeds Python's, NumPy's and torch's generators: random draws, and so the
+    printed output and its differences, repeat."""
+    text = (
+        "# %%\nimport torch, random, numpy\n"
+        "print(torch.rand(2), random.random(), numpy.random.rand())\n"
+    )
+    first, second = (explained_script(tmp_path, f"r{k}.py", text, 10)[0] for k in (1, 2))
+    assert first.printed == second.printed

@@ -560,6 +560,7 @@ def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict
         if hard == resource.RLIM_INFINITY or limit < hard:
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
         os.environ["MPLBACKEND"] = "Agg"
+        _seed_everything()  # the same report for the same file, run after run
         _cap_loaders(settings["batches"])
         _offline_datasets()
         namespace = {"__name__": "__main__", "__file__": settings["file"]}
@@ -606,6 +607,17 @@ def _copy_beside(folder: Path, scratch: Path) -> None:
         target = scratch / path.relative_to(folder)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
+
+
+def _seed_everything() -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
 
 
 def _address_space() -> int:
