@@ -73,12 +73,15 @@ test: lint
 ## explain: someone else's old note (FILE=path: .md, .ipynb or .py) run today, each failure
 ## and warning matched to the drift row that explains it (reports/explain-<name>.md|.json);
 ## FIX=out writes the copy repaired by the rows' fixes; TORCH=X runs it on that release
-## (its make matrix venv; reports under reports/torchX/)
+## (its make matrix venv; reports under reports/torchX/); TORCHFIX=1 adds TorchFix's
+## findings (in .venv-torchfix: TorchFix 0.7 pins an older libcst than mutmut)
 explain: $(BYTECODE)
-	@test -n "$(FILE)" || { echo "usage: make explain FILE=path/to/old-note.md [FIX=out] [TORCH=X]"; exit 2; }
+	@test -n "$(FILE)" || { echo "usage: make explain FILE=path/to/old-note.md [FIX=out] [TORCH=X] [TORCHFIX=1]"; exit 2; }
 	$(if $(TORCH),@$(PY) -m spec.tools.companions install $(TORCH) $(MATRIX_VENV))
+	$(if $(TORCHFIX),@test -x .venv-torchfix/bin/torchfix || { $(VENV)/bin/uv venv -q .venv-torchfix && \
+	    $(VENV)/bin/uv pip install -q --python .venv-torchfix/bin/python torchfix==0.7.0; })
 	$(if $(TORCH),$(MATRIX_PY),$(PY)) -m spec.tools.explain $(FILE) $(if $(FIX),--fix $(FIX)) \
-	    $(if $(TORCH),--out reports/torch$(TORCH))
+	    $(if $(TORCH),--out reports/torch$(TORCH)) $(if $(TORCHFIX),--torchfix .venv-torchfix/bin/torchfix)
 
 ## profile-suite: where make test's time goes: wall and CPU time, the import share, the
 ## 10 slowest tests and files (reports/profile-suite.md); a measurement, not a test

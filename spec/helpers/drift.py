@@ -45,6 +45,8 @@ class Drift:
     #: how the change shows in printed output: (a pattern of the line the old release
     #: printed, a pattern of the line printed today)
     outputs: tuple[tuple[str, str], ...] = ()
+    #: the TorchFix rule that flags the same idiom, where one does
+    torchfix: str = ""
 
 
 # Each row's checks (the new behaviour, and the old where checkable) are in the drift
@@ -70,6 +72,7 @@ DRIFT = [
         "the_model.load_state_dict(torch.load(PATH))",
         "a state_dict loads as before; any other pickled object raises UnpicklingError",
         (Sign("error", "UnpicklingError", r"Weights only load failed"),),
+        torchfix="TOR102",
     ),
     Drift(
         "grad_fn names end in a number", "torch", "1.10",
@@ -91,6 +94,7 @@ DRIFT = [
         (Sign("warning", "UserWarning", r"'pretrained' is deprecated since 0\.13"),
          Sign("warning", "UserWarning", r"Arguments other than a weight enum or `None` for 'weights' are deprecated")),
         fixes=((r"\bpretrained\s*=\s*True", "weights='DEFAULT'"), (r"\bpretrained\s*=\s*False", "weights=None")),
+        torchfix="TOR201",
     ),
     Drift(
         "Lightning 2.0 removed Trainer arguments and *_epoch_end hooks", "pytorch_lightning", "2.0",

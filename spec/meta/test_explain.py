@@ -434,3 +434,26 @@ def test_the_same_file_gives_the_same_report_run_after_run(tmp_path):
     )
     first, second = (explained_script(tmp_path, f"r{k}.py", text, 10)[0] for k in (1, 2))
     assert first.printed == second.printed
+
+
+def test_torchfix_findings_stand_beside_the_rows_they_agree_with(tmp_path):
+    """TorchFix runs on each block apart; a finding names its rule and, where a drift row
+    describes the same idiom, that row. (A stand-in prints TorchFix's output format here:
+    TorchFix needs a venv of its own, ``make explain TORCHFIX=1``.)"""
+    fake = tmp_path / "torchfix"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "printf '%s/block_2.py:3:5: TOR201 [*] Parameter `pretrained` is deprecated\\n' \"$1\"\n"
+        "printf '%s/block_1.py:1:1: TOR999 a rule no row knows\\n' \"$1\"\n",
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    path = tmp_path / "old.md"
+    path.write_text(OLD_NOTE, encoding="utf-8")
+    findings = explain.torchfix_findings(explain.read_blocks(path), str(fake))
+    assert findings == {
+        2: [{"code": "TOR201", "line": 3, "text": "Parameter `pretrained` is deprecated",
+             "row": "pretrained=True became weights="}],
+        1: [{"code": "TOR999", "line": 1, "text": "a rule no row knows", "row": ""}],
+    }  # fmt: skip
+    assert explain.torchfix_findings(explain.read_blocks(path), None) == {}

@@ -214,6 +214,8 @@ class Outcome:
     after_repair: str = ""
     after_repair_seen: list[Seen] = field(default_factory=list)
     source_used: str = ""  # the repaired code, where it was repaired
+    #: TorchFix's findings on the block (code, line, text, the drift row that agrees)
+    torchfix: list[dict] = field(default_factory=list)
     #: where the file shows output: each line that differs today, and the rows behind it
     output: list[dict] = field(default_factory=list)
 
@@ -685,6 +687,41 @@ def run(blocks: list[Block], file: Path, time_limit: float = 60.0, memory_mb: in
     return outcomes
 
 
+# ----------------------------------------------------------------------------- TorchFix
+#: A finding as TorchFix prints it: ``path:line:column: TOR102 [*] message``.
+TORCHFIX_LINE = re.compile(
+    r"^(?P<path>.+?):(?P<line>\d+):\d+: (?P<code>TOR\d+) (?:\[\*\] )?(?P<text>.*)$"
+)
+
+
+def torchfix_findings(blocks: list[Block], torchfix: str | None) -> dict[int, list[dict]]:
+    """TorchFix (meta-pytorch's static linter) on each block apart — on a whole file it
+    reports nothing where one part does not parse — as {block number: findings}, each
+    linked to the drift row that describes the same idiom, where one does. ``torchfix``:
+    its executable (it needs a venv of its own: it pins an older libcst than mutmut)."""
+    import subprocess
+
+    if not torchfix:
+        return {}
+    rows = {row.torchfix: row.id for row in drift_table.DRIFT if row.torchfix}
+    with tempfile.TemporaryDirectory() as folder:
+        for block in blocks:
+            (Path(folder) / f"block_{block.number}.py").write_text(
+                python_only(block.source)[0], encoding="utf-8"
+            )
+        done = subprocess.run([torchfix, folder], capture_output=True, text=True, timeout=300)
+    found: dict[int, list[dict]] = {}
+    for text in done.stdout.splitlines():
+        match = TORCHFIX_LINE.match(text.strip())
+        if match:
+            number = int(re.search(r"block_(\d+)\.py", match["path"]).group(1))
+            found.setdefault(number, []).append({
+                "code": match["code"], "line": int(match["line"]), "text": match["text"],
+                "row": rows.get(match["code"], ""),
+            })  # fmt: skip
+    return found
+
+
 # ----------------------------------------------------------------------------- the report
 def line_of(outcome: Outcome) -> str:
     """One line per block: ran / failed: row / warned: row / stopped / crashed /
@@ -709,6 +746,11 @@ def line_of(outcome: Outcome) -> str:
         text += f"; output differs in {len(outcome.output)} lines" + (
             f" ({'; '.join(rows)})" if rows else "") + (
             f", {unexplained} unexplained" if unexplained else "")  # fmt: skip
+    if outcome.torchfix:
+        said = ", ".join(dict.fromkeys(
+            f"{f['code']}" + (f" = {f['row']}" if f["row"] else "") for f in outcome.torchfix
+        ))  # fmt: skip
+        text += f"; TorchFix: {said}"
     if outcome.repairs:
         rewrites = ", ".join(dict.fromkeys(f"{old} -> {new}" for _, old, new in outcome.repairs))
         text += f"; repaired ({rewrites}): {outcome.after_repair}"
@@ -832,6 +874,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=4096)
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--fix", type=Path, help="write the repaired copy of the file here")
+    parser.add_argument("--torchfix", help="TorchFix's executable: its findings beside the rows")
     args = parser.parse_args(argv)
     if not args.file.is_file():
         parser.error(f"{args.file}: no such file")
@@ -840,6 +883,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     outcomes = run(blocks, args.file.resolve(), args.time_limit, args.memory_mb, args.batches)
+    findings = torchfix_findings(blocks, args.torchfix)
+    for outcome in outcomes:
+        outcome.torchfix = findings.get(outcome.number, [])
     lines = render(args.file, outcomes, args.batches)
     print("\n".join(lines))
     write_reports(args.file, outcomes, lines, args.out)
