@@ -100,16 +100,28 @@ class Fence:
     line: int
     language: str
     source: str
+    heading: str = ""  # the heading above it, as written ("" before the first)
+
+
+def markdown_fences(text: str) -> list[Fence]:
+    """Every fenced code block of a Markdown text, read with markdown-it-py, the
+    CommonMark parser, with the heading above each. The info string's first word is the
+    language (the note opens two blocks with "```python ", a trailing space)."""
+    from markdown_it import MarkdownIt
+
+    fences, heading, tokens = [], "", MarkdownIt("commonmark").parse(text)
+    for k, token in enumerate(tokens):
+        if token.type == "heading_open":
+            heading = tokens[k + 1].content
+        elif token.type == "fence":
+            language = (token.info.strip().split() or [""])[0]
+            fences.append(Fence(token.map[0] + 1, language, token.content, heading))
+    return fences
 
 
 def note_fences(language: str | None = "python") -> list[Fence]:
-    """The note's fenced code blocks (of ``language``; all where None), read with
-    markdown-it-py, the CommonMark parser: the note opens two blocks with "```python "
-    (a trailing space), which the info string's strip() absorbs."""
-    from markdown_it import MarkdownIt
-
-    tokens = MarkdownIt("commonmark").parse(NOTE_PATH.read_text(encoding="utf-8"))
-    fences = [Fence(t.map[0] + 1, t.info.strip(), t.content) for t in tokens if t.type == "fence"]
+    """The note's fenced code blocks (of ``language``; all where None)."""
+    fences = markdown_fences(NOTE_PATH.read_text(encoding="utf-8"))
     return [f for f in fences if language is None or f.language == language]
 
 

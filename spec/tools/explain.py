@@ -105,20 +105,13 @@ def _first_code_line(source: str) -> str:
 
 
 def _markdown_blocks(text: str) -> list[Block]:
-    from markdown_it import MarkdownIt
+    from spec.helpers.notebook import markdown_fences, shown_output
 
-    blocks, heading, tokens = [], "", MarkdownIt("commonmark").parse(text)
-    for k, token in enumerate(tokens):
-        if token.type == "heading_open":
-            heading = tokens[k + 1].content
-        elif token.type == "fence" and token.info.strip().split(" ")[0] in ("python", "py"):
-            from spec.helpers.notebook import shown_output
-
-            line = token.map[0] + 1 if token.map else 0
-            title = heading or _first_code_line(token.content)
-            shown = shown_output(token.content)
-            blocks.append(Block(len(blocks) + 1, line, title, token.content, shown))
-    return blocks
+    fences = [f for f in markdown_fences(text) if f.language in ("python", "py")]
+    return [
+        Block(n, f.line, f.heading or _first_code_line(f.source), f.source, shown_output(f.source))
+        for n, f in enumerate(fences, 1)
+    ]
 
 
 def _notebook_blocks(text: str) -> list[Block]:
