@@ -1,10 +1,18 @@
-"""The drift table: every idiom of the note that behaves differently today, by release.
+"""The drift table: the project's one source of release knowledge.
 
-Each row names the note's line, the library and release where it changed, and checks
-what a user sees on the *installed* release (the new behaviour from ``changed_in`` on,
-the old one before, where checkable). The drift chapter (spec/guarantees/05_drift.py)
-holds and runs the checks; the note-executed chapter (spec/note/17_the_note_executed.py)
-names the row that explains each block that fails as written.
+``DRIFT``: every idiom that behaves differently today, by release — the note's own lines,
+and the changes that stop other old tutorials. Each row names the library and release
+where it changed, what a user sees from then on, how old code shows it (errors, warnings,
+printed output) and the mechanical fix where there is one. The drift chapter
+(spec/guarantees/05_drift.py) checks each row on the *installed* release (the new
+behaviour from ``changed_in`` on, the old one before, where checkable); the note-executed
+chapter, ``make explain``, the upgrade report and the atlas read the rows.
+
+``GATES``: the releases where something the spec relies on arrived (a test that needs it
+skips before, naming why), and the pins an older release needs to install at all.
+
+No other module of spec/ names a release: a chapter asks ``changed(row id)`` or
+``GATES[name].met()`` (spec/meta/test_release_literals.py keeps it so).
 """
 
 from __future__ import annotations
@@ -13,7 +21,13 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from spec.helpers.releases import version_of as installed
+
+def installed(library: str) -> Version | None:
+    """The installed release of ``library`` (None where it is missing). Imported when
+    asked: the atlas's installer reads the gates without importing torch."""
+    from spec.helpers.releases import version_of
+
+    return version_of(library)
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,28 @@ class Drift:
     outputs: tuple[tuple[str, str], ...] = ()
     #: the TorchFix rule that flags the same idiom, where one does
     torchfix: str = ""
+    #: a change made in steps: (release, what a user sees from it on), oldest first; the
+    #: last step is ``changed_in``
+    stages: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A release something arrived in: ``library`` at ``release`` or newer, and why it
+    matters (what a skipped test reports)."""
+
+    library: str
+    release: str
+    reason: str
+
+    def met(self) -> bool:
+        """Does the installed release of ``library`` have it?"""
+        version = installed(self.library)
+        return version is not None and self.met_by(str(version))
+
+    def met_by(self, version: str) -> bool:
+        """Does ``version`` (of ``library``) have it?"""
+        return Version(version.split("+")[0]) >= Version(self.release)
 
 
 # Each row's checks (the new behaviour, and the old where checkable) are in the drift
@@ -102,6 +138,11 @@ DRIFT = [
         "TypeError for gpus=, progress_bar_refresh_rate=, weights_summary=; NotImplementedError for validation_epoch_end",
         (Sign("error", "TypeError", r"Trainer\.__init__\(\) got an unexpected keyword argument '(gpus|progress_bar_refresh_rate|weights_summary)'"),
          Sign("error", "NotImplementedError", r"`(training|validation|test)_epoch_end` has been removed in v2\.0\.0")),
+        # gpus=N: the accelerator Lightning finds and its devices; the two display
+        # arguments dropped (their successors are enable_progress_bar, enable_model_summary)
+        fixes=((r"\bgpus\s*=\s*[^,)]+", "accelerator='auto', devices='auto'"),
+               (r",?\s*\bprogress_bar_refresh_rate\s*=\s*[^,)]+", ""),
+               (r",?\s*\bweights_summary\s*=\s*[^,)]+", "")),
     ),
     Drift(
         "torch.max(x, dim) returns a named tuple", "torch", "1.1",
@@ -120,6 +161,9 @@ DRIFT = [
         "a FutureWarning (shown to every user) from torch.jit.trace inside add_graph; 2.10-2.13 raised a DeprecationWarning (hidden outside __main__), 2.9.1 none",
         (Sign("warning", "FutureWarning", r"`torch\.jit\.trace(_method)?` is deprecated"),
          Sign("warning", "DeprecationWarning", r"`torch\.jit\.trace(_method)?` is deprecated")),
+        # bisected on the CPU: nothing on 2.9.1; a DeprecationWarning on 2.10.0-2.13.0 (Python
+        # shows it only for code in __main__); a FutureWarning on 2.14.0 and 2.14.1
+        stages=(("2.10", "DeprecationWarning"), ("2.14", "FutureWarning")),
     ),
     Drift(
         "clamp(min=0) passes no gradient at exactly 0", "torch", "2.14",
@@ -210,6 +254,100 @@ DRIFT = [
         fixes=((r"\bnp\.(float|int|object|str|complex)\b(?!\w)", r"\1"),),
     ),
     Drift(
+        "torch's own linear algebra moved to torch.linalg", "torch", "2.0",
+        None,
+        "RuntimeError 'This function was deprecated since version 1.9 and is now removed' for torch.symeig, eig, lstsq, solve, matrix_rank (2.0.1 checked); torch.qr and torch.cholesky warned up to 2.9.1 and raise it on 2.14.1; torch.chain_matmul warns. Use torch.linalg.eigh, eig, lstsq, solve, matrix_rank, qr, cholesky, multi_dot",
+        (Sign("error", "RuntimeError", r"This function was deprecated since version 1\.9 and is now removed"),
+         Sign("warning", "UserWarning", r"torch\.(qr|cholesky|chain_matmul|lu|triangular_solve)\b.* is deprecated")),
+        seen_in="PyTorch 1.9 release notes (torch.linalg); removals pytorch/pytorch#70982 and its siblings (2022)",
+    ),
+    Drift(
+        "transforms.Scale and RandomSizedCrop became Resize and RandomResizedCrop", "torchvision", "0.12",
+        None,
+        "AttributeError: module 'torchvision.transforms' has no attribute 'Scale' (deprecated since 0.2.0, a warning until 0.11)",
+        (Sign("error", "AttributeError", r"module 'torchvision\.transforms' has no attribute '(Scale|RandomSizedCrop)'"),),
+        fixes=((r"\bScale\(", "Resize("), (r"\bRandomSizedCrop\(", "RandomResizedCrop(")),
+        seen_in="pytorch/vision#274 (renamed, 2017-09); removed in 0.12.0, pytorch/vision#5386 (as pytorch/vision#5927 says)",
+    ),
+    Drift(
+        "nn.utils.clip_grad_norm gained a trailing underscore", "torch", "0.4",
+        None,
+        "FutureWarning (a UserWarning up to 2.0) '`torch.nn.utils.clip_grad_norm` is now deprecated in favor of `torch.nn.utils.clip_grad_norm_`'",
+        (Sign("warning", "UserWarning", r"nn\.utils\.clip_grad_norm`? is now deprecated in favor of"),
+         Sign("warning", "FutureWarning", r"nn\.utils\.clip_grad_norm`? is now deprecated in favor of")),
+        seen_in="PyTorch 0.4.0 release notes (in-place functions end in an underscore)",
+        fixes=((r"\bclip_grad_norm\(", "clip_grad_norm_("),),
+    ),
+    Drift(
+        "add_(scalar, tensor) became add_(tensor, alpha=scalar)", "torch", "1.5",
+        None,
+        "UserWarning 'This overload of add_ is deprecated: add_(Number alpha, Tensor other)' (add, sub, addcmul_, addcdiv_ alike): the hand-written SGD step of old tutorials",
+        (Sign("warning", "UserWarning", r"This overload of (add|sub|addcmul|addcdiv)_? is deprecated"),),
+        seen_in="PyTorch 1.5 release notes (deprecated positional scalar overloads)",
+        fixes=((r"\.(add|sub)_\(\s*([^,()=]+?)\s*,\s*([^,()=]+?)\s*\)", r".\1_(\3, alpha=\2)"),),
+    ),
+    Drift(
+        "uint8 masks became bool masks", "torch", "1.2",
+        None,
+        "UserWarning 'indexing with dtype torch.uint8 is now deprecated, please use a dtype torch.bool instead'; comparisons return bool since 1.2",
+        (Sign("warning", "UserWarning", r"indexing with dtype torch\.uint8 is now deprecated"),),
+        seen_in="PyTorch 1.2 release notes (torch.bool)",
+    ),
+    Drift(
+        "lr_scheduler.step() comes after optimizer.step()", "torch", "1.1",
+        None,
+        "UserWarning 'Detected call of `lr_scheduler.step()` before `optimizer.step()`': before 1.1 the scheduler stepped first, and code written so now skips the first learning rate",
+        (Sign("warning", "UserWarning", r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"),),
+        seen_in="PyTorch 1.1.0 release notes (the order of the scheduler's step)",
+    ),
+    Drift(
+        "scheduler.step(epoch) is deprecated", "torch", "1.4",
+        None,
+        "UserWarning 'The epoch parameter in `scheduler.step()` was not necessary and is being deprecated'; call scheduler.step() once per epoch",
+        (Sign("warning", "UserWarning", r"The epoch parameter in `scheduler\.step\(\)` was not necessary"),),
+        seen_in="PyTorch 1.4.0 release notes (chainable schedulers)",
+        fixes=((r"\b(\w*sched\w*)\.step\(\s*\w*epoch\w*\s*\)", r"\1.step()"),),
+    ),
+    Drift(
+        "torch.set_default_tensor_type is deprecated", "torch", "2.1",
+        None,
+        "UserWarning 'torch.set_default_tensor_type() is deprecated as of PyTorch 2.1'; use torch.set_default_dtype() and torch.set_default_device()",
+        (Sign("warning", "UserWarning", r"set_default_tensor_type\(\) is deprecated"),),
+        seen_in="PyTorch 2.1 release notes",
+    ),
+    Drift(
+        "torch._six is gone", "torch", "2.0",
+        None,
+        "ModuleNotFoundError: No module named 'torch._six' (a private Python 2/3 shim): string_classes is str, int_classes int, container_abcs collections.abc, inf math.inf",
+        (Sign("error", "ModuleNotFoundError", r"No module named 'torch\._six'"),),
+        seen_in="pytorch/pytorch#94709 (2023-02, Python 2 compatibility removed)",
+    ),
+    Drift(
+        "torchvision.models.utils is gone", "torchvision", "0.11",
+        None,
+        "ModuleNotFoundError: No module named 'torchvision.models.utils'; load_state_dict_from_url is torch.hub's",
+        (Sign("error", "ModuleNotFoundError", r"No module named 'torchvision\.models\.utils'"),),
+        seen_in="removed in torchvision 0.11.0 (w86763777/pytorch-image-generation-metrics#3); pytorch/vision#4069",
+        fixes=((r"\btorchvision\.models\.utils\b", "torch.hub"),),
+    ),
+    Drift(
+        "transforms.functional_tensor is gone", "torchvision", "0.17",
+        None,
+        "ModuleNotFoundError: No module named 'torchvision.transforms.functional_tensor' (0.15 and 0.16 warned); use torchvision.transforms.functional",
+        (Sign("error", "ModuleNotFoundError", r"No module named 'torchvision\.transforms\.functional_tensor'"),
+         Sign("warning", "UserWarning", r"torchvision\.transforms\.functional_tensor module is deprecated")),
+        seen_in="pytorch/vision#7269 (deprecated in 0.15, removed in 0.17); XPixelGroup/BasicSR#533",
+        fixes=((r"\btorchvision\.transforms\.functional_tensor\b", "torchvision.transforms.functional"),),
+    ),
+    Drift(
+        "autograd.Function needs static forward and backward", "torch", "1.5",
+        None,
+        "RuntimeError 'Legacy autograd function with non-static forward method is deprecated'; write @staticmethod forward(ctx, ...) and backward(ctx, ...) and call MyFunction.apply(x)",
+        (Sign("error", "RuntimeError", r"Legacy autograd function with non-static forward method is deprecated"),
+         Sign("warning", "DeprecationWarning", r"should not be instantiated\. Methods on autograd functions ?are all static")),
+        seen_in="PyTorch 1.3 (deprecated) and 1.5 (an error) release notes; Learning PyTorch with Examples' MyReLU",
+    ),
+    Drift(
         "torch.cuda.amp moved to torch.amp", "torch", "2.4",
         None,
         "FutureWarning '`torch.cuda.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cuda', args...)` instead.'",
@@ -221,6 +359,53 @@ DRIFT = [
 
 
 BY_ID = {row.id: row for row in DRIFT}
+
+
+#: Where something the spec relies on arrived, or what an older release needs to install.
+GATES = {
+    "torch.func": Gate("torch", "2.0", "torch.func.functional_call arrived in torch 2.0"),
+    "transforms v2": Gate(
+        "torchvision", "0.16",
+        "transforms.v2.ToImage arrived in torchvision 0.16 (0.15 had a beta v2)",
+    ),
+    "exact Lightning resume": Gate(
+        "pytorch_lightning", "2.4",
+        "Lightning before 2.4: the RNG-restored resume is not exact (measured on 2.3.3)",
+    ),
+    "unsigned dtypes": Gate(
+        "torch", "2.3",
+        "torch.uint16, uint32 and uint64 arrived in torch 2.3; before, from_numpy refused "
+        "such arrays (2.0.1 and 2.1.2 checked)",
+    ),
+    "load_state_dict(assign=)": Gate(
+        "torch", "2.1", "Module.load_state_dict(assign=True) arrived in torch 2.1",
+    ),
+    "built for NumPy 2": Gate(
+        "torch", "2.3",
+        "torch before 2.3 was built against NumPy 1 and cannot use NumPy 2 "
+        "('Failed to initialize NumPy: _ARRAY_API not found'): the atlas pins numpy<2",
+    ),
+    "Lightning without pkg_resources": Gate(
+        "torch", "2.1",
+        "the newest Lightning for torch 2.0 (2.3.3) imports pkg_resources, which "
+        "setuptools 81 removed: the atlas pins setuptools<81",
+    ),
+}  # fmt: skip
+
+
+def changed(row_id: str) -> bool:
+    """Does the installed release show the new behaviour of the row ``row_id``? (False
+    where its library is missing.)"""
+    return bool(has_changed(BY_ID[row_id]))
+
+
+def stage(row_id: str, version: Version | None = None) -> str | None:
+    """Which step of a change made in steps (``Drift.stages``) the release ``version``
+    (the installed one by default) shows: the step's text, or None before the first."""
+    row = BY_ID[row_id]
+    version = installed(row.library) if version is None else version
+    reached = [what for release, what in row.stages if version >= Version(release)]
+    return reached[-1] if reached else None
 
 
 def has_changed(row: Drift) -> bool | None:

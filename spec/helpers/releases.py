@@ -7,8 +7,9 @@ constant the spec reads the installed release from; ``version_of`` reads any oth
 library's, ``since`` says which side of a change a release is on.
 
 Where a test needs a release, the gate is one mark with its reason kept as data
-(``GATES``, after Lightning's ``RunIf``): ``@needs("torch.func")`` skips, naming why;
-``expect_failure_before(...)`` marks a test the spec knows fails on older releases.
+(``GATES`` in the drift table, spec/helpers/drift.py, after Lightning's ``RunIf``):
+``@needs("torch.func")`` skips, naming why; ``expect_failure_before(...)`` marks a test
+the spec knows fails on older releases.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import importlib.metadata
 import importlib.util
 import sys
 import warnings
-from dataclasses import dataclass
 
 import pytest
 import torch
@@ -63,40 +63,19 @@ def since(library: str, release: str) -> bool:
     return version is not None and version >= Version(release)
 
 
-@dataclass(frozen=True)
-class Gate:
-    """A release a test needs: ``library`` at ``release`` or newer, and why."""
-
-    library: str
-    release: str
-    reason: str
-
-    def met(self) -> bool:
-        return since(self.library, self.release)
-
-
-#: Every release gate of the spec, by name: the reason is what a skipped test reports.
-GATES = {
-    "torch.func": Gate("torch", "2.0", "torch.func.functional_call arrived in torch 2.0"),
-    "transforms v2": Gate(
-        "torchvision", "0.16",
-        "transforms.v2.ToImage arrived in torchvision 0.16 (0.15 had a beta v2)",
-    ),
-    "exact Lightning resume": Gate(
-        "pytorch_lightning", "2.4",
-        "Lightning before 2.4: the RNG-restored resume is not exact (measured on 2.3.3)",
-    ),
-}  # fmt: skip
-
-
 def needs(name: str) -> pytest.MarkDecorator:
-    """Skip where gate ``name`` is not met, with its reason."""
+    """Skip where gate ``name`` (spec/helpers/drift.py's ``GATES``) is not met, with its
+    reason."""
+    from spec.helpers.drift import GATES
+
     gate = GATES[name]
     return pytest.mark.skipif(not gate.met(), reason=gate.reason)
 
 
 def expect_failure_before(name: str) -> pytest.MarkDecorator:
     """A strict xfail where gate ``name`` is not met: the day it holds there, the spec says so."""
+    from spec.helpers.drift import GATES
+
     gate = GATES[name]
     return pytest.mark.xfail(not gate.met(), strict=True, reason=gate.reason)
 
@@ -111,14 +90,17 @@ def add_graph_jit_warnings(writer, model: torch.nn.Module, example: torch.Tensor
 
 
 def add_graph_jit_warning_expected(version: Version = TORCH) -> set[type]:
-    """Bisected on the CPU: nothing on 2.9.1; a DeprecationWarning (which Python shows only
-    for code in ``__main__``) on 2.10.0, 2.11.0, 2.12.0 and 2.13.0; a FutureWarning, shown
-    to every user, from 2.14.0 (2.14.0 and 2.14.1 checked)."""
-    if version >= Version("2.14"):
-        return {FutureWarning}
-    if version >= Version("2.10"):
-        return {DeprecationWarning}
-    return set()
+    """The categories ``add_graph_jit_warnings`` finds on ``version``: the drift row's
+    stages (a DeprecationWarning, which Python shows only for code in ``__main__``, then a
+    FutureWarning shown to every user), nothing before the first."""
+    from spec.helpers.drift import stage
+
+    what = stage("SummaryWriter.add_graph warns: torch.jit.trace is deprecated", version)
+    return (
+        set()
+        if what is None
+        else {{"DeprecationWarning": DeprecationWarning, "FutureWarning": FutureWarning}[what]}
+    )
 
 
 def seed_everything(seed: int) -> int:

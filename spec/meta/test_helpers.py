@@ -224,7 +224,9 @@ def test_release_gates_read_the_installed_versions_and_skip_with_their_reason():
     assert releases.since("torch", "1.0")
     assert not releases.since("torch", "999")
     assert not releases.since("no_such_library_anywhere", "0.0")
-    releases.GATES["never"] = releases.Gate("torch", "999", "torch 999 is not out yet")
+    from spec.helpers import drift
+
+    drift.GATES["never"] = drift.Gate("torch", "999", "torch 999 is not out yet")
     try:
         skip = releases.needs("never")
         assert skip.mark.args == (True,)
@@ -233,8 +235,25 @@ def test_release_gates_read_the_installed_versions_and_skip_with_their_reason():
         assert xfail.mark.args == (True,)
         assert xfail.mark.kwargs["strict"] is True
     finally:
-        del releases.GATES["never"]
-    assert all(gate.reason for gate in releases.GATES.values())
+        del drift.GATES["never"]
+    assert all(gate.reason for gate in drift.GATES.values())
+    assert drift.GATES["torch.func"].met_by("2.0.1+cu117")
+    assert not drift.GATES["torch.func"].met_by("1.13.1")
+
+
+def test_a_change_made_in_steps_shows_the_step_each_release_reached():
+    """The jit.trace warning of add_graph came in two steps; each release is on one side
+    of each (bisected: nothing on 2.9.1, hidden on 2.10-2.13, shown from 2.14)."""
+    from packaging.version import Version
+
+    from spec.helpers import drift, releases
+
+    row = "SummaryWriter.add_graph warns: torch.jit.trace is deprecated"
+    assert drift.stage(row, Version("2.9.1")) is None
+    assert drift.stage(row, Version("2.12.1")) == "DeprecationWarning"
+    assert drift.stage(row, Version("2.14.1")) == "FutureWarning"
+    assert releases.add_graph_jit_warning_expected(Version("2.13.0")) == {DeprecationWarning}
+    assert drift.BY_ID[row].stages[-1][0] == drift.BY_ID[row].changed_in
 
 
 def test_a_shared_folder_is_made_once_for_all_workers_and_not_left_half_made(

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from spec.helpers import processes, releases
+from spec.helpers import processes
 from spec.helpers.devices import needs_cuda
+from spec.helpers.drift import GATES
 from spec.helpers.implementation import impl
 from spec.helpers.teach import say
 
@@ -117,7 +118,7 @@ def test_wide_unsigned_ints_cross_the_bridge_since_2_3(name):
     these arrays (checked on 2.0.1 and 2.1.2 by the atlas, spec/atlas.md). Arithmetic on
     them is still limited in torch, so they are kept out of DTYPE_PAIRS.
     """
-    if not releases.since("torch", "2.3"):
+    if not GATES["unsigned dtypes"].met():
         assert not hasattr(torch, name)
         with pytest.raises(TypeError, match=f"can't convert np.ndarray of type numpy.{name}"):
             torch.from_numpy(np.zeros(3, dtype=name))

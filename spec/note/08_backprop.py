@@ -2,8 +2,9 @@
 
 import torch
 
-from spec.helpers import releases, teach
+from spec.helpers import teach
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
+from spec.helpers.drift import changed
 from spec.helpers.implementation import Net, impl
 from spec.helpers.teach import say
 
@@ -33,7 +34,9 @@ def test_conv1_bias_grad_before_backward_is_none_not_zeros():
     # the note: net.zero_grad(); print(net.conv1.bias.grad); loss.backward()
     before, _ = backprop.conv1_bias_grad_before_and_after(net, make_loss(net))
     call = "conv1_bias_grad_before_and_after(net, loss)[0]"
-    if not releases.since("torch", "2.0"):  # the note's release line: zeros, as it printed
+    if not changed(
+        "zero_grad() sets gradients to None"
+    ):  # the note's release line: zeros, as it printed
         assert torch.equal(before, torch.zeros(6)), say(call, "zeros after zero_grad()", before)
         return
     assert before is None, say(

@@ -25,7 +25,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.transforms import Compose, Normalize, ToTensor
 
-from spec.helpers import note, pictures, releases, teach
+from spec.helpers import note, pictures, teach
 from spec.helpers.classifier import (
     NotATensor,
     assert_evaluated_without_grad,
@@ -37,6 +37,7 @@ from spec.helpers.classifier import (
 )
 from spec.helpers.data import CLASSES, N_TEST, N_TRAIN, load_cifar10
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
+from spec.helpers.drift import changed
 from spec.helpers.implementation import impl
 from spec.helpers.oracles import numpy_lenet
 from spec.helpers.teach import say
@@ -195,7 +196,7 @@ def test_dataiter_next_fails_today_and_next_dataiter_is_the_way(cifar_root):
         load_cifar10(cifar_root, train=False, transform=ToTensor()), batch_size=4
     )
     dataiter = iter(testloader)
-    if releases.since("torch", "1.13"):
+    if changed("dataiter.next() is gone"):
         with pytest.raises(AttributeError, match="object has no attribute 'next'"):
             dataiter.next()
     images, _ = next(dataiter)
@@ -570,7 +571,7 @@ def test_torch_load_defaults_to_weights_only_since_2_6(tmp_path):
     """
     path = tmp_path / "object.pth"
     torch.save({"state": Net().state_dict(), "extra": NotATensor()}, path)
-    if releases.since("torch", "2.6"):
+    if changed("torch.load defaults to weights_only=True"):
         with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
             torch.load(path)
     loaded = torch.load(path, weights_only=False)

@@ -16,8 +16,9 @@ import torch.nn as nn
 from PIL import Image
 from torchvision import models
 
-from spec.helpers import releases, teach
+from spec.helpers import teach
 from spec.helpers.data import publish_state_dict
+from spec.helpers.drift import GATES
 from spec.helpers.implementation import impl
 from spec.helpers.teach import say
 
@@ -437,8 +438,8 @@ def test_pretrainedmodels_vgg16_features_are_fc7_before_relu_not_conv_maps(
     of drawing 138M random weights that the copy overwrites) and
     ``load_state_dict(..., assign=True)`` puts the copied tensors in.
     """
-    # load_state_dict(assign=) arrived in torch 2.1; before it, build on the CPU and copy
-    meta = releases.since("torch", "2.1")
+    # before load_state_dict(assign=) arrived: build on the CPU and copy
+    meta = GATES["load_state_dict(assign=)"].met()
     with warnings.catch_warnings(), torch.device("meta" if meta else "cpu"):
         warnings.simplefilter("ignore", UserWarning)
         model = pretrainedmodels.vgg16(num_classes=1000, pretrained=None).eval()

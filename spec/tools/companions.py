@@ -24,6 +24,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
+from spec.helpers.drift import GATES
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
@@ -86,9 +88,9 @@ def pins(torch: str, torchvision: str | None = None) -> list[str]:
     vision = torchvision or RELEASES.get(torch)
     if vision:
         out.append(f"torchvision=={vision}")
-    if Version(torch) < Version("2.3"):
+    if not GATES["built for NumPy 2"].met_by(torch):
         out.append("numpy<2")
-    if Version(torch) < Version("2.1"):
+    if not GATES["Lightning without pkg_resources"].met_by(torch):
         out.append("setuptools<81")
     return out + [e for e in extras() if vision or e not in NEED_TORCHVISION]
 

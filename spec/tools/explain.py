@@ -500,9 +500,11 @@ def _run_one(block: Block, namespace: dict, time_limit: float) -> Outcome:
                 "divides by stayed 0 (with the whole data set it would not)"
             )
         outcome.seen.append(seen)
+    said = set()  # a warning in a loop is one warning
     for w in caught:
         classes = drift_table.class_names(w.category)
-        if any(name in WARNINGS for name in classes):
+        if any(name in WARNINGS for name in classes) and (classes[0], str(w.message)) not in said:
+            said.add((classes[0], str(w.message)))
             outcome.seen.append(explained(Seen("warning", classes[0], classes, str(w.message))))
     if outcome.status == "ran" and outcome.seen:
         outcome.status = "warned"
@@ -555,6 +557,11 @@ def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict
         if hard == resource.RLIM_INFINITY or limit < hard:
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
         os.environ["MPLBACKEND"] = "Agg"
+        # torch's warn-once warnings (the add_ overload, set_default_tensor_type) are said
+        # once per process: the tutorial must see its own, whatever ran before the fork
+        import torch
+
+        torch.set_warn_always(True)
         _seed_everything()  # the same report for the same file, run after run
         _cap_loaders(settings["batches"])
         _offline_datasets()
