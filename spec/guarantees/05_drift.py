@@ -682,9 +682,9 @@ def test_each_rows_old_idiom_is_explained_by_its_row(row, tmp_path):
         assert outcome.repairs, f"the row's fix rewrote nothing in {OLD_IDIOMS[row]!r}"
         # (what this machine lacks may still show: a GradScaler with no GPU says so)
         still = [f"{s.kind}: {s.message}" for s in outcome.after_repair_seen if not s.environment]
-        assert outcome.after_repair in ("ran", "warned") and not still, (
-            f"repaired as {outcome.repairs}, it {outcome.after_repair}: {still}"
-        )
+        said = f"repaired as {outcome.repairs}, it {outcome.after_repair}: {still}"
+        assert outcome.after_repair in ("ran", "warned"), said
+        assert not still, said
 
 
 def test_every_row_that_shows_a_sign_has_its_old_idiom():

@@ -168,6 +168,25 @@ def test_a_block_that_hangs_or_crashes_is_stopped_and_the_next_still_runs(tmp_pa
     assert outcomes[4].printed == "value 42\n"
 
 
+def test_what_a_tutorial_writes_goes_with_its_scratch_folder(tmp_path, monkeypatch):
+    """The tutorial runs in a scratch folder of its own, removed when explain is done,
+    crashed blocks or not: nothing it wrote stays behind, beside it or in the temp dir."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(explain.tempfile, "tempdir", str(temp))
+    outcomes = explained_script(
+        tmp_path, "writer.py",
+        "# %%\nopen('model.pth', 'w').write('weights')\nimport os\nprint(os.getcwd())\n"
+        "# %%\nimport os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n",
+        time_limit=5,
+    )  # fmt: skip
+    assert [o.status for o in outcomes] == ["ran", "crashed"]
+    assert outcomes[0].printed.startswith(str(temp / "explain-")), outcomes[0].printed
+    left = [p.name for p in temp.iterdir() if p.name.startswith("explain-")]
+    assert left == [], "explain left its scratch folder behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["temp", "writer.py"]
+
+
 def test_what_this_machine_lacks_is_explained_as_such():
     """No GPU, no network, a package not installed: explained, with what to do."""
     for kind, message, expected in (

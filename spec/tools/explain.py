@@ -52,6 +52,7 @@ import os
 import re
 import resource
 import select
+import shutil
 import signal
 import sys
 import tempfile
@@ -638,8 +639,16 @@ def run(blocks: list[Block], file: Path, time_limit: float = 60.0, memory_mb: in
     one that replays the blocks that ran and goes on after the one it died in."""
     import torch  # noqa: F401  (imported once here, inherited by every child)
 
-    outcomes: list[Outcome] = []
     scratch = tempfile.mkdtemp(prefix="explain-")
+    try:
+        return _run_in(blocks, file, scratch, time_limit, memory_mb, batches)
+    finally:  # what the tutorial wrote goes with its scratch folder
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_in(blocks: list[Block], file: Path, scratch: str, time_limit: float,
+            memory_mb: int, batches: int) -> list[Outcome]:  # fmt: skip
+    outcomes: list[Outcome] = []
     _copy_beside(Path(file).parent, Path(scratch))
     settings = {
         "scratch": scratch, "time_limit": time_limit, "memory_mb": memory_mb,
