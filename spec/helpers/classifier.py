@@ -9,15 +9,69 @@ mistakes behind a difference), so that the chapter reads as the tutorial's steps
 from __future__ import annotations
 
 import copy
+import inspect
+import re
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Subset
 
-from spec.helpers import teach
+from spec.helpers import note, teach
+from spec.helpers.data import CLASSES, load_cifar10
 from spec.helpers.oracles import the_notes_training_loop
 from spec.helpers.teach import say
+
+#: What the note's CIFAR-10 blocks import before they define their Net.
+NOTE_IMPORTS = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+
+
+# ---------------------------------------------------------------- the note's own code, run
+def the_notes_net() -> nn.Module:
+    """The note's own CIFAR-10 Net (its block at line 240), as the note defines it."""
+    return note.note_object(240, "Net", NOTE_IMPORTS)()
+
+
+def the_notes_per_class_loop(net: nn.Module, testloader) -> dict:
+    """Run the note's per-class block (line 353) as written, on this net and loader; its
+    namespace afterwards (class_correct, class_total)."""
+    namespace = {"torch": torch, "net": net, "testloader": testloader, "classes": CLASSES}
+    note.run_block(353, namespace)
+    return namespace
+
+
+def tutorial_testset(root):
+    """The test set with the tutorial's transform, made here (not by the implementation):
+    for the tests that run the note's own code."""
+    from torchvision.transforms import Compose, Normalize, ToTensor
+
+    transform = Compose([ToTensor(), Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    return load_cifar10(root, train=False, transform=transform)
+
+
+def train_the_notes_recipe(cifar10, root):
+    """The note's recipe, run by the implementation on the generated data: batch 4,
+    SGD(lr=0.001, momentum=0.9), 2 epochs of 500 mini-batches, a loss logged every 100.
+    (net, logged losses, printed lines, the in-order test loader)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        trainloader, testloader = cifar10.make_loaders(root, batch_size=4, seed=0)
+        net = cifar10.Net()
+        criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
+        lines = []
+        losses = cifar10.train(
+            net, trainloader, criterion, optimizer, epochs=2, print_every=100, log=lines.append
+        )
+    return net, losses, lines, testloader
+
+
+def flattening_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The note's forward with ``torch.flatten(x, 1)`` where it has ``x.view(-1, 400)``:
+    the same numbers for any memory layout."""
+    relu = nn.functional.relu
+    x = net.pool(relu(net.conv1(x)))
+    x = torch.flatten(net.pool(relu(net.conv2(x))), 1)
+    return net.fc3(relu(net.fc2(relu(net.fc1(x)))))
 
 
 def the_notes_batches(steps: int, batch_size: int = 4, seed: int = 0):
@@ -52,13 +106,6 @@ def predictions(net: nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]:
             predicted.append(net(images).argmax(1))
             truth.append(labels)
     return torch.cat(predicted), torch.cat(truth)
-
-
-class NotATensor:
-    """An arbitrary pickled object: what ``weights_only`` loading refuses."""
-
-    def __init__(self):
-        self.payload = "arbitrary Python object"
 
 
 def assert_evaluated_without_grad(spy: teach.GradModeSpy, call: str) -> None:
@@ -133,3 +180,92 @@ def check_trains_as_the_note(
     assert lines == expected.lines, say(
         f"{call}'s printed lines", expected.lines, lines, teach.did_you_forget_item(logged)
     )
+
+
+# ---------------------------------------------------------------- one call per concept
+def check_layer_shapes(net: nn.Module, x: torch.Tensor, expected: list[tuple]) -> None:
+    """Each child layer's output shape on ``x``, recorded with forward hooks, is
+    ``expected``: [(layer name, shape), ...] in the order they ran."""
+    shapes = []
+    hooks = [
+        m.register_forward_hook(lambda m, i, o, name=name: shapes.append((name, tuple(o.shape))))
+        for name, m in net.named_children()
+    ]
+    try:
+        net(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    assert shapes == expected, say("Net()(x), each layer's output", expected, shapes)
+
+
+def check_the_log(losses, lines: list[str], *, epochs: int, steps_per_epoch: int, every: int,
+                  starts_above: float, falls_by: float) -> None:  # fmt: skip
+    """``train`` logged a loss every ``every`` mini-batches, printed each as the note does
+    ('[1,   100] loss: 2.213') and 'Finished Training' last; the first loss is above
+    ``starts_above`` and the last ``falls_by`` lower."""
+    call = f"train(net, ..., epochs={epochs}, print_every={every})"
+    count = epochs * (steps_per_epoch // every)
+    assert len(losses) == count, say(
+        call, f"{count} logged losses ({epochs} x {steps_per_epoch} / {every})", len(losses)
+    )
+    assert lines[-1] == "Finished Training", say(
+        call, "'Finished Training' as its last line", lines[-1:]
+    )
+    pattern = re.compile(r"^\[\d+, +\d+\] loss: \d+\.\d{3}$")
+    odd = [line for line in lines[:-1] if not pattern.match(line)]
+    assert not odd, say(call, "lines like '[1,   100] loss: 2.213'", odd)
+    assert lines[0] == "[1, %5d] loss: %.3f" % (every, losses[0]), say(
+        call, f"the note's format, '[1, %5d] loss: %.3f' % ({every}, loss)", lines[0]
+    )
+    assert losses[0] > starts_above, say(
+        call, f"a first logged loss near ln 10 = 2.30 (above {starts_above})", round(losses[0], 3)
+    )
+    assert losses[-1] < losses[0] - falls_by, say(
+        call, f"the loss to fall by {falls_by} or more", [round(v, 3) for v in losses],
+        teach.did_you_forget_item(losses),
+    )  # fmt: skip
+
+
+def check_the_defaults(train, *, epochs: int, print_every: int) -> None:
+    """``train``'s signature defaults to ``epochs`` and ``print_every``, and running it
+    with them on ``print_every`` tiny mini-batches makes ``epochs`` passes, logging one
+    line at the end of each."""
+    defaults = {
+        name: p.default for name, p in inspect.signature(train).parameters.items()
+        if p.default is not p.empty
+    }  # fmt: skip
+    for name, value in (("epochs", epochs), ("print_every", print_every)):
+        assert defaults.get(name) == value, say(f"train's {name}=", value, defaults.get(name))
+    tiny = nn.Linear(4, 10)
+    steps, lines = [], []
+    optimizer = torch.optim.SGD(tiny.parameters(), lr=0.001)
+    optimizer.register_step_post_hook(lambda *args: steps.append(1))
+    logged = train(tiny, tiny_batches(print_every), nn.CrossEntropyLoss(), optimizer,
+                   log=lines.append)  # fmt: skip
+    call = "train(...) with its defaults"
+    assert len(steps) == epochs * print_every, say(call, f"{epochs} epochs", f"{len(steps)} steps")
+    expected = ["[%d, %5d] l" % (e, print_every) for e in range(1, epochs + 1)]
+    assert [line[:12] for line in lines[:-1]] == expected, say(call, expected, lines)
+    assert len(logged) == epochs, say(call, f"{epochs} logged losses", len(logged))
+
+
+def check_per_class_accuracy(accuracy, confusion, predicted, labels, expected_accuracy) -> None:
+    """``per_class_accuracy``'s share per class equals ``expected_accuracy`` (torchmetrics),
+    and its confusion matrix is the one counted here, a row per true class."""
+    teach.close(
+        accuracy.float(), expected_accuracy, call="per_class_accuracy(predicted, labels)[0]",
+        expects="each class's share of its images predicted right (torchmetrics)", rtol=0,
+        atol=1e-6,
+    )  # fmt: skip
+    assert confusion.sum() == len(labels), say(
+        "per_class_accuracy(...)[1]", f"{len(labels)} images counted once each",
+        int(confusion.sum()),
+    )  # fmt: skip
+    counted = torch.zeros(10, 10, dtype=torch.int64)
+    for t, p in zip(labels.tolist(), predicted.tolist(), strict=True):
+        counted[t, p] += 1  # rows: the truth, columns: the prediction
+    teach.close(
+        confusion.long(), counted, call="per_class_accuracy(...)[1]",
+        expects="the confusion matrix, a row per true class", rtol=0, atol=0,
+    )  # fmt: skip
