@@ -49,22 +49,6 @@ def tutorial_testset(root):
     return load_cifar10(root, train=False, transform=transform)
 
 
-def train_the_notes_recipe(cifar10, root):
-    """The note's recipe, run by the implementation on the generated data: batch 4,
-    SGD(lr=0.001, momentum=0.9), 2 epochs of 500 mini-batches, a loss logged every 100.
-    (net, logged losses, printed lines, the in-order test loader)."""
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        trainloader, testloader = cifar10.make_loaders(root, batch_size=4, seed=0)
-        net = cifar10.Net()
-        criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
-        lines = []
-        losses = cifar10.train(
-            net, trainloader, criterion, optimizer, epochs=2, print_every=100, log=lines.append
-        )
-    return net, losses, lines, testloader
-
-
 def flattening_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The note's forward with ``torch.flatten(x, 1)`` where it has ``x.view(-1, 400)``:
     the same numbers for any memory layout."""

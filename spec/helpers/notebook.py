@@ -1,7 +1,7 @@
 """The harness of chapter 17 (spec/note/17_the_note_executed.py): reading the note's code
 blocks, and running them one after another in one namespace, as a notebook runs its cells.
 
-The chapter holds the table (``BLOCKS``: each block's status, shims, declared output
+The chapter holds the table (``TABLE``: each block's status, shims, declared output
 differences) and the tests; this module holds what the table is made of (``Block``,
 ``Shim``, ``Differs``) and what runs it:
 
@@ -101,6 +101,15 @@ class Fence:
     language: str
     source: str
     heading: str = ""  # the heading above it, as written ("" before the first)
+
+    @property
+    def key(self) -> str:
+        """What a reader sees of the block: the heading above it and its first line of
+        code, "Backprop: net.zero_grad() ..." (a fence's line number moves with any edit
+        above it; this does not)."""
+        lines = (line.strip() for line in self.source.splitlines())
+        first = next((line for line in lines if line and not line.startswith("#")), "")
+        return f"{self.heading}: {first}"
 
 
 def markdown_fences(text: str) -> list[Fence]:

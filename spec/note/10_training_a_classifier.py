@@ -40,7 +40,6 @@ from spec.helpers.classifier import (
     the_notes_batches,
     the_notes_net,
     the_notes_per_class_loop,
-    train_the_notes_recipe,
     tutorial_testset,
 )
 from spec.helpers.data import N_TEST, N_TRAIN, load_cifar10
@@ -798,8 +797,18 @@ def Net():
 
 @pytest.fixture(scope="module")
 def trained(cifar_root):
-    """The note's recipe on the generated data: (net, losses, printed lines, testloader)."""
-    return train_the_notes_recipe(cifar10, cifar_root)
+    """The note's recipe on the generated data: batch 4, SGD(lr=0.001, momentum=0.9),
+    2 epochs of 500 mini-batches, a loss logged every 100."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        trainloader, testloader = cifar10.make_loaders(cifar_root, batch_size=4, seed=0)
+        net = Net()
+        criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
+        lines = []
+        losses = cifar10.train(
+            net, trainloader, criterion, optimizer, epochs=2, print_every=100, log=lines.append
+        )
+    return net, losses, lines, testloader
 
 
 @pytest.fixture

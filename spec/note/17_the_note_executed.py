@@ -15,7 +15,11 @@ pytest-codeblocks) share state between blocks only where the Markdown says so (a
 by editing the note; and what runs a block here is per block (shims, a predicted failure
 then its fix, output compared by form), which is the table's, not a parser's.
 
-Each block has exactly one status, in ``BLOCKS``, keyed by the line of its opening fence:
+Each block has exactly one status. ``TABLE`` names only the blocks running the note
+cannot judge by itself, keyed by what a reader sees of each — the heading above it and
+its first line of code (``Backprop: net.zero_grad() ...``), not the fence's line number,
+which any edit above it moves; every other block is ``verbatim``, which is what
+``make explain`` infers for it (checked here):
 
 - ``verbatim``: runs unchanged.
 - ``shimmed``: runs after the named, minimal substitutions declared beside it.
@@ -30,7 +34,7 @@ A block that fails without being declared so fails its test. Where the note show
 with it, numbers and class names abstracted; every difference is declared, naming the
 drift row or the note's erratum that explains it.
 
-The one shell block (line 530: ``ps aux | grep python`` / ``kill -9 [pid]``) is never run:
+The one shell block (``ps aux | grep python`` / ``kill -9 [pid]``) is never run:
 it kills processes by id; it is listed in ``NOT_PYTHON`` with that reason.
 
 Data: the note's step 1 ("Load and normalizing the CIFAR10 training and test datasets")
@@ -117,17 +121,19 @@ trainer.fit(model)
 PRINT_EVERY = 125  # mini-batches: 4 loss lines per epoch on the 2,000 generated images
 
 # ----------------------------------------------------------------------------- the table
-BLOCKS: dict[int, Block] = {
-    26: Block("verbatim"),  # import torch
-    45: Block("verbatim"),  # x.view
-    54: Block("verbatim"),  # tensor -> NumPy
-    59: Block("verbatim"),  # NumPy -> tensor
-    67: Block(
+#: What a block the table does not name is: it runs as written, and prints what it prints.
+VERBATIM = Block("verbatim")
+
+#: What running the note cannot tell by itself: the note's errata, its missing step, the
+#: output it shows and how today's differs, what needs a GPU. Every other block runs
+#: verbatim — what ``make explain`` infers (checked below).
+TABLE: dict[str, Block] = {
+    "CUDA Tensors: if torch.cuda.is_available():": Block(
         "verbatim", needs_cuda=True,
         why="needs CUDA: its body runs only `if torch.cuda.is_available()`, so without a GPU it proves nothing",
     ),
-    95: Block("verbatim", output="exact"),  # class Net (LeNet) and print(net)
-    149: Block(
+    "Define the network: import torch": Block("verbatim", output="exact"),  # class Net (LeNet) and print(net)
+    "Define the network: params = list(net.parameters())": Block(
         "verbatim", output="exact",
         differs=(
             Differs("10: ", "10", "erratum: the colon is the note's annotation, print(len(params)) prints 10"),
@@ -138,16 +144,14 @@ BLOCKS: dict[int, Block] = {
             ),
         ),
     ),
-    160: Block("verbatim"),  # a random 32x32 input
-    166: Block("verbatim"),  # zero_grad, backward with random gradients
-    173: Block(
+    "Loss Function: input = torch.randn(1, 1, 32, 32)": Block(
         "verbatim",
         differs=(
             Differs("MseLossBackward>", "MseLossBackward0>", "grad_fn names gained a number",
                     drift="grad_fn names end in a number"),
         ),
     ),
-    191: Block(
+    "Backprop: net.zero_grad()     # zeroes the gradient buffers of all parameters": Block(
         "verbatim",
         differs=(
             Differs("tensor([0., 0., 0., 0., 0., 0.])", "None",
@@ -155,10 +159,7 @@ BLOCKS: dict[int, Block] = {
                     drift="zero_grad() sets gradients to None"),
         ),
     ),
-    214: Block("verbatim"),  # optim.SGD step
-    240: Block("verbatim"),  # the CIFAR-10 Net
-    263: Block("verbatim"),  # CrossEntropyLoss, SGD with momentum
-    269: Block(
+    "Training an image classifier: for epoch in range(10):  # loop over the dataset multiple times": Block(
         "shimmed", output="set",
         before=TUTORIAL_STEP_1,
         before_shims=(
@@ -181,34 +182,29 @@ BLOCKS: dict[int, Block] = {
             Shim("running_loss / 2000", f"running_loss / {PRINT_EVERY}", "the same interval"),
         ),
     ),
-    310: Block("verbatim"),  # torch.save(net.state_dict(), PATH)
-    315: Block(
+    "Training an image classifier: the_model = TheModelClass(*args, **kwargs)": Block(
         "shimmed",
         shims=(
             Shim("TheModelClass(*args, **kwargs)", "Net()",
                  "a template: the note's placeholders for the model's class and arguments"),
         ),
     ),
-    321: Block(
+    "Training an image classifier: dataiter = iter(testloader)": Block(
         "xfail", drift="dataiter.next() is gone",
         shims=(Shim("dataiter.next()", "next(dataiter)", "the drift row's replacement"),),
     ),
-    336: Block("verbatim"),  # accuracy on the whole test set
-    353: Block("verbatim"),  # per-class accuracy
-    383: Block(
+    "Training on GPU: device = torch.device(\"cuda:0\" if torch.cuda.is_available() else \"cpu\")": Block(
         "verbatim",
         differs=(Differs("cuda:0", "cpu", "no CUDA device on this machine", without_cuda=True),),
     ),
-    398: Block("verbatim"),  # two-layer network, nn.Sequential + Adam
-    450: Block("verbatim"),  # two-layer network, custom nn.Module + SGD
-    538: Block(
+    "常用训练和验证数据预处理: train_transform = torchvision.transforms.Compose([": Block(
         "shimmed",
         shims=(
             Shim("\n val_transform", "\nval_transform",
                  "erratum: the note indents `val_transform` by one space (IndentationError)"),
         ),
     ),
-    580: Block(
+    "hello world-mnist: import os": Block(
         "xfail", drift="pytorch_lightning.metrics is gone",
         shims=(
             Shim("from pytorch_lightning.metrics.functional import accuracy",
@@ -226,13 +222,23 @@ BLOCKS: dict[int, Block] = {
 
 #: Fenced blocks of another language: listed, never run.
 NOT_PYTHON = {
-    530: "shell: `ps aux | grep python` then `kill -9 [pid]` kills a process by its id; "
+    "清除GPU存储: ps aux | grep python": "shell: `ps aux | grep python` then `kill -9 [pid]` kills a process by its id; "
     "running it would kill whatever process it names",
 }
 
 
 FENCES = note_fences()
 LINES = [fence.line for fence in FENCES]
+#: Each block's line in today's note, by its key (the table's entries whose key the note
+#: no longer has are reported by test_the_table_declares_every_block_exactly_once).
+LINE_OF = {fence.key: fence.line for fence in note_fences(None)}
+#: Every Python block's status, by line: the table's, or verbatim where it says nothing.
+BLOCKS: dict[int, Block] = {f.line: TABLE.get(f.key, VERBATIM) for f in FENCES}
+#: The blocks the tests below single out.
+TRAINING = LINE_OF.get(
+    "Training an image classifier: for epoch in range(10):  # loop over the dataset multiple times"
+)
+LIT_MNIST = LINE_OF.get("hello world-mnist: import os")
 
 
 def block_id(line: int) -> str:
@@ -278,13 +284,20 @@ def notebook(request, tmp_path_factory, cifar_root):
 
 # ============================================================================ the table
 def test_every_python_block_of_the_note_has_exactly_one_declared_status():
-    """The table lists each Python block of the note by its fence's line, and nothing else.
+    """The table names blocks of the note by heading and first line — each one once, none
+    that the note no longer has, none just to say "verbatim" — and each status it gives
+    is complete (shims say why, an xfail names a drift row that shows a sign).
 
-    The note's own code: its fences read from spec/pytorch-notes.md; a block added to or
-    removed from the note fails here until the table says what it is.
+    The note's own code: its fences read from spec/pytorch-notes.md; a declared block
+    rewritten at the top in the note fails here until the table follows it.
     """
     assert len(LINES) == 25
+    keys = [fence.key for fence in FENCES]
+    assert len(set(keys)) == len(keys), "two blocks under one heading begin alike"
+    assert not set(TABLE) - set(keys), f"no longer in the note: {set(TABLE) - set(keys)}"
     assert sorted(BLOCKS) == LINES
+    plain = [key for key, block in TABLE.items() if block == VERBATIM]
+    assert not plain, f"said verbatim, which goes without saying: {plain}"
     for line, block in BLOCKS.items():
         assert block.status in STATUSES, line
         if block.status == "shimmed":
@@ -304,10 +317,10 @@ def test_the_shell_block_is_listed_and_never_run():
 
     The note's own code: the only fence of another language.
     """
-    shell = [fence.line for fence in note_fences("bash")]
+    shell = [fence.key for fence in note_fences("bash")]
     assert shell == sorted(NOT_PYTHON)
     assert all(NOT_PYTHON.values())
-    assert not set(NOT_PYTHON) & set(BLOCKS)
+    assert not set(NOT_PYTHON) & set(TABLE)
 
 
 # ============================================================================ the blocks
@@ -396,8 +409,10 @@ def test_explain_infers_what_this_table_declares_where_inference_can(record_prop
             # the table's shims and its one data step answer gaps and errata of the note
             assert outcome.seen, where
             assert all(seen.file for seen in outcome.seen), where
-    assert {r for s in by_line[580].seen for r in s.rows} == {"pytorch_lightning.metrics is gone"}
-    assert [s.file for s in by_line[269].seen] == [
+    assert {r for s in by_line[LIT_MNIST].seen for r in s.rows} == {
+        "pytorch_lightning.metrics is gone"
+    }
+    assert [s.file for s in by_line[TRAINING].seen] == [
         "the file never defines trainloader: a step it leaves out"
     ]
 
@@ -456,7 +471,7 @@ def test_the_note_s_training_loop_learns_on_the_generated_cifar10(notebook, reco
     The note's own code: its `[epoch, i] loss:` lines and its whole-test-set accuracy
     (the note: 55 % on the real CIFAR-10 after 2 epochs of 12,500 mini-batches).
     """
-    printed = notebook["outcomes"][269].printed
+    printed = notebook["outcomes"][TRAINING].printed
     losses = [float(m) for m in re.findall(r"loss: (\d+\.\d+)", printed)]
     assert len(losses) == 2 * (2000 // 4 // PRINT_EVERY)
     assert losses[-1] < losses[0] - 0.3
@@ -471,11 +486,11 @@ def test_the_note_s_litmnist_trains_on_real_mnist_digits(notebook, record_proper
     """The note's LitMNIST, as its block defines it (with the drift fix), trained 2 epochs on 3,500 real MNIST digits.
 
     The note's own code: its class, its data hooks (`MNIST(self.data_dir, ...)`, its
-    `random_split`), its optimizer and learning rate 2e-4; the drift fixes of line 580.
+    `random_split`), its optimizer and learning rate 2e-4; the drift fixes of the LitMNIST block.
     Measured (torch 2.14.1, Lightning 2.6.6, CPU, 2026-11-29): 85.8 % validation accuracy.
     """
-    if notebook["outcomes"][580].skipped:
-        pytest.skip(notebook["outcomes"][580].skipped)
+    if notebook["outcomes"][LIT_MNIST].skipped:
+        pytest.skip(notebook["outcomes"][LIT_MNIST].skipped)
     namespace = notebook["namespace"]
     trainer = namespace["trainer"]
     assert trainer.current_epoch == 2
