@@ -152,8 +152,11 @@ def pretrainedmodels_needs_six():
         with pytest.raises(ModuleNotFoundError, match="six"):
             importlib.import_module("pretrainedmodels")
     finally:
+        # only pretrainedmodels' and six's own: a module of torch first imported meanwhile
+        # (torch._dynamo registers C++ operators) cannot be imported a second time
         for name in set(sys.modules) - set(saved):
-            del sys.modules[name]
+            if name.split(".")[0] in ("pretrainedmodels", "six"):
+                del sys.modules[name]
         sys.modules.update(saved)
 
 
@@ -390,6 +393,27 @@ def legacy_autograd_function_fails():
             Legacy()(torch.ones(2, requires_grad=True))
 
 
+def numpy_function_of_a_tensor(*, warns: bool):
+    import warnings
+
+    import numpy as np
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = np.exp(torch.zeros(3))
+    torch.testing.assert_close(result, torch.ones(3))  # still a tensor, still right
+    said = [w for w in caught if "__array_wrap__ must accept context" in str(w.message)]
+    assert bool(said) == warns, [str(w.message) for w in caught]
+
+
+def numpy_2_warns_on_a_tensor():
+    numpy_function_of_a_tensor(warns=True)
+
+
+def numpy_1_takes_a_tensor_silently():
+    numpy_function_of_a_tensor(warns=False)
+
+
 #: Each row's checks: (the new behaviour, the old one where it can be checked).
 CHECKS = {
     "dataiter.next() is gone": (dataiter_next_is_gone, None),
@@ -435,6 +459,10 @@ CHECKS = {
         None,
     ),
     "torch.cuda.amp moved to torch.amp": (cuda_amp_warns_to_use_torch_amp, None),
+    "NumPy 2 warns when its functions are given a tensor": (
+        numpy_2_warns_on_a_tensor,
+        numpy_1_takes_a_tensor_silently,
+    ),
     "torch's own linear algebra moved to torch.linalg": (old_linear_algebra_is_removed, None),
     "transforms.Scale and RandomSizedCrop became Resize and RandomResizedCrop": (
         scale_and_random_sized_crop_are_gone,
@@ -590,6 +618,10 @@ OLD_IDIOMS = {
         "import torch\n"
         "writer.add_graph(torch.nn.Linear(3, 2), torch.randn(1, 3))\n"
         "writer.close()\n"
+    ),
+    "NumPy 2 warns when its functions are given a tensor": (
+        "import numpy as np\nimport torch\nx = torch.linspace(-5, 5, 11)\n"
+        "sigmoid = 1 / (1 + np.exp(-x))\n"
     ),
     "torch's own linear algebra moved to torch.linalg": (
         "import torch\nA = torch.randn(4, 4)\nA = A @ A.t()\n"

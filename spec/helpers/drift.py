@@ -348,6 +348,13 @@ DRIFT = [
         seen_in="PyTorch 1.3 (deprecated) and 1.5 (an error) release notes; Learning PyTorch with Examples' MyReLU",
     ),
     Drift(
+        "NumPy 2 warns when its functions are given a tensor", "numpy", "2.0",
+        None,
+        "DeprecationWarning '__array_wrap__ must accept context and return_scalar arguments (positionally) in the future' from np.exp(tensor) and the like (the result is still a tensor); use torch.exp, or np.exp(tensor.numpy())",
+        (Sign("warning", "DeprecationWarning", r"__array_wrap__ must accept context and return_scalar arguments"),),
+        seen_in="L1aoXingyu/code-of-learn-deep-learning-with-pytorch ea24810 chapter3_NN/logistic-regression/logistic-regression.ipynb; NumPy 2.0.0 release notes (__array_wrap__)",
+    ),
+    Drift(
         "torch.cuda.amp moved to torch.amp", "torch", "2.4",
         None,
         "FutureWarning '`torch.cuda.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cuda', args...)` instead.'",

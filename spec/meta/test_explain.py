@@ -6,6 +6,7 @@ what ran), and the matching of what old code raises or warns to the drift table'
 """
 
 import json
+import os
 import textwrap
 
 import pytest
@@ -111,6 +112,9 @@ def test_shell_and_magic_lines_are_skipped_and_said_so():
         "pass  # skipped: !pip install x\nfor i in range(2):\n    pass  # skipped: %time f()\n"
     )
     compile(source, "<checked>", "exec")  # still Python, indentation kept
+    # a format's % on the line after its string is Python, not a magic
+    continued = "print('epoch %d, loss %.4f'\n      % (1, 0.5))\nx = (3\n     %2)\n"
+    assert explain.python_only(continued) == (continued, [])
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +198,8 @@ def test_what_this_machine_lacks_is_explained_as_such():
         ("URLError", "<urlopen error [Errno -3] Temporary failure in name resolution>",
          "no network here"),
         ("ModuleNotFoundError", "No module named 'visdom'", "visdom is not installed here"),
+        ("UserWarning", "This DataLoader will create 4 worker processes in total. Our "
+         "suggested max number of worker in current system is 2", "this machine has fewer"),
     ):  # fmt: skip
         seen = explain.explained(explain.Seen("error", kind, [kind, "Exception"], message))
         assert (seen.rows, seen.environment.startswith(expected)) == ([], True), seen
@@ -247,7 +253,10 @@ def test_the_file_s_own_gaps_are_told_apart_from_what_changed(tmp_path):
         "# %%\nnet = 1\nraise RuntimeError('a bug of its own')\n"
         "# %%\nprint(undefined_later)\n"
         "# %%\n x = 1\n"
-        "# %%\nprint(net)\n",
+        "# %%\nprint(net)\n"
+        "# %%\nimport torch\nclass Mine(torch.utils.data.Dataset):\n"
+        "    def __len__(self):\n        return 0  # change 0 to your data's size\n"
+        "loader = torch.utils.data.DataLoader(Mine(), shuffle=True)\n",
         time_limit=10,
     )  # fmt: skip
     files = [[s.file for s in o.seen] for o in outcomes]
@@ -257,6 +266,10 @@ def test_the_file_s_own_gaps_are_told_apart_from_what_changed(tmp_path):
         ["the file never defines undefined_later: a step it leaves out"],
         ["the file's own code does not parse here (an erratum of the file)"],
         [],  # net = 1 ran before the failure: the namespace has it
+        [
+            "its data set is empty: a placeholder of the file (a __len__ that returns 0) or "
+            "data it expects beside it that is not here"
+        ],
     ]
     assert [s.message for s in outcomes[1].unexplained] == ["a bug of its own"]
 
@@ -284,6 +297,27 @@ def test_files_beside_the_tutorial_are_read_from_a_copy_and_a_cap_s_effect_is_na
     assert capped.seen[0].kind == "ZeroDivisionError"
     assert capped.seen[0].environment.startswith("explain's cap: a loop saw 3 batches")
     assert absent.seen[0].environment.startswith("kaggle/train.csv is not beside the tutorial")
+
+
+def test_a_book_s_own_package_in_the_folder_above_is_found_and_home_is_the_scratch(tmp_path):
+    """A book's notebooks import its helper package from the folder above
+    (``sys.path.append("..")``, as Dive-into-DL-PyTorch does): it is copied beside; and a
+    data set asked for under ``~`` is written in the scratch folder, not the user's home."""
+    book = tmp_path / "book"
+    (book / "helpers").mkdir(parents=True)
+    (book / "helpers" / "__init__.py").write_text("ANSWER = 42\n", encoding="utf-8")
+    (book / "chapter01").mkdir()
+    path = book / "chapter01" / "lesson.py"
+    path.write_text(
+        "# %%\nimport os, sys\nsys.path.append('..')\nimport helpers\nprint(helpers.ANSWER)\n"
+        "# %%\nroot = os.path.expanduser('~/Datasets')\nos.makedirs(root)\nprint(root)\n",
+        encoding="utf-8",
+    )
+    package, home = explain.run(explain.read_blocks(path), path, time_limit=10)
+    assert (package.status, package.printed) == ("ran", "42\n"), package.detail or package.seen
+    assert home.status == "ran", home.seen
+    assert not home.printed.startswith(os.path.expanduser("~")), home.printed
+    assert "explain-" in home.printed
 
 
 def test_a_row_s_fix_repairs_the_block_in_place_and_the_repaired_copy_runs(tmp_path):

@@ -68,7 +68,7 @@ from spec.helpers.run_report import write_atomically
 #: Warnings a reader of an old note is told about (and their subclasses).
 WARNINGS = ("DeprecationWarning", "FutureWarning", "UserWarning")
 #: A line that is a shell command or an IPython magic, not Python.
-NOT_PYTHON = re.compile(r"^\s*[!%]")
+NOT_PYTHON = re.compile(r"^\s*(!|%%?[A-Za-z])")
 
 
 @dataclass(frozen=True)
@@ -159,11 +159,24 @@ def _script_blocks(text: str) -> list[Block]:
     return blocks
 
 
+def _inside_a_statement(code: str) -> bool:
+    """Does ``code`` end inside an open bracket or a continued line? (Then a next line
+    that starts with ``%`` is the modulo of a format, ``'%d' \\n % (x,)``, not a magic.)"""
+    import tokenize
+
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO(code + "\n").readline):
+            pass
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return True
+    return False
+
+
 def python_only(source: str) -> tuple[str, list[str]]:
     """``source`` with its shell and magic lines replaced by ``pass``; the lines skipped."""
     kept, skipped = [], []
     for line in source.splitlines():
-        if NOT_PYTHON.match(line):
+        if NOT_PYTHON.match(line) and not _inside_a_statement("\n".join(kept)):
             skipped.append(line.strip())
             indent = line[: len(line) - len(line.lstrip())]
             kept.append(f"{indent}pass  # skipped: {line.strip()}")
@@ -228,6 +241,9 @@ ENVIRONMENT = (
      "no network here: with the internet this downloads; explain offline has no file"),
     (r"pkg_resources is deprecated|declare_namespace",
      "a library's own import warns (setuptools' pkg_resources), not the tutorial's code"),
+    (r"This DataLoader will create \d+ worker processes in total",
+     "this machine has fewer cores than the tutorial's num_workers: it runs, a little "
+     "slower; num_workers up to the machine's cores silences it"),
 )  # fmt: skip
 
 
@@ -464,6 +480,11 @@ def explained_by_the_file(outcomes: list[Outcome], blocks: list[Block]) -> None:
                     seen.file = f"the file never defines {name}: a step it leaves out"
                 elif earlier and status.get(earlier[-1]) != "ran":
                     seen.file = f"{name} comes from block {earlier[-1]}, which did not run through"
+            elif seen.kind == "ValueError" and "num_samples=0" in seen.message:
+                seen.file = (
+                    "its data set is empty: a placeholder of the file (a __len__ "
+                    "that returns 0) or data it expects beside it that is not here"
+                )
 
 
 def _execute(source: str, block: Block, namespace: dict) -> None:
@@ -620,7 +641,9 @@ def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict
 
         faulthandler.disable()  # a block that crashes is reported by the parent, in one line
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # and leaves no core file behind
-        os.chdir(settings["scratch"])
+        os.chdir(settings["cwd"])
+        # "~/Datasets/FashionMNIST" and the like land in the scratch folder too
+        os.environ["HOME"] = settings["scratch"]
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         limit = _address_space() + settings["memory_mb"] * 1024**2
         if hard == resource.RLIM_INFINITY or limit < hard:
@@ -657,27 +680,42 @@ COPY_DEPTH = 3
 COPY_LIMIT_BYTES = 64 * 1024**2
 
 
-def _copy_beside(folder: Path, scratch: Path) -> None:
+def _copy_beside(folder: Path, scratch: Path) -> Path:
     """The files beside the tutorial (an image, a CSV it reads by a relative path), copied
-    into the scratch folder — copied, so that nothing the tutorial writes lands in its own
-    folder; up to ``COPY_LIMIT_BYTES`` in all, small files first, no hidden ones."""
+    into ``scratch/<its folder's name>``, where it runs; and the Python modules of the
+    folder above (``sys.path.append("..")`` then ``import d2lzh_pytorch``, as a book's
+    notebooks do) into ``scratch``. Copied, so that nothing the tutorial writes lands in
+    its own folder; up to ``COPY_LIMIT_BYTES`` in all, small files first, no hidden ones.
+    The folder it runs in."""
     import shutil
 
-    files = sorted(
-        (p for p in folder.rglob("*") if p.is_file()
-         and len(p.relative_to(folder).parts) <= COPY_DEPTH
-         and not any(part.startswith(".") or part in ("node_modules", "__pycache__")
-                     for part in p.relative_to(folder).parts)),
-        key=lambda p: p.stat().st_size,
-    )  # fmt: skip
+    def hidden(relative: Path) -> bool:
+        return any(part.startswith(".") or part in ("node_modules", "__pycache__")
+                   for part in relative.parts)  # fmt: skip
+
+    work = scratch / (folder.name or "tutorial")
+    work.mkdir()
+    wanted = [(p, work / p.relative_to(folder)) for p in folder.rglob("*")
+              if p.is_file() and len(p.relative_to(folder).parts) <= COPY_DEPTH
+              and not hidden(p.relative_to(folder))]  # fmt: skip
+    parent = folder.parent
+    if parent != folder:
+        for entry in parent.iterdir():
+            if entry == folder or entry.name.startswith("."):
+                continue
+            if entry.is_file() and entry.suffix == ".py":
+                wanted.append((entry, scratch / entry.name))
+            elif entry.is_dir() and (entry / "__init__.py").is_file():
+                wanted += [(p, scratch / p.relative_to(parent)) for p in entry.rglob("*.py")
+                           if not hidden(p.relative_to(parent))]  # fmt: skip
     total = 0
-    for path in files:
+    for path, target in sorted(wanted, key=lambda pair: pair[0].stat().st_size):
         total += path.stat().st_size
         if total > COPY_LIMIT_BYTES:
             break
-        target = scratch / path.relative_to(folder)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
+    return work
 
 
 def _seed_everything() -> None:
@@ -717,9 +755,9 @@ def run(blocks: list[Block], file: Path, time_limit: float = 60.0, memory_mb: in
 def _run_in(blocks: list[Block], file: Path, scratch: str, time_limit: float,
             memory_mb: int, batches: int) -> list[Outcome]:  # fmt: skip
     outcomes: list[Outcome] = []
-    _copy_beside(Path(file).parent, Path(scratch))
+    cwd = _copy_beside(Path(file).parent, Path(scratch))
     settings = {
-        "scratch": scratch, "time_limit": time_limit, "memory_mb": memory_mb,
+        "scratch": scratch, "cwd": str(cwd), "time_limit": time_limit, "memory_mb": memory_mb,
         "batches": batches, "file": str(file), "folder": str(Path(file).parent),
     }  # fmt: skip
     done = 0
