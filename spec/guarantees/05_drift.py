@@ -414,6 +414,18 @@ def numpy_1_takes_a_tensor_silently():
     numpy_function_of_a_tensor(warns=False)
 
 
+def tensors_print_as_tensor():
+    printed = repr(torch.ones(2, 2, requires_grad=True))
+    assert printed.startswith("tensor([[1., 1.],"), printed
+    assert printed.endswith("requires_grad=True)"), printed
+    assert "FloatTensor of size" not in str(torch.ones(2, 2))
+
+
+def activations_print_inplace_true():
+    assert repr(torch.nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
+    assert repr(torch.nn.ReLU()) == "ReLU()"
+
+
 #: Each row's checks: (the new behaviour, the old one where it can be checked).
 CHECKS = {
     "dataiter.next() is gone": (dataiter_next_is_gone, None),
@@ -459,6 +471,8 @@ CHECKS = {
         None,
     ),
     "torch.cuda.amp moved to torch.amp": (cuda_amp_warns_to_use_torch_amp, None),
+    "tensors print as tensor(...)": (tensors_print_as_tensor, None),
+    "activations print inplace=True": (activations_print_inplace_true, None),
     "NumPy 2 warns when its functions are given a tensor": (
         numpy_2_warns_on_a_tensor,
         numpy_1_takes_a_tensor_silently,

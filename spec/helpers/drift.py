@@ -355,6 +355,22 @@ DRIFT = [
         seen_in="L1aoXingyu/code-of-learn-deep-learning-with-pytorch ea24810 chapter3_NN/logistic-regression/logistic-regression.ipynb; NumPy 2.0.0 release notes (__array_wrap__)",
     ),
     Drift(
+        "tensors print as tensor(...)", "torch", "0.4",
+        None,
+        "a tensor prints as tensor([[1., 2.], ...]) (with requires_grad=True where it is set); before 0.4 as its bare values, then [torch.FloatTensor of size 2x2], and a Variable as 'Variable containing:'",
+        outputs=((r"^\s*\[torch\.(cuda\.)?\w*Tensor of size [\dx]+( \(GPU \d+\))?\]\s*$", r""),
+                 (r"^\s*Variable containing:\s*$", r""),
+                 (r"^\s*-?\d[\d.e+\-\s]*$", r"^\s*(tensor\()?\[|^$")),
+        seen_in="MorvanZhou/PyTorch-Tutorial dbe154a tutorial-contents-notebooks/202_variable.ipynb; PyTorch 0.4.0 release notes (Variable merged into Tensor)",
+    ),
+    Drift(
+        "activations print inplace=True", "torch", "1.2",
+        None,
+        "nn.ReLU(inplace=True) prints as ReLU(inplace=True), not ReLU(inplace)",
+        outputs=((r"\w+\(inplace\)", r"\w+\(inplace=True\)"),),
+        seen_in="zergtant/pytorch-handbook e9a1492 chapter2/2.4-cnn.ipynb; pytorch/pytorch#20127 (2019-05)",
+    ),
+    Drift(
         "torch.cuda.amp moved to torch.amp", "torch", "2.4",
         None,
         "FutureWarning '`torch.cuda.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cuda', args...)` instead.'",

@@ -391,7 +391,8 @@ def test_pytest_explain_makes_each_block_a_test(pytester):
 
 def test_a_notebook_s_stored_output_is_compared_and_its_differences_named(tmp_path):
     """What a cell prints and displays today, against the output the notebook stored:
-    grad_fn names that gained a number and zero_grad's None are named by their rows; a
+    grad_fn names that gained a number, zero_grad's None, a 2018 tensor's print and
+    ReLU(inplace) are named by their rows; a release number is the release's; a
     difference no row knows is listed apart and leaves the exit code alone."""
     nbformat = pytest.importorskip("nbformat")
     displayed = {"text/plain": "tensor(4., grad_fn=<SumBackward>)"}
@@ -403,6 +404,12 @@ def test_a_notebook_s_stored_output_is_compared_and_its_differences_named(tmp_pa
          nbformat.v4.new_output("stream", name="stdout", text="tensor([0.])\n")),
         ("print('goodbye')", nbformat.v4.new_output("stream", name="stdout", text="hello\n")),
         ("print('same', 3)", nbformat.v4.new_output("stream", name="stdout", text="same 2\n")),
+        ("print(torch.ones(2, 2))", nbformat.v4.new_output(
+            "stream", name="stdout", text="\n 1  1\n 1  1\n[torch.FloatTensor of size 2x2]\n")),
+        ("print(torch.nn.ReLU(inplace=True))",
+         nbformat.v4.new_output("stream", name="stdout", text="ReLU(inplace)\n")),
+        ("torch.__version__", nbformat.v4.new_output(
+            "execute_result", data={"text/plain": "'1.0.0'"})),
     ]  # fmt: skip
     notebook = nbformat.v4.new_notebook()
     for source, output in cells:
@@ -418,7 +425,11 @@ def test_a_notebook_s_stored_output_is_compared_and_its_differences_named(tmp_pa
         [["zero_grad() sets gradients to None"]],
         [[]],  # unexplained: listed, not counted in the exit code
         [],  # the same form: numbers are abstracted
+        [["tensors print as tensor(...)"]] * 3,  # 2018's bare values and type line
+        [["activations print inplace=True"]],
+        [[]],  # a release number: put down to the releases, not a row
     ]
+    assert blocks[6]["output"][0]["environment"].startswith("a release number")
     assert blocks[2]["output"][0] == {
         "shown": "hello", "printed": "goodbye", "rows": [], "environment": ""
     }  # fmt: skip

@@ -504,6 +504,10 @@ def _execute(source: str, block: Block, namespace: dict) -> None:
         exec(compile(tree, name, "exec"), namespace)
 
 
+#: A line that is a release number, as ``print(torch.__version__)`` shows it.
+RELEASE = re.compile(r"""^['"]?\d+\.\d+(\.\d+)?([.+][\w.]+)?['"]?$""")
+
+
 def output_differences(shown: str, printed: str) -> list[dict]:
     """The lines where what the block printed today differs in form from what the file
     shows (numbers, tensor values and class names abstracted, as chapter 17 compares),
@@ -535,6 +539,8 @@ def output_differences(shown: str, printed: str) -> list[dict]:
             # `if torch.cuda.is_available()` leaves out here
             gpu = "cuda" in was.lower() or (no_gpu and not now)
             environment = "no GPU here" if gpu and "cuda" not in now.lower() and not rows else ""
+            if not rows and RELEASE.match(was.strip()) and RELEASE.match(now.strip()):
+                environment = "a release number: the one that ran it then, and today's"
             differences.append(
                 {"shown": was, "printed": now, "rows": rows, "environment": environment}
             )
