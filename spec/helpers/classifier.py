@@ -253,3 +253,15 @@ def check_per_class_accuracy(accuracy, confusion, predicted, labels, expected_ac
         confusion.long(), counted, call="per_class_accuracy(...)[1]",
         expects="the confusion matrix, a row per true class", rtol=0, atol=0,
     )  # fmt: skip
+
+
+def check_normalized_images(x, call: str, shape: tuple) -> None:
+    """``x`` is what ToTensor then Normalize((0.5,)*3, (0.5,)*3) give: a float32 tensor of
+    ``shape`` with values in [-1, 1], some below 0 (ToTensor alone stops at [0, 1])."""
+    assert isinstance(x, torch.Tensor), say(call, "a tensor (ToTensor)", type(x).__name__)
+    assert tuple(x.shape) == shape, say(call, f"shape {shape}", tuple(x.shape))
+    assert x.dtype == torch.float32, say(call, "float32 (ToTensor)", x.dtype)
+    low, high = x.min().item(), x.max().item()
+    assert -1 <= min(low, high) <= max(low, high) <= 1, say(call, "values in [-1, 1]", (low, high))
+    assert low < 0, say(call, "values in [-1, 1], not [0, 1]", low,
+                        "leave out Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))?")  # fmt: skip

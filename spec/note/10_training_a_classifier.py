@@ -30,6 +30,7 @@ from spec.helpers import pictures, teach
 from spec.helpers.classifier import (
     assert_evaluated_without_grad,
     check_layer_shapes,
+    check_normalized_images,
     check_per_class_accuracy,
     check_the_defaults,
     check_the_log,
@@ -99,14 +100,7 @@ def test_to_tensor_and_normalize_give_3x32x32_float32_in_minus1_1(cifar_root):
     Note: "Load and normalizing the CIFAR10 training and test datasets using torchvision"
     """
     x, _ = load_cifar10(cifar_root, transform=cifar10.transform)[0]
-    call = "cifar10.transform(image)"
-    assert isinstance(x, torch.Tensor), say(call, "a tensor (ToTensor)", type(x).__name__)
-    assert x.shape == (3, 32, 32), say(call, "shape (3, 32, 32)", tuple(x.shape))
-    assert x.dtype == torch.float32, say(call, "float32 (ToTensor)", x.dtype)
-    assert x.min() >= -1, say(call, "values in [-1, 1]", x.min().item())
-    assert x.max() <= 1, say(call, "values in [-1, 1]", x.max().item())
-    assert x.min() < 0, say(call, "values in [-1, 1], not [0, 1]", x.min().item(),
-                            "leave out Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))?")  # fmt: skip
+    check_normalized_images(x, "cifar10.transform(image)", shape=(3, 32, 32))
 
 
 @pytest.mark.parametrize("value", [0, 1, 64, 127, 128, 200, 255])
@@ -133,16 +127,12 @@ def test_a_batch_of_4_is_images_4x3x32x32_and_labels_4_int64(cifar_root):
     """
     trainloader, testloader = cifar10.make_loaders(cifar_root, batch_size=4, seed=0)
     dataiter = iter(trainloader)
-    images, labels = next(dataiter)
+    images, labels = next(dataiter)  # the note's dataiter.next(): a drift row
     call = "make_loaders(root, batch_size=4)"
-    assert images.shape == (4, 3, 32, 32), say(call, "images (4, 3, 32, 32)", tuple(images.shape))
-    assert images.dtype == torch.float32, say(call, "float32 images", images.dtype)
-    assert labels.shape == (4,), say(call, "labels (4,)", tuple(labels.shape))
-    assert labels.dtype == torch.int64, say(
-        call, "int64 labels, what CrossEntropyLoss takes", labels.dtype
+    check_normalized_images(images, call, shape=(4, 3, 32, 32))
+    assert (labels.shape, labels.dtype) == ((4,), torch.int64), say(
+        call, "labels (4,) int64, what CrossEntropyLoss takes", (labels.shape, labels.dtype)
     )
-    assert images.min() < 0, say(call, "normalized images in [-1, 1]", images.min().item(),
-                                 "build the sets with transform=transform?")  # fmt: skip
     assert (len(trainloader.dataset), len(testloader.dataset)) == (N_TRAIN, N_TEST), say(
         call, f"the {N_TRAIN} training and {N_TEST} test images",
         (len(trainloader.dataset), len(testloader.dataset)), "swap train=True and train=False?",
@@ -158,12 +148,8 @@ def test_the_loaders_batch_4_by_default(cifar_root):
 
     Note: "images, labels = dataiter.next() # 4 images, (4,3,32,32)"
     """
-    trainloader, testloader = cifar10.make_loaders(cifar_root)
-    sizes = []
-    for loader in (trainloader, testloader):
-        dataiter = iter(loader)
-        images, labels = next(dataiter)
-        sizes.append((len(images), len(labels)))
+    batches = [next(iter(loader)) for loader in cifar10.make_loaders(cifar_root)]
+    sizes = [(len(images), len(labels)) for images, labels in batches]
     assert sizes == [(4, 4), (4, 4)], say(
         "make_loaders(root)", "batches of 4 images and 4 labels from both loaders", sizes
     )
@@ -174,13 +160,8 @@ def test_shuffle_true_reorders_each_epoch_reproducibly_under_a_seeded_generator(
 
     Note: "for epoch in range(10):  # loop over the dataset multiple times"
     """
-
-    def first_labels(loader):
-        return [next(iter(loader))[1].tolist() for _ in range(3)]
-
-    a, _ = cifar10.make_loaders(cifar_root, batch_size=16, seed=7)
-    b, _ = cifar10.make_loaders(cifar_root, batch_size=16, seed=7)
-    epochs_a, epochs_b = first_labels(a), first_labels(b)
+    a, b = (cifar10.make_loaders(cifar_root, batch_size=16, seed=7)[0] for _ in range(2))
+    epochs_a, epochs_b = ([next(iter(x))[1].tolist() for _ in range(3)] for x in (a, b))
     call = "make_loaders(root, batch_size=16, seed=7)"
     assert epochs_a == epochs_b, say(call, "the same order from the same seed", "another order",
                                      "shuffle with a torch.Generator().manual_seed(seed)?")  # fmt: skip
@@ -427,9 +408,7 @@ def test_print_every_1_logs_every_mini_batch():
     net = Net()
     criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
     logged = cifar10.train(net, batches, criterion, optimizer, epochs=1, print_every=1, log=None)
-    assert len(logged) == 3, say(
-        "train(..., print_every=1) on 3 batches", "3 logged losses", logged
-    )
+    assert len(logged) == 3, say("train(..., print_every=1) on 3 batches", "3 losses", logged)
 
 
 # ======================================================================    ... and save the trained model
@@ -441,11 +420,8 @@ def test_save_then_load_state_dict_gives_bit_identical_outputs(tmp_path):
     net = Net()
     path = tmp_path / "cifar_net.pth"
     cifar10.save(net, path)
-    assert [p.name for p in tmp_path.iterdir()] == ["cifar_net.pth"], say(
-        "save(net, path)",
-        "one file, cifar_net.pth, and nothing else",
-        sorted(p.name for p in tmp_path.iterdir()),
-    )  # no temporary left
+    written = sorted(p.name for p in tmp_path.iterdir())  # no temporary left behind
+    assert written == ["cifar_net.pth"], say("save(net, path)", "cifar_net.pth alone", written)
     the_model = cifar10.load(path)
     images = torch.randn(8, 3, 32, 32)
     torch.testing.assert_close(the_model(images), net(images), rtol=0, atol=0)
