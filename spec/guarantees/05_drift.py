@@ -426,6 +426,16 @@ def activations_print_inplace_true():
     assert repr(torch.nn.ReLU()) == "ReLU()"
 
 
+def torchtext_does_not_load():
+    try:
+        importlib.import_module("torchtext")
+    except ModuleNotFoundError as error:
+        assert error.name == "torchtext"
+    except (ImportError, OSError) as error:  # installed, built for an older torch
+        assert "torchtext" in str(error), error
+    else:
+        pytest.fail("torchtext loaded: a release for this torch exists after all")
+
 #: Each row's checks: (the new behaviour, the old one where it can be checked).
 CHECKS = {
     "dataiter.next() is gone": (dataiter_next_is_gone, None),
@@ -471,6 +481,7 @@ CHECKS = {
         None,
     ),
     "torch.cuda.amp moved to torch.amp": (cuda_amp_warns_to_use_torch_amp, None),
+    "torchtext stopped at torch 2.3": (torchtext_does_not_load, None),
     "tensors print as tensor(...)": (tensors_print_as_tensor, None),
     "activations print inplace=True": (activations_print_inplace_true, None),
     "NumPy 2 warns when its functions are given a tensor": (
@@ -683,6 +694,9 @@ OLD_IDIOMS = {
     ),
     "transforms.functional_tensor is gone": (
         "from torchvision.transforms.functional_tensor import rgb_to_grayscale\n"
+    ),
+    "torchtext stopped at torch 2.3": (
+        "import torchtext\nfrom torchtext.data.utils import get_tokenizer\n"
     ),
     "autograd.Function needs static forward and backward": (
         "import torch\n"

@@ -371,6 +371,14 @@ DRIFT = [
         seen_in="zergtant/pytorch-handbook e9a1492 chapter2/2.4-cnn.ipynb; pytorch/pytorch#20127 (2019-05)",
     ),
     Drift(
+        "torchtext stopped at torch 2.3", "torch", "2.4",
+        None,
+        "ModuleNotFoundError for torchtext (or, installed anyway, a C++ extension that does not load): its last release, 0.18.0 (2024-04), was built for torch 2.3; use torch<=2.3 with it, or Hugging Face datasets and tokenizers",
+        (Sign("error", "ModuleNotFoundError", r"No module named 'torchtext(\.\w+)*'"),
+         Sign("error", "OSError", r"torchtext.*(undefined symbol|cannot open shared object)")),
+        seen_in="ShusenTang/Dive-into-DL-PyTorch 09c8bac code/d2lzh_pytorch/utils.py; PyPI's torchtext 0.18.0 (2024-04), its last release",
+    ),
+    Drift(
         "torch.cuda.amp moved to torch.amp", "torch", "2.4",
         None,
         "FutureWarning '`torch.cuda.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cuda', args...)` instead.'",
