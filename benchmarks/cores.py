@@ -17,6 +17,10 @@ named as a base plus ``+options`` (e.g. ``graph+fused``, ``eager+channels_last+b
   CIFAR Net only, no options), the hardware-limit reference; ``triton_graph`` captures
   them like ``graph`` (CUDA only). On the CPU ``triton`` runs only in Triton's
   interpreter, in a process started with ``TRITON_INTERPRET=1``;
+- ``cpu_fused``: the step as one C function (``benchmarks/lenet_cpu.py``, CIFAR Net
+  only, no options, CPU only), compiled at first use for the machine's own vector units:
+  the CPU's counterpart of ``triton``; a large batch's images shared between the torch
+  thread count's OpenMP threads;
 - options: ``fused`` (the optimizer's single-kernel ``fused=True`` implementation),
   ``cudnn_benchmark`` (cuDNN times its algorithms for these shapes first),
   ``channels_last`` (memory format), ``bf16`` (autocast), ``autotune`` (compiled
@@ -45,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks import lenet_triton, lenet_triton_conv
+from benchmarks import lenet_cpu, lenet_triton, lenet_triton_conv
 from reference import cifar10, examples
 from reference.checks import check_float_batch
 
@@ -235,6 +239,7 @@ class Strategy:
     captured = False
     hand_written = False
     host = False
+    cpu_only = False
 
     @staticmethod
     def build(runner: Runner) -> None:
@@ -289,6 +294,17 @@ class Triton(Strategy):
         runner.step = runner.optimizer
 
 
+class CpuFused(Strategy):
+    """The step as one C function: the optimizer object is the whole step."""
+
+    hand_written = True
+    cpu_only = True
+
+    @staticmethod
+    def build(runner: Runner) -> None:
+        runner.step = runner.optimizer
+
+
 class TritonGraph(Triton):
     """The hand-written kernels captured in a CUDA graph."""
 
@@ -302,6 +318,7 @@ class TritonGraph(Triton):
 STRATEGIES: dict[str, type[Strategy]] = {
     "eager": Eager, "host": Host, "graph": Graph, "compiled": Compiled,
     "compiled_graph": CompiledGraph, "triton": Triton, "triton_graph": TritonGraph,
+    "cpu_fused": CpuFused,
 }  # fmt: skip
 BASES = tuple(STRATEGIES)
 CUDA_ONLY = tuple(b for b, s in STRATEGIES.items() if s.captured)
@@ -340,6 +357,8 @@ class Runner:
             raise ValueError(
                 f"variant {self.variant!r} captures CUDA graphs: it needs a cuda device"
             )
+        if self.options.strategy.cpu_only and self.device.type != "cpu":
+            raise ValueError(f"variant {self.variant!r} runs on the CPU, not {self.device}")
         if self.steps_per_graph < 1 or (self.steps_per_graph > 1 and not self.options.captured):
             raise ValueError(
                 f"steps_per_graph={self.steps_per_graph}: expected 1, or more for graph variants"
@@ -371,7 +390,12 @@ class Runner:
         self.model.to(dev)
         self.memory_format = torch.channels_last if v.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
-        if v.strategy.hand_written:
+        if v.strategy.cpu_only:
+            sgd = self.core.make_optimizer(self.model, capturable=False, fused=False)
+            self.optimizer = lenet_cpu.FusedStep.from_optimizer(
+                self.model, sgd, self.core.batch, threads=torch.get_num_threads()
+            )
+        elif v.strategy.hand_written:
             sgd = self.core.make_optimizer(self.model, capturable=False, fused=False)
             self.optimizer = lenet_triton.FusedStep.from_optimizer(
                 self.model, sgd, self.core.batch, warps=self.kernels.get("warps")

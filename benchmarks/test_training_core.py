@@ -56,9 +56,13 @@ CASES = [
     ("cifar4", "eager+pad8", "cpu", 1, 1, FP32_OTHER_ORDER),
     ("cifar4", "compiled_graph+pad8", "cuda", None, 10, FP32_OTHER_ORDER),
     ("cifar4", "eager+tconv", "cuda", None, 1, FP32_OTHER_ORDER),  # a check, not a contender
+    # the same step as one C function for the CPU (benchmarks/lenet_cpu.py)
+    ("cifar4", "cpu_fused", "cpu", 1, 1, FP32_OTHER_ORDER),
     # 2. the same Net at large batch
     ("cifar512", "eager", "cpu", 1, 1, EXACT),
     ("cifar512", "eager", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
+    ("cifar512", "cpu_fused", "cpu", 1, 1, FP32_OTHER_ORDER),
+    ("cifar512", "cpu_fused", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
     ("cifar512", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar512", "eager+channels_last", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar512", "eager+bf16", "cuda", None, 1, BF16),
@@ -66,6 +70,7 @@ CASES = [
     ("cifar512", "compiled", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager", "cpu", 1, 1, EXACT),
     ("cifar4096", "eager", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
+    ("cifar4096", "cpu_fused", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager+channels_last+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
@@ -104,10 +109,16 @@ def case_id(case) -> str:
     return f"{core}-{variant}{extra}-{device}{thr}"
 
 
+NO_C_COMPILER = pytest.mark.skipif(
+    bool(cores.lenet_cpu.unavailable()), reason=f"cpu_fused: {cores.lenet_cpu.unavailable()}"
+)
+
+
 def params():
     out = []
     for case in CASES:
         marks = [needs_cuda] if case[2] == "cuda" else []
+        marks += [NO_C_COMPILER] if case[1] == "cpu_fused" else []
         out.append(pytest.param(case, id=case_id(case), marks=marks))
     return out
 
