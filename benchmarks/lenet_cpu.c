@@ -1,0 +1,491 @@
+/* The note's CIFAR training step -- Net, cross-entropy, SGD with momentum -- as one C
+ * function: the CPU counterpart of benchmarks/lenet_triton.py. See benchmarks/lenet_cpu.py
+ * for why, how it is built and how it is checked.
+ *
+ * Shapes are the note's: x (B, 3, 32, 32) -> conv1 5x5 (6, 28, 28) -> ReLU -> 2x2 max-pool
+ * (6, 14, 14) -> conv2 5x5 (16, 10, 10) -> ReLU -> pool (16, 5, 5) = 400 -> fc1 120 -> ReLU
+ * -> fc2 84 -> ReLU -> fc3 10; loss = mean over the batch of -log softmax at the label.
+ *
+ * Arithmetic follows PyTorch's: max-pool sends the gradient to the first maximum of its
+ * window (row-major); ReLU's gradient is 0 where its output is 0; SGD with momentum and
+ * dampening 0: buf = momentum * buf + grad, w -= lr * buf (zero buffers at the start give
+ * PyTorch's first step, buf = grad). Sums run in another order than oneDNN's and MKL's,
+ * so the weights agree with PyTorch's to float32 rounding, not bit for bit.
+ *
+ * Layouts: every tensor contiguous, row-major, as PyTorch holds it. conv2 runs as a GEMM
+ * over an im2col copy of its input (100 output pixels x 150 taps an image) with its 16
+ * output channels as the vector lanes; conv1 (6 output channels: too few lanes) runs a
+ * row of 28 outputs at a time. With OpenMP, images (forward) and output features
+ * (weight gradients) are shared out between threads; one thread does the same sums in
+ * the same order.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+enum { C0 = 3, S0 = 32, C1 = 6, S1 = 28, P1 = 14, C2 = 16, S2 = 10, P2 = 5, K = 5 };
+enum { T1 = C0 * K * K, T2 = C1 * K * K, F0 = C2 * P2 * P2, F1 = 120, F2 = 84, F3 = 10 };
+enum { NPIX2 = S2 * S2, IMG1 = C1 * P1 * P1 };
+
+/* the workspace, in floats per image, then shared */
+#define PER_IMAGE (IMG1 + NPIX2 * T2 + F0 + F1 + F2 + F3 + F3 + F2 + F1 + F0 + NPIX2 * C2 \
+                   + NPIX2 * T2 + IMG1 + C1 * S1 * S1 + NPIX2 * C2 + NPIX2 / 4 + 1)
+#define SHARED (T2 * C2)
+#define PER_IMAGE_INT (IMG1 + F0)
+
+long lenet_workspace_floats(int batch) { return (long)batch * PER_IMAGE + SHARED; }
+long lenet_workspace_ints(int batch) { return (long)batch * PER_IMAGE_INT; }
+
+/* 16 floats, as one AVX-512 register (two AVX2 ones where the machine has no AVX-512) */
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+static inline v16 load16(const float *p) { return *(const v16u *)p; }
+static inline void store16(float *p, v16 v) { *(v16u *)p = v; }
+typedef int v16i __attribute__((vector_size(64)));
+static inline v16 splat(float v) { return (v16){0} + v; }
+static inline v16 relu16(v16 v) { return (v16)((v16i)v & (v > (v16){0})); }
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v4 __attribute__((vector_size(16)));
+static inline float sum16(v16 v) {  /* halves added, then quarters: a tree, not a chain */
+    v8 lo, hi;
+    memcpy(&lo, &v, sizeof lo);
+    memcpy(&hi, (const char *)&v + sizeof lo, sizeof hi);
+    v8 e = lo + hi;
+    v4 a, b;
+    memcpy(&a, &e, sizeof a);
+    memcpy(&b, (const char *)&e + sizeof a, sizeof b);
+    v4 f = a + b;
+    return (f[0] + f[2]) + (f[1] + f[3]);
+}
+
+/* Built with -DLENET_PROFILE (python -m benchmarks.lenet_cpu profile), the step adds the
+ * seconds each of its parts took to SECTION_SECONDS; otherwise MARK is nothing. */
+#define SECTIONS 10
+static const char *SECTION_NAMES[SECTIONS] = {
+    "conv2 weights transposed", "conv1, conv2 forward (+ReLU, pool, im2col)", "fc forward",
+    "loss", "fc backward + their SGD", "through pool2", "conv2 weight grad", "conv2 input grad",
+    "conv1 weight grad", "SGD"};
+const char *lenet_section_name(int i) { return i >= 0 && i < SECTIONS ? SECTION_NAMES[i] : ""; }
+#ifdef LENET_PROFILE
+#include <time.h>
+static double SECTION_SECONDS[SECTIONS];
+static double seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+#define MARK(i) do { double t_ = seconds(); SECTION_SECONDS[i] += t_ - t_mark; t_mark = t_; } while (0)
+#define MARK_START double t_mark = seconds()
+double lenet_section_seconds(int i) { return SECTION_SECONDS[i]; }
+#else
+#define MARK(i) do { } while (0)
+#define MARK_START do { } while (0)
+double lenet_section_seconds(int i) { (void)i; return -1.0; }
+#endif
+
+static inline float relu(float v) { return v > 0.0f ? v : 0.0f; }
+
+/* a 2x2 window's maximum (of ReLU outputs) and where it is, 0..3 row-major, first max */
+static inline float pool4(float a, float b, float c, float d, int *where) {
+    float m = a;
+    int w = 0;
+    if (b > m) { m = b; w = 1; }
+    if (c > m) { m = c; w = 2; }
+    if (d > m) { m = d; w = 3; }
+    *where = w;
+    return m;
+}
+
+static void sgd(float *restrict w, float *restrict buf, const float *restrict g, int n, float lr,
+                float momentum) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const v16 m = momentum * load16(buf + i) + load16(g + i);
+        store16(buf + i, m);
+        store16(w + i, load16(w + i) - lr * m);
+    }
+    for (; i < n; i++) {
+        buf[i] = momentum * buf[i] + g[i];
+        w[i] -= lr * buf[i];
+    }
+}
+
+/* conv1 + bias + ReLU + pool of one image: p (6, 14, 14) and the argmax of each window.
+ * A row pair of all six output channels at a time: 24 registers (6 channels x 2 rows x
+ * the 16-wide chunks [0, 16) and [12, 28) of the 28 outputs; the 4 in both are the same
+ * sums in the same order), each input load shared by the six channels. */
+static void conv1_forward(const float *x, const float *w, const float *bias, float *p, int *idx) {
+    for (int r = 0; r < P1; r++) {
+        v16 a[C1][2][2];
+        for (int oc = 0; oc < C1; oc++)
+            for (int i = 0; i < 2; i++) a[oc][i][0] = a[oc][i][1] = splat(bias[oc]);
+        for (int ic = 0; ic < C0; ic++)
+            for (int ky = 0; ky < K; ky++) {
+                const float *r0 = x + (ic * S0 + 2 * r + ky) * S0, *r1 = r0 + S0;
+                for (int kx = 0; kx < K; kx++) {
+                    const v16 x00 = load16(r0 + kx), x01 = load16(r0 + kx + 12);
+                    const v16 x10 = load16(r1 + kx), x11 = load16(r1 + kx + 12);
+                    for (int oc = 0; oc < C1; oc++) {
+                        const float c = w[((oc * C0 + ic) * K + ky) * K + kx];
+                        a[oc][0][0] += c * x00;
+                        a[oc][0][1] += c * x01;
+                        a[oc][1][0] += c * x10;
+                        a[oc][1][1] += c * x11;
+                    }
+                }
+            }
+        for (int oc = 0; oc < C1; oc++) {
+            float a0[S1], a1[S1];
+            store16(a0, a[oc][0][0]);
+            store16(a0 + 12, a[oc][0][1]);
+            store16(a1, a[oc][1][0]);
+            store16(a1 + 12, a[oc][1][1]);
+            for (int q = 0; q < P1; q++) {
+                int o = (oc * P1 + r) * P1 + q;
+                p[o] = pool4(relu(a0[2 * q]), relu(a0[2 * q + 1]), relu(a1[2 * q]),
+                             relu(a1[2 * q + 1]), &idx[o]);
+            }
+        }
+    }
+}
+
+/* im2col of conv2's input: col[pixel][tap], tap = (ic, ky, kx) as conv2.weight holds it */
+static void im2col2(const float *p1, float *col) {
+    for (int y = 0; y < S2; y++)
+        for (int x = 0; x < S2; x++) {
+            float *c = col + (y * S2 + x) * T2;
+            for (int ic = 0; ic < C1; ic++)
+                for (int ky = 0; ky < K; ky++)
+                    memcpy(c + (ic * K + ky) * K, p1 + (ic * P1 + y + ky) * P1 + x, K * sizeof(float));
+        }
+}
+
+/* conv2 + bias + ReLU + pool of one image from its im2col: p2 (400, flattened as
+ * view(-1, 16 * 5 * 5) does: channel, row, column) and the argmax of each window */
+static void conv2_forward(const float *col, const float *wt, const float *bias, float *p2, int *idx) {
+    float z[NPIX2][C2];
+    const v16 b16 = load16(bias);
+    for (int px = 0; px < NPIX2; px += 4) {  /* four pixels share each weight load */
+        v16 a0 = b16, a1 = b16, a2 = b16, a3 = b16;
+        const float *c = col + px * T2;
+        for (int t = 0; t < T2; t++) {
+            const v16 wv = load16(wt + t * C2);
+            a0 += c[t] * wv;
+            a1 += c[T2 + t] * wv;
+            a2 += c[2 * T2 + t] * wv;
+            a3 += c[3 * T2 + t] * wv;
+        }
+        store16(z[px], relu16(a0));
+        store16(z[px + 1], relu16(a1));
+        store16(z[px + 2], relu16(a2));
+        store16(z[px + 3], relu16(a3));
+    }
+    for (int o = 0; o < C2; o++)
+        for (int r = 0; r < P2; r++)
+            for (int q = 0; q < P2; q++) {
+                int k = (o * P2 + r) * P2 + q, top = (2 * r) * S2 + 2 * q;
+                p2[k] = pool4(z[top][o], z[top + 1][o], z[top + S2][o], z[top + S2 + 1][o], &idx[k]);
+            }
+}
+
+/* sum_i w[i] x[i] as 16 partial sums (and the tail), then added up */
+static inline float dot(const float *w, const float *x, int n) {
+    v16 acc = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) acc += load16(w + i) * load16(x + i);
+    float s = sum16(acc);
+    for (; i < n; i++) s += w[i] * x[i];
+    return s;
+}
+
+/* y += a x over n floats */
+static inline void axpy(float *y, float a, const float *x, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) store16(y + i, load16(y + i) + a * load16(x + i));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* out[b][o] = bias[o] + sum_i w[o][i] in[b][i] (optionally ReLU), for a batch of rows */
+static void linear_forward(const float *in, const float *w, const float *bias, float *out,
+                           int batch, int n_in, int n_out, int with_relu) {
+    const int groups = (batch + 3) / 4;
+#pragma omp parallel for schedule(static) if (batch >= 64)
+    for (int gi = 0; gi < groups; gi++) {
+        const int b0 = 4 * gi, rows = batch - b0 < 4 ? batch - b0 : 4;
+        for (int o = 0; o < n_out; o++) {
+            const float *wo = w + (long)o * n_in;
+            if (rows < 4) {  /* the batch's last rows, one at a time */
+                for (int b = b0; b < batch; b++) {
+                    float s = dot(wo, in + (long)b * n_in, n_in) + bias[o];
+                    out[(long)b * n_out + o] = with_relu ? relu(s) : s;
+                }
+                continue;
+            }
+            const float *x0 = in + (long)b0 * n_in, *x1 = x0 + n_in, *x2 = x1 + n_in,
+                        *x3 = x2 + n_in;
+            v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            int i = 0;
+            for (; i + 16 <= n_in; i += 16) {
+                const v16 wv = load16(wo + i);
+                a0 += wv * load16(x0 + i);
+                a1 += wv * load16(x1 + i);
+                a2 += wv * load16(x2 + i);
+                a3 += wv * load16(x3 + i);
+            }
+            float s[4] = {sum16(a0), sum16(a1), sum16(a2), sum16(a3)};
+            for (; i < n_in; i++) {
+                s[0] += wo[i] * x0[i];
+                s[1] += wo[i] * x1[i];
+                s[2] += wo[i] * x2[i];
+                s[3] += wo[i] * x3[i];
+            }
+            for (int k = 0; k < 4; k++) {
+                const float v = s[k] + bias[o];
+                out[(long)(b0 + k) * n_out + o] = with_relu ? relu(v) : v;
+            }
+        }
+    }
+}
+
+/* A linear layer's backward and its SGD step: din[b][i] = sum_o dz[b][o] w[o][i] (with the
+ * weights before the update; then, optionally, through the ReLU whose output is ``act``);
+ * then, a row of w at a time, its gradient sum_b dz[b][o] in[b][i] (and the bias's) and
+ * the update of that row and its momentum buffer, while the row is in the cache. */
+static void linear_backward_sgd(const float *in, float *w, float *bias, float *wbuf, float *bbuf,
+                                const float *dz, float *din, const float *act, int batch,
+                                int n_in, int n_out, float lr, float momentum) {
+    if (din) {
+#pragma omp parallel for schedule(static) if (batch >= 64)
+        for (int b = 0; b < batch; b++) {
+            float *db = din + (long)b * n_in;
+            memset(db, 0, n_in * sizeof(float));
+            for (int o = 0; o < n_out; o++) {
+                const float d = dz[(long)b * n_out + o];
+                if (d == 0.0f) continue;
+                axpy(db, d, w + (long)o * n_in, n_in);
+            }
+            if (act)
+                for (int i = 0; i < n_in; i++)
+                    if (!(act[(long)b * n_in + i] > 0.0f)) db[i] = 0.0f;
+        }
+    }
+#pragma omp parallel for schedule(static) if (batch >= 64)
+    for (int o = 0; o < n_out; o++) {
+        float g[F0];  /* n_in <= 400 */
+        memset(g, 0, n_in * sizeof(float));
+        float s = 0.0f;
+        for (int b = 0; b < batch; b++) {
+            const float d = dz[(long)b * n_out + o];
+            s += d;
+            if (d == 0.0f) continue;
+            axpy(g, d, in + (long)b * n_in, n_in);
+        }
+        sgd(w + (long)o * n_in, wbuf + (long)o * n_in, g, n_in, lr, momentum);
+        sgd(bias + o, bbuf + o, &s, 1, lr, momentum);
+    }
+}
+
+/* One training step on a batch: updates the ten parameter tensors and their momentum
+ * buffers in place; returns the batch's mean loss (before the update). */
+float lenet_step(int batch, const float *x, const int64_t *y, float **params, float **bufs,
+                 float lr, float momentum, float *work, int *iwork, int threads) {
+#ifdef _OPENMP
+    if (threads > 0) omp_set_num_threads(threads);
+#endif
+    float *w1 = params[0], *b1 = params[1], *w2 = params[2], *b2 = params[3];
+    float *fw1 = params[4], *fb1 = params[5], *fw2 = params[6], *fb2 = params[7];
+    float *fw3 = params[8], *fb3 = params[9];
+    const long B = batch;
+    float *p1 = work, *col = p1 + B * IMG1, *p2 = col + B * NPIX2 * T2, *h1 = p2 + B * F0;
+    float *h2 = h1 + B * F1, *z3 = h2 + B * F2, *dz3 = z3 + B * F3, *dz2 = dz3 + B * F3;
+    float *dz1 = dz2 + B * F2, *dp2 = dz1 + B * F1, *dzc = dp2 + B * F0;
+    float *dcol = dzc + B * NPIX2 * C2, *dp1 = dcol + B * NPIX2 * T2, *dz0 = dp1 + B * IMG1;
+    float *dzp = dz0 + B * C1 * S1 * S1, *wt2 = dzp + B * NPIX2 * C2;
+    unsigned char *live = (unsigned char *)(wt2 + SHARED);
+    int *idx1 = iwork, *idx2 = iwork + B * IMG1;
+    /* the conv layers' gradients, kept whole until their update at the end */
+    static float g_w1[C1 * T1], g_b1[C1], g_w2[C2 * T2], g_b2[C2];
+
+    MARK_START;
+    for (int t = 0; t < T2; t++)
+        for (int o = 0; o < C2; o++) wt2[t * C2 + o] = w2[o * T2 + t];
+    MARK(0);
+
+    /* ---- forward */
+#pragma omp parallel for schedule(static) if (batch >= 16)
+    for (long b = 0; b < B; b++) {
+        conv1_forward(x + b * C0 * S0 * S0, w1, b1, p1 + b * IMG1, idx1 + b * IMG1);
+        im2col2(p1 + b * IMG1, col + b * NPIX2 * T2);
+        conv2_forward(col + b * NPIX2 * T2, wt2, b2, p2 + b * F0, idx2 + b * F0);
+    }
+    MARK(1);
+    linear_forward(p2, fw1, fb1, h1, batch, F0, F1, 1);
+    linear_forward(h1, fw2, fb2, h2, batch, F1, F2, 1);
+    linear_forward(h2, fw3, fb3, z3, batch, F2, F3, 0);
+
+    MARK(2);
+    /* ---- loss and its gradient: mean over the batch of logsumexp(z) - z[label] */
+    double loss = 0.0;
+    for (long b = 0; b < B; b++) {
+        const float *z = z3 + b * F3;
+        float m = z[0];
+        for (int k = 1; k < F3; k++) m = z[k] > m ? z[k] : m;
+        float e[F3], s = 0.0f;
+        for (int k = 0; k < F3; k++) s += (e[k] = expf(z[k] - m));
+        const int label = (int)y[b];
+        loss += (double)(logf(s) + m - z[label]);
+        for (int k = 0; k < F3; k++) dz3[b * F3 + k] = (e[k] / s - (k == label)) / (float)B;
+    }
+
+    MARK(3);
+    /* ---- backward of the fc layers (with the weights before their update) */
+    linear_backward_sgd(h2, fw3, fb3, bufs[8], bufs[9], dz3, dz2, h2, batch, F2, F3, lr, momentum);
+    linear_backward_sgd(h1, fw2, fb2, bufs[6], bufs[7], dz2, dz1, h1, batch, F1, F2, lr, momentum);
+    linear_backward_sgd(p2, fw1, fb1, bufs[4], bufs[5], dz1, dp2, NULL, batch, F0, F1, lr, momentum);
+
+    MARK(4);
+    /* ---- through pool2 (and conv2's ReLU) to conv2's output, as [channel][pixel] (dzc)
+     * and as [pixel][channel] (dzp), with which pixels have any gradient at all (live) */
+    memset(dzc, 0, B * NPIX2 * C2 * sizeof(float));
+    memset(dzp, 0, B * NPIX2 * C2 * sizeof(float));
+    memset(live, 0, B * NPIX2);
+    for (long b = 0; b < B; b++)
+        for (int k = 0; k < F0; k++) {
+            if (!(p2[b * F0 + k] > 0.0f)) continue;
+            const int o = k / (P2 * P2), r = (k / P2) % P2, q = k % P2, d = idx2[b * F0 + k];
+            const int px = (2 * r + d / 2) * S2 + 2 * q + d % 2;
+            dzc[(b * C2 + o) * NPIX2 + px] = dzp[(b * NPIX2 + px) * C2 + o] = dp2[b * F0 + k];
+            live[b * NPIX2 + px] = 1;
+        }
+
+    MARK(5);
+    /* ---- conv2's weight and bias gradients: gw2[t][o] = sum_b,px col[b][px][t] dzp[b][px][o]
+     * with the 16 channels as lanes, 10 taps (10 registers) at a time; pixels whose 16
+     * gradients are all 0 skipped */
+    float *gt2 = wt2;  /* conv2's weights transposed are not needed after the forward */
+    memset(gt2, 0, T2 * C2 * sizeof(float));
+    for (long b0 = 0; b0 < B; b0 += 8) {  /* 8 images' im2col (480 KB) stay in the cache */
+        const long b1 = b0 + 8 < B ? b0 + 8 : B;
+#pragma omp parallel for schedule(static) if (batch >= 16)
+        for (int t0 = 0; t0 < T2; t0 += 10) {
+            v16 acc[10];
+            for (int k = 0; k < 10; k++) acc[k] = load16(gt2 + (t0 + k) * C2);
+            for (long b = b0; b < b1; b++)
+                for (int px = 0; px < NPIX2; px++) {
+                    if (!live[b * NPIX2 + px]) continue;
+                    const v16 d = load16(dzp + (b * NPIX2 + px) * C2);
+                    const float *c = col + (b * NPIX2 + px) * T2 + t0;
+                    for (int k = 0; k < 10; k++) acc[k] += c[k] * d;
+                }
+            for (int k = 0; k < 10; k++) store16(gt2 + (t0 + k) * C2, acc[k]);
+        }
+    }
+    for (int t = 0; t < T2; t++)
+        for (int o = 0; o < C2; o++) g_w2[o * T2 + t] = gt2[t * C2 + o];
+    {
+        v16 acc = {0};
+        for (long i = 0; i < B * NPIX2; i++)
+            if (live[i]) acc += load16(dzp + i * C2);
+        store16(g_b2, acc);
+    }
+
+    MARK(6);
+    /* ---- conv2's input gradient: dcol[t][px] = sum_o w2[o][t] dzc[o][px] (the 100 pixels
+     * as lanes: 6 x 16 and a tail of 4), then col2im a row of 10 pixels at a time */
+#pragma omp parallel for schedule(static) if (batch >= 16)
+    for (long b = 0; b < B; b++) {
+        float *dc = dcol + b * NPIX2 * T2, *dp = dp1 + b * IMG1;
+        const float *dz = dzc + b * C2 * NPIX2;
+        for (int t = 0; t < T2; t++) {  /* a tap's 100 pixels in 7 registers, over the 16 channels */
+            v16 a[6] = {{0}};
+            float tail[4] = {0};
+            for (int o = 0; o < C2; o++) {
+                const float c = w2[o * T2 + t];
+                const float *dzo = dz + o * NPIX2;
+                for (int k = 0; k < 6; k++) a[k] += c * load16(dzo + 16 * k);
+                for (int k = 0; k < 4; k++) tail[k] += c * dzo[96 + k];
+            }
+            float *dct = dc + t * NPIX2;
+            for (int k = 0; k < 6; k++) store16(dct + 16 * k, a[k]);
+            for (int k = 0; k < 4; k++) dct[96 + k] = tail[k];
+        }
+        memset(dp, 0, IMG1 * sizeof(float));
+        for (int ic = 0; ic < C1; ic++)
+            for (int ky = 0; ky < K; ky++)
+                for (int kx = 0; kx < K; kx++) {
+                    const float *src = dc + ((ic * K + ky) * K + kx) * NPIX2;
+                    for (int yy = 0; yy < S2; yy++) {
+                        float *dst = dp + (ic * P1 + yy + ky) * P1 + kx;
+                        for (int xx = 0; xx < S2; xx++) dst[xx] += src[yy * S2 + xx];
+                    }
+                }
+    }
+
+    MARK(7);
+    /* ---- conv1's weight and bias gradients: its output gradient (0 but where a window's
+     * positive maximum was) laid out whole, then for each (oc, ic) 25 accumulators, one per
+     * tap, over the 28 x 28 outputs as the chunks [0, 16) and [16, 28) */
+#pragma omp parallel for schedule(static) if (batch >= 16)
+    for (long b = 0; b < B; b++) {
+        float *dz = dz0 + b * C1 * S1 * S1;
+        memset(dz, 0, C1 * S1 * S1 * sizeof(float));
+        const float *pb = p1 + b * IMG1, *dp = dp1 + b * IMG1;
+        const int *ib = idx1 + b * IMG1;
+        for (int k = 0; k < IMG1; k++) {
+            if (!(pb[k] > 0.0f)) continue;
+            const int o = k / (P1 * P1), r = (k / P1) % P1, q = k % P1, d = ib[k];
+            dz[(o * S1 + 2 * r + d / 2) * S1 + 2 * q + d % 2] = dp[k];
+        }
+    }
+    const v16 upper = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};  /* lanes 16..27 of [12, 28) */
+    /* for each (oc, ic), 25 accumulators, one per tap, over the 28 rows of 8 images at a
+     * time (their inputs and output gradients, 240 KB, stay in the cache), kept between
+     * blocks in acc1 */
+    static v16 acc1[C1 * C0][K * K];
+    memset(acc1, 0, sizeof acc1);
+    for (long b0 = 0; b0 < B; b0 += 8) {
+        const long b1 = b0 + 8 < B ? b0 + 8 : B;
+#pragma omp parallel for schedule(static) if (batch >= 16)
+        for (int oi = 0; oi < C1 * C0; oi++) {
+            const int o = oi / C0, ic = oi % C0;
+            v16 acc[K * K];
+            memcpy(acc, acc1[oi], sizeof acc);
+            for (long b = b0; b < b1; b++) {
+                const float *dz = dz0 + (b * C1 + o) * S1 * S1;
+                const float *xi = x + (b * C0 + ic) * S0 * S0;
+                for (int yy = 0; yy < S1; yy++) {
+                    const v16 lo = load16(dz + yy * S1), hi = load16(dz + yy * S1 + 12) * upper;
+                    for (int ky = 0; ky < K; ky++) {
+                        const float *xr = xi + (yy + ky) * S0;
+                        for (int kx = 0; kx < K; kx++)
+                            acc[ky * K + kx] += lo * load16(xr + kx) + hi * load16(xr + 12 + kx);
+                    }
+                }
+            }
+            memcpy(acc1[oi], acc, sizeof acc);
+        }
+    }
+    for (int oi = 0; oi < C1 * C0; oi++)
+        for (int t = 0; t < K * K; t++) g_w1[oi * K * K + t] = sum16(acc1[oi][t]);
+    for (int o = 0; o < C1; o++) {  /* the bias: each channel's output gradient, summed */
+        v16 acc = {0};
+        for (long b = 0; b < B; b++) {
+            const float *dz = dz0 + (b * C1 + o) * S1 * S1;
+            for (int yy = 0; yy < S1; yy++)
+                acc += load16(dz + yy * S1) + load16(dz + yy * S1 + 12) * upper;
+        }
+        g_b1[o] = sum16(acc);
+    }
+
+    MARK(8);
+    /* ---- SGD with momentum, every parameter */
+    /* (the fc layers' were made with their gradients, in linear_backward_sgd) */
+    const float *grads[4] = {g_w1, g_b1, g_w2, g_b2};
+    const int sizes[4] = {C1 * T1, C1, C2 * T2, C2};
+    for (int i = 0; i < 4; i++) sgd(params[i], bufs[i], grads[i], sizes[i], lr, momentum);
+    MARK(9);
+    return (float)(loss / (double)B);
+}

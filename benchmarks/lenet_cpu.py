@@ -1,0 +1,234 @@
+"""The note's CIFAR training step — Net, cross-entropy, SGD with momentum — as one C
+function (``benchmarks/lenet_cpu.c``): the CPU counterpart of ``lenet_triton``.
+
+Why it exists: at the note's batch of 4 a step is 12.8 MFLOP, a few hundred microseconds
+of one core's arithmetic, yet PyTorch's eager step takes ~3 ms on the 2-core machine
+(profiled in benchmarks/README.md): ~60 operators, each a dispatch, an allocation and a
+oneDNN or MKL call made for far larger shapes (3- and 6-channel 5x5 convolutions run at a
+few GFLOP/s). This does the same arithmetic in one call, with no allocation, in loops the
+compiler vectorizes for the machine it runs on (``-march=native``): conv2 as a GEMM with
+its 16 output channels as the vector lanes, conv1 a row of 28 outputs at a time, the fc
+layers as dot products in 16 partial sums. It is the hardware-limit reference on the CPU
+side of the benchmarks, not a way to train, and not the note's code.
+
+Built at first use with the system's C compiler (``cc``, or ``$CC``) into
+``.cache/lenet_cpu/`` (keyed by the source and the flags: a machine that changes compiler
+or CPU builds anew; about a second), loaded with ctypes. Where there is no compiler it
+says so, and the benchmarks skip it. With OpenMP, a large batch's images are shared out
+between ``threads`` (the batch-4 step runs on one).
+
+Checked like every variant: its weights after k steps against the note's eager loop
+(``benchmarks/test_training_core.py``, float32 rounding: ``FP32_OTHER_ORDER``), and step
+by step, loss and gradients, in ``benchmarks/test_harness.py``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_suffix(".c")
+CACHE = Path(__file__).resolve().parents[1] / ".cache" / "lenet_cpu"
+#: -O3 and the machine's own vector units; no -ffast-math: the float32 arithmetic is IEEE's.
+FLAGS = ("-O3", "-march=native", "-fopenmp", "-std=c11", "-shared", "-fPIC")
+PARAMS = ("conv1", "conv2", "fc1", "fc2", "fc3")
+
+#: Added for ``profile``: the step adds each part's seconds to counters (a few us a step).
+PROFILE_FLAGS = ("-DLENET_PROFILE",)
+
+_LIBRARIES: dict[bool, ctypes.CDLL] = {}
+
+
+def compiler() -> str | None:
+    """The C compiler to build with: ``$CC``, else ``cc``; None where there is none."""
+    return shutil.which(os.environ.get("CC", "cc"))
+
+
+def unavailable() -> str:
+    """Why the step cannot be built here ("" where it can)."""
+    if platform.system() != "Linux":
+        return f"built and loaded on Linux only (this is {platform.system()})"
+    if compiler() is None:
+        return f"no C compiler ({os.environ.get('CC', 'cc')!r} is not on PATH)"
+    return ""
+
+
+def build(profile: bool = False) -> Path:
+    """The shared library, compiled once per source, flags and compiler; atomically
+    moved into place, so a failed or parallel build never leaves half a file."""
+    why = unavailable()
+    if why:
+        raise RuntimeError(f"the C training step cannot be built: {why}")
+    cc = compiler()
+    version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
+    flags = FLAGS + (PROFILE_FLAGS if profile else ())
+    key = hashlib.sha256(
+        SOURCE.read_bytes() + " ".join(flags).encode() + version.encode()
+    ).hexdigest()[:16]
+    target = CACHE / f"lenet_cpu-{key}.so"
+    if target.exists():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        out = Path(tmp) / target.name
+        done = subprocess.run(
+            [cc, *flags, str(SOURCE), "-o", str(out), "-lm"], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{cc} could not build {SOURCE.name}:\n{done.stderr[-2000:]}")
+        os.replace(out, target)
+    return target
+
+
+def library(profile: bool = False) -> ctypes.CDLL:
+    if profile not in _LIBRARIES:
+        lib = ctypes.CDLL(str(build(profile)))
+        lib.lenet_workspace_floats.argtypes = [ctypes.c_int]
+        lib.lenet_workspace_floats.restype = ctypes.c_long
+        lib.lenet_workspace_ints.argtypes = [ctypes.c_int]
+        lib.lenet_workspace_ints.restype = ctypes.c_long
+        lib.lenet_step.argtypes = [
+            ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
+            ctypes.c_float, ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+        ]  # fmt: skip
+        lib.lenet_step.restype = ctypes.c_float
+        lib.lenet_section_name.argtypes = [ctypes.c_int]
+        lib.lenet_section_name.restype = ctypes.c_char_p
+        lib.lenet_section_seconds.argtypes = [ctypes.c_int]
+        lib.lenet_section_seconds.restype = ctypes.c_double
+        _LIBRARIES[profile] = lib
+    return _LIBRARIES[profile]
+
+
+class FusedStep:
+    """One training step of the note's CIFAR Net in C: updates ``net``'s parameters in
+    place and keeps SGD's momentum buffers in ``state`` (laid out like
+    ``torch.optim.SGD.state``). Call it as ``loss = step(x, y)``."""
+
+    def __init__(self, net: torch.nn.Module, lr: float, momentum: float, batch: int,
+                 threads: int = 1, profile: bool = False):  # fmt: skip
+        if batch < 1:
+            raise ValueError(f"FusedStep: expected a batch of 1 or more, got {batch}")
+        self.lib = library(profile)
+        self.net, self.lr, self.momentum = net, float(lr), float(momentum)
+        self.batch, self.threads = batch, threads
+        self.params = [getattr(getattr(net, n), w) for n in PARAMS for w in ("weight", "bias")]
+        for p in self.params:
+            if p.dtype != torch.float32 or not p.is_contiguous() or p.device.type != "cpu":
+                raise ValueError("FusedStep: expected contiguous float32 parameters on the CPU")
+        shapes = [tuple(p.shape) for p in self.params]
+        if shapes[0] != (6, 3, 5, 5) or shapes[2] != (16, 6, 5, 5) or shapes[4] != (120, 400):
+            raise ValueError(f"FusedStep: written for the note's CIFAR Net; got shapes {shapes}")
+        self.state = {p: {"momentum_buffer": torch.zeros_like(p)} for p in self.params}
+        pointers = ctypes.c_void_p * len(self.params)
+        self._params = pointers(*[p.data_ptr() for p in self.params])
+        self._bufs = pointers(*[self.state[p]["momentum_buffer"].data_ptr() for p in self.params])
+        self.work = torch.empty(self.lib.lenet_workspace_floats(batch), dtype=torch.float32)
+        self.iwork = torch.empty(self.lib.lenet_workspace_ints(batch), dtype=torch.int32)
+
+    @classmethod
+    def from_optimizer(cls, net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: int,
+                       threads: int = 1):  # fmt: skip
+        """The step for ``optimizer``'s hyperparameters — refused unless it is plain SGD
+        with momentum over exactly ``net``'s parameters, the only optimizer written here."""
+        group = optimizer.param_groups[0] if len(optimizer.param_groups) == 1 else {}
+        plain = (
+            isinstance(optimizer, torch.optim.SGD)
+            and group.get("dampening") == 0
+            and not group.get("nesterov")
+            and group.get("weight_decay") == 0
+            and not group.get("maximize")
+        )
+        if not plain or [id(p) for p in group["params"]] != [id(p) for p in net.parameters()]:
+            raise ValueError(
+                "FusedStep: expected SGD(lr, momentum) over the Net's parameters, one group, "
+                f"no dampening, nesterov, weight decay or maximize; got {optimizer!r}"
+            )
+        return cls(net, group["lr"], group["momentum"], batch, threads)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Nothing to do: the step keeps its gradients in its own buffers, not in ``.grad``."""
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if x.shape != (self.batch, 3, 32, 32) or x.dtype != torch.float32 or x.device.type != "cpu":
+            raise ValueError(
+                f"FusedStep: expected float32 images ({self.batch}, 3, 32, 32) on the CPU, "
+                f"got {x.dtype} {tuple(x.shape)} on {x.device}"
+            )
+        if y.shape != (self.batch,) or y.dtype != torch.int64:
+            raise ValueError(f"FusedStep: expected int64 labels ({self.batch},), got {y.dtype} "
+                             f"{tuple(y.shape)}")  # fmt: skip
+        x, y = x.contiguous(), y.contiguous()
+        loss = self.lib.lenet_step(
+            self.batch, x.data_ptr(), y.data_ptr(), self._params, self._bufs, self.lr,
+            self.momentum, self.work.data_ptr(), self.iwork.data_ptr(), self.threads,
+        )  # fmt: skip
+        return torch.tensor(loss)
+
+
+SECTIONS = 10
+
+
+def profile(batch: int = 4, steps: int = 2000, threads: int = 1) -> list[tuple[str, float]]:
+    """Where the step's time goes: (part, microseconds a step), from the profiling build,
+    on ``steps`` steps over 64 random batches (random labels: the loss does not go to 0,
+    so no gradient sinks into subnormal numbers)."""
+    from reference import cifar10
+
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(batch, 3, 32, 32, generator=g),
+                torch.randint(0, 10, (batch,), generator=g)) for _ in range(64)]  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        step = FusedStep(cifar10.Net(), 0.001, 0.9, batch, threads=threads, profile=True)
+    for i in range(20):
+        step(*batches[i % 64])
+    lib = step.lib
+    before = [lib.lenet_section_seconds(i) for i in range(SECTIONS)]
+    for i in range(steps):
+        step(*batches[i % 64])
+    after = [lib.lenet_section_seconds(i) for i in range(SECTIONS)]
+    return [(lib.lenet_section_name(i).decode(), 1e6 * (after[i] - before[i]) / steps)
+            for i in range(SECTIONS)]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.lenet_cpu",
+        description="Build the C training step, or show where its time goes.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("build", help="compile it for this machine (cached in .cache/lenet_cpu/)")
+    prof = sub.add_parser("profile", help="microseconds a step, part by part")
+    prof.add_argument("--batch", type=int, default=4)
+    prof.add_argument("--steps", type=int, default=2000)
+    prof.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    why = unavailable()
+    if why:
+        print(f"the C training step cannot be built here: {why}")
+        return 1
+    if args.command == "build":
+        print(build())
+        return 0
+    parts = profile(args.batch, args.steps, args.threads)
+    total = sum(us for _, us in parts)
+    print(f"the note's step in C, batch {args.batch}, {args.threads} thread(s): {total:,.1f} us")
+    for name, us in parts:
+        print(f"  {name:45s} {us:10,.1f} us  {100 * us / total:5.1f} %")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
