@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -590,6 +591,26 @@ def runner(
             kernels=kernels or {},
         )  # fmt: skip
     return r.prepare(batches)
+
+
+#: The CPU features that decide how fast the cores can run (from /proc/cpuinfo's flags).
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+             "amx_tile", "amx_bf16", "amx_int8")  # fmt: skip
+
+
+def cpu_isa() -> str:
+    """This CPU's model and the vector and matrix features it has, as one line: what the
+    fp32 variants (AVX-512 or AVX2 FMA units) and the bf16 ones (AVX512-BF16, AMX-BF16,
+    where oneDNN chooses them) can use. Empty where /proc/cpuinfo is not there."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    fields = {k.strip(): v.strip() for k, v in
+              (line.split(":", 1) for line in text.splitlines()[:40] if ":" in line)}  # fmt: skip
+    flags = set(fields.get("flags", "").split())
+    have = " ".join(f for f in ISA_FLAGS if f in flags) or "none of " + ", ".join(ISA_FLAGS)
+    return f"{fields.get('model name', 'unknown CPU')}: {have}"
 
 
 def matmul_peak_gflops(

@@ -121,6 +121,9 @@ class FusedStep:
         self.lib = library(profile)
         self.net, self.lr, self.momentum = net, float(lr), float(momentum)
         self.batch, self.threads = batch, threads
+        if not all(isinstance(getattr(net, n, None), torch.nn.Module) for n in PARAMS):
+            raise ValueError(f"FusedStep: written for the note's CIFAR Net (layers {PARAMS}); "
+                             f"got a {type(net).__name__}")  # fmt: skip
         self.params = [getattr(getattr(net, n), w) for n in PARAMS for w in ("weight", "bias")]
         for p in self.params:
             if p.dtype != torch.float32 or not p.is_contiguous() or p.device.type != "cpu":

@@ -27,6 +27,14 @@ BASELINES = {"cifar": ("cifar4", "eager", "cpu", 1), "mlp": ("mlp", "eager", "cp
 #: 50,000-image epoch) and the CIFAR Net at large batch (512 and up).
 EPOCH_TARGET_S = 1.0
 LARGE_BATCH_TARGET_IMG_S = 3_000_000
+#: The CPU's own targets, ratios measured in one run: the note's step on one core in
+#: <= 500 us and >= 4x both the eager step and PyTorch's best variant; at batch 512 and
+#: up, >= 3x PyTorch's best rate.
+CPU_STEP_TARGET_US = 500.0
+CPU_STEP_TARGET_RATIO = 4.0
+CPU_LARGE_TARGET_RATIO = 3.0
+#: The CPU variants that are not PyTorch's (the hand-written step).
+HAND_WRITTEN_CPU = ("cpu_fused",)
 
 
 def rows_from(path: Path) -> list[dict]:
@@ -69,6 +77,28 @@ def baseline_of(row: dict, rows: list[dict]) -> float | None:
         if (r["core"], r["variant"], r["device"], r["threads"]) == key:
             return r["items_per_s"]
     return None
+
+
+def size_class(row: dict) -> str:
+    """Which rows a speed-up compares: the note's batch of 4, a large CIFAR batch, the MLP."""
+    if row["core"] == "mlp":
+        return "mlp"
+    return "note" if row["batch"] <= 4 else "large"
+
+
+def cpu_best(row: dict, rows: list[dict]) -> float | None:
+    """The best CPU rate (any variant, any thread count) of ``row``'s size class: what a
+    GPU row is set against on the same host, beside the note's eager loop."""
+    rates = [r["items_per_s"] for r in rows
+             if r["device"] == "cpu" and size_class(r) == size_class(row)]  # fmt: skip
+    return max(rates) if rates else None
+
+
+def floor(row: dict) -> str:
+    """% of floor, and which floor: the device's measured matmul in the variant's dtype
+    (fp32 FMA units, or bf16 — AMX or tensor cores — for the bf16 variants)."""
+    dtype = "bf16" if row.get("matmul_peak_dtype") == "bfloat16" else "fp32"
+    return f"{row['pct_of_floor']:.2f} ({dtype})"
 
 
 def epoch(row: dict) -> str:
@@ -176,17 +206,19 @@ def table(rows: list[dict]) -> str:
         "us/step",
         "s/epoch",
         "speed-up",
+        "vs CPU best",
         "% of floor",
         "setup s",
     ]
     body = []
     for r in rows:
-        base = baseline_of(r, rows)
+        base, best = baseline_of(r, rows), cpu_best(r, rows)
         speedup = f"{r['items_per_s'] / base:.2f}x" if base else "n/a"
+        against_best = f"{r['items_per_s'] / best:.2f}x" if best else "n/a"
         body.append([
             r["core"], r["variant"], r["device"], r["threads"], r["batch"],
             f"{r['items_per_s']:,.0f}", f"{r['us_per_step']:,.1f}", epoch(r), speedup,
-            f"{r['pct_of_floor']:.2f}", f"{r['setup_s']:.2f}",
+            against_best, floor(r), f"{r['setup_s']:.2f}",
         ])  # fmt: skip
     return markdown_table(head, body)
 
@@ -214,6 +246,7 @@ def verdicts(rows: list[dict]) -> list[str]:
             f"({best['variant']}, batch {best['batch']}); target >= "
             f"{LARGE_BATCH_TARGET_IMG_S / 1e6:.0f}M img/s: {met}"
         )
+    lines += cpu_verdicts(rows)
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         if r["device"] == "cpu":
@@ -233,6 +266,49 @@ def verdicts(rows: list[dict]) -> list[str]:
             f"cpu {core} {variant} batch {batch}: {head} the median rate of "
             f"{runner_up['threads']} ({evidence})"
         )
+    return lines
+
+
+def cpu_verdicts(rows: list[dict]) -> list[str]:
+    """The CPU at its best against its targets: the hand-written step against the eager
+    loop and PyTorch's best variant at the note's batch (one thread), and the best rate at
+    large batch against PyTorch's best there; and which ISA the machine offered."""
+    cpu = [r for r in rows if r["device"] == "cpu" and r["core"].startswith("cifar")]
+    lines = []
+    note = [r for r in cpu if size_class(r) == "note" and r["threads"] == 1]
+    eager = next((r for r in note if r["variant"] == "eager"), None)
+    ours = [r for r in note if r["variant"] in HAND_WRITTEN_CPU]
+    theirs = [r for r in note if r["variant"] not in HAND_WRITTEN_CPU]
+    if eager and ours and theirs:
+        best, rival = min(ours, key=lambda r: r["us_per_step"]), max(
+            theirs, key=lambda r: r["items_per_s"])  # fmt: skip
+        x_eager = best["items_per_s"] / eager["items_per_s"]
+        x_rival = best["items_per_s"] / rival["items_per_s"]
+        met = (best["us_per_step"] <= CPU_STEP_TARGET_US and x_eager >= CPU_STEP_TARGET_RATIO
+               and x_rival >= CPU_STEP_TARGET_RATIO)  # fmt: skip
+        lines.append(
+            f"cpu note semantics (batch 4, 1 thread): {best['variant']} "
+            f"{best['us_per_step']:,.0f} us/step, {x_eager:.2f}x eager, {x_rival:.2f}x "
+            f"PyTorch's best ({rival['variant']}); target <= {CPU_STEP_TARGET_US:.0f} us and "
+            f">= {CPU_STEP_TARGET_RATIO:.0f}x both: {'met' if met else 'not met'}"
+        )
+    large = [r for r in cpu if size_class(r) == "large"]
+    ours = [r for r in large if r["variant"] in HAND_WRITTEN_CPU]
+    theirs = [r for r in large if r["variant"] not in HAND_WRITTEN_CPU]
+    if ours and theirs:
+        best = max(ours, key=lambda r: r["items_per_s"])
+        rival = max(theirs, key=lambda r: r["items_per_s"])
+        ratio = best["items_per_s"] / rival["items_per_s"]
+        met = "met" if ratio >= CPU_LARGE_TARGET_RATIO else "not met"
+        lines.append(
+            f"cpu large batch: {best['variant']} {best['items_per_s']:,.0f} img/s (batch "
+            f"{best['batch']}, {best['threads']} threads), {ratio:.2f}x PyTorch's best "
+            f"({rival['variant']}, batch {rival['batch']}, {rival['threads']} threads, "
+            f"{rival['items_per_s']:,.0f} img/s); target >= {CPU_LARGE_TARGET_RATIO:.0f}x: {met}"
+        )
+    isa = next((r["isa"] for r in cpu if r.get("isa")), "")
+    if isa:
+        lines.append(f"cpu ISA: {isa}")
     return lines
 
 

@@ -57,7 +57,7 @@ def test_each_base_has_one_strategy_that_says_what_it_needs():
     """The bases that capture CUDA graphs, and those that are the hand-written kernels, are
     read off their strategy classes; an option is a named property, a misspelt one an error."""
     assert cores.CUDA_ONLY == ("graph", "compiled_graph", "triton_graph")
-    assert cores.HAND_WRITTEN == ("triton", "triton_graph")
+    assert cores.HAND_WRITTEN == ("triton", "triton_graph", "cpu_fused")
     v = cores.Variant.parse("host+fused+bf16")
     assert v.strategy is cores.Host
     assert v.strategy.host
@@ -173,6 +173,40 @@ def test_the_report_says_whether_the_gpu_targets_are_met_and_which_cpu_threads_w
     )
     assert len(lines) == 3
     assert report.verdicts([row("cifar4", "eager", "cpu", 1, 1200.0, 41.7)]) == []
+
+
+def test_the_report_sets_each_row_against_the_cpus_best_and_judges_the_cpu_targets(tmp_path):
+    """A GPU row's second ratio is against the best CPU row of its size class (any
+    variant, any thread count), not the eager loop; % of floor names its dtype; the CPU
+    verdicts set the hand-written step against eager and PyTorch's best variant."""
+    rows = [
+        row("cifar4", "eager", "cpu", 1, 1000.0, 50.0),
+        row("cifar4", "eager+channels_last", "cpu", 1, 1100.0, 45.0),
+        row("cifar4", "cpu_fused", "cpu", 1, 4500.0, 11.1),
+        row("cifar4", "triton_graph", "H200", 1, 90_000.0, 0.56),
+        {**row("cifar512", "eager", "cpu", 2, 20_000.0, 2.5), "batch": 512},
+        {**row("cifar512", "cpu_fused", "cpu", 2, 30_000.0, 1.7), "batch": 512},
+        {**row("cifar4096", "eager", "H200", 1, 1_200_000.0, 0.04), "batch": 4096,
+         "matmul_peak_dtype": "bfloat16", "isa": ""},
+    ]  # fmt: skip
+    rows[2]["isa"] = "Some CPU: avx512f amx_bf16"
+    a = bench_file(tmp_path / "a.json", rows)
+    md = tmp_path / "t.md"
+    assert report.main([str(a), "--md", str(md)]) == 0
+    text = md.read_text(encoding="utf-8")
+    triton = next(line for line in text.splitlines() if "| triton_graph |" in line)
+    assert "| 90.00x | 20.00x | 1.00 (fp32) |" in triton  # 90,000 / 1,000; / 4,500 (cpu_fused)
+    large = next(line for line in text.splitlines() if "| cifar4096 |" in line)
+    assert "| 40.00x | 1.00 (bf16) |" in large  # 1.2M / 30,000: the best CPU at large batch
+    assert (
+        "cpu note semantics (batch 4, 1 thread): cpu_fused 889 us/step, 4.50x eager, 4.09x "
+        "PyTorch's best (eager+channels_last); target <= 500 us and >= 4x both: not met"
+    ) in text  # 889 us > 500 us
+    assert (
+        "cpu large batch: cpu_fused 30,000 img/s (batch 512, 2 threads), 1.50x PyTorch's best "
+        "(eager, batch 512, 2 threads, 20,000 img/s); target >= 3x: not met"
+    ) in text
+    assert "cpu ISA: Some CPU: avx512f amx_bf16" in text
 
 
 def with_rounds(r, seconds_per_step):

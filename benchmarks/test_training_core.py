@@ -213,5 +213,6 @@ def test_training_step(case, benchmark, threads, matmul_peak, smoke):
             "setup_s": run.setup_seconds,  # capture / compile, not in the step time
             "trajectory_steps": k,
             "trajectory_max_rel_dev": deviation,
+            "isa": cores.cpu_isa() if dev.type == "cpu" else "",
         }
     )
