@@ -61,6 +61,8 @@ CASES = [
     # 2. the same Net at large batch
     ("cifar512", "eager", "cpu", 1, 1, EXACT),
     ("cifar512", "eager", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
+    ("cifar512", "eager+channels_last", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
+    ("cifar512", "eager+channels_last+bf16", "cpu", ALL_CPU_CORES, 1, BF16),
     ("cifar512", "cpu_fused", "cpu", 1, 1, FP32_OTHER_ORDER),
     ("cifar512", "cpu_fused", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
     ("cifar512", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
