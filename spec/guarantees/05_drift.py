@@ -434,6 +434,13 @@ def torchtext_does_not_load():
         importlib.import_module("torchtext")
 
 
+def set_matplotlib_formats_is_gone():
+    display = importlib.import_module("IPython.display")
+    assert not hasattr(display, "set_matplotlib_formats")
+    backend = importlib.import_module("matplotlib_inline.backend_inline")
+    assert callable(backend.set_matplotlib_formats)
+
+
 #: Each row's checks: (the new behaviour, the old one where it can be checked).
 CHECKS = {
     "dataiter.next() is gone": (dataiter_next_is_gone, None),
@@ -479,6 +486,7 @@ CHECKS = {
         None,
     ),
     "torch.cuda.amp moved to torch.amp": (cuda_amp_warns_to_use_torch_amp, None),
+    "IPython.display.set_matplotlib_formats is gone": (set_matplotlib_formats_is_gone, None),
     "torchtext stopped at torch 2.3": (torchtext_does_not_load, None),
     "tensors print as tensor(...)": (tensors_print_as_tensor, None),
     "activations print inplace=True": (activations_print_inplace_true, None),
@@ -695,6 +703,10 @@ OLD_IDIOMS = {
     ),
     "torchtext stopped at torch 2.3": (
         "import torchtext\nfrom torchtext.data.utils import get_tokenizer\n"
+    ),
+    "IPython.display.set_matplotlib_formats is gone": (
+        "from IPython import display\nfrom matplotlib import pyplot as plt\n"
+        "display.set_matplotlib_formats('svg')\nplt.rcParams['figure.figsize'] = (3.5, 2.5)\n"
     ),
     "autograd.Function needs static forward and backward": (
         "import torch\n"

@@ -379,6 +379,16 @@ DRIFT = [
         seen_in="ShusenTang/Dive-into-DL-PyTorch 09c8bac code/d2lzh_pytorch/utils.py; PyPI's torchtext 0.18.0 (2024-04), its last release",
     ),
     Drift(
+        "IPython.display.set_matplotlib_formats is gone", "IPython", "9.0",
+        None,
+        "AttributeError: module 'IPython.display' has no attribute 'set_matplotlib_formats' (a DeprecationWarning since 7.23); matplotlib_inline.backend_inline.set_matplotlib_formats does it",
+        (Sign("error", "AttributeError", r"module 'IPython\.display' has no attribute 'set_matplotlib_(formats|close)'"),
+         Sign("warning", "DeprecationWarning", r"`set_matplotlib_(formats|close)` is deprecated since IPython 7\.23")),
+        seen_in="ShusenTang/Dive-into-DL-PyTorch 09c8bac code/chapter03_DL-basics/3.2_linear-regression-scratch.ipynb; removed in ipython/ipython#14658 (2025-01)",
+        fixes=((r"\b(?:IPython\.)?display\.set_matplotlib_formats\(",
+                "__import__('matplotlib_inline.backend_inline').backend_inline.set_matplotlib_formats("),),
+    ),
+    Drift(
         "torch.cuda.amp moved to torch.amp", "torch", "2.4",
         None,
         "FutureWarning '`torch.cuda.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cuda', args...)` instead.'",
