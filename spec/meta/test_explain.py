@@ -374,6 +374,8 @@ def test_a_report_is_named_by_the_file_or_by_its_folder_where_the_name_is_common
         "4_cifar10_tutorial"
     )
     assert explain.report_name(explain.Path("tutorials/cnn/main.py")) == "cnn-main"
+    # the repaired copy of a main.py is named by its folder too
+    assert explain.report_name(explain.Path("tutorials/cnn/main-fixed.py")) == "cnn-main-fixed"
 
 
 def test_pytest_explain_makes_each_block_a_test(pytester):

@@ -936,7 +936,8 @@ def report_name(file: Path) -> str:
     """``explain-<name>``: the file's stem, with its folder's name where the stem alone is
     too common (``feedforward_neural_network-main``)."""
     file = Path(file)
-    if file.stem.lower() in GENERIC_NAMES:
+    base = re.sub(r"[-_.](fixed|repaired)$", "", file.stem.lower())  # a FIX= copy: main-fixed
+    if base in GENERIC_NAMES:
         return f"{file.parent.name}-{file.stem}"
     return file.stem
 
