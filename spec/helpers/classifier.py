@@ -17,27 +17,10 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Subset
 
-from spec.helpers import note, teach
-from spec.helpers.data import CLASSES, load_cifar10
+from spec.helpers import teach
+from spec.helpers.data import load_cifar10
 from spec.helpers.oracles import the_notes_training_loop
 from spec.helpers.teach import say
-
-#: What the note's CIFAR-10 blocks import before they define their Net.
-NOTE_IMPORTS = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
-
-
-# ---------------------------------------------------------------- the note's own code, run
-def the_notes_net() -> nn.Module:
-    """The note's own CIFAR-10 Net (its block at line 240), as the note defines it."""
-    return note.note_object(240, "Net", NOTE_IMPORTS)()
-
-
-def the_notes_per_class_loop(net: nn.Module, testloader) -> dict:
-    """Run the note's per-class block (line 353) as written, on this net and loader; its
-    namespace afterwards (class_correct, class_total)."""
-    namespace = {"torch": torch, "net": net, "testloader": testloader, "classes": CLASSES}
-    note.run_block(353, namespace)
-    return namespace
 
 
 def tutorial_testset(root):

@@ -17,16 +17,47 @@ No other module of spec/ names a release: a chapter asks ``changed(row id)`` or
 
 from __future__ import annotations
 
+import functools
+import importlib
+import importlib.metadata
+import importlib.util
+import sys
 from dataclasses import dataclass
 
 from packaging.version import Version
 
 
-def installed(library: str) -> Version | None:
-    """The installed release of ``library`` (None where it is missing). Imported when
-    asked: the atlas's installer reads the gates without importing torch."""
-    from spec.helpers.releases import version_of
+def version_of(name: str) -> Version | None:
+    """The installed release of the library imported as ``name``, without its local tag
+    (``2.14.1+cu130`` -> ``2.14.1``); None where it is not installed.
 
+    Read from the package's metadata, not by importing it: a release gate evaluated at
+    collection would otherwise import Lightning (over a second) in every pytest process.
+    A package without metadata, or whose distribution name the import name does not
+    lead to, is imported to read its ``__version__``."""
+    module = sys.modules.get(name)
+    if module is None and importlib.util.find_spec(name) is not None:
+        for distribution in _distributions().get(name, ()):
+            try:
+                return Version(importlib.metadata.version(distribution).split("+")[0])
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    try:
+        module = module or importlib.import_module(name)
+    except ImportError:
+        return None
+    return Version(str(module.__version__).split("+")[0])
+
+
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    """{import name: the distributions that provide it}."""
+    return importlib.metadata.packages_distributions()
+
+
+def installed(library: str) -> Version | None:
+    """The installed release of ``library`` (None where it is missing): read from its
+    metadata, so that the atlas's installer reads the gates without importing torch."""
     return version_of(library)
 
 

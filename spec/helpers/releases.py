@@ -14,45 +14,13 @@ the spec knows fails on older releases.
 
 from __future__ import annotations
 
-import functools
-import importlib
-import importlib.metadata
-import importlib.util
-import sys
 import warnings
 
 import pytest
 import torch
 from packaging.version import Version
 
-
-def version_of(name: str) -> Version | None:
-    """The installed release of the library imported as ``name``, without its local tag
-    (``2.14.1+cu130`` -> ``2.14.1``); None where it is not installed.
-
-    Read from the package's metadata, not by importing it: a release gate evaluated at
-    collection would otherwise import Lightning (over a second) in every pytest process.
-    A package without metadata, or whose distribution name the import name does not
-    lead to, is imported to read its ``__version__``."""
-    module = sys.modules.get(name)
-    if module is None and importlib.util.find_spec(name) is not None:
-        for distribution in _distributions().get(name, ()):
-            try:
-                return Version(importlib.metadata.version(distribution).split("+")[0])
-            except importlib.metadata.PackageNotFoundError:
-                continue
-    try:
-        module = module or importlib.import_module(name)
-    except ImportError:
-        return None
-    return Version(str(module.__version__).split("+")[0])
-
-
-@functools.cache
-def _distributions() -> dict[str, list[str]]:
-    """{import name: the distributions that provide it}."""
-    return importlib.metadata.packages_distributions()
-
+from spec.helpers.drift import GATES, stage, version_of
 
 TORCH = version_of("torch")
 
@@ -66,16 +34,12 @@ def since(library: str, release: str) -> bool:
 def needs(name: str) -> pytest.MarkDecorator:
     """Skip where gate ``name`` (spec/helpers/drift.py's ``GATES``) is not met, with its
     reason."""
-    from spec.helpers.drift import GATES
-
     gate = GATES[name]
     return pytest.mark.skipif(not gate.met(), reason=gate.reason)
 
 
 def expect_failure_before(name: str) -> pytest.MarkDecorator:
     """A strict xfail where gate ``name`` is not met: the day it holds there, the spec says so."""
-    from spec.helpers.drift import GATES
-
     gate = GATES[name]
     return pytest.mark.xfail(not gate.met(), strict=True, reason=gate.reason)
 
@@ -93,8 +57,6 @@ def add_graph_jit_warning_expected(version: Version = TORCH) -> set[type]:
     """The categories ``add_graph_jit_warnings`` finds on ``version``: the drift row's
     stages (a DeprecationWarning, which Python shows only for code in ``__main__``, then a
     FutureWarning shown to every user), nothing before the first."""
-    from spec.helpers.drift import stage
-
     what = stage("SummaryWriter.add_graph warns: torch.jit.trace is deprecated", version)
     return (
         set()

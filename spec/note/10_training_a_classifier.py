@@ -26,7 +26,7 @@ import torch.nn as nn
 import torchvision
 from PIL import Image
 
-from spec.helpers import pictures, teach
+from spec.helpers import note, pictures, teach
 from spec.helpers.classifier import (
     assert_evaluated_without_grad,
     check_layer_shapes,
@@ -39,17 +39,17 @@ from spec.helpers.classifier import (
     loader_of,
     predictions,
     the_notes_batches,
-    the_notes_net,
-    the_notes_per_class_loop,
     tutorial_testset,
 )
-from spec.helpers.data import N_TEST, N_TRAIN, load_cifar10
+from spec.helpers.data import CLASSES, N_TEST, N_TRAIN, load_cifar10
 from spec.helpers.devices import assert_cpu_cuda_close, needs_cuda
 from spec.helpers.implementation import impl
 from spec.helpers.oracles import numpy_lenet
 from spec.helpers.teach import say
 
 cifar10 = impl.cifar10
+#: What the note's CIFAR-10 blocks import before they define their Net.
+NOTE_IMPORTS = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
 
 
 # ====================================================================== 1. Load and normalize the CIFAR10 training and test datasets using torchvision
@@ -148,8 +148,11 @@ def test_the_loaders_batch_4_by_default(cifar_root):
 
     Note: "images, labels = dataiter.next() # 4 images, (4,3,32,32)"
     """
-    batches = [next(iter(loader)) for loader in cifar10.make_loaders(cifar_root)]
-    sizes = [(len(images), len(labels)) for images, labels in batches]
+    sizes = []
+    for loader in cifar10.make_loaders(cifar_root):
+        dataiter = iter(loader)
+        images, labels = next(dataiter)  # the note's dataiter.next(): a drift row
+        sizes.append((len(images), len(labels)))
     assert sizes == [(4, 4), (4, 4)], say(
         "make_loaders(root)", "batches of 4 images and 4 labels from both loaders", sizes
     )
@@ -799,3 +802,16 @@ def untrained(cifar_root):
     net's predictions, not good ones."""
     _, testloader = cifar10.make_loaders(cifar_root, batch_size=4)
     return Net(), testloader
+
+
+def the_notes_net() -> nn.Module:
+    """The note's own CIFAR-10 Net (its block at line 240), as the note defines it."""
+    return note.note_object(240, "Net", NOTE_IMPORTS)()
+
+
+def the_notes_per_class_loop(net: nn.Module, testloader) -> dict:
+    """Run the note's per-class block (line 353) as written, on this net and loader; its
+    namespace afterwards (class_correct, class_total)."""
+    namespace = {"torch": torch, "net": net, "testloader": testloader, "classes": CLASSES}
+    note.run_block(353, namespace)
+    return namespace
