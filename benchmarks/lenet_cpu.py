@@ -35,6 +35,8 @@ from pathlib import Path
 
 import torch
 
+from benchmarks import plain_sgd
+
 SOURCE = Path(__file__).with_suffix(".c")
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "lenet_cpu"
 #: -O3 and the machine's own vector units; no -ffast-math: the float32 arithmetic is IEEE's.
@@ -143,20 +145,8 @@ class FusedStep:
                        threads: int = 1):  # fmt: skip
         """The step for ``optimizer``'s hyperparameters — refused unless it is plain SGD
         with momentum over exactly ``net``'s parameters, the only optimizer written here."""
-        group = optimizer.param_groups[0] if len(optimizer.param_groups) == 1 else {}
-        plain = (
-            isinstance(optimizer, torch.optim.SGD)
-            and group.get("dampening") == 0
-            and not group.get("nesterov")
-            and group.get("weight_decay") == 0
-            and not group.get("maximize")
-        )
-        if not plain or [id(p) for p in group["params"]] != [id(p) for p in net.parameters()]:
-            raise ValueError(
-                "FusedStep: expected SGD(lr, momentum) over the Net's parameters, one group, "
-                f"no dampening, nesterov, weight decay or maximize; got {optimizer!r}"
-            )
-        return cls(net, group["lr"], group["momentum"], batch, threads)
+        lr, momentum = plain_sgd.hyperparameters(net, optimizer)
+        return cls(net, lr, momentum, batch, threads)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Nothing to do: the step keeps its gradients in its own buffers, not in ``.grad``."""

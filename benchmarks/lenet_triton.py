@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import torch
 
+from benchmarks import plain_sgd
 from benchmarks.triton_common import available, interpreting, tl, triton
 from benchmarks.triton_common import jit as _jit
 
@@ -610,20 +611,8 @@ class FusedStep:
     ):
         """The step for ``optimizer``'s hyperparameters — refused unless it is plain SGD
         with momentum over exactly ``net``'s parameters, the only optimizer written here."""
-        group = optimizer.param_groups[0] if len(optimizer.param_groups) == 1 else {}
-        plain = (
-            isinstance(optimizer, torch.optim.SGD)
-            and group.get("dampening") == 0
-            and not group.get("nesterov")
-            and group.get("weight_decay") == 0
-            and not group.get("maximize")
-        )
-        if not plain or [id(p) for p in group["params"]] != [id(p) for p in net.parameters()]:
-            raise ValueError(
-                "FusedStep: expected SGD(lr, momentum) over the Net's parameters, one group, "
-                f"no dampening, nesterov, weight decay or maximize; got {optimizer!r}"
-            )
-        return cls(net, group["lr"], group["momentum"], batch, warps)
+        lr, momentum = plain_sgd.hyperparameters(net, optimizer)
+        return cls(net, lr, momentum, batch, warps)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Nothing to do: the kernels keep gradients in scratch buffers, not in ``.grad``."""
