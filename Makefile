@@ -75,13 +75,15 @@ test: lint
 ## FIX=out writes the copy repaired by the rows' fixes; TORCH=X runs it on that release
 ## (its make matrix venv; reports under reports/torchX/); TORCHFIX=1 adds TorchFix's
 ## findings (in .venv-torchfix: TorchFix 0.7 pins an older libcst than mutmut)
+# explain runs on the installed release unless TORCH= is given (TORCH's default is matrix's)
+EXPLAIN_TORCH = $(if $(filter command line environment,$(origin TORCH)),$(TORCH))
 explain: $(BYTECODE)
 	@test -n "$(FILE)" || { echo "usage: make explain FILE=path/to/old-note.md [FIX=out] [TORCH=X] [TORCHFIX=1]"; exit 2; }
-	$(if $(TORCH),@$(PY) -m spec.tools.companions install $(TORCH) $(MATRIX_VENV))
+	$(if $(EXPLAIN_TORCH),@$(PY) -m spec.tools.companions install $(TORCH) $(MATRIX_VENV))
 	$(if $(TORCHFIX),@test -x .venv-torchfix/bin/torchfix || { $(VENV)/bin/uv venv -q .venv-torchfix && \
 	    $(VENV)/bin/uv pip install -q --python .venv-torchfix/bin/python torchfix==0.7.0; })
-	$(if $(TORCH),$(MATRIX_PY),$(PY)) -m spec.tools.explain $(FILE) $(if $(FIX),--fix $(FIX)) \
-	    $(if $(TORCH),--out reports/torch$(TORCH)) $(if $(TORCHFIX),--torchfix .venv-torchfix/bin/torchfix)
+	$(if $(EXPLAIN_TORCH),$(MATRIX_PY),$(PY)) -m spec.tools.explain $(FILE) $(if $(FIX),--fix $(FIX)) \
+	    $(if $(EXPLAIN_TORCH),--out reports/torch$(TORCH)) $(if $(TORCHFIX),--torchfix .venv-torchfix/bin/torchfix)
 
 ## profile-suite: where make test's time goes: wall and CPU time, the import share, the
 ## 10 slowest tests and files (reports/profile-suite.md); a measurement, not a test

@@ -534,3 +534,29 @@ def test_torchfix_findings_stand_beside_the_rows_they_agree_with(tmp_path):
         1: [{"code": "TOR999", "line": 1, "text": "a rule no row knows", "row": ""}],
     }  # fmt: skip
     assert explain.torchfix_findings(explain.read_blocks(path), None) == {}
+
+
+def test_make_explain_runs_on_the_installed_release_unless_told_another():
+    """``make explain FILE=`` runs the venv's own torch and installs nothing; only
+    ``TORCH=X`` on the command line sends it to that release's venv (the Makefile's own
+    default TORCH is ``make matrix``'s, not explain's)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("no make on this machine")
+    root = explain.Path(__file__).resolve().parents[2]
+
+    def dry_run(*args):
+        env = {k: v for k, v in os.environ.items() if k != "TORCH"}
+        done = subprocess.run(["make", "-n", "explain", "FILE=old.md", *args], cwd=root,
+                              capture_output=True, text=True, env=env)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    plain = dry_run()
+    assert ".venv/bin/python -m spec.tools.explain old.md" in plain, plain
+    assert "companions install" not in plain, plain
+    other = dry_run("TORCH=2.0.1")
+    assert "companions install 2.0.1 .venv-torch2.0.1" in other, other
+    assert ".venv-torch2.0.1/bin/python -m spec.tools.explain old.md" in other, other

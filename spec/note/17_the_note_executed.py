@@ -383,7 +383,8 @@ def test_explain_infers_what_this_table_declares_where_inference_can(record_prop
 
     Beyond the note: explain (spec/tools/explain.py) runs any old note; on this one it
     must reach, by itself, what the table declares: the blocks that run as written run;
-    the Lightning block fails as its drift row says; every other failure is the note's
+    the Lightning block fails as its drift row says; the output the note shows differs
+    where the table says a drift row makes it differ; every other failure is the note's
     own — the data step it leaves out (the table's one ``before``), its placeholder
     ``TheModelClass``, its mis-indented transforms block (shims here) — and nothing is
     left unexplained. (The dataiter.next() row lies past the data step the note leaves
@@ -409,6 +410,11 @@ def test_explain_infers_what_this_table_declares_where_inference_can(record_prop
             # the table's shims and its one data step answer gaps and errata of the note
             assert outcome.seen, where
             assert all(seen.file for seen in outcome.seen), where
+        # an output difference the table puts down to a drift row, explain names by itself
+        named = {row for difference in outcome.output for row in difference["rows"]}
+        for d in block.differs:
+            if d.drift:
+                assert d.drift in named, f"{where}: explain does not name {d.drift!r}: {named}"
     assert {r for s in by_line[LIT_MNIST].seen for r in s.rows} == {
         "pytorch_lightning.metrics is gone"
     }

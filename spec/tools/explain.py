@@ -504,6 +504,21 @@ def _execute(source: str, block: Block, namespace: dict) -> None:
         exec(compile(tree, name, "exec"), namespace)
 
 
+def _statements(lines) -> list[str]:
+    """Printed lines with each bracket's continuation joined to its line: a tensor that
+    wraps over two lines in one release and fits one in another is one output."""
+    out: list[str] = []
+    open_brackets = 0
+    for line in lines:
+        if open_brackets > 0 and out:
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line)
+        open_brackets = max(0, open_brackets + sum(line.count(c) for c in "([{")
+                            - sum(line.count(c) for c in ")]}"))  # fmt: skip
+    return out
+
+
 #: A line that is a release number, as ``print(torch.__version__)`` shows it.
 RELEASE = re.compile(r"""^['"]?\d+\.\d+(\.\d+)?([.+][\w.]+)?['"]?$""")
 
@@ -518,8 +533,8 @@ def output_differences(shown: str, printed: str) -> list[dict]:
         line = re.sub(r"0x[0-9a-fA-F]+", "<address>", line)  # nor how a row of values
         return shape(re.sub(r"\s+\]", "]", re.sub(r"\[\s+", "[", line)))  # is padded
 
-    old = [line for line in shown.splitlines() if line.strip()]
-    new = [line for line in printed.splitlines() if line.strip()]
+    old = _statements(line for line in shown.splitlines() if line.strip())
+    new = _statements(line for line in printed.splitlines() if line.strip())
     no_gpu = "cuda" in shown.lower() and "cuda" not in printed.lower()
     # aligned by form, so that one line more or less is one difference, not all after it
     matcher = difflib.SequenceMatcher(
@@ -647,6 +662,8 @@ def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict
 
         faulthandler.disable()  # a block that crashes is reported by the parent, in one line
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # and leaves no core file behind
+        # a relative entry ('' under python -c) would follow the chdir into the scratch
+        sys.path[:] = [os.path.abspath(entry or ".") for entry in sys.path]
         os.chdir(settings["cwd"])
         # "~/Datasets/FashionMNIST" and the like land in the scratch folder too
         os.environ["HOME"] = settings["scratch"]
