@@ -505,15 +505,18 @@ def _execute(source: str, block: Block, namespace: dict) -> None:
 
 
 def _statements(lines) -> list[str]:
-    """Printed lines with each bracket's continuation joined to its line: a tensor that
-    wraps over two lines in one release and fits one in another is one output."""
+    """Printed lines with a tensor's (or array's) wrapped rows of values joined to it: a
+    tensor that wraps over two lines in one release and fits one in another is one output.
+    (A module's repr, one layer a line, stays as it is.)"""
     out: list[str] = []
     open_brackets = 0
     for line in lines:
-        if open_brackets > 0 and out:
+        values = line.strip()[:1] in tuple("-0123456789[.")
+        if open_brackets > 0 and out and values and re.search(r"\b(tensor|array)\(", out[-1]):
             out[-1] += " " + line.strip()
         else:
             out.append(line)
+            open_brackets = 0
         open_brackets = max(0, open_brackets + sum(line.count(c) for c in "([{")
                             - sum(line.count(c) for c in ")]}"))  # fmt: skip
     return out
