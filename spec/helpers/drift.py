@@ -139,6 +139,9 @@ DRIFT = [
         "the_model.load_state_dict(torch.load(PATH))",
         "a state_dict loads as before; any other pickled object raises UnpicklingError",
         (Sign("error", "UnpicklingError", r"Weights only load failed"),),
+        # the old behaviour back, for a file the tutorial itself saved: weights_only=False
+        # unpickles anything, so it is for files you trust (explain comments the rewrite)
+        fixes=((r"\btorch\.load\((?![^()]*weights_only)([^()]*)\)", r"torch.load(\1, weights_only=False)"),),
         torchfix="TOR102",
     ),
     Drift(

@@ -347,6 +347,35 @@ def test_a_row_s_fix_repairs_the_block_in_place_and_the_repaired_copy_runs(tmp_p
     assert code == 1
 
 
+def test_an_idiom_inside_a_function_is_repaired_where_the_function_is_defined(tmp_path):
+    """A notebook defines a function in one cell and calls it in another: the failure shows
+    in the caller, the idiom is in the definition. explain repairs the defining block, runs
+    it again, then the caller; the repaired copy carries the rewrite in the definition
+    (commented there), the caller as it was, and runs clean."""
+    path = tmp_path / "split.py"
+    path.write_text(
+        "# %%\nimport io, torch\n"
+        "def restore(buffer):\n    return torch.load(buffer)\n"
+        "# %%\nbuffer = io.BytesIO()\ntorch.save({'fn': len}, buffer)\nbuffer.seek(0)\n"
+        "print(restore(buffer)['fn'] is len)\n",
+        encoding="utf-8",
+    )
+    blocks = explain.read_blocks(path)
+    define, call = explain.run(blocks, path, time_limit=30)
+    assert define.status == "ran"
+    assert [s.rows for s in call.seen] == [["torch.load defaults to weights_only=True"]]
+    assert (call.after_repair, call.printed) == ("ran", "True\n"), call.after_repair_seen
+    assert call.source_used == ""  # the caller itself is unchanged
+    assert "weights_only=False" in call.elsewhere[1]
+    fixed = tmp_path / "split-fixed.py"
+    assert explain.write_repaired(path, blocks, [define, call], fixed) == 1
+    text = fixed.read_text(encoding="utf-8")
+    assert "# explain (torch.load defaults to weights_only=True): torch.load(buffer)" in text
+    assert "return torch.load(buffer, weights_only=False)" in text
+    again = explain.run(explain.read_blocks(fixed), fixed, time_limit=30)
+    assert [o.status for o in again] == ["ran", "ran"], [o.seen for o in again]
+
+
 def test_a_notebook_s_repaired_copy_is_a_notebook(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     notebook = nbformat.v4.new_notebook()

@@ -221,6 +221,9 @@ class Outcome:
     after_repair: str = ""
     after_repair_seen: list[Seen] = field(default_factory=list)
     source_used: str = ""  # the repaired code, where it was repaired
+    #: an earlier block repaired for this one (the idiom was in a function it defined,
+    #: called here): {block number: its repaired code}
+    elsewhere: dict[int, str] = field(default_factory=dict)
     #: TorchFix's findings on the block (code, line, text, the drift row that agrees)
     torchfix: list[dict] = field(default_factory=list)
     #: where the file shows output: each line that differs today, and the rows behind it
@@ -629,12 +632,16 @@ def _run_one(block: Block, namespace: dict, time_limit: float) -> Outcome:
 REPAIR_ROUNDS = 5
 
 
-def _repair(block: Block, outcome: Outcome, namespace: dict, time_limit: float) -> None:
+def _repair(block: Block, outcome: Outcome, namespace: dict, time_limit: float,
+            earlier: dict[int, str] | None = None) -> None:  # fmt: skip
     """Where a row with a mechanical fix explains what the block did, run the block again
     with the fix applied, in the same namespace (as chapter 17 does for the note's two),
     and again while the repaired run meets another row with a fix (a failure stops a block
     early: the next line's idiom shows only once the first is fixed); record the rewrites
-    and what the repaired block did last."""
+    and what the repaired block did last. Where the fix changes nothing in this block, the
+    idiom is in an earlier one (``earlier``: {number: the code it ran}), in a function it
+    defined and this block calls: the latest such block is repaired and run again
+    (silently: it only defines), then this one."""
     rows: list[str] = []
     seen = outcome.seen
     source, rewrites = block.source, []
@@ -645,8 +652,20 @@ def _repair(block: Block, outcome: Outcome, namespace: dict, time_limit: float) 
         rows += list(dict.fromkeys(new_rows))
         fixed, done = drift_table.repaired(source, rows)
         if fixed == source:
-            break
-        source, rewrites = fixed, rewrites + done
+            changed = [n for n in sorted(earlier or {}, reverse=True)
+                       if drift_table.repaired(earlier[n], rows)[0] != earlier[n]]  # fmt: skip
+            where = changed[0] if changed else None
+            if where is None:
+                break
+            code, done = drift_table.repaired(earlier[where], rows)
+            with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), \
+                    contextlib.suppress(Exception), warnings.catch_warnings():  # fmt: skip
+                warnings.simplefilter("ignore")
+                exec(python_only(code)[0], namespace)
+            earlier[where] = outcome.elsewhere[where] = code
+            rewrites += done
+        else:
+            source, rewrites = fixed, rewrites + done
         again = _run_one(Block(block.number, block.line, block.title, source), namespace,
                          time_limit)  # fmt: skip
         outcome.after_repair, outcome.after_repair_seen = again.status, again.seen
@@ -654,7 +673,7 @@ def _repair(block: Block, outcome: Outcome, namespace: dict, time_limit: float) 
         seen = again.seen
     if rewrites:
         outcome.repairs = [list(r) for r in dict.fromkeys(rewrites)]
-        outcome.source_used = source
+        outcome.source_used = source if source != block.source else ""
 
 
 def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict) -> None:
@@ -691,9 +710,11 @@ def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict
                     warnings.simplefilter("ignore")
                     exec(python_only(block.source)[0], namespace)
         out = os.fdopen(write_fd, "w")
+        earlier = {block.number: block.source for block in replay}
         for block in todo:
             outcome = _run_one(block, namespace, settings["time_limit"])
-            _repair(block, outcome, namespace, settings["time_limit"])
+            _repair(block, outcome, namespace, settings["time_limit"], earlier)
+            earlier[block.number] = outcome.source_used or block.source
             out.write(json.dumps(asdict(outcome)) + "\n")
             out.flush()
     finally:
@@ -819,6 +840,7 @@ def _run_in(blocks: list[Block], file: Path, scratch: str, time_limit: float,
             data = json.loads(line)
             data["seen"] = [Seen(**s) for s in data["seen"]]
             data["after_repair_seen"] = [Seen(**s) for s in data["after_repair_seen"]]
+            data["elsewhere"] = {int(k): v for k, v in data["elsewhere"].items()}  # (JSON keys)
             outcomes.append(Outcome(**data))
             done += 1
         else:
@@ -976,7 +998,15 @@ def write_repaired(file: Path, blocks: list[Block], outcomes: list[Outcome], out
     """The file with each repaired block's code in place of its own, in the same format,
     every rewrite commented with its row; how many blocks were repaired."""
     file, out = Path(file), Path(out)
-    fixed = {o.number: o for o in outcomes if o.repairs}
+    fixed = {o.number: o for o in outcomes if o.repairs and o.source_used}
+    # an earlier block repaired for a later one: its code, with the later one's rewrites
+    for o in outcomes:
+        for number, code in o.elsewhere.items():
+            number = int(number)
+            host = fixed.get(number) or next(x for x in outcomes if x.number == number)
+            host.source_used = code
+            host.repairs = [*host.repairs, *[r for r in o.repairs if r[1] in code or r[2] in code]]
+            fixed[number] = host
 
     def commented(outcome: Outcome) -> str:
         rewrites = dict.fromkeys(map(tuple, outcome.repairs))
