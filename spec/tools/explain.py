@@ -224,6 +224,8 @@ class Outcome:
     #: an earlier block repaired for this one (the idiom was in a function it defined,
     #: called here): {block number: its repaired code}
     elsewhere: dict[int, str] = field(default_factory=dict)
+    #: the blocks a failure's traceback passes through, outermost first
+    raised_in: list[int] = field(default_factory=list)
     #: TorchFix's findings on the block (code, line, text, the drift row that agrees)
     torchfix: list[dict] = field(default_factory=list)
     #: where the file shows output: each line that differs today, and the rows behind it
@@ -607,6 +609,8 @@ def _run_one(block: Block, namespace: dict, time_limit: float) -> Outcome:
     outcome.printed = printed.getvalue()[-2000:]
     outcome.stand_ins = list(_STAND_INS)
     if error is not None:
+        outcome.raised_in = [int(m.group(1)) for frame in traceback.extract_tb(error.__traceback__)
+                             if (m := re.fullmatch(r"<block (\d+)>", frame.filename))]  # fmt: skip
         outcome.status = "failed"
         outcome.detail = traceback.format_exception_only(type(error), error)[-1].strip()
         classes = drift_table.class_names(type(error))
@@ -640,21 +644,23 @@ def _repair(block: Block, outcome: Outcome, namespace: dict, time_limit: float,
     early: the next line's idiom shows only once the first is fixed); record the rewrites
     and what the repaired block did last. Where the fix changes nothing in this block, the
     idiom is in an earlier one (``earlier``: {number: the code it ran}), in a function it
-    defined and this block calls: the latest such block is repaired and run again
-    (silently: it only defines), then this one."""
-    rows: list[str] = []
-    seen = outcome.seen
+    defined and this block calls: the innermost block the failure's traceback passes
+    through that the fix changes is repaired and run again (silently: it defines), then
+    this one."""
+    seen, raised_in = outcome.seen, outcome.raised_in
     source, rewrites = block.source, []
+    earlier = earlier if earlier is not None else {}
     for _ in range(REPAIR_ROUNDS):
-        new_rows = [r for s in seen for r in s.rows if drift_table.BY_ID[r].fixes and r not in rows]
-        if not new_rows:
+        rows = list(dict.fromkeys(r for s in seen for r in s.rows if drift_table.BY_ID[r].fixes))
+        if not rows:
             break
-        rows += list(dict.fromkeys(new_rows))
         fixed, done = drift_table.repaired(source, rows)
-        if fixed == source:
-            changed = [n for n in sorted(earlier or {}, reverse=True)
-                       if drift_table.repaired(earlier[n], rows)[0] != earlier[n]]  # fmt: skip
-            where = changed[0] if changed else None
+        if fixed != source:
+            source, rewrites = fixed, rewrites + done
+        else:  # the innermost earlier block the traceback passes through that the fix changes
+            changes = [n for n in reversed(raised_in) if n in earlier and n != block.number
+                       and drift_table.repaired(earlier[n], rows)[0] != earlier[n]]  # fmt: skip
+            where = changes[0] if changes else None
             if where is None:
                 break
             code, done = drift_table.repaired(earlier[where], rows)
@@ -664,13 +670,11 @@ def _repair(block: Block, outcome: Outcome, namespace: dict, time_limit: float,
                 exec(python_only(code)[0], namespace)
             earlier[where] = outcome.elsewhere[where] = code
             rewrites += done
-        else:
-            source, rewrites = fixed, rewrites + done
         again = _run_one(Block(block.number, block.line, block.title, source), namespace,
                          time_limit)  # fmt: skip
         outcome.after_repair, outcome.after_repair_seen = again.status, again.seen
         outcome.printed = again.printed
-        seen = again.seen
+        seen, raised_in = again.seen, again.raised_in
     if rewrites:
         outcome.repairs = [list(r) for r in dict.fromkeys(rewrites)]
         outcome.source_used = source if source != block.source else ""
