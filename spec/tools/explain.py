@@ -670,6 +670,8 @@ def _repair(block: Block, outcome: Outcome, namespace: dict, time_limit: float,
                 exec(python_only(code)[0], namespace)
             earlier[where] = outcome.elsewhere[where] = code
             rewrites += done
+        if "matplotlib.pyplot" in sys.modules:  # the figures the failed run made are not
+            sys.modules["matplotlib.pyplot"].close("all")  # the repaired run's to meet
         again = _run_one(Block(block.number, block.line, block.title, source), namespace,
                          time_limit)  # fmt: skip
         outcome.after_repair, outcome.after_repair_seen = again.status, again.seen
