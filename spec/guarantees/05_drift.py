@@ -441,6 +441,21 @@ def set_matplotlib_formats_is_gone():
     assert callable(backend.set_matplotlib_formats)
 
 
+def batchnorm_prints_bias():
+    assert "affine=True, bias=True, track_running_stats=True" in repr(torch.nn.BatchNorm2d(4))
+
+
+def dropout_prints_inplace():
+    assert repr(torch.nn.Dropout(0.5)) == "Dropout(p=0.5, inplace=False)"
+
+
+def vgg_and_resnet_pool_adaptively():
+    from torchvision import models
+
+    assert isinstance(models.vgg11(num_classes=10).avgpool, torch.nn.AdaptiveAvgPool2d)
+    assert isinstance(models.resnet18(num_classes=10).avgpool, torch.nn.AdaptiveAvgPool2d)
+
+
 #: Each row's checks: (the new behaviour, the old one where it can be checked).
 CHECKS = {
     "dataiter.next() is gone": (dataiter_next_is_gone, None),
@@ -486,6 +501,9 @@ CHECKS = {
         None,
     ),
     "torch.cuda.amp moved to torch.amp": (cuda_amp_warns_to_use_torch_amp, None),
+    "BatchNorm prints bias=True": (batchnorm_prints_bias, None),
+    "Dropout prints inplace=False": (dropout_prints_inplace, None),
+    "torchvision's VGG and ResNet pool adaptively": (vgg_and_resnet_pool_adaptively, None),
     "IPython.display.set_matplotlib_formats is gone": (set_matplotlib_formats_is_gone, None),
     "torchtext stopped at torch 2.3": (torchtext_does_not_load, None),
     "tensors print as tensor(...)": (tensors_print_as_tensor, None),

@@ -423,6 +423,28 @@ DRIFT = [
                 "__import__('matplotlib_inline.backend_inline').backend_inline.set_matplotlib_formats("),),
     ),
     Drift(
+        "BatchNorm prints bias=True", "torch", "2.14",
+        None,
+        "BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True): the norm layers gained bias= (pytorch/pytorch#176573, 2026-03); absent on 2.9.1, present on 2.14.1, the releases between not bisected",
+        outputs=((r"BatchNorm\w*\(.*affine=\w+, track_running_stats", r"BatchNorm\w*\(.*affine=\w+, bias=\w+, track_running_stats"),),
+        seen_in="zergtant/pytorch-handbook e9a1492 chapter2/2.4-cnn.ipynb (a printed Inception v3)",
+    ),
+    Drift(
+        "Dropout prints inplace=False", "torch", "2.0",
+        None,
+        "Dropout(p=0.5, inplace=False), where torch 1.0 printed Dropout(p=0.5); 2.0.1 checked, the release between not bisected (pytorch/pytorch#22106 asked for it, 2019)",
+        outputs=((r"Dropout\(p=[\d.]+\)\s*$", r"Dropout\(p=[\d.]+, inplace=False\)"),),
+        seen_in="zergtant/pytorch-handbook e9a1492 chapter2/2.4-cnn.ipynb (a printed VGG)",
+    ),
+    Drift(
+        "torchvision's VGG and ResNet pool adaptively", "torchvision", "0.3",
+        None,
+        "the models print an (avgpool): AdaptiveAvgPool2d(output_size=(7, 7)) before VGG's classifier, and ResNet's AvgPool2d(kernel_size=7) is AdaptiveAvgPool2d(output_size=(1, 1)): any input size works",
+        outputs=((r"^\s*$", r"\(avgpool\): AdaptiveAvgPool2d"),
+                 (r"\(avgpool\): AvgPool2d\(kernel_size=7", r"\(avgpool\): AdaptiveAvgPool2d")),
+        seen_in="zergtant/pytorch-handbook e9a1492 chapter2/2.4-cnn.ipynb (VGG16 and ResNet printed); torchvision 0.3.0 release notes",
+    ),
+    Drift(
         "torch.cuda.amp moved to torch.amp", "torch", "2.4",
         None,
         "FutureWarning '`torch.cuda.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cuda', args...)` instead.'",
