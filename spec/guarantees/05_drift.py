@@ -456,6 +456,10 @@ def vgg_and_resnet_pool_adaptively():
     assert isinstance(models.resnet18(num_classes=10).avgpool, torch.nn.AdaptiveAvgPool2d)
 
 
+def linear_prints_bias():
+    assert repr(torch.nn.Linear(30, 40)) == "Linear(in_features=30, out_features=40, bias=True)"
+
+
 #: Each row's checks: (the new behaviour, the old one where it can be checked).
 CHECKS = {
     "dataiter.next() is gone": (dataiter_next_is_gone, None),
@@ -501,6 +505,7 @@ CHECKS = {
         None,
     ),
     "torch.cuda.amp moved to torch.amp": (cuda_amp_warns_to_use_torch_amp, None),
+    "Linear prints bias=True": (linear_prints_bias, None),
     "BatchNorm prints bias=True": (batchnorm_prints_bias, None),
     "Dropout prints inplace=False": (dropout_prints_inplace, None),
     "torchvision's VGG and ResNet pool adaptively": (vgg_and_resnet_pool_adaptively, None),

@@ -394,7 +394,8 @@ DRIFT = [
         "a tensor prints as tensor([[1., 2.], ...]) (with requires_grad=True where it is set); before 0.4 as its bare values, then [torch.FloatTensor of size 2x2], and a Variable as 'Variable containing:'",
         outputs=((r"^\s*\[torch\.(cuda\.)?\w*Tensor of size [\dx]+( \(GPU \d+\))?\]\s*$", r""),
                  (r"^\s*Variable containing:\s*$", r""),
-                 (r"^\s*-?\d[\d.e+\-\s]*$", r"^\s*(tensor\()?\[|^$")),
+                 (r"^\s*-?\d[\d.e+\-\s]*$", r"^\s*(tensor\()?\[|^$"),
+                 (r"^\s*(\.\.\.\s*)?⋱(\s*\.\.\.)?\s*$", r"")),
         seen_in="MorvanZhou/PyTorch-Tutorial dbe154a tutorial-contents-notebooks/202_variable.ipynb; PyTorch 0.4.0 release notes (Variable merged into Tensor)",
     ),
     Drift(
@@ -443,6 +444,13 @@ DRIFT = [
         outputs=((r"^\s*$", r"\(avgpool\): AdaptiveAvgPool2d"),
                  (r"\(avgpool\): AvgPool2d\(kernel_size=7", r"\(avgpool\): AdaptiveAvgPool2d")),
         seen_in="zergtant/pytorch-handbook e9a1492 chapter2/2.4-cnn.ipynb (VGG16 and ResNet printed); torchvision 0.3.0 release notes",
+    ),
+    Drift(
+        "Linear prints bias=True", "torch", "0.4",
+        None,
+        "Linear(in_features=30, out_features=40, bias=True), where torch 0.3 printed no bias=",
+        outputs=((r"Linear\(in_features=\d+, out_features=\d+\)\s*$", r"Linear\(in_features=\d+, out_features=\d+, bias=\w+\)"),),
+        seen_in="L1aoXingyu/code-of-learn-deep-learning-with-pytorch ea24810 chapter3_NN/param_initialize.ipynb; PyTorch 0.4.0 release notes (modules' extra_repr)",
     ),
     Drift(
         "torch.cuda.amp moved to torch.amp", "torch", "2.4",

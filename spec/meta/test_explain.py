@@ -485,6 +485,9 @@ def test_an_extra_line_of_output_is_one_difference_not_every_line_after_it():
     wrapped = "tensor([ 1.2122e-03, -9.3038e-04, -3.8394e-04,\n         9.5785e-05])\n"
     one_line = "tensor([ 0.0005,  0.0240,  0.0074, -0.0044])\n"
     assert explain.output_differences(wrapped, one_line) == []
+    # a download's progress lines then, none from the offline stand-in today
+    (download,) = explain.output_differences("Downloading http://yann.lecun.com/x.gz\n", "")
+    assert download["environment"].startswith("a download's progress then"), download
 
 
 def test_a_2018_script_is_repaired_to_run_clean_on_today_s_releases(tmp_path):

@@ -527,6 +527,11 @@ def _statements(lines) -> list[str]:
     return out
 
 
+#: A line a data set's download printed (torchvision's MNIST, CIFAR-10 and the like).
+DOWNLOAD_LINE = re.compile(
+    r"^(Downloading https?://|Extracting |Processing\.\.\.|Done!|Files already downloaded)"
+)
+
 #: A line that is a release number, as ``print(torch.__version__)`` shows it.
 RELEASE = re.compile(r"""^['"]?\d+\.\d+(\.\d+)?([.+][\w.]+)?['"]?$""")
 
@@ -564,6 +569,8 @@ def output_differences(shown: str, printed: str) -> list[dict]:
             environment = "no GPU here" if gpu and "cuda" not in now.lower() and not rows else ""
             if not rows and RELEASE.match(was.strip()) and RELEASE.match(now.strip()):
                 environment = "a release number: the one that ran it then, and today's"
+            if not rows and not now and DOWNLOAD_LINE.match(was.strip()):
+                environment = "a download's progress then: offline, the stand-in data prints none"
             differences.append(
                 {"shown": was, "printed": now, "rows": rows, "environment": environment}
             )
