@@ -25,7 +25,9 @@ named as a base plus ``+options`` (e.g. ``graph+fused``, ``eager+channels_last+b
   ``cudnn_benchmark`` (cuDNN times its algorithms for these shapes first),
   ``channels_last`` (memory format), ``bf16`` (autocast), ``autotune`` (compiled
   variants: inductor's ``max-autotune`` — it times Triton matmul/conv templates against
-  cuBLAS/cuDNN and keeps the fastest), ``pad8`` (CIFAR only: images padded to 8
+  cuBLAS/cuDNN, or on the CPU its C++ GEMM templates against oneDNN, and keeps the
+  fastest), ``cpp_wrapper`` (``compiled``: inductor's C++ wrapper code, which calls the
+  kernels without Python between them), ``pad8`` (CIFAR only: images padded to 8
   channels once, in the data, and conv1's weight with zeros — see ``PaddedNet``; meant
   for large bf16 batches: at batch 4 on an H200 cuDNN then picks a 59 us weight-gradient
   kernel and the step is 1.55x slower, results/h200-2026-11-27c/README.md),
@@ -178,7 +180,16 @@ def flops_per_step(core: Core) -> int:
     return counter.get_total_flops()
 
 
-OPTIONS = ("fused", "cudnn_benchmark", "channels_last", "bf16", "autotune", "pad8", "tconv")
+OPTIONS = (
+    "fused",
+    "cudnn_benchmark",
+    "channels_last",
+    "bf16",
+    "autotune",
+    "cpp_wrapper",
+    "pad8",
+    "tconv",
+)
 TCONV_BASES = ("eager", "host", "graph")  # +tconv: autograd Functions, not compiled
 TCONV_REFUSES = ("channels_last", "pad8")  # the kernels read contiguous 3-channel images
 
@@ -225,6 +236,7 @@ class Variant:
     channels_last = property(lambda self: "channels_last" in self.options)
     bf16 = property(lambda self: "bf16" in self.options)
     autotune = property(lambda self: "autotune" in self.options)
+    cpp_wrapper = property(lambda self: "cpp_wrapper" in self.options)
     pad8 = property(lambda self: "pad8" in self.options)
     tconv = property(lambda self: "tconv" in self.options)
 
@@ -433,6 +445,8 @@ class Runner:
         buffers would be outputs of inductor's CUDA graphs, overwritten by the next
         replay. Each step is marked as a new CUDA-graph step."""
         self._warm_up_then_reset(self._eager_step, steps=1)
+        import torch._inductor.config as inductor_config
+
         mode = "max-autotune" if self.options.autotune else "reduce-overhead"
         compiled = torch.compile(self._eager_step, mode=mode)
 
@@ -440,7 +454,10 @@ class Runner:
             torch.compiler.cudagraph_mark_step_begin()
             return compiled(x, y)
 
-        self._warm_up_then_reset(step)
+        # compiled at the first call: with +cpp_wrapper, inductor's C++ wrapper code (the
+        # kernels called without Python between them), for this compilation only
+        with inductor_config.patch(cpp_wrapper=self.options.cpp_wrapper):
+            self._warm_up_then_reset(step)
         return step
 
     def _inductor_step(self) -> Callable:
