@@ -12,10 +12,11 @@ layers as dot products in 16 partial sums. It is the hardware-limit reference on
 side of the benchmarks, not a way to train, and not the note's code.
 
 Built at first use with the system's C compiler (``cc``, or ``$CC``) into
-``.cache/lenet_cpu/`` (keyed by the source and the flags: a machine that changes compiler
-or CPU builds anew; about a second), loaded with ctypes. Where there is no compiler it
-says so, and the benchmarks skip it. With OpenMP, a large batch's images are shared out
-between ``threads`` (the batch-4 step runs on one).
+``.cache/lenet_cpu/`` (keyed by the source, the flags, the compiler and the CPU's
+features: a machine that changes any of them builds anew; about a second), loaded with
+ctypes. Where there is no compiler it says so, and the benchmarks skip it. With OpenMP,
+a large batch's images are shared out between ``threads`` (the batch-4 step runs on
+one).
 
 Checked like every variant: its weights after k steps against the note's eager loop
 (``benchmarks/test_training_core.py``, float32 rounding: ``FP32_OTHER_ORDER``), and step
@@ -63,6 +64,15 @@ def unavailable() -> str:
     return ""
 
 
+def _cpu_flags() -> str:
+    """This CPU's feature flags (what -march=native compiles for); "" where unknown."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return platform.machine()
+    return next((line for line in text.splitlines() if line.startswith("flags")), "")
+
+
 def build(profile: bool = False) -> Path:
     """The shared library, compiled once per source, flags and compiler; atomically
     moved into place, so a failed or parallel build never leaves half a file."""
@@ -72,8 +82,9 @@ def build(profile: bool = False) -> Path:
     cc = compiler()
     version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
     flags = FLAGS + (PROFILE_FLAGS if profile else ())
+    # -march=native: the same source built on another CPU is another library
     key = hashlib.sha256(
-        SOURCE.read_bytes() + " ".join(flags).encode() + version.encode()
+        SOURCE.read_bytes() + " ".join(flags).encode() + version.encode() + _cpu_flags().encode()
     ).hexdigest()[:16]
     target = CACHE / f"lenet_cpu-{key}.so"
     if target.exists():
