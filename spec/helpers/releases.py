@@ -3,8 +3,9 @@
 The drift chapter (spec/guarantees/05_drift.py) pins each change on both sides; a
 chapter whose own lesson touches the same call (``add_graph`` in
 spec/note/12_tensorboard.py) checks it with the same table. ``TORCH`` is the one
-constant the spec reads the installed release from; ``version_of`` reads any other
-library's, ``since`` says which side of a change a release is on.
+constant the spec reads the installed release from; ``version_of`` (the drift table's)
+reads any other library's. Which side of a change a release is on is the drift table's to
+say: ``changed(row)``, ``GATES[name].met()``.
 
 Where a test needs a release, the gate is one mark with its reason kept as data
 (``GATES`` in the drift table, spec/helpers/drift.py, after Lightning's ``RunIf``):
@@ -23,12 +24,6 @@ from packaging.version import Version
 from spec.helpers.drift import GATES, stage, version_of
 
 TORCH = version_of("torch")
-
-
-def since(library: str, release: str) -> bool:
-    """Is the installed ``library`` at ``release`` or newer? (False where it is missing.)"""
-    version = version_of(library)
-    return version is not None and version >= Version(release)
 
 
 def needs(name: str) -> pytest.MarkDecorator:

@@ -212,7 +212,7 @@ def test_a_checklist_line_names_its_test_with_parameters_that_hold_colons(nodeid
 
 
 def test_release_gates_read_the_installed_versions_and_skip_with_their_reason():
-    """``version_of`` drops the local tag; ``since`` is False for a missing library; a gate
+    """``version_of`` drops the local tag; a gate is not met for a missing library; a gate
     not met skips (or, strictly, expects failure) naming its reason."""
     from packaging.version import Version
 
@@ -221,9 +221,11 @@ def test_release_gates_read_the_installed_versions_and_skip_with_their_reason():
     assert releases.version_of("torch") == Version(torch.__version__.split("+")[0])
     assert releases.version_of("torch") == releases.TORCH
     assert releases.version_of("no_such_library_anywhere") is None
-    assert releases.since("torch", "1.0")
-    assert not releases.since("torch", "999")
-    assert not releases.since("no_such_library_anywhere", "0.0")
+    from spec.helpers.drift import Gate
+
+    assert Gate("torch", "1.0", "").met()
+    assert not Gate("torch", "999", "").met()
+    assert not Gate("no_such_library_anywhere", "0.0", "").met()  # missing: not met
     from spec.helpers import drift
 
     drift.GATES["never"] = drift.Gate("torch", "999", "torch 999 is not out yet")
