@@ -643,6 +643,15 @@ def _run_one(block: Block, namespace: dict, time_limit: float) -> Outcome:
 REPAIR_ROUNDS = 5
 
 
+def _run_silently(source: str, namespace: dict) -> None:
+    """Run code that ran (or was repaired) before, again, for what it defines: its output,
+    warnings and failure were reported the first time."""
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), \
+            contextlib.suppress(Exception), warnings.catch_warnings():  # fmt: skip
+        warnings.simplefilter("ignore")
+        exec(python_only(source)[0], namespace)
+
+
 def _repair(block: Block, outcome: Outcome, namespace: dict, time_limit: float,
             earlier: dict[int, str] | None = None) -> None:  # fmt: skip
     """Where a row with a mechanical fix explains what the block did, run the block again
@@ -671,10 +680,7 @@ def _repair(block: Block, outcome: Outcome, namespace: dict, time_limit: float,
             if where is None:
                 break
             code, done = drift_table.repaired(earlier[where], rows)
-            with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), \
-                    contextlib.suppress(Exception), warnings.catch_warnings():  # fmt: skip
-                warnings.simplefilter("ignore")
-                exec(python_only(code)[0], namespace)
+            _run_silently(code, namespace)
             earlier[where] = outcome.elsewhere[where] = code
             rewrites += done
         if "matplotlib.pyplot" in sys.modules:  # the figures the failed run made are not
@@ -717,11 +723,8 @@ def _child(write_fd: int, replay: list[Block], todo: list[Block], settings: dict
         _offline_datasets()
         namespace = {"__name__": "__main__", "__file__": settings["file"]}
         sys.path.insert(0, settings["folder"])  # files beside the tutorial are found
-        with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
-            for block in replay:
-                with contextlib.suppress(Exception), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    exec(python_only(block.source)[0], namespace)
+        for block in replay:
+            _run_silently(block.source, namespace)
         out = os.fdopen(write_fd, "w")
         earlier = {block.number: block.source for block in replay}
         for block in todo:
