@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from spec.helpers.devices import needs_cuda
 from spec.helpers.implementation import impl
 
 #: The reference's own guarantee: the note saves with plain torch.save / torch.load.
@@ -487,6 +488,49 @@ def test_a_checkpoint_saved_on_a_gpu_loads_onto_the_cpu(saved_on_a_gpu):
     for loaded in (checkpoint.load_checkpoint(path, map_location="meta"),
                    checkpoint.load_bytes(path.read_bytes(), map_location="meta")):  # fmt: skip
         assert {t.device.type for t in loaded.values()} == {"meta"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda sd: sd.pop("fc3.bias"), r'Missing key\(s\) in state_dict: "fc3.bias"'),
+        (
+            lambda sd: sd.__setitem__("fc4.weight", torch.zeros(1)),
+            r'Unexpected key\(s\) in state_dict: "fc4.weight"',
+        ),
+        (
+            lambda sd: sd.__setitem__("fc3.weight", torch.zeros(11, 84)),
+            r"size mismatch for fc3.weight: copying a param with shape torch.Size\(\[11, 84\]\)",
+        ),
+    ],
+    ids=["missing key", "unexpected key", "wrong shape"],
+)
+def test_a_state_dict_that_does_not_fit_is_refused_naming_the_key(edit, message, tmp_path):
+    """Fact about PyTorch: load_state_dict refuses missing keys, unexpected keys and wrong
+    shapes, naming the key (the note's ``the_model.load_state_dict(torch.load(PATH))``)."""
+    state = cifar10.Net().state_dict()
+    edit(state)
+    path = tmp_path / "cifar_net.pth"
+    torch.save(state, path)
+    the_model = cifar10.Net()
+    with pytest.raises(RuntimeError, match=message):
+        the_model.load_state_dict(torch.load(path))
+
+
+@needs_cuda
+def test_a_state_saved_on_cuda_loads_on_cpu_with_map_location(tmp_path):
+    """Fact about PyTorch, on a real GPU: a state_dict saved from a CUDA net loads on the
+    CPU with map_location="cpu" (the note's ``torch.save(net.state_dict(), PATH)``)."""
+    net = cifar10.Net().to("cuda")
+    path = tmp_path / "cifar_net.pth"
+    torch.save(net.state_dict(), path)
+    state = torch.load(path, map_location="cpu")
+    devices = {k: t.device.type for k, t in state.items()}
+    assert set(devices.values()) == {"cpu"}, f"map_location='cpu' left tensors elsewhere: {devices}"
+    the_model = cifar10.Net()
+    the_model.load_state_dict(state)
+    for a, b in zip(the_model.parameters(), net.parameters(), strict=True):
+        torch.testing.assert_close(a, b.cpu(), rtol=0, atol=0)
 
 
 def test_an_in_memory_checkpoint_loads_as_a_file_does(tmp_path, evil):

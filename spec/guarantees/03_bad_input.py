@@ -288,6 +288,14 @@ def test_per_class_accuracy_refuses_mismatched_predictions(a, b):
             cifar10.per_class_accuracy(a, b)
 
 
+def test_per_class_accuracy_of_an_absent_class_is_nan_not_an_error():
+    """A class with no test images gets NaN, not an error: the note's per-class loop
+    (``100 * class_correct[i] / class_total[i]``) would divide by zero."""
+    acc, _ = cifar10.per_class_accuracy(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]))
+    assert acc[:2].tolist() == [0.5, 1.0]
+    assert torch.isnan(acc[2:]).all()
+
+
 # ---------------------------------------------------------------- checkpoints and CLIs
 @settings(max_examples=30)
 @given(data=st.binary(max_size=300))

@@ -248,3 +248,23 @@ def check_normalized_images(x, call: str, shape: tuple) -> None:
     assert -1 <= min(low, high) <= max(low, high) <= 1, say(call, "values in [-1, 1]", (low, high))
     assert low < 0, say(call, "values in [-1, 1], not [0, 1]", low,
                         "leave out Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))?")  # fmt: skip
+
+
+def check_scores_per_image(net: nn.Module, n: int, image: tuple = (3, 32, 32)) -> None:
+    """``net`` takes ``n`` images of shape ``image`` and returns ``n`` rows of 10 raw class
+    scores (logits, not probabilities). A failure says whether the batch size is written
+    into the forward (``view(4, ...)`` instead of ``view(-1, ...)``)."""
+    call = f"Net() on {n} images"
+    forward = lambda x: net(x)  # noqa: E731  (the probe calls it with other batch sizes)
+    with torch.no_grad():
+        try:
+            out = forward(torch.randn(n, *image))
+        except RuntimeError as error:
+            hint = teach.did_you_hard_code_the_batch(forward, image)
+            raise AssertionError(say(call, f"({n}, 10)", error, hint)) from None
+    hint = teach.did_you_hard_code_the_batch(forward, image) if out.shape != (n, 10) else None
+    teach.equal(tuple(out.shape), (n, 10), call=call, did_you=hint)
+    if n > 1:
+        assert not teach.are_probabilities(out), say(
+            call, "raw scores (logits)", "rows that sum to 1", teach.SOFTMAX
+        )

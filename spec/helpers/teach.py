@@ -46,6 +46,23 @@ def say(
     return text
 
 
+def equal(
+    got: Any,
+    expected: Any,
+    *,
+    call: str,
+    expects: str | None = None,
+    did_you: str | Iterable[str | None] | None = None,
+    by: str = "the note",
+) -> None:
+    """``assert got == expected``, failing with ``say``'s message: what ``call`` gave, what
+    is expected (``expects``, or ``expected`` itself), and the hints."""
+    if got != expected:
+        raise AssertionError(
+            say(call, expected if expects is None else expects, got, did_you, by=by)
+        )
+
+
 def diagnose(diagnoses: Iterable[Diagnosis]) -> list[str]:
     """The hints of the diagnoses that recognise their mistake (each run once; one that
     itself fails says nothing rather than hiding the real failure)."""

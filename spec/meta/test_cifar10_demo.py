@@ -228,6 +228,25 @@ def test_the_demo_reports_what_its_saved_net_scores(tmp_path, capsys):
     assert torch.get_num_threads() >= 1
 
 
+def test_collect_predictions_gives_the_predictions_and_labels_of_a_whole_loader(cifar_root):
+    """The demo's collect_predictions: (predicted, labels) over every image of the loader, in
+    order (10 images in batches of 4: the last batch of 2 too), the net in eval mode."""
+    import torch
+    from torch.utils.data import DataLoader, Subset
+
+    from spec.helpers.classifier import predictions
+
+    _, testloader = cifar10.make_loaders(cifar_root, batch_size=4)
+    loader = DataLoader(Subset(testloader.dataset, range(10)), batch_size=4)
+    net = cifar10.Net()
+    predicted, labels = cifar10.collect_predictions(net, loader)
+    expected_predicted, expected_labels = predictions(net, loader)  # argmax, computed apart
+    assert torch.equal(predicted, expected_predicted)
+    assert torch.equal(labels, expected_labels)
+    assert len(labels) == 10
+    assert not net.training
+
+
 def test_the_same_seed_trains_the_same_net_and_another_seed_another(tmp_path, capsys):
     """--seed fixes the starting weights and the batches' order: the same seed, the same net."""
     import torch

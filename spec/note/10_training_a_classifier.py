@@ -32,6 +32,7 @@ from spec.helpers.classifier import (
     check_layer_shapes,
     check_normalized_images,
     check_per_class_accuracy,
+    check_scores_per_image,
     check_the_defaults,
     check_the_log,
     check_trains_as_the_note,
@@ -54,35 +55,26 @@ NOTE_IMPORTS = "import torch\nimport torch.nn as nn\nimport torch.nn.functional 
 
 # ====================================================================== 1. Load and normalize the CIFAR10 training and test datasets using torchvision
 @pytest.mark.fact
-def test_the_label_names_are_the_ten_classes_the_note_lists(cifar_root):
-    """batches.meta's label_names are the note's ten classes, in order.
+def test_torchvision_cifar10_loads_the_ten_classes_as_3x32x32_images(cifar_root):
+    """torchvision.datasets.CIFAR10 loads the files: the note's ten classes, in order, and
+    32x32 RGB images with their pixels as written.
 
     Note: "It has the classes: ‘airplane’, ‘automobile’, ‘bird’, ‘cat’, ‘deer’, ‘dog’,
-    ‘frog’, ‘horse’, ‘ship’, ‘truck’."
+    ‘frog’, ‘horse’, ‘ship’, ‘truck’. The images in CIFAR-10 are of size 3x32x32, i.e.
+    3-channel color images of 32x32 pixels in size."
+
+    Independent check of the layout: the raw CHW row from the pickle, reshaped by hand,
+    equals the HWC image torchvision hands out.
     """
     note_line = (
         "‘airplane’, ‘automobile’, ‘bird’, ‘cat’, ‘deer’, ‘dog’, ‘frog’, ‘horse’, ‘ship’, ‘truck’"
     )
     expected = re.findall(r"‘(\w+)’", note_line)
     with open(cifar_root / "cifar-10-batches-py" / "batches.meta", "rb") as f:
-        meta = pickle.load(f, encoding="latin1")
-    assert meta["label_names"] == expected
-    assert list(load_cifar10(cifar_root).classes) == expected
-
-
-@pytest.mark.fact
-def test_torchvision_cifar10_loads_it_as_3x32x32_images(cifar_root):
-    """torchvision.datasets.CIFAR10 loads the files; images are 32x32 RGB, pixels as written.
-
-    Note: "The images in CIFAR-10 are of size 3x32x32, i.e. 3-channel color images of
-    32x32 pixels in size."
-
-    Independent check of the layout: the raw CHW row from the pickle, reshaped by hand,
-    equals the HWC image torchvision hands out.
-    """
-    trainset = load_cifar10(cifar_root, train=True)
-    testset = load_cifar10(cifar_root, train=False)
+        assert pickle.load(f, encoding="latin1")["label_names"] == expected
+    trainset, testset = (load_cifar10(cifar_root, train=train) for train in (True, False))
     assert isinstance(trainset, torchvision.datasets.CIFAR10)
+    assert trainset.classes == expected
     assert (len(trainset), len(testset)) == (N_TRAIN, N_TEST)
     image, label = trainset[0]
     assert isinstance(image, Image.Image)
@@ -120,42 +112,27 @@ def test_a_pixel_value_v_maps_to_2v_over_255_minus_1(value):
     )  # fmt: skip
 
 
-def test_a_batch_of_4_is_images_4x3x32x32_and_labels_4_int64(cifar_root):
-    """DataLoader(batch_size=4, shuffle=True) yields (4, 3, 32, 32) float32 and (4,) int64.
+@pytest.mark.parametrize("given", [{"batch_size": 4}, {}], ids=["batch_size=4", "default"])
+def test_a_batch_of_4_is_images_4x3x32x32_and_labels_4_int64(cifar_root, given):
+    """DataLoader(batch_size=4, shuffle=True) yields (4, 3, 32, 32) float32 and (4,) int64;
+    without a batch size too.
 
     Note: "images, labels = dataiter.next() # 4 images, (4,3,32,32)"
     """
-    trainloader, testloader = cifar10.make_loaders(cifar_root, batch_size=4, seed=0)
+    trainloader, testloader = cifar10.make_loaders(cifar_root, seed=0, **given)
+    call = f"make_loaders(root{''.join(f', {k}={v}' for k, v in given.items())})"
     dataiter = iter(trainloader)
     images, labels = next(dataiter)  # the note's dataiter.next(): a drift row
-    call = "make_loaders(root, batch_size=4)"
     check_normalized_images(images, call, shape=(4, 3, 32, 32))
-    assert (labels.shape, labels.dtype) == ((4,), torch.int64), say(
-        call, "labels (4,) int64, what CrossEntropyLoss takes", (labels.shape, labels.dtype)
-    )
-    assert (len(trainloader.dataset), len(testloader.dataset)) == (N_TRAIN, N_TEST), say(
-        call, f"the {N_TRAIN} training and {N_TEST} test images",
-        (len(trainloader.dataset), len(testloader.dataset)), "swap train=True and train=False?",
-    )  # fmt: skip
+    teach.equal((labels.shape, labels.dtype), ((4,), torch.int64), call=call,
+                expects="labels (4,) int64, what CrossEntropyLoss takes")  # fmt: skip
+    teach.equal((len(trainloader.dataset), len(testloader.dataset)), (N_TRAIN, N_TEST), call=call,
+                expects=f"the {N_TRAIN} training and {N_TEST} test images",
+                did_you="swap train=True and train=False?")  # fmt: skip
     first = [next(iter(testloader))[1].tolist() for _ in range(2)]
-    assert first[0] == first[1], say(
-        call, "the test set in order (shuffle=False)", first, "shuffle the test loader?"
-    )
-
-
-def test_the_loaders_batch_4_by_default(cifar_root):
-    """Without a batch size, both loaders give the note's batches of 4.
-
-    Note: "images, labels = dataiter.next() # 4 images, (4,3,32,32)"
-    """
-    sizes = []
-    for loader in cifar10.make_loaders(cifar_root):
-        dataiter = iter(loader)
-        images, labels = next(dataiter)  # the note's dataiter.next(): a drift row
-        sizes.append((len(images), len(labels)))
-    assert sizes == [(4, 4), (4, 4)], say(
-        "make_loaders(root)", "batches of 4 images and 4 labels from both loaders", sizes
-    )
+    teach.equal(first[0], first[1], call=call, expects="the test set in order (shuffle=False)",
+                did_you="shuffle the test loader?")  # fmt: skip
+    teach.equal(len(next(iter(testloader))[0]), 4, call=call, expects="test batches of 4")
 
 
 def test_shuffle_true_reorders_each_epoch_reproducibly_under_a_seeded_generator(cifar_root):
@@ -166,8 +143,8 @@ def test_shuffle_true_reorders_each_epoch_reproducibly_under_a_seeded_generator(
     a, b = (cifar10.make_loaders(cifar_root, batch_size=16, seed=7)[0] for _ in range(2))
     epochs_a, epochs_b = ([next(iter(x))[1].tolist() for _ in range(3)] for x in (a, b))
     call = "make_loaders(root, batch_size=16, seed=7)"
-    assert epochs_a == epochs_b, say(call, "the same order from the same seed", "another order",
-                                     "shuffle with a torch.Generator().manual_seed(seed)?")  # fmt: skip
+    teach.equal(epochs_a, epochs_b, call=call, expects="the same order from the same seed",
+                did_you="shuffle with a torch.Generator().manual_seed(seed)?")  # fmt: skip
     assert epochs_a[0] != epochs_a[1], say(call, "a new order each epoch (shuffle=True)", epochs_a)
 
 
@@ -205,7 +182,7 @@ def test_the_cnn_has_62006_parameters():
     expected += 10 * 84 + 10
     assert expected == 62_006, "the test's own arithmetic: the note's layers hold 62,006 numbers"
     count = sum(p.numel() for p in Net().parameters())
-    assert count == expected, say("Net()'s parameters", f"{expected:,}", f"{count:,}")
+    teach.equal(count, expected, call="Net()'s parameters")
 
 
 def test_forward_equals_an_independent_numpy_implementation():
@@ -238,22 +215,7 @@ def test_a_batch_of_any_size_gives_one_row_of_10_scores_per_image(n):
 
     The -1 is what makes it work for any N: the last batch of an epoch is often smaller.
     """
-    net = Net()
-    forward = lambda x: net(x)  # noqa: E731
-    with torch.no_grad():
-        try:
-            out = forward(torch.randn(n, 3, 32, 32))
-        except RuntimeError as error:
-            hint = teach.did_you_hard_code_the_batch(forward, (3, 32, 32))
-            raise AssertionError(say(f"Net() on {n} images", f"({n}, 10)", error, hint)) from None
-    assert out.shape == (n, 10), say(
-        f"Net() on {n} images", f"({n}, 10)", tuple(out.shape),
-        teach.did_you_hard_code_the_batch(forward, (3, 32, 32)),
-    )  # fmt: skip
-    if n > 1:
-        assert not teach.are_probabilities(out), say(
-            f"Net() on {n} images", "raw scores (logits)", "rows that sum to 1", teach.SOFTMAX
-        )
+    check_scores_per_image(Net(), n)
 
 
 @pytest.mark.fact
@@ -326,10 +288,9 @@ def test_the_optimizer_is_sgd_with_lr_0_001_and_momentum_0_9_over_the_nets_param
     (group,) = optimizer.param_groups
     got = {k: group[k] for k in ("lr", "momentum", "weight_decay", "nesterov")}
     expected = {"lr": 0.001, "momentum": 0.9, "weight_decay": 0, "nesterov": False}
-    assert got == expected, say(call, expected, got)
-    assert [id(p) for p in group["params"]] == [id(p) for p in net.parameters()], say(
-        call, "net.parameters(), the net it was given", "other parameters"
-    )
+    teach.equal(got, expected, call=call)
+    same = [id(p) for p in group["params"]] == [id(p) for p in net.parameters()]
+    teach.equal(same, True, call=call, expects="net.parameters(), the net it was given")
 
 
 def test_an_untrained_net_scores_about_log_10():
@@ -351,14 +312,16 @@ def test_an_untrained_net_scores_about_log_10():
 
 
 # ====================================================================== 4. Train the network on the training data
-def test_the_loop_trains_exactly_as_the_notes_loop_does():
+@pytest.mark.parametrize("print_every", [3, 1])
+def test_the_loop_trains_exactly_as_the_notes_loop_does(print_every):
     """train() makes the note's steps: 6 mini-batches, 2 epochs, give the note's weights and printed losses.
 
     Note: "optimizer.zero_grad()"
 
     An independent copy of the note's loop (spec/helpers/oracles.py) runs on a twin of
     the same net with its own optimizer; weights and logged running losses must agree
-    bit for bit (the same float32 operations in the same order).
+    bit for bit (the same float32 operations in the same order). With print_every=1
+    each logged loss is that mini-batch's own.
     """
     batches = the_notes_batches(6)
     net = Net()
@@ -366,9 +329,9 @@ def test_the_loop_trains_exactly_as_the_notes_loop_does():
     criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
     lines = []
     logged = cifar10.train(
-        net, batches, criterion, optimizer, epochs=2, print_every=3, log=lines.append
+        net, batches, criterion, optimizer, epochs=2, print_every=print_every, log=lines.append
     )
-    check_trains_as_the_note(net, logged, lines, untrained, batches, epochs=2, print_every=3)
+    check_trains_as_the_note(net, logged, lines, untrained, batches, 2, print_every)
 
 
 @pytest.mark.slow
@@ -402,18 +365,6 @@ def test_the_loops_defaults_are_the_notes_two_epochs_and_a_line_every_2000():
     check_the_defaults(cifar10.train, epochs=2, print_every=2000)
 
 
-def test_print_every_1_logs_every_mini_batch():
-    """print_every=1 logs the loss of each mini-batch: the running loss of one batch is that batch's loss.
-
-    Note: "running_loss / 2000))"
-    """
-    batches = the_notes_batches(3)
-    net = Net()
-    criterion, optimizer = cifar10.make_criterion_and_optimizer(net)
-    logged = cifar10.train(net, batches, criterion, optimizer, epochs=1, print_every=1, log=None)
-    assert len(logged) == 3, say("train(..., print_every=1) on 3 batches", "3 losses", logged)
-
-
 # ======================================================================    ... and save the trained model
 def test_save_then_load_state_dict_gives_bit_identical_outputs(tmp_path):
     """torch.save(net.state_dict(), PATH) then load_state_dict(torch.load(PATH)) is exact.
@@ -424,63 +375,13 @@ def test_save_then_load_state_dict_gives_bit_identical_outputs(tmp_path):
     path = tmp_path / "cifar_net.pth"
     cifar10.save(net, path)
     written = sorted(p.name for p in tmp_path.iterdir())  # no temporary left behind
-    assert written == ["cifar_net.pth"], say("save(net, path)", "cifar_net.pth alone", written)
+    teach.equal(written, ["cifar_net.pth"], call="save(net, path)")
     the_model = cifar10.load(path)
     images = torch.randn(8, 3, 32, 32)
     torch.testing.assert_close(the_model(images), net(images), rtol=0, atol=0)
     the_model = Net()
     the_model.load_state_dict(torch.load(path))  # the note's exact spelling works too
     torch.testing.assert_close(the_model(images), net(images), rtol=0, atol=0)
-
-
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (lambda sd: sd.pop("fc3.bias"), r'Missing key\(s\) in state_dict: "fc3.bias"'),
-        (
-            lambda sd: sd.__setitem__("fc4.weight", torch.zeros(1)),
-            r'Unexpected key\(s\) in state_dict: "fc4.weight"',
-        ),
-        (
-            lambda sd: sd.__setitem__("fc3.weight", torch.zeros(11, 84)),
-            r"size mismatch for fc3.weight: copying a param with shape torch.Size\(\[11, 84\]\)",
-        ),
-    ],
-    ids=["missing key", "unexpected key", "wrong shape"],
-)
-def test_a_state_dict_that_does_not_fit_is_refused_naming_the_key(edit, message, tmp_path):
-    """load_state_dict refuses missing keys, unexpected keys and wrong shapes, naming the key.
-
-    Note: "the_model.load_state_dict(torch.load(PATH))"
-    """
-    state = Net().state_dict()
-    edit(state)
-    path = tmp_path / "cifar_net.pth"
-    torch.save(state, path)
-    the_model = Net()
-    with pytest.raises(RuntimeError, match=message):
-        the_model.load_state_dict(torch.load(path))
-
-
-@needs_cuda
-def test_a_state_saved_on_cuda_loads_on_cpu_with_map_location(tmp_path):
-    """A state_dict saved from a CUDA net loads on a CPU with map_location="cpu".
-
-    Note: "torch.save(net.state_dict(), PATH)"
-    """
-    net = Net().to("cuda")
-    path = tmp_path / "cifar_net.pth"
-    torch.save(net.state_dict(), path)
-    state = torch.load(path, map_location="cpu")
-    assert all(t.device.type == "cpu" for t in state.values()), say(
-        "torch.load(path, map_location='cpu')",
-        "every tensor on the CPU",
-        {k: t.device.type for k, t in state.items()},
-    )
-    the_model = Net()
-    the_model.load_state_dict(state)
-    for a, b in zip(the_model.parameters(), net.parameters(), strict=True):
-        torch.testing.assert_close(a, b.cpu(), rtol=0, atol=0)
 
 
 # ====================================================================== 5. Test the network on the test data
@@ -587,7 +488,7 @@ def test_accuracy_evaluates_under_no_grad(untrained):
 
 
 @pytest.mark.fact
-def test_the_notes_per_class_loop_fails_when_the_last_batch_is_smaller(the_tutorials_testset):
+def test_the_notes_per_class_loop_fails_when_the_last_batch_is_smaller(cifar_root):
     """The note's `for i in range(4)` breaks on a final batch of fewer than 4 images.
 
     Note: "for i in range(4):"
@@ -597,11 +498,11 @@ def test_the_notes_per_class_loop_fails_when_the_last_batch_is_smaller(the_tutor
     """
     net = the_notes_net()
     with pytest.raises(IndexError, match="index 2 is out of bounds"):
-        the_notes_per_class_loop(net, loader_of(the_tutorials_testset, 10, 4))
+        the_notes_per_class_loop(net, loader_of(tutorial_testset(cifar_root), 10, 4))
 
 
 @pytest.mark.fact
-def test_the_notes_squeeze_breaks_on_a_batch_of_one(the_tutorials_testset):
+def test_the_notes_squeeze_breaks_on_a_batch_of_one(cifar_root):
     """With batch_size=1, (predicted == labels).squeeze() is 0-d and c[i] fails.
 
     Note: "c = (predicted == labels).squeeze()"
@@ -609,16 +510,16 @@ def test_the_notes_squeeze_breaks_on_a_batch_of_one(the_tutorials_testset):
     Erratum: ``.squeeze()`` removes *every* size-1 dimension, including the batch.
     """
     with pytest.raises(IndexError, match="invalid index of a 0-dim tensor"):
-        the_notes_per_class_loop(the_notes_net(), loader_of(the_tutorials_testset, 3, 1))
+        the_notes_per_class_loop(the_notes_net(), loader_of(tutorial_testset(cifar_root), 3, 1))
 
 
 @pytest.mark.fact
-def test_the_notes_loop_silently_undercounts_larger_batches(the_tutorials_testset):
+def test_the_notes_loop_silently_undercounts_larger_batches(cifar_root):
     """With batch_size=8 the note's range(4) counts only half of the images, silently.
 
     Note: "class_total[label] += 1"
     """
-    done = the_notes_per_class_loop(the_notes_net(), loader_of(the_tutorials_testset, 64, 8))
+    done = the_notes_per_class_loop(the_notes_net(), loader_of(tutorial_testset(cifar_root), 64, 8))
     assert sum(done["class_total"]) == 32
 
 
@@ -654,13 +555,10 @@ def test_the_loaders_load_in_the_main_process_unless_told(cifar_root):
     spawn start method and on a 2-core machine, and takes ``num_workers`` when asked.
     """
     counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root)]
-    assert counts == [0, 0], say(
-        "make_loaders(root)", "num_workers=0 for both loaders (the reference's default)", counts
-    )
+    teach.equal(counts, [0, 0], call="make_loaders(root)",
+                expects="num_workers=0 for both loaders (the reference's default)")  # fmt: skip
     counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root, num_workers=1)]
-    assert counts == [1, 1], say(
-        "make_loaders(root, num_workers=1)", "num_workers=1 for both loaders", counts
-    )
+    teach.equal(counts, [1, 1], call="make_loaders(root, num_workers=1)")
 
 
 @pytest.mark.extra
@@ -692,32 +590,6 @@ def test_predict_evaluates_under_no_grad(untrained):
     spy = teach.GradModeSpy(net)
     cifar10.predict(spy, next(iter(testloader))[0])
     assert_evaluated_without_grad(spy, "predict(net, images)")
-
-
-@pytest.mark.extra
-def test_per_class_accuracy_of_an_absent_class_is_nan_not_an_error():
-    """A class with no test images gets NaN; the note's loop would divide by zero.
-
-    Note: "100 * class_correct[i] / class_total[i]))"
-    """
-    acc, _ = cifar10.per_class_accuracy(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]))
-    assert acc[:2].tolist() == [0.5, 1.0]
-    assert torch.isnan(acc[2:]).all()
-
-
-@pytest.mark.extra
-def test_collect_predictions_gives_the_predictions_and_labels_of_a_whole_loader(untrained):
-    """The reference's collect_predictions: (predicted, labels) over every image of the loader, in order.
-
-    Beyond the note: a helper of the reference's demo; the note's loops predict batch by batch.
-    """
-    net, testloader = untrained
-    loader = loader_of(testloader.dataset, 10, 4)
-    predicted, labels = cifar10.collect_predictions(net, loader)
-    expected_predicted, expected_labels = predictions(net, loader)
-    assert torch.equal(predicted, expected_predicted)
-    assert torch.equal(labels, expected_labels)
-    assert not net.training  # it evaluates in eval mode
 
 
 # ====================================================================== Training on GPU
@@ -768,12 +640,6 @@ def trained(cifar_root):
             net, trainloader, criterion, optimizer, epochs=2, print_every=100, log=lines.append
         )
     return net, losses, lines, testloader
-
-
-@pytest.fixture
-def the_tutorials_testset(cifar_root):
-    """The test set with the tutorial's transform, made here (not by the implementation)."""
-    return tutorial_testset(cifar_root)
 
 
 @pytest.fixture
