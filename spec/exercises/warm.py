@@ -20,6 +20,7 @@ cold ``make next`` does.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import os
 import subprocess
@@ -95,7 +96,14 @@ def run_forked(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> int:
         return subprocess.run(command, cwd=cwd, env={**os.environ, **env}, check=False).returncode
     sys.stdout.flush()
     sys.stderr.flush()
+    # What the warm process holds is set aside from the garbage collector before the
+    # fork (as the gc module's documentation advises for a fork server): the child's
+    # collections, pytest's at the session's end among them, walk only what the check
+    # made, and leave the parent's pages unwritten.
+    gc.freeze()
     pid = os.fork()
+    if pid:
+        gc.unfreeze()
     if pid == 0:  # the child: never returns into the caller's code
         status = 70  # EX_SOFTWARE, should anything below fail before pytest answers
         try:

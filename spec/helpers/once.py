@@ -1,4 +1,4 @@
-"""Files made once per run, whichever pytest-xdist worker asks first.
+"""Files made once per run, whichever pytest-xdist worker asks first; models once per process.
 
 A module- or session-scoped fixture runs once per worker: with two workers sharing a
 module, an expensive one (a child process, a training run) runs twice. ``shared_folder``
@@ -9,12 +9,17 @@ folder of this run.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from filelock import FileLock
+
+T = TypeVar("T")
 
 
 def shared_folder(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
@@ -41,3 +46,24 @@ def shared_folder(tmp_path_factory, name: str, make: Callable[[Path], None]) -> 
                 raise
             partial.rename(folder)
     return folder
+
+
+#: What ``built_once`` built, by the builder's module and name: a chapter imported again
+#: by a nested session defines its builder anew, and still finds what was built.
+_BUILT: dict[tuple[str, str], object] = {}
+
+
+def built_once(make: Callable[[], T]) -> Callable[[], T]:
+    """``make()`` run the first time this process asks for it; every call returns a deep
+    copy, so no caller sees what another changed. For a model that each nested session
+    of the spec needs again: drawing torchvision's VGG16's 138 M random weights takes
+    0.9 s on the 2-core machine, copying them 0.2 s."""
+
+    @functools.wraps(make)
+    def copy_of_the_one_built() -> T:
+        key = (make.__module__, make.__qualname__)
+        if key not in _BUILT:
+            _BUILT[key] = make()
+        return copy.deepcopy(_BUILT[key])  # type: ignore[return-value]
+
+    return copy_of_the_one_built

@@ -445,3 +445,21 @@ def test_equal_passes_what_is_equal_and_phrases_what_is_not():
     )
     with pytest.raises(AssertionError, match=r"the tutorial expects four; your code: 3$"):
         teach.equal(3, 4, call="f", expects="four", by="the tutorial")
+
+
+def test_built_once_builds_once_per_process_and_hands_out_copies():
+    """A model built once is copied for each caller: a change made by one is not seen by
+    the next, and a builder defined anew (a chapter imported again) finds what was built."""
+    from spec.helpers import once
+
+    built = []
+
+    def make():
+        built.append(1)
+        return {"weights": [1.0, 2.0]}
+
+    first = once.built_once(make)()
+    first["weights"].append(3.0)
+    again = once.built_once(make)()  # the same module and name, decorated again
+    assert again == {"weights": [1.0, 2.0]}
+    assert len(built) == 1

@@ -16,7 +16,7 @@ import torch.nn as nn
 from PIL import Image
 from torchvision import models
 
-from spec.helpers import teach
+from spec.helpers import once, teach
 from spec.helpers.data import publish_state_dict
 from spec.helpers.drift import GATES
 from spec.helpers.implementation import impl
@@ -32,6 +32,12 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 @pytest.fixture(scope="module")
 def vgg16():
     """torchvision's VGG16 with random weights: the model the extractors are handed."""
+    return vgg16_drawn_from_seed_0()
+
+
+@once.built_once
+def vgg16_drawn_from_seed_0():
+    """VGG16's weights drawn once per process (0.9 s), a copy of them for each module."""
     with torch.random.fork_rng():
         torch.manual_seed(0)
         return models.vgg16(weights=None).eval()
