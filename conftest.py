@@ -125,10 +125,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
         items[:] = _fast_first(items)
     if getattr(config.option, "numprocesses", None):
-        # Under pytest-xdist, start the few long tests (child processes, real training)
-        # first, so that they overlap the many short ones instead of forming a tail; and
-        # the files of nested proofs (9-16 s each, one unit under --dist loadfile) first
-        # of all, so that each worker starts with one instead of one worker taking all.
+        # Under pytest-xdist, hand out the longest files first (LONGEST_FILES), then the
+        # files with long tests (child processes, real training), so that the many short
+        # ones fill the end instead of one long file forming a tail on one worker.
         def order(item):
             path = item.nodeid.split("::")[0]
             first = LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
@@ -137,13 +136,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.sort(key=order)
 
 
-#: The suite's longest files, longest first (make profile-suite measures them): whole
-#: spec runs nested in one test, or old notes explained in forked children.
+#: The suite's longest files, longest first, as ``make profile-suite`` measured them
+#: (seconds of test time on the 2-core machine, 2026-12-06): whole spec runs nested in
+#: one test, children that import torch, real training. Under --dist loadfile a file is
+#: one unit of work; handing out the long ones first leaves short ones for the end, so
+#: that both workers finish together (an unlucky 5 s file last kept one idle 5 s).
 LONGEST_FILES = (
-    "spec/meta/test_tutorial_style.py",
-    "spec/meta/test_exercises.py",
-    "spec/meta/test_hints.py",
-    "spec/meta/test_explain.py",
+    "spec/meta/test_tutorial_style.py",  # 14.2
+    "spec/meta/test_exercises.py",  # 13.4
+    "spec/meta/test_hints.py",  # 8.4
+    "benchmarks/test_triton_kernels.py",  # 5.9
+    "spec/note/13_pretrained_models.py",  # 5.7
+    "spec/note/17_the_note_executed.py",  # 5.0
+    "spec/guarantees/02_resume_and_determinism.py",  # 5.0
+    "spec/note/10_training_a_classifier.py",  # 4.4
+    "spec/guarantees/05_drift.py",  # 4.2
+    "spec/guarantees/07_checkpoint_faults.py",  # 3.7
+    "spec/guarantees/04_distributed.py",  # 3.5
+    "spec/meta/test_cifar10_demo.py",  # 3.4
+    "benchmarks/test_training_core.py",  # 3.2
+    "spec/meta/test_explain.py",  # 3.0
+    "spec/meta/test_compare.py",  # 2.5
 )
 
 

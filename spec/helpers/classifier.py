@@ -60,12 +60,12 @@ def tiny_batches(n: int, seed: int = 0):
             for _ in range(n)]  # fmt: skip
 
 
-def loader_of(dataset, n: int, batch_size: int) -> DataLoader:
+def first_n_in_batches(dataset, n: int, batch_size: int) -> DataLoader:
     """The first ``n`` items of ``dataset``, in order, in batches of ``batch_size``."""
     return DataLoader(Subset(dataset, range(n)), batch_size=batch_size, shuffle=False)
 
 
-def predictions(net: nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]:
+def predicted_and_true(net: nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted, labels) over a loader, computed here: argmax of the net's outputs."""
     predicted, truth = [], []
     with torch.no_grad():

@@ -166,7 +166,7 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:e[+-]?\d+)?")
 _CLASS = re.compile(r"\b(?:" + "|".join(CLASSES) + r")\b")
 
 
-def shape(text: str) -> list[str]:
+def abstracted_lines(text: str) -> list[str]:
     """Lines of printed text with tensor contents, numbers and class names abstracted and
     runs of spaces collapsed: what a block prints, not the values it happened to print."""
     text = _TENSOR_LIST.sub("tensor([<values>]", text)
@@ -228,7 +228,7 @@ def run_block(fence: Fence, block: Block, namespace: dict) -> Outcome:
     if block.status == "shimmed":
         source = apply(source, block.shims, f"line {fence.line}")
     if block.status in ("verbatim", "shimmed", "skip") or (
-        block.status == "xfail" and not predicted(block)
+        block.status == "xfail" and not the_table_predicts_it_fails(block)
     ):
         outcome.printed, outcome.error = run_code(source, fence.line, namespace, str(NOTE_PATH))
     elif block.status == "xfail":
@@ -237,7 +237,7 @@ def run_block(fence: Fence, block: Block, namespace: dict) -> Outcome:
         outcome.printed, outcome.fix_error = run_code(fixed, fence.line, namespace, str(NOTE_PATH))
     ran = (
         outcome.fix_error is None
-        if block.status == "xfail" and predicted(block)
+        if block.status == "xfail" and the_table_predicts_it_fails(block)
         else outcome.error is None
     )
     if block.after and ran:
@@ -248,7 +248,7 @@ def run_block(fence: Fence, block: Block, namespace: dict) -> Outcome:
     return outcome
 
 
-def predicted(block: Block) -> bool:
+def the_table_predicts_it_fails(block: Block) -> bool:
     """Does the drift table predict this xfail block to fail on the installed release?"""
     return bool(drift_table.has_changed(drift_table.BY_ID[block.drift]))
 

@@ -19,7 +19,7 @@ from PIL import Image
 KEEP_ALL = {k: 0 for k in ("images", "scalars", "tensors", "graph")}
 
 
-def read(logdir: Path):
+def read_events(logdir: Path):
     """TensorBoard's ``EventAccumulator`` over ``logdir``, every event kept."""
     from tensorboard.backend.event_processing import event_accumulator
 
@@ -28,14 +28,14 @@ def read(logdir: Path):
     return acc
 
 
-def decode(image_event) -> np.ndarray:
+def decoded_pixels(image_event) -> np.ndarray:
     """The (H, W, 3) uint8 pixels of a logged image, decoded from its PNG."""
     png = Image.open(io.BytesIO(image_event.encoded_image_string))
     assert png.format == "PNG", f"a logged image is stored as PNG, not {png.format}"
     return np.asarray(png.convert("RGB"))
 
 
-def tiles(grid: np.ndarray, side: int = 32, padding: int = 2) -> list[np.ndarray]:
+def grid_tiles(grid: np.ndarray, side: int = 32, padding: int = 2) -> list[np.ndarray]:
     """The images of a ``make_grid`` picture, left to right then top to bottom: each
     ``side`` pixels square with ``padding`` pixels around it."""
     step = side + padding
@@ -48,7 +48,7 @@ def tiles(grid: np.ndarray, side: int = 32, padding: int = 2) -> list[np.ndarray
     ]  # fmt: skip
 
 
-def nearest(tile: np.ndarray, images: np.ndarray) -> tuple[int, int]:
+def nearest_image(tile: np.ndarray, images: np.ndarray) -> tuple[int, int]:
     """(index, largest pixel difference) of the image among ``images`` (N, H, W, 3)
     closest to ``tile``."""
     distance = np.abs(images.astype(int) - tile.astype(int)).max(axis=(1, 2, 3))
@@ -74,7 +74,7 @@ class Embedding:
     single_image_dim: tuple[int, int] | None
 
 
-def embeddings(logdir: Path) -> list[Embedding]:
+def logged_embeddings(logdir: Path) -> list[Embedding]:
     """Every embedding ``projector_config.pbtxt`` in ``logdir`` names, read from the files
     it points to (paths relative to ``logdir``)."""
     config = logdir / "projector_config.pbtxt"

@@ -234,13 +234,13 @@ def test_collect_predictions_gives_the_predictions_and_labels_of_a_whole_loader(
     import torch
     from torch.utils.data import DataLoader, Subset
 
-    from spec.helpers.classifier import predictions
+    from spec.helpers.classifier import predicted_and_true
 
     _, testloader = cifar10.make_loaders(cifar_root, batch_size=4)
     loader = DataLoader(Subset(testloader.dataset, range(10)), batch_size=4)
     net = cifar10.Net()
     predicted, labels = cifar10.collect_predictions(net, loader)
-    expected_predicted, expected_labels = predictions(net, loader)  # argmax, computed apart
+    expected_predicted, expected_labels = predicted_and_true(net, loader)  # argmax, computed apart
     assert torch.equal(predicted, expected_predicted)
     assert torch.equal(labels, expected_labels)
     assert len(labels) == 10

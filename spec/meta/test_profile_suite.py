@@ -49,3 +49,16 @@ def test_the_profile_names_wall_cpu_the_import_share_and_the_slowest():
     assert "bytecode: MISSING; PYTHONDONTWRITEBYTECODE='1'" in text
     assert text.index("test_fixture_heavy") < text.index("test_slow_call")
     assert "| `spec/a.py` | 5.75 |" in text
+
+
+def test_the_files_handed_out_first_exist_and_are_named_once():
+    """conftest's LONGEST_FILES (the order xdist hands files out in) names real files,
+    each once: a renamed file would otherwise silently fall back to the end."""
+    from pathlib import Path
+
+    import conftest
+
+    root = Path(conftest.__file__).parent
+    assert len(set(conftest.LONGEST_FILES)) == len(conftest.LONGEST_FILES)
+    missing = [f for f in conftest.LONGEST_FILES if not (root / f).is_file()]
+    assert not missing, missing

@@ -36,9 +36,9 @@ from spec.helpers.classifier import (
     check_the_defaults,
     check_the_log,
     check_trains_as_the_note,
+    first_n_in_batches,
     flattening_forward,
-    loader_of,
-    predictions,
+    predicted_and_true,
     the_notes_batches,
     tutorial_testset,
 )
@@ -445,7 +445,7 @@ def test_whole_set_accuracy_under_no_grad_matches_torchmetrics(trained):
     """
     torchmetrics = pytest.importorskip("torchmetrics")
     net, _, _, testloader = trained
-    predicted, labels = predictions(net, testloader)
+    predicted, labels = predicted_and_true(net, testloader)
     metric = torchmetrics.classification.MulticlassAccuracy(num_classes=10, average="micro")
     expected = 100 * metric(predicted, labels).item()
     got = cifar10.accuracy(net, testloader)
@@ -463,8 +463,8 @@ def test_accuracy_counts_every_image_of_the_loader(untrained, n):
     Expected from predictions computed here, on the first n test images in batches of 4.
     """
     net, testloader = untrained
-    loader = loader_of(testloader.dataset, n, 4)
-    predicted, labels = predictions(net, loader)
+    loader = first_n_in_batches(testloader.dataset, n, 4)
+    predicted, labels = predicted_and_true(net, loader)
     expected = 100 * (predicted == labels).sum().item() / n
     got = cifar10.accuracy(net, loader)
     assert got == pytest.approx(expected, abs=1e-9), say(
@@ -483,7 +483,7 @@ def test_accuracy_evaluates_under_no_grad(untrained):
     """
     net, testloader = untrained
     spy = teach.GradModeSpy(net)
-    cifar10.accuracy(spy, loader_of(testloader.dataset, 8, 4))
+    cifar10.accuracy(spy, first_n_in_batches(testloader.dataset, 8, 4))
     assert_evaluated_without_grad(spy, "accuracy(net, testloader)")
 
 
@@ -498,7 +498,7 @@ def test_the_notes_per_class_loop_fails_when_the_last_batch_is_smaller(cifar_roo
     """
     net = the_notes_net()
     with pytest.raises(IndexError, match="index 2 is out of bounds"):
-        the_notes_per_class_loop(net, loader_of(tutorial_testset(cifar_root), 10, 4))
+        the_notes_per_class_loop(net, first_n_in_batches(tutorial_testset(cifar_root), 10, 4))
 
 
 @pytest.mark.fact
@@ -510,7 +510,9 @@ def test_the_notes_squeeze_breaks_on_a_batch_of_one(cifar_root):
     Erratum: ``.squeeze()`` removes *every* size-1 dimension, including the batch.
     """
     with pytest.raises(IndexError, match="invalid index of a 0-dim tensor"):
-        the_notes_per_class_loop(the_notes_net(), loader_of(tutorial_testset(cifar_root), 3, 1))
+        the_notes_per_class_loop(
+            the_notes_net(), first_n_in_batches(tutorial_testset(cifar_root), 3, 1)
+        )
 
 
 @pytest.mark.fact
@@ -519,7 +521,9 @@ def test_the_notes_loop_silently_undercounts_larger_batches(cifar_root):
 
     Note: "class_total[label] += 1"
     """
-    done = the_notes_per_class_loop(the_notes_net(), loader_of(tutorial_testset(cifar_root), 64, 8))
+    done = the_notes_per_class_loop(
+        the_notes_net(), first_n_in_batches(tutorial_testset(cifar_root), 64, 8)
+    )
     assert sum(done["class_total"]) == 32
 
 
@@ -533,7 +537,7 @@ def test_vectorized_per_class_accuracy_matches_torchmetrics_and_the_note(trained
     """
     torchmetrics = pytest.importorskip("torchmetrics")
     net, _, _, testloader = trained
-    predicted, labels = predictions(net, testloader)
+    predicted, labels = predicted_and_true(net, testloader)
     ours, confusion = cifar10.per_class_accuracy(predicted, labels)
     metric = torchmetrics.classification.MulticlassAccuracy(num_classes=10, average=None)
     check_per_class_accuracy(ours, confusion, predicted, labels, metric(predicted, labels))

@@ -31,12 +31,12 @@ from spec.helpers import pictures, releases, teach
 from spec.helpers.data import CLASSES, load_cifar10, write_cifar
 from spec.helpers.implementation import impl
 from spec.helpers.tensorboard_files import (
-    decode,
-    embeddings,
+    decoded_pixels,
+    grid_tiles,
+    logged_embeddings,
     logged_still_normalised,
-    nearest,
-    read,
-    tiles,
+    nearest_image,
+    read_events,
 )
 
 pytest.importorskip(
@@ -124,16 +124,16 @@ def test_the_image_grid_shows_the_batch_s_four_images(run, data_root, record_pro
     one grey level of rounding).
     """
     (tag,) = set(run.acc.Tags()["images"]) - {FIGURE}
-    grid = decode(run.acc.Images(tag)[0])
+    grid = decoded_pixels(run.acc.Images(tag)[0])
     pictures.show(record_property, f"what TensorBoard shows under {tag!r}", pictures.png_of(grid))
     call = f"write_run: add_image({tag!r}, make_grid(images))"
     assert grid.shape == (36, 138, 3), say(call, "36 x 138 pixels: four 32 x 32 images",
                                            f"{grid.shape[0]} x {grid.shape[1]}")  # fmt: skip
     training = np.stack([np.asarray(image) for image, _ in load_cifar10(data_root)])
-    for k, tile in enumerate(tiles(grid)):
-        _, off = nearest(tile, training)
+    for k, tile in enumerate(grid_tiles(grid)):
+        _, off = nearest_image(tile, training)
         if off > 1:
-            _, off_normalised = nearest(tile, logged_still_normalised(training))
+            _, off_normalised = nearest_image(tile, logged_still_normalised(training))
             hint = teach.GRID_STILL_NORMALISED if off_normalised <= 1 else None
             pytest.fail(say(call, "each tile a training image, its own pixels",
                             f"tile {k} differs from every one by {off} grey levels or more",
@@ -160,7 +160,7 @@ def test_the_projector_shows_each_image_with_its_class(run, data_root):
     within one grey level) and its line of metadata that image's class.
     """
     call = "write_run: add_embedding(features, metadata=class_labels, label_img=images)"
-    found = embeddings(run.logdir)
+    found = logged_embeddings(run.logdir)
     assert len(found) == 1, say(call, "one embedding", f"{len(found)}")
     (emb,) = found
     widths = {len(row) for row in emb.tensors}
@@ -175,8 +175,8 @@ def test_the_projector_shows_each_image_with_its_class(run, data_root):
     sets = [load_cifar10(data_root), load_cifar10(data_root, train=False)]
     pixels = np.stack([np.asarray(image) for s in sets for image, _ in s])
     labels = [CLASSES[label] for s in sets for _, label in s]
-    for k, tile in enumerate(tiles(emb.sprite, padding=0)[:32]):
-        index, off = nearest(tile, pixels)
+    for k, tile in enumerate(grid_tiles(emb.sprite, padding=0)[:32]):
+        index, off = nearest_image(tile, pixels)
         if off > 1:
             hint = teach.SPRITE_FROM_UINT8 if (tile == 255).mean() > 0.9 else None
             pytest.fail(say(call, "each thumbnail an image of the data set",
@@ -215,7 +215,7 @@ def test_the_predictions_figure_is_logged_at_each_loss_step(run, record_property
     assert steps == [e.step for e in run.acc.Scalars(LOSS)], say(
         call, "a figure at each step the loss is logged", steps
     )
-    picture = decode(events[0])
+    picture = decoded_pixels(events[0])
     caption = f"'predictions vs. actuals' at step {steps[0]}, as TensorBoard shows it"
     pictures.show(record_property, caption, pictures.png_of(picture))
     assert picture.std() > 0, say(call, "a drawn figure", "a blank picture")
@@ -342,7 +342,7 @@ def test_add_scalars_writes_one_subdirectory_per_key(run):
     """``add_scalars("loss", {"train": ..., "val": ...}, step)`` writes logdir/loss_train and
     logdir/loss_val, each a run holding the main tag."""
     for key, scale in (("train", 1.0), ("val", 1.5)):
-        events = read(run.logdir / f"loss_{key}").Scalars("loss")
+        events = read_events(run.logdir / f"loss_{key}").Scalars("loss")
         assert [e.step for e in events] == [0, 1, 2]
         torch.testing.assert_close(
             torch.tensor([e.value for e in events]),
@@ -364,7 +364,7 @@ def test_add_hparams_writes_a_subdirectory_with_the_metric(run):
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     sub = run.logdir / "hparams"
-    (final,) = read(sub).Scalars("hparam/final_loss")
+    (final,) = read_events(sub).Scalars("hparam/final_loss")
     assert final.value == pytest.approx(run.acc.Scalars(LOSS)[-1].value, rel=1e-6)
     kinds, hparams = [], {}
     for path in sub.glob("events.out.tfevents.*"):
@@ -405,8 +405,8 @@ def test_a_grid_logged_still_normalised_turns_every_pixel_below_mid_grey_black(t
     with SummaryWriter(tmp_path) as writer:
         grid = torchvision.utils.make_grid(torch.stack([normalise(i) for i in first_four]))
         writer.add_image("grid", grid)
-    stored = decode(read(tmp_path).Images("grid")[0])
-    for tile, image in zip(tiles(stored), first_four, strict=True):
+    stored = decoded_pixels(read_events(tmp_path).Images("grid")[0])
+    for tile, image in zip(grid_tiles(stored), first_four, strict=True):
         pixels = np.asarray(image)
         assert np.abs(tile.astype(int) - logged_still_normalised(pixels).astype(int)).max() <= 1
         assert ((tile == 0) == (pixels < 128)).all()  # black exactly where darker than 128
@@ -423,7 +423,7 @@ def test_uint8_thumbnails_come_out_white_in_the_sprite(tmp_path):
     pixels = torch.randint(1, 256, (4, 1, 8, 8), dtype=torch.uint8, generator=gen)
     with SummaryWriter(tmp_path) as writer:
         writer.add_embedding(pixels.reshape(4, -1).float(), label_img=pixels)
-    (emb,) = embeddings(tmp_path)
+    (emb,) = logged_embeddings(tmp_path)
     assert emb.sprite.shape[:2] == (16, 16)
     assert (emb.sprite == 255).all()
 
@@ -443,7 +443,7 @@ def test_add_graph_traces_with_torch_jit_which_is_deprecated(tmp_path):
     with SummaryWriter(tmp_path) as writer:
         raised = releases.add_graph_jit_warnings(writer, torch.nn.Linear(3, 2), torch.randn(1, 3))
     assert raised == releases.add_graph_jit_warning_expected()
-    assert read(tmp_path).Tags()["graph"] is True
+    assert read_events(tmp_path).Tags()["graph"] is True
 
 
 def test_writing_the_run_raises_no_warning_of_its_own(run):
@@ -494,7 +494,7 @@ class Run:
     """A run ``write_run`` wrote, read back; what it warned about, its optimizer steps."""
 
     def __init__(self, logdir, caught, steps):
-        self.logdir, self.acc, self.steps = logdir, read(logdir), steps
+        self.logdir, self.acc, self.steps = logdir, read_events(logdir), steps
         self.own_warnings = [
             f"{w.category.__name__}: {w.message}" for w in caught
             if "torch.jit.trace" not in str(w.message)

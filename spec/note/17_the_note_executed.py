@@ -68,12 +68,12 @@ from spec.helpers.notebook import (
     Differs,
     Outcome,
     Shim,
+    abstracted_lines,
     note_fences,
-    predicted,
     run_block,
     section_of,
-    shape,
     shown_output,
+    the_table_predicts_it_fails,
     working_directory,
 )
 from spec.helpers.releases import TORCH
@@ -350,7 +350,7 @@ def test_the_block_runs_as_its_status_says(notebook, line, record_property):
     if outcome.skipped:
         pytest.skip(outcome.skipped)
     where = f"line {line} ({block.status})"
-    if block.status == "xfail" and predicted(block):
+    if block.status == "xfail" and the_table_predicts_it_fails(block):
         assert outcome.error is not None, (
             f"{where} now runs as written on torch {TORCH}: drift row {block.drift!r} no "
             "longer predicts its failure; declare it verbatim"
@@ -371,7 +371,7 @@ def test_the_block_runs_as_its_status_says(notebook, line, record_property):
     compare_output(line, block, outcome, record_property)
     if block.needs_cuda and not torch.cuda.is_available():
         pytest.skip(block.why)
-    if block.status == "xfail" and predicted(block):
+    if block.status == "xfail" and the_table_predicts_it_fails(block):
         pytest.xfail(
             f"as drift row {block.drift!r} predicts: {type(outcome.error).__name__}: "
             f"{outcome.error}; then ran with its fix"
@@ -444,8 +444,8 @@ def matches(block: Block, printed: str, expected: str) -> bool:
     if block.output == "exact":
         return printed.strip() == expected.strip()
     if block.output == "set":
-        return set(shape(printed)) == set(shape(expected))
-    return shape(printed) == shape(expected)
+        return set(abstracted_lines(printed)) == set(abstracted_lines(expected))
+    return abstracted_lines(printed) == abstracted_lines(expected)
 
 
 def test_every_declared_output_difference_is_needed(notebook):
@@ -525,13 +525,13 @@ def test_the_blocks_add_up(notebook, record_property):
     for line, block in BLOCKS.items():
         if (block.needs_cuda and not torch.cuda.is_available()) or outcomes[line].skipped:
             counts["skip"] += 1
-        elif block.status == "xfail" and not predicted(block):
+        elif block.status == "xfail" and not the_table_predicts_it_fails(block):
             counts["verbatim"] += 1
         else:
             counts[block.status] += 1
     failed = [
         line for line, o in outcomes.items()
-        if (o.error is not None and not (BLOCKS[line].status == "xfail" and predicted(BLOCKS[line])))
+        if (o.error is not None and not (BLOCKS[line].status == "xfail" and the_table_predicts_it_fails(BLOCKS[line])))
         or o.fix_error is not None
     ]  # fmt: skip
     assert not failed, f"blocks that failed: {failed}"

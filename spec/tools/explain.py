@@ -540,11 +540,11 @@ def output_differences(shown: str, printed: str) -> list[dict]:
     """The lines where what the block printed today differs in form from what the file
     shows (numbers, tensor values and class names abstracted, as chapter 17 compares),
     each with the drift rows that explain it."""
-    from spec.helpers.notebook import shape
+    from spec.helpers.notebook import abstracted_lines
 
     def form(line: str) -> list[str]:  # an object's address is not its output either,
         line = re.sub(r"0x[0-9a-fA-F]+", "<address>", line)  # nor how a row of values
-        return shape(re.sub(r"\s+\]", "]", re.sub(r"\[\s+", "[", line)))  # is padded
+        return abstracted_lines(re.sub(r"\s+\]", "]", re.sub(r"\[\s+", "[", line)))  # is padded
 
     old = _statements(line for line in shown.splitlines() if line.strip())
     new = _statements(line for line in printed.splitlines() if line.strip())
