@@ -15,9 +15,10 @@
  * Layouts: every tensor contiguous, row-major, as PyTorch holds it. conv2 runs as a GEMM
  * over an im2col copy of its input (100 output pixels x 150 taps an image) with its 16
  * output channels as the vector lanes; conv1 (6 output channels: too few lanes) runs a
- * row of 28 outputs at a time. With OpenMP, images (forward) and output features
- * (weight gradients) are shared out between threads; one thread does the same sums in
- * the same order.
+ * row of 28 outputs at a time. With OpenMP, images (forward, input gradients, conv2's
+ * weight gradient as one partial sum per block of 8 images) and output features (conv1's
+ * weight gradient, the fc layers) are shared out between threads; one thread does the
+ * same sums in the same order.
  */
 #include <math.h>
 #include <stdint.h>
@@ -35,8 +36,14 @@ enum { NPIX2 = S2 * S2, IMG1 = C1 * P1 * P1 };
                    + NPIX2 * T2 + IMG1 + C1 * S1 * S1 + NPIX2 * C2 + NPIX2 / 4 + 1)
 #define SHARED (T2 * C2)
 #define PER_IMAGE_INT (IMG1 + F0)
+/* conv2's weight gradient, summed per block of BLOCK images (their im2col, 480 KB, stays
+ * in the cache), one partial sum per block */
+enum { BLOCK = 8 };
+#define PARTIALS(batch) ((((long)(batch) + BLOCK - 1) / BLOCK) * T2 * C2)
 
-long lenet_workspace_floats(int batch) { return (long)batch * PER_IMAGE + SHARED; }
+long lenet_workspace_floats(int batch) {
+    return (long)batch * PER_IMAGE + SHARED + PARTIALS(batch);
+}
 long lenet_workspace_ints(int batch) { return (long)batch * PER_IMAGE_INT; }
 
 /* 16 floats, as one AVX-512 register (two AVX2 ones where the machine has no AVX-512) */
@@ -305,6 +312,7 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
     float *dcol = dzc + B * NPIX2 * C2, *dp1 = dcol + B * NPIX2 * T2, *dz0 = dp1 + B * IMG1;
     float *dzp = dz0 + B * C1 * S1 * S1, *wt2 = dzp + B * NPIX2 * C2;
     unsigned char *live = (unsigned char *)(wt2 + SHARED);
+    float *part2 = wt2 + SHARED + B * (NPIX2 / 4 + 1);  /* after live's B * NPIX2 bytes */
     int *idx1 = iwork, *idx2 = iwork + B * IMG1;
     /* the conv layers' gradients, kept whole until their update at the end */
     static float g_w1[C1 * T1], g_b1[C1], g_w2[C2 * T2], g_b2[C2];
@@ -349,10 +357,11 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
     MARK(4);
     /* ---- through pool2 (and conv2's ReLU) to conv2's output, as [channel][pixel] (dzc)
      * and as [pixel][channel] (dzp), with which pixels have any gradient at all (live) */
-    memset(dzc, 0, B * NPIX2 * C2 * sizeof(float));
-    memset(dzp, 0, B * NPIX2 * C2 * sizeof(float));
-    memset(live, 0, B * NPIX2);
-    for (long b = 0; b < B; b++)
+#pragma omp parallel for schedule(static) if (batch >= 16)
+    for (long b = 0; b < B; b++) {  /* each image writes only its own rows */
+        memset(dzc + b * NPIX2 * C2, 0, NPIX2 * C2 * sizeof(float));
+        memset(dzp + b * NPIX2 * C2, 0, NPIX2 * C2 * sizeof(float));
+        memset(live + b * NPIX2, 0, NPIX2);
         for (int k = 0; k < F0; k++) {
             if (!(p2[b * F0 + k] > 0.0f)) continue;
             const int o = k / (P2 * P2), r = (k / P2) % P2, q = k % P2, d = idx2[b * F0 + k];
@@ -360,19 +369,21 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
             dzc[(b * C2 + o) * NPIX2 + px] = dzp[(b * NPIX2 + px) * C2 + o] = dp2[b * F0 + k];
             live[b * NPIX2 + px] = 1;
         }
+    }
 
     MARK(5);
     /* ---- conv2's weight and bias gradients: gw2[t][o] = sum_b,px col[b][px][t] dzp[b][px][o]
      * with the 16 channels as lanes, 10 taps (10 registers) at a time; pixels whose 16
-     * gradients are all 0 skipped */
-    float *gt2 = wt2;  /* conv2's weights transposed are not needed after the forward */
-    memset(gt2, 0, T2 * C2 * sizeof(float));
-    for (long b0 = 0; b0 < B; b0 += 8) {  /* 8 images' im2col (480 KB) stay in the cache */
-        const long b1 = b0 + 8 < B ? b0 + 8 : B;
-#pragma omp parallel for schedule(static) if (batch >= 16)
+     * gradients are all 0 skipped. Each block of BLOCK images makes its own partial sum
+     * (the blocks are shared out between threads), and the partial sums are added in the
+     * blocks' order: the same sums whatever the thread count. */
+    const long blocks = (B + BLOCK - 1) / BLOCK;
+#pragma omp parallel for schedule(static) if (blocks >= 2)
+    for (long blk = 0; blk < blocks; blk++) {
+        const long b0 = blk * BLOCK, b1 = b0 + BLOCK < B ? b0 + BLOCK : B;
+        float *part = part2 + blk * T2 * C2;
         for (int t0 = 0; t0 < T2; t0 += 10) {
-            v16 acc[10];
-            for (int k = 0; k < 10; k++) acc[k] = load16(gt2 + (t0 + k) * C2);
+            v16 acc[10] = {{0}};
             for (long b = b0; b < b1; b++)
                 for (int px = 0; px < NPIX2; px++) {
                     if (!live[b * NPIX2 + px]) continue;
@@ -380,8 +391,15 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
                     const float *c = col + (b * NPIX2 + px) * T2 + t0;
                     for (int k = 0; k < 10; k++) acc[k] += c[k] * d;
                 }
-            for (int k = 0; k < 10; k++) store16(gt2 + (t0 + k) * C2, acc[k]);
+            for (int k = 0; k < 10; k++) store16(part + (t0 + k) * C2, acc[k]);
         }
+    }
+    float *gt2 = wt2;  /* conv2's weights transposed are not needed after the forward */
+#pragma omp parallel for schedule(static) if (blocks >= 2)
+    for (int t = 0; t < T2; t++) {
+        v16 acc = load16(part2 + t * C2);
+        for (long blk = 1; blk < blocks; blk++) acc += load16(part2 + (blk * T2 + t) * C2);
+        store16(gt2 + t * C2, acc);
     }
     for (int t = 0; t < T2; t++)
         for (int o = 0; o < C2; o++) g_w2[o * T2 + t] = gt2[t * C2 + o];
@@ -470,6 +488,7 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
     }
     for (int oi = 0; oi < C1 * C0; oi++)
         for (int t = 0; t < K * K; t++) g_w1[oi * K * K + t] = sum16(acc1[oi][t]);
+#pragma omp parallel for schedule(static) if (batch >= 16)
     for (int o = 0; o < C1; o++) {  /* the bias: each channel's output gradient, summed */
         v16 acc = {0};
         for (long b = 0; b < B; b++) {
