@@ -13,8 +13,9 @@
  * so the weights agree with PyTorch's to float32 rounding, not bit for bit.
  *
  * Layouts: every tensor contiguous, row-major, as PyTorch holds it. conv2 runs as a GEMM
- * over an im2col copy of its input (100 output pixels x 150 taps an image) with its 16
- * output channels as the vector lanes; conv1 (6 output channels: too few lanes) runs a
+ * over its input's 100 output pixels x 150 taps an image, read in place through a table of
+ * each tap's offset (no im2col copy: it was 30 MB a step at batch 512, written once and
+ * read twice), with its 16 output channels as the vector lanes; conv1 (6 output channels: too few lanes) runs a
  * row of 28 outputs at a time. With OpenMP, images (forward, input gradients, conv2's
  * weight gradient as one partial sum per block of 8 images) and output features (conv1's
  * weight gradient, the fc layers) are shared out between threads; one thread does the
@@ -32,12 +33,11 @@ enum { T1 = C0 * K * K, T2 = C1 * K * K, F0 = C2 * P2 * P2, F1 = 120, F2 = 84, F
 enum { NPIX2 = S2 * S2, IMG1 = C1 * P1 * P1 };
 
 /* the workspace, in floats per image, then shared */
-#define PER_IMAGE (IMG1 + NPIX2 * T2 + F0 + F1 + F2 + F3 + F3 + F2 + F1 + F0 + NPIX2 * C2 \
+#define PER_IMAGE (IMG1 + F0 + F1 + F2 + F3 + F3 + F2 + F1 + F0 + NPIX2 * C2 \
                    + NPIX2 * T2 + IMG1 + C1 * S1 * S1 + NPIX2 * C2 + NPIX2 / 4 + 1)
 #define SHARED (T2 * C2)
 #define PER_IMAGE_INT (IMG1 + F0)
-/* conv2's weight gradient, summed per block of BLOCK images (their im2col, 480 KB, stays
- * in the cache), one partial sum per block */
+/* conv2's weight gradient, summed per block of BLOCK images, one partial sum per block */
 enum { BLOCK = 8 };
 #define PARTIALS(batch) ((((long)(batch) + BLOCK - 1) / BLOCK) * T2 * C2)
 
@@ -72,7 +72,7 @@ static inline float sum16(v16 v) {  /* halves added, then quarters: a tree, not 
  * seconds each of its parts took to SECTION_SECONDS; otherwise MARK is nothing. */
 #define SECTIONS 10
 static const char *SECTION_NAMES[SECTIONS] = {
-    "conv2 weights transposed", "conv1, conv2 forward (+ReLU, pool, im2col)", "fc forward",
+    "conv2 weights transposed", "conv1, conv2 forward (+ReLU, pool)", "fc forward",
     "loss", "fc backward + their SGD", "through pool2", "conv2 weight grad", "conv2 input grad",
     "conv1 weight grad", "SGD"};
 const char *lenet_section_name(int i) { return i >= 0 && i < SECTIONS ? SECTION_NAMES[i] : ""; }
@@ -159,36 +159,32 @@ static void conv1_forward(const float *x, const float *w, const float *bias, flo
     }
 }
 
-/* im2col of conv2's input: col[pixel][tap], tap = (ic, ky, kx) as conv2.weight holds it */
-static void im2col2(const float *p1, float *col) {
-    for (int y = 0; y < S2; y++)
-        for (int x = 0; x < S2; x++) {
-            float *c = col + (y * S2 + x) * T2;
-            for (int ic = 0; ic < C1; ic++)
-                for (int ky = 0; ky < K; ky++)
-                    memcpy(c + (ic * K + ky) * K, p1 + (ic * P1 + y + ky) * P1 + x, K * sizeof(float));
-        }
+/* Where each of conv2's taps, (ic, ky, kx) as conv2.weight holds them, reads conv1's
+ * pooled output p1 (6, 14, 14) for the output pixel (0, 0): pixel (y, x) reads at
+ * y * P1 + x further on. */
+static int TAP2[T2];
+static void tap_offsets(void) {
+    for (int ic = 0; ic < C1; ic++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) TAP2[(ic * K + ky) * K + kx] = (ic * P1 + ky) * P1 + kx;
 }
 
-/* conv2 + bias + ReLU + pool of one image from its im2col: p2 (400, flattened as
- * view(-1, 16 * 5 * 5) does: channel, row, column) and the argmax of each window */
-static void conv2_forward(const float *col, const float *wt, const float *bias, float *p2, int *idx) {
+/* conv2 + bias + ReLU + pool of one image from p1: p2 (400, flattened as view(-1, 16 * 5
+ * * 5) does: channel, row, column) and the argmax of each window */
+static void conv2_forward(const float *p1, const float *wt, const float *bias, float *p2, int *idx) {
     float z[NPIX2][C2];
     const v16 b16 = load16(bias);
-    for (int px = 0; px < NPIX2; px += 4) {  /* four pixels share each weight load */
-        v16 a0 = b16, a1 = b16, a2 = b16, a3 = b16;
-        const float *c = col + px * T2;
+    /* ten pixels (a row) share each weight load: ten independent sums, enough to keep
+     * both FMA units busy through their four-cycle latency (four sums left them half idle) */
+    for (int px = 0; px < NPIX2; px += S2) {
+        v16 a[S2];
+        for (int i = 0; i < S2; i++) a[i] = b16;
         for (int t = 0; t < T2; t++) {
             const v16 wv = load16(wt + t * C2);
-            a0 += c[t] * wv;
-            a1 += c[T2 + t] * wv;
-            a2 += c[2 * T2 + t] * wv;
-            a3 += c[3 * T2 + t] * wv;
+            const float *c = p1 + (px / S2) * P1 + TAP2[t];  /* the row's ten pixels, in a row */
+            for (int i = 0; i < S2; i++) a[i] += c[i] * wv;
         }
-        store16(z[px], relu16(a0));
-        store16(z[px + 1], relu16(a1));
-        store16(z[px + 2], relu16(a2));
-        store16(z[px + 3], relu16(a3));
+        for (int i = 0; i < S2; i++) store16(z[px + i], relu16(a[i]));
     }
     for (int o = 0; o < C2; o++)
         for (int r = 0; r < P2; r++)
@@ -306,7 +302,7 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
     float *fw1 = params[4], *fb1 = params[5], *fw2 = params[6], *fb2 = params[7];
     float *fw3 = params[8], *fb3 = params[9];
     const long B = batch;
-    float *p1 = work, *col = p1 + B * IMG1, *p2 = col + B * NPIX2 * T2, *h1 = p2 + B * F0;
+    float *p1 = work, *p2 = p1 + B * IMG1, *h1 = p2 + B * F0;
     float *h2 = h1 + B * F1, *z3 = h2 + B * F2, *dz3 = z3 + B * F3, *dz2 = dz3 + B * F3;
     float *dz1 = dz2 + B * F2, *dp2 = dz1 + B * F1, *dzc = dp2 + B * F0;
     float *dcol = dzc + B * NPIX2 * C2, *dp1 = dcol + B * NPIX2 * T2, *dz0 = dp1 + B * IMG1;
@@ -317,6 +313,7 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
     /* the conv layers' gradients, kept whole until their update at the end */
     static float g_w1[C1 * T1], g_b1[C1], g_w2[C2 * T2], g_b2[C2];
 
+    tap_offsets();  /* 150 numbers: cheaper than asking whether they were made */
     MARK_START;
     for (int t = 0; t < T2; t++)
         for (int o = 0; o < C2; o++) wt2[t * C2 + o] = w2[o * T2 + t];
@@ -326,8 +323,7 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
 #pragma omp parallel for schedule(static) if (batch >= 16)
     for (long b = 0; b < B; b++) {
         conv1_forward(x + b * C0 * S0 * S0, w1, b1, p1 + b * IMG1, idx1 + b * IMG1);
-        im2col2(p1 + b * IMG1, col + b * NPIX2 * T2);
-        conv2_forward(col + b * NPIX2 * T2, wt2, b2, p2 + b * F0, idx2 + b * F0);
+        conv2_forward(p1 + b * IMG1, wt2, b2, p2 + b * F0, idx2 + b * F0);
     }
     MARK(1);
     linear_forward(p2, fw1, fb1, h1, batch, F0, F1, 1);
@@ -372,7 +368,7 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
     }
 
     MARK(5);
-    /* ---- conv2's weight and bias gradients: gw2[t][o] = sum_b,px col[b][px][t] dzp[b][px][o]
+    /* ---- conv2's weight and bias gradients: gw2[t][o] = sum_b,px p1[b][px + tap t] dzp[b][px][o]
      * with the 16 channels as lanes, 10 taps (10 registers) at a time; pixels whose 16
      * gradients are all 0 skipped. Each block of BLOCK images makes its own partial sum
      * (the blocks are shared out between threads), and the partial sums are added in the
@@ -388,8 +384,8 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
                 for (int px = 0; px < NPIX2; px++) {
                     if (!live[b * NPIX2 + px]) continue;
                     const v16 d = load16(dzp + (b * NPIX2 + px) * C2);
-                    const float *c = col + (b * NPIX2 + px) * T2 + t0;
-                    for (int k = 0; k < 10; k++) acc[k] += c[k] * d;
+                    const float *c = p1 + b * IMG1 + (px / S2) * P1 + px % S2;
+                    for (int k = 0; k < 10; k++) acc[k] += c[TAP2[t0 + k]] * d;
                 }
             for (int k = 0; k < 10; k++) store16(part + (t0 + k) * C2, acc[k]);
         }
