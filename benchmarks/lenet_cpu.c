@@ -34,7 +34,7 @@ enum { NPIX2 = S2 * S2, IMG1 = C1 * P1 * P1 };
 
 /* the workspace, in floats per image, then shared */
 #define PER_IMAGE (IMG1 + F0 + F1 + F2 + F3 + F3 + F2 + F1 + F0 + NPIX2 * C2 \
-                   + NPIX2 * T2 + IMG1 + C1 * S1 * S1 + NPIX2 * C2 + NPIX2 / 4 + 1)
+                   + IMG1 + C1 * S1 * S1 + NPIX2 * C2 + NPIX2 / 4 + 1)
 #define SHARED (T2 * C2)
 #define PER_IMAGE_INT (IMG1 + F0)
 /* conv2's weight gradient, summed per block of BLOCK images, one partial sum per block */
@@ -305,7 +305,7 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
     float *p1 = work, *p2 = p1 + B * IMG1, *h1 = p2 + B * F0;
     float *h2 = h1 + B * F1, *z3 = h2 + B * F2, *dz3 = z3 + B * F3, *dz2 = dz3 + B * F3;
     float *dz1 = dz2 + B * F2, *dp2 = dz1 + B * F1, *dzc = dp2 + B * F0;
-    float *dcol = dzc + B * NPIX2 * C2, *dp1 = dcol + B * NPIX2 * T2, *dz0 = dp1 + B * IMG1;
+    float *dp1 = dzc + B * NPIX2 * C2, *dz0 = dp1 + B * IMG1;
     float *dzp = dz0 + B * C1 * S1 * S1, *wt2 = dzp + B * NPIX2 * C2;
     unsigned char *live = (unsigned char *)(wt2 + SHARED);
     float *part2 = wt2 + SHARED + B * (NPIX2 / 4 + 1);  /* after live's B * NPIX2 bytes */
@@ -407,12 +407,14 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
     }
 
     MARK(6);
-    /* ---- conv2's input gradient: dcol[t][px] = sum_o w2[o][t] dzc[o][px] (the 100 pixels
-     * as lanes: 6 x 16 and a tail of 4), then col2im a row of 10 pixels at a time */
+    /* ---- conv2's input gradient: for each tap t, sum_o w2[o][t] dzc[o][px] over the 100
+     * pixels (as lanes: 6 x 16 and a tail of 4), added at once where the tap reads p1, a row
+     * of 10 pixels at a time (col2im tap by tap: no 150 x 100 copy an image is made) */
 #pragma omp parallel for schedule(static) if (batch >= 16)
     for (long b = 0; b < B; b++) {
-        float *dc = dcol + b * NPIX2 * T2, *dp = dp1 + b * IMG1;
+        float *dp = dp1 + b * IMG1;
         const float *dz = dzc + b * C2 * NPIX2;
+        memset(dp, 0, IMG1 * sizeof(float));
         for (int t = 0; t < T2; t++) {  /* a tap's 100 pixels in 7 registers, over the 16 channels */
             v16 a[6] = {{0}};
             float tail[4] = {0};
@@ -422,20 +424,14 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
                 for (int k = 0; k < 6; k++) a[k] += c * load16(dzo + 16 * k);
                 for (int k = 0; k < 4; k++) tail[k] += c * dzo[96 + k];
             }
-            float *dct = dc + t * NPIX2;
+            float dct[NPIX2];
             for (int k = 0; k < 6; k++) store16(dct + 16 * k, a[k]);
             for (int k = 0; k < 4; k++) dct[96 + k] = tail[k];
+            for (int yy = 0; yy < S2; yy++) {
+                float *dst = dp + yy * P1 + TAP2[t];
+                for (int xx = 0; xx < S2; xx++) dst[xx] += dct[yy * S2 + xx];
+            }
         }
-        memset(dp, 0, IMG1 * sizeof(float));
-        for (int ic = 0; ic < C1; ic++)
-            for (int ky = 0; ky < K; ky++)
-                for (int kx = 0; kx < K; kx++) {
-                    const float *src = dc + ((ic * K + ky) * K + kx) * NPIX2;
-                    for (int yy = 0; yy < S2; yy++) {
-                        float *dst = dp + (ic * P1 + yy + ky) * P1 + kx;
-                        for (int xx = 0; xx < S2; xx++) dst[xx] += src[yy * S2 + xx];
-                    }
-                }
     }
 
     MARK(7);
