@@ -144,17 +144,30 @@ static void conv1_forward(const float *x, const float *w, const float *bias, flo
                     }
                 }
             }
+        /* ReLU and the 2x2 max-pool a row pair at a time, 14 windows in the lanes: the
+         * windows' four values (row 0 and row 1, even and odd columns) gathered from the
+         * chunks [0, 16) and [12, 28) (column c at lane c of the first, c + 4 of the two
+         * together), then pool4's comparisons lane by lane: the first maximum wins */
+        const v16i even = {0, 2, 4, 6, 8, 10, 12, 14, 20, 22, 24, 26, 28, 30, 0, 0};
+        const v16i odd = {1, 3, 5, 7, 9, 11, 13, 15, 21, 23, 25, 27, 29, 31, 1, 1};
         for (int oc = 0; oc < C1; oc++) {
-            float a0[S1], a1[S1];
-            store16(a0, a[oc][0][0]);
-            store16(a0 + 12, a[oc][0][1]);
-            store16(a1, a[oc][1][0]);
-            store16(a1 + 12, a[oc][1][1]);
-            for (int q = 0; q < P1; q++) {
-                int o = (oc * P1 + r) * P1 + q;
-                p[o] = pool4(relu(a0[2 * q]), relu(a0[2 * q + 1]), relu(a1[2 * q]),
-                             relu(a1[2 * q + 1]), &idx[o]);
+            const v16 r0a = relu16(a[oc][0][0]), r0b = relu16(a[oc][0][1]);
+            const v16 r1a = relu16(a[oc][1][0]), r1b = relu16(a[oc][1][1]);
+            const v16 win[4] = {__builtin_shuffle(r0a, r0b, even), __builtin_shuffle(r0a, r0b, odd),
+                                __builtin_shuffle(r1a, r1b, even), __builtin_shuffle(r1a, r1b, odd)};
+            v16 m = win[0];
+            v16i w = {0};
+            for (int k = 1; k < 4; k++) {
+                const v16i more = win[k] > m;
+                m = (v16)(((v16i)win[k] & more) | ((v16i)m & ~more));
+                w = (((v16i){0} + k) & more) | (w & ~more);
             }
+            float mv[16];
+            int wv[16];
+            store16(mv, m);
+            memcpy(wv, &w, sizeof wv);
+            memcpy(p + (oc * P1 + r) * P1, mv, P1 * sizeof(float));
+            memcpy(idx + (oc * P1 + r) * P1, wv, P1 * sizeof(int));
         }
     }
 }
