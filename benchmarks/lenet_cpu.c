@@ -32,13 +32,16 @@ enum { C0 = 3, S0 = 32, C1 = 6, S1 = 28, P1 = 14, C2 = 16, S2 = 10, P2 = 5, K = 
 enum { T1 = C0 * K * K, T2 = C1 * K * K, F0 = C2 * P2 * P2, F1 = 120, F2 = 84, F3 = 10 };
 enum { NPIX2 = S2 * S2, IMG1 = C1 * P1 * P1 };
 
+/* images a weight gradient takes at a time: their inputs and output gradients stay in the
+ * cache */
+enum { BLOCK = 8 };
+
 /* the workspace, in floats per image, then shared */
 #define PER_IMAGE (IMG1 + F0 + F1 + F2 + F3 + F3 + F2 + F1 + F0 + NPIX2 * C2 \
-                   + IMG1 + C1 * S1 * S1 + NPIX2 * C2 + NPIX2 / 4 + 1)
-#define SHARED (T2 * C2)
+                   + IMG1 + NPIX2 * C2 + NPIX2 / 4 + 1)
+#define SHARED (T2 * C2 + BLOCK * C1 * S1 * S1)
 #define PER_IMAGE_INT (IMG1 + F0)
 /* conv2's weight gradient, summed per block of BLOCK images, one partial sum per block */
-enum { BLOCK = 8 };
 #define PARTIALS(batch) ((((long)(batch) + BLOCK - 1) / BLOCK) * T2 * C2)
 
 long lenet_workspace_floats(int batch) {
@@ -318,8 +321,8 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
     float *p1 = work, *p2 = p1 + B * IMG1, *h1 = p2 + B * F0;
     float *h2 = h1 + B * F1, *z3 = h2 + B * F2, *dz3 = z3 + B * F3, *dz2 = dz3 + B * F3;
     float *dz1 = dz2 + B * F2, *dp2 = dz1 + B * F1, *dzc = dp2 + B * F0;
-    float *dp1 = dzc + B * NPIX2 * C2, *dz0 = dp1 + B * IMG1;
-    float *dzp = dz0 + B * C1 * S1 * S1, *wt2 = dzp + B * NPIX2 * C2;
+    float *dp1 = dzc + B * NPIX2 * C2, *dzp = dp1 + B * IMG1, *wt2 = dzp + B * NPIX2 * C2;
+    float *dz0 = wt2 + T2 * C2;  /* conv1's output gradient, BLOCK images at a time */
     unsigned char *live = (unsigned char *)(wt2 + SHARED);
     float *part2 = wt2 + SHARED + B * (NPIX2 / 4 + 1);  /* after live's B * NPIX2 bytes */
     int *idx1 = iwork, *idx2 = iwork + B * IMG1;
@@ -448,36 +451,48 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
     }
 
     MARK(7);
-    /* ---- conv1's weight and bias gradients: its output gradient (0 but where a window's
-     * positive maximum was) laid out whole, then for each (oc, ic) 25 accumulators, one per
-     * tap, over the 28 x 28 outputs as the chunks [0, 16) and [16, 28) */
-#pragma omp parallel for schedule(static) if (batch >= 16)
-    for (long b = 0; b < B; b++) {
-        float *dz = dz0 + b * C1 * S1 * S1;
-        memset(dz, 0, C1 * S1 * S1 * sizeof(float));
-        const float *pb = p1 + b * IMG1, *dp = dp1 + b * IMG1;
-        const int *ib = idx1 + b * IMG1;
-        for (int k = 0; k < IMG1; k++) {
-            if (!(pb[k] > 0.0f)) continue;
-            const int o = k / (P1 * P1), r = (k / P1) % P1, q = k % P1, d = ib[k];
-            dz[(o * S1 + 2 * r + d / 2) * S1 + 2 * q + d % 2] = dp[k];
-        }
-    }
+    /* ---- conv1's weight and bias gradients, BLOCK images at a time (their inputs and
+     * output gradients, 240 KB, stay in the cache): the block's output gradient (0 but
+     * where a window's positive maximum was) laid out whole; then for each (oc, ic) 25
+     * accumulators, one per tap, over the 28 x 28 outputs as the chunks [0, 16) and
+     * [12, 28) (the 4 in both counted once), and for each oc its bias's; all kept between
+     * blocks, so that the sums run over the images in order */
     const v16 upper = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};  /* lanes 16..27 of [12, 28) */
-    /* for each (oc, ic), 25 accumulators, one per tap, over the 28 rows of 8 images at a
-     * time (their inputs and output gradients, 240 KB, stay in the cache), kept between
-     * blocks in acc1 */
-    static v16 acc1[C1 * C0][K * K];
+    static v16 acc1[C1 * C0][K * K], accb[C1];
     memset(acc1, 0, sizeof acc1);
-    for (long b0 = 0; b0 < B; b0 += 8) {
-        const long b1 = b0 + 8 < B ? b0 + 8 : B;
+    memset(accb, 0, sizeof accb);
+    for (long b0 = 0; b0 < B; b0 += BLOCK) {
+        const long b1 = b0 + BLOCK < B ? b0 + BLOCK : B;
 #pragma omp parallel for schedule(static) if (batch >= 16)
-        for (int oi = 0; oi < C1 * C0; oi++) {
-            const int o = oi / C0, ic = oi % C0;
+        for (long b = b0; b < b1; b++) {
+            float *dz = dz0 + (b - b0) * C1 * S1 * S1;
+            memset(dz, 0, C1 * S1 * S1 * sizeof(float));
+            const float *pb = p1 + b * IMG1, *dp = dp1 + b * IMG1;
+            const int *ib = idx1 + b * IMG1;
+            for (int k = 0; k < IMG1; k++) {
+                if (!(pb[k] > 0.0f)) continue;
+                const int o = k / (P1 * P1), r = (k / P1) % P1, q = k % P1, d = ib[k];
+                dz[(o * S1 + 2 * r + d / 2) * S1 + 2 * q + d % 2] = dp[k];
+            }
+        }
+#pragma omp parallel for schedule(static) if (batch >= 16)
+        for (int task = 0; task < C1 * C0 + C1; task++) {
+            if (task >= C1 * C0) {  /* a bias: its channel's output gradient, summed */
+                const int o = task - C1 * C0;
+                v16 acc = accb[o];
+                for (long b = b0; b < b1; b++) {
+                    const float *dz = dz0 + ((b - b0) * C1 + o) * S1 * S1;
+                    for (int yy = 0; yy < S1; yy++)
+                        acc += load16(dz + yy * S1) + load16(dz + yy * S1 + 12) * upper;
+                }
+                accb[o] = acc;
+                continue;
+            }
+            const int o = task / C0, ic = task % C0;
             v16 acc[K * K];
-            memcpy(acc, acc1[oi], sizeof acc);
+            memcpy(acc, acc1[task], sizeof acc);
             for (long b = b0; b < b1; b++) {
-                const float *dz = dz0 + (b * C1 + o) * S1 * S1;
+                const float *dz = dz0 + ((b - b0) * C1 + o) * S1 * S1;
                 const float *xi = x + (b * C0 + ic) * S0 * S0;
                 for (int yy = 0; yy < S1; yy++) {
                     const v16 lo = load16(dz + yy * S1), hi = load16(dz + yy * S1 + 12) * upper;
@@ -488,21 +503,12 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
                     }
                 }
             }
-            memcpy(acc1[oi], acc, sizeof acc);
+            memcpy(acc1[task], acc, sizeof acc);
         }
     }
     for (int oi = 0; oi < C1 * C0; oi++)
         for (int t = 0; t < K * K; t++) g_w1[oi * K * K + t] = sum16(acc1[oi][t]);
-#pragma omp parallel for schedule(static) if (batch >= 16)
-    for (int o = 0; o < C1; o++) {  /* the bias: each channel's output gradient, summed */
-        v16 acc = {0};
-        for (long b = 0; b < B; b++) {
-            const float *dz = dz0 + (b * C1 + o) * S1 * S1;
-            for (int yy = 0; yy < S1; yy++)
-                acc += load16(dz + yy * S1) + load16(dz + yy * S1 + 12) * upper;
-        }
-        g_b1[o] = sum16(acc);
-    }
+    for (int o = 0; o < C1; o++) g_b1[o] = sum16(accb[o]);
 
     MARK(8);
     /* ---- SGD with momentum, every parameter */
