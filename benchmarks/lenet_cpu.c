@@ -234,36 +234,45 @@ static void linear_forward(const float *in, const float *w, const float *bias, f
 #pragma omp parallel for schedule(static) if (batch >= 64)
     for (int gi = 0; gi < groups; gi++) {
         const int b0 = 4 * gi, rows = batch - b0 < 4 ? batch - b0 : 4;
-        for (int o = 0; o < n_out; o++) {
-            const float *wo = w + (long)o * n_in;
-            if (rows < 4) {  /* the batch's last rows, one at a time */
+        if (rows < 4) {  /* the batch's last rows, one at a time */
+            for (int o = 0; o < n_out; o++)
                 for (int b = b0; b < batch; b++) {
-                    float s = dot(wo, in + (long)b * n_in, n_in) + bias[o];
+                    float s = dot(w + (long)o * n_in, in + (long)b * n_in, n_in) + bias[o];
                     out[(long)b * n_out + o] = with_relu ? relu(s) : s;
                 }
-                continue;
-            }
-            const float *x0 = in + (long)b0 * n_in, *x1 = x0 + n_in, *x2 = x1 + n_in,
-                        *x3 = x2 + n_in;
-            v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            continue;
+        }
+        const float *x0 = in + (long)b0 * n_in, *x1 = x0 + n_in, *x2 = x1 + n_in,
+                    *x3 = x2 + n_in;
+        for (int o0 = 0; o0 < n_out; o0 += 2) {  /* two outputs: eight sums in flight */
+            const int outs = n_out - o0 < 2 ? n_out - o0 : 2;
+            v16 a[2][4] = {{{0}}};
             int i = 0;
             for (; i + 16 <= n_in; i += 16) {
-                const v16 wv = load16(wo + i);
-                a0 += wv * load16(x0 + i);
-                a1 += wv * load16(x1 + i);
-                a2 += wv * load16(x2 + i);
-                a3 += wv * load16(x3 + i);
+                const v16 v0 = load16(x0 + i), v1 = load16(x1 + i), v2 = load16(x2 + i),
+                          v3 = load16(x3 + i);
+                for (int j = 0; j < outs; j++) {
+                    const v16 wv = load16(w + (long)(o0 + j) * n_in + i);
+                    a[j][0] += wv * v0;
+                    a[j][1] += wv * v1;
+                    a[j][2] += wv * v2;
+                    a[j][3] += wv * v3;
+                }
             }
-            float s[4] = {sum16(a0), sum16(a1), sum16(a2), sum16(a3)};
-            for (; i < n_in; i++) {
-                s[0] += wo[i] * x0[i];
-                s[1] += wo[i] * x1[i];
-                s[2] += wo[i] * x2[i];
-                s[3] += wo[i] * x3[i];
-            }
-            for (int k = 0; k < 4; k++) {
-                const float v = s[k] + bias[o];
-                out[(long)(b0 + k) * n_out + o] = with_relu ? relu(v) : v;
+            for (int j = 0; j < outs; j++) {
+                const int o = o0 + j;
+                const float *wo = w + (long)o * n_in;
+                float s[4] = {sum16(a[j][0]), sum16(a[j][1]), sum16(a[j][2]), sum16(a[j][3])};
+                for (int t = i; t < n_in; t++) {
+                    s[0] += wo[t] * x0[t];
+                    s[1] += wo[t] * x1[t];
+                    s[2] += wo[t] * x2[t];
+                    s[3] += wo[t] * x3[t];
+                }
+                for (int k = 0; k < 4; k++) {
+                    const float v = s[k] + bias[o];
+                    out[(long)(b0 + k) * n_out + o] = with_relu ? relu(v) : v;
+                }
             }
         }
     }
