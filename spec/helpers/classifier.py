@@ -263,7 +263,7 @@ def check_scores_per_image(net: nn.Module, n: int, image: tuple = (3, 32, 32)) -
             hint = teach.did_you_hard_code_the_batch(forward, image)
             raise AssertionError(say(call, f"({n}, 10)", error, hint)) from None
     hint = teach.did_you_hard_code_the_batch(forward, image) if out.shape != (n, 10) else None
-    teach.equal(tuple(out.shape), (n, 10), call=call, did_you=hint)
+    teach.assert_equal(tuple(out.shape), (n, 10), call=call, did_you=hint)
     if n > 1:
         assert not teach.are_probabilities(out), say(
             call, "raw scores (logits)", "rows that sum to 1", teach.SOFTMAX

@@ -46,7 +46,7 @@ def say(
     return text
 
 
-def equal(
+def assert_equal(
     got: Any,
     expected: Any,
     *,

@@ -433,18 +433,18 @@ def test_the_nll_loss_probe_names_raw_scores_and_probabilities_and_passes_log_pr
     assert "did you end forward without F.log_softmax" in teach.say("f", "x", "y", probe(scores))
 
 
-def test_equal_passes_what_is_equal_and_phrases_what_is_not():
-    """teach.equal checks and phrases in one call: expected/got, then each hint."""
+def test_assert_equal_passes_what_is_equal_and_phrases_what_is_not():
+    """teach.assert_equal checks and phrases in one call: expected/got, then each hint."""
     from spec.helpers import teach
 
-    teach.equal([4, 4], [4, 4], call="make_loaders(root)")
+    teach.assert_equal([4, 4], [4, 4], call="make_loaders(root)")
     with pytest.raises(AssertionError) as failed:
-        teach.equal((2, 4), (4, 4), call="make_loaders(root)", did_you=["shuffle?", None])
+        teach.assert_equal((2, 4), (4, 4), call="make_loaders(root)", did_you=["shuffle?", None])
     assert str(failed.value) == (
         "make_loaders(root): the note expects (4, 4); your code: (2, 4)\n  did you shuffle?"
     )
     with pytest.raises(AssertionError, match=r"the tutorial expects four; your code: 3$"):
-        teach.equal(3, 4, call="f", expects="four", by="the tutorial")
+        teach.assert_equal(3, 4, call="f", expects="four", by="the tutorial")
 
 
 def test_built_once_builds_once_per_process_and_hands_out_copies():

@@ -124,15 +124,21 @@ def test_a_batch_of_4_is_images_4x3x32x32_and_labels_4_int64(cifar_root, given):
     dataiter = iter(trainloader)
     images, labels = next(dataiter)  # the note's dataiter.next(): a drift row
     check_normalized_images(images, call, shape=(4, 3, 32, 32))
-    teach.equal((labels.shape, labels.dtype), ((4,), torch.int64), call=call,
-                expects="labels (4,) int64, what CrossEntropyLoss takes")  # fmt: skip
-    teach.equal((len(trainloader.dataset), len(testloader.dataset)), (N_TRAIN, N_TEST), call=call,
-                expects=f"the {N_TRAIN} training and {N_TEST} test images",
-                did_you="swap train=True and train=False?")  # fmt: skip
+    teach.assert_equal(
+        (labels.shape, labels.dtype), ((4,), torch.int64), call=call,
+        expects="labels (4,) int64, what CrossEntropyLoss takes",
+    )  # fmt: skip
+    teach.assert_equal(
+        (len(trainloader.dataset), len(testloader.dataset)), (N_TRAIN, N_TEST), call=call,
+        expects=f"the {N_TRAIN} training and {N_TEST} test images",
+        did_you="swap train=True and train=False?",
+    )  # fmt: skip
     first = [next(iter(testloader))[1].tolist() for _ in range(2)]
-    teach.equal(first[0], first[1], call=call, expects="the test set in order (shuffle=False)",
-                did_you="shuffle the test loader?")  # fmt: skip
-    teach.equal(len(next(iter(testloader))[0]), 4, call=call, expects="test batches of 4")
+    teach.assert_equal(
+        first[0], first[1], call=call, expects="the test set in order (shuffle=False)",
+        did_you="shuffle the test loader?",
+    )  # fmt: skip
+    teach.assert_equal(len(next(iter(testloader))[0]), 4, call=call, expects="test batches of 4")
 
 
 def test_shuffle_true_reorders_each_epoch_reproducibly_under_a_seeded_generator(cifar_root):
@@ -143,8 +149,10 @@ def test_shuffle_true_reorders_each_epoch_reproducibly_under_a_seeded_generator(
     a, b = (cifar10.make_loaders(cifar_root, batch_size=16, seed=7)[0] for _ in range(2))
     epochs_a, epochs_b = ([next(iter(x))[1].tolist() for _ in range(3)] for x in (a, b))
     call = "make_loaders(root, batch_size=16, seed=7)"
-    teach.equal(epochs_a, epochs_b, call=call, expects="the same order from the same seed",
-                did_you="shuffle with a torch.Generator().manual_seed(seed)?")  # fmt: skip
+    teach.assert_equal(
+        epochs_a, epochs_b, call=call, expects="the same order from the same seed",
+        did_you="shuffle with a torch.Generator().manual_seed(seed)?",
+    )  # fmt: skip
     assert epochs_a[0] != epochs_a[1], say(call, "a new order each epoch (shuffle=True)", epochs_a)
 
 
@@ -182,7 +190,7 @@ def test_the_cnn_has_62006_parameters():
     expected += 10 * 84 + 10
     assert expected == 62_006, "the test's own arithmetic: the note's layers hold 62,006 numbers"
     count = sum(p.numel() for p in Net().parameters())
-    teach.equal(count, expected, call="Net()'s parameters")
+    teach.assert_equal(count, expected, call="Net()'s parameters")
 
 
 def test_forward_equals_an_independent_numpy_implementation():
@@ -288,9 +296,9 @@ def test_the_optimizer_is_sgd_with_lr_0_001_and_momentum_0_9_over_the_nets_param
     (group,) = optimizer.param_groups
     got = {k: group[k] for k in ("lr", "momentum", "weight_decay", "nesterov")}
     expected = {"lr": 0.001, "momentum": 0.9, "weight_decay": 0, "nesterov": False}
-    teach.equal(got, expected, call=call)
+    teach.assert_equal(got, expected, call=call)
     same = [id(p) for p in group["params"]] == [id(p) for p in net.parameters()]
-    teach.equal(same, True, call=call, expects="net.parameters(), the net it was given")
+    teach.assert_equal(same, True, call=call, expects="net.parameters(), the net it was given")
 
 
 def test_an_untrained_net_scores_about_log_10():
@@ -375,7 +383,7 @@ def test_save_then_load_state_dict_gives_bit_identical_outputs(tmp_path):
     path = tmp_path / "cifar_net.pth"
     cifar10.save(net, path)
     written = sorted(p.name for p in tmp_path.iterdir())  # no temporary left behind
-    teach.equal(written, ["cifar_net.pth"], call="save(net, path)")
+    teach.assert_equal(written, ["cifar_net.pth"], call="save(net, path)")
     the_model = cifar10.load(path)
     images = torch.randn(8, 3, 32, 32)
     torch.testing.assert_close(the_model(images), net(images), rtol=0, atol=0)
@@ -559,10 +567,12 @@ def test_the_loaders_load_in_the_main_process_unless_told(cifar_root):
     spawn start method and on a 2-core machine, and takes ``num_workers`` when asked.
     """
     counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root)]
-    teach.equal(counts, [0, 0], call="make_loaders(root)",
-                expects="num_workers=0 for both loaders (the reference's default)")  # fmt: skip
+    teach.assert_equal(
+        counts, [0, 0], call="make_loaders(root)",
+        expects="num_workers=0 for both loaders (the reference's default)",
+    )  # fmt: skip
     counts = [loader.num_workers for loader in cifar10.make_loaders(cifar_root, num_workers=1)]
-    teach.equal(counts, [1, 1], call="make_loaders(root, num_workers=1)")
+    teach.assert_equal(counts, [1, 1], call="make_loaders(root, num_workers=1)")
 
 
 @pytest.mark.extra
