@@ -316,6 +316,34 @@ static void linear_backward_sgd(const float *in, float *w, float *bias, float *w
     }
 }
 
+/* conv1's weight gradient for one (oc, ic) and ``nky`` kernel rows from ``ky0``, over the
+ * images [b0, b1) of the block (their output gradients laid out in dz0): 5 * nky sums, one
+ * per tap, each a 16-wide partial sum over the 28 x 28 outputs as the chunks [0, 16) and
+ * [12, 28) (the 4 in both counted once). Three kernel rows at most, so that the sums stay
+ * in registers (all 25 at once spilled to the stack on every multiply-add). */
+static inline __attribute__((always_inline)) void conv1_weight_rows(
+    v16 *sums, int ky0, const int nky, long b0, long b1, const float *dz0, const float *x, int o,
+    int ic) {
+    const v16 upper = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};  /* lanes 16..27 of [12, 28) */
+    v16 acc[3 * K];
+    for (int t = 0; t < nky * K; t++) acc[t] = sums[t];
+    for (long b = b0; b < b1; b++) {
+        const float *dz = dz0 + ((b - b0) * C1 + o) * S1 * S1;
+        const float *xi = x + (b * C0 + ic) * S0 * S0;
+        for (int yy = 0; yy < S1; yy++) {
+            const v16 lo = load16(dz + yy * S1), hi = load16(dz + yy * S1 + 12) * upper;
+            for (int k = 0; k < nky; k++) {
+                const float *xr = xi + (yy + ky0 + k) * S0;
+                for (int kx = 0; kx < K; kx++) {
+                    acc[k * K + kx] += lo * load16(xr + kx);
+                    acc[k * K + kx] += hi * load16(xr + 12 + kx);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < nky * K; t++) sums[t] = acc[t];
+}
+
 /* One training step on a batch: updates the ten parameter tensors and their momentum
  * buffers in place; returns the batch's mean loss (before the update). */
 float lenet_step(int batch, const float *x, const int64_t *y, float **params, float **bufs,
@@ -484,10 +512,10 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
                 dz[(o * S1 + 2 * r + d / 2) * S1 + 2 * q + d % 2] = dp[k];
             }
         }
-#pragma omp parallel for schedule(static, 1) if (batch >= 16)  /* dealt round: 9 + 3 each */
-        for (int task = 0; task < C1 * C0 + C1; task++) {
-            if (task >= C1 * C0) {  /* a bias: its channel's output gradient, summed */
-                const int o = task - C1 * C0;
+#pragma omp parallel for schedule(static, 1) if (batch >= 16)  /* dealt round: 18 + 3 each */
+        for (int task = 0; task < 2 * C1 * C0 + C1; task++) {
+            if (task >= 2 * C1 * C0) {  /* a bias: its channel's output gradient, summed */
+                const int o = task - 2 * C1 * C0;
                 v16 acc = accb[o];
                 for (long b = b0; b < b1; b++) {
                     const float *dz = dz0 + ((b - b0) * C1 + o) * S1 * S1;
@@ -497,22 +525,11 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
                 accb[o] = acc;
                 continue;
             }
-            const int o = task / C0, ic = task % C0;
-            v16 acc[K * K];
-            memcpy(acc, acc1[task], sizeof acc);
-            for (long b = b0; b < b1; b++) {
-                const float *dz = dz0 + ((b - b0) * C1 + o) * S1 * S1;
-                const float *xi = x + (b * C0 + ic) * S0 * S0;
-                for (int yy = 0; yy < S1; yy++) {
-                    const v16 lo = load16(dz + yy * S1), hi = load16(dz + yy * S1 + 12) * upper;
-                    for (int ky = 0; ky < K; ky++) {
-                        const float *xr = xi + (yy + ky) * S0;
-                        for (int kx = 0; kx < K; kx++)
-                            acc[ky * K + kx] += lo * load16(xr + kx) + hi * load16(xr + 12 + kx);
-                    }
-                }
-            }
-            memcpy(acc1[task], acc, sizeof acc);
+            const int oi = task / 2, o = oi / C0, ic = oi % C0;
+            if (task % 2 == 0)
+                conv1_weight_rows(acc1[oi], 0, 3, b0, b1, dz0, x, o, ic);
+            else
+                conv1_weight_rows(acc1[oi] + 3 * K, 3, 2, b0, b1, dz0, x, o, ic);
         }
     }
     for (int oi = 0; oi < C1 * C0; oi++)
