@@ -24,6 +24,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -344,6 +347,51 @@ static inline __attribute__((always_inline)) void conv1_weight_rows(
     for (int t = 0; t < nky * K; t++) sums[t] = acc[t];
 }
 
+#ifdef __AVX512F__
+/* x[r][k .. k + 15] from the row's two aligned halves A = [0, 16) and B = [16, 32) */
+#define SHIFTED(A, B, k) ((v16)_mm512_alignr_epi32((__m512i)(B), (__m512i)(A), (k)))
+
+/* conv1's weight gradient for kernel row ky and the output channels o0, o0 + 1, over one
+ * input channel and the images [b0, b1): each input row is loaded once as its two
+ * aligned halves, its ten shifted views (taps kx, chunks [0, 16) and [12, 28)) made by
+ * lane shifts and shared by the two channels. The same sums in the same order as
+ * conv1_weight_rows: each tap's, over the images and rows in order, lo then hi. */
+static void conv1_weight_pair(v16 *s0, v16 *s1, int ky, long b0, long b1, const float *dz0,
+                              const float *x, int o0, int ic) {
+    const v16 upper = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    v16 a0 = s0[0], a1 = s0[1], a2 = s0[2], a3 = s0[3], a4 = s0[4];
+    v16 c0 = s1[0], c1 = s1[1], c2 = s1[2], c3 = s1[3], c4 = s1[4];
+    for (long b = b0; b < b1; b++) {
+        const float *d0 = dz0 + ((b - b0) * C1 + o0) * S1 * S1, *d1 = d0 + S1 * S1;
+        const float *xi = x + (b * C0 + ic) * S0 * S0;
+        for (int yy = 0; yy < S1; yy++) {
+            const float *xr = xi + (yy + ky) * S0;
+            const v16 A = load16(xr), B = load16(xr + 16);
+            const v16 x0 = A, x1 = SHIFTED(A, B, 1), x2 = SHIFTED(A, B, 2), x3 = SHIFTED(A, B, 3),
+                      x4 = SHIFTED(A, B, 4);
+            const v16 y0 = SHIFTED(A, B, 12), y1 = SHIFTED(A, B, 13), y2 = SHIFTED(A, B, 14),
+                      y3 = SHIFTED(A, B, 15), y4 = B;
+            const v16 l0 = load16(d0 + yy * S1), h0 = load16(d0 + yy * S1 + 12) * upper;
+            const v16 l1 = load16(d1 + yy * S1), h1 = load16(d1 + yy * S1 + 12) * upper;
+            a0 += l0 * x0; a0 += h0 * y0; c0 += l1 * x0; c0 += h1 * y0;
+            a1 += l0 * x1; a1 += h0 * y1; c1 += l1 * x1; c1 += h1 * y1;
+            a2 += l0 * x2; a2 += h0 * y2; c2 += l1 * x2; c2 += h1 * y2;
+            a3 += l0 * x3; a3 += h0 * y3; c3 += l1 * x3; c3 += h1 * y3;
+            a4 += l0 * x4; a4 += h0 * y4; c4 += l1 * x4; c4 += h1 * y4;
+        }
+    }
+    s0[0] = a0, s0[1] = a1, s0[2] = a2, s0[3] = a3, s0[4] = a4;
+    s1[0] = c0, s1[1] = c1, s1[2] = c2, s1[3] = c3, s1[4] = c4;
+}
+#endif
+
+/* conv1's weight-gradient tasks a block of images is cut into */
+#ifdef __AVX512F__
+#define CONV1_TASKS (C0 * K * C1 / 2)
+#else
+#define CONV1_TASKS (2 * C1 * C0)
+#endif
+
 /* One training step on a batch: updates the ten parameter tensors and their momentum
  * buffers in place; returns the batch's mean loss (before the update). */
 float lenet_step(int batch, const float *x, const int64_t *y, float **params, float **bufs,
@@ -512,10 +560,10 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
                 dz[(o * S1 + 2 * r + d / 2) * S1 + 2 * q + d % 2] = dp[k];
             }
         }
-#pragma omp parallel for schedule(static, 1) if (batch >= 16)  /* dealt round: 18 + 3 each */
-        for (int task = 0; task < 2 * C1 * C0 + C1; task++) {
-            if (task >= 2 * C1 * C0) {  /* a bias: its channel's output gradient, summed */
-                const int o = task - 2 * C1 * C0;
+#pragma omp parallel for schedule(static, 1) if (batch >= 16)  /* dealt round */
+        for (int task = 0; task < CONV1_TASKS + C1; task++) {
+            if (task >= CONV1_TASKS) {  /* a bias: its channel's output gradient, summed */
+                const int o = task - CONV1_TASKS;
                 v16 acc = accb[o];
                 for (long b = b0; b < b1; b++) {
                     const float *dz = dz0 + ((b - b0) * C1 + o) * S1 * S1;
@@ -525,11 +573,18 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
                 accb[o] = acc;
                 continue;
             }
+#ifdef __AVX512F__
+            /* 45 tasks: (input channel, kernel row, pair of output channels) */
+            const int ic = task / (K * C1 / 2), ky = (task / (C1 / 2)) % K, o0 = task % (C1 / 2) * 2;
+            conv1_weight_pair(acc1[o0 * C0 + ic] + ky * K, acc1[(o0 + 1) * C0 + ic] + ky * K, ky,
+                              b0, b1, dz0, x, o0, ic);
+#else
             const int oi = task / 2, o = oi / C0, ic = oi % C0;
             if (task % 2 == 0)
                 conv1_weight_rows(acc1[oi], 0, 3, b0, b1, dz0, x, o, ic);
             else
                 conv1_weight_rows(acc1[oi] + 3 * K, 3, 2, b0, b1, dz0, x, o, ic);
+#endif
         }
     }
     for (int oi = 0; oi < C1 * C0; oi++)
