@@ -125,11 +125,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
         items[:] = _fast_first(items)
     if getattr(config.option, "numprocesses", None) or os.environ.get("PYTEST_XDIST_WORKER"):
-        # (the workers collect, and xdist hands out files in their order: it is theirs to
-        # sort; a worker's own options no longer say -n)
         # Under pytest-xdist, hand out the longest files first (LONGEST_FILES), then the
         # files with long tests (child processes, real training), so that the many short
-        # ones fill the end instead of one long file forming a tail on one worker.
+        # ones fill the end instead of one long file forming a tail on one worker. The
+        # workers collect and xdist hands files out in their order, so they sort too
+        # (their own options no longer say -n).
         def order(item):
             path = item.nodeid.split("::")[0]
             first = LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
