@@ -16,10 +16,10 @@
  * over its input's 100 output pixels x 150 taps an image, read in place through a table of
  * each tap's offset (no im2col copy: it was 30 MB a step at batch 512, written once and
  * read twice), with its 16 output channels as the vector lanes; conv1 (6 output channels:
- * too few lanes) runs a row of 28 outputs at a time. With OpenMP, images (forward, input gradients, conv2's
- * weight gradient as one partial sum per block of 8 images) and output features (conv1's
- * weight gradient, the fc layers) are shared out between threads; one thread does the
- * same sums in the same order.
+ * too few lanes) runs a row of 28 outputs at a time. With OpenMP, images (forward, input
+ * gradients, conv2's weight gradient as one partial sum per block of 8 images) and output
+ * features (conv1's weight gradient, the fc layers) are shared out between threads; one
+ * thread does the same sums in the same order.
  */
 #include <math.h>
 #include <stdint.h>
