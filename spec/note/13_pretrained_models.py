@@ -92,19 +92,22 @@ def test_vgg16_features_give_512x7x7_at_224(vgg16, images_224):
         vgg16.eval()
 
 
-def test_vgg16_up_to_fc7_gives_4096_features(vgg16, images_224):
+def test_vgg16_up_to_fc7_gives_4096_features(vgg16):
     """The classifier cut after fc7 (and its ReLU) gives 4096-d features equal to the full path.
 
     Note: "[Pytorch：利用预训练好的VGG16网络提取图片特征]"
 
     Independent check: the same activations computed step by step from VGG16's own
-    modules; ReLU output is non-negative.
+    modules; ReLU output is non-negative. The images are small: VGG's adaptive average
+    pool brings any size to fc6 as 512 x 7 x 7 (the test above has the 224 x 224 map),
+    and five passes at 224 took 0.9 s.
     """
     # a copy, handed over in training mode: the extractor must be in eval(); the article
     # cuts the model's own classifier, which may change the model it is given
     fc7 = pm.vgg16_fc7(copy.deepcopy(vgg16).train())
+    image = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        out, again = fc7(images_224), fc7(images_224)
+        out, again = fc7(image), fc7(image)
     assert not fc7.training, say(
         "vgg16_fc7(model)", "an extractor in eval() mode", "training mode", teach.EVAL
     )
@@ -116,7 +119,7 @@ def test_vgg16_up_to_fc7_gives_4096_features(vgg16, images_224):
         msg=say("vgg16_fc7(model)", "the same features every call", "they changed", teach.EVAL),
     )
     with torch.no_grad():
-        x = torch.flatten(vgg16.avgpool(vgg16.features(images_224)), 1)
+        x = torch.flatten(vgg16.avgpool(vgg16.features(image)), 1)
         expected = torch.relu(vgg16.classifier[3](torch.relu(vgg16.classifier[0](x))))
     assert out.shape == (1, 4096), say("vgg16_fc7(model)(images)", "(1, 4096)", tuple(out.shape))
     assert bool((out >= 0).all()), say(
@@ -125,13 +128,14 @@ def test_vgg16_up_to_fc7_gives_4096_features(vgg16, images_224):
     )  # fmt: skip
     teach.close(out, expected, call="vgg16_fc7(model)(images)", rtol=0, atol=0,
                 expects="fc6, ReLU, fc7, ReLU of the features (dropout off)")  # fmt: skip
-    # VGG's adaptive average pool makes any image size reach fc6 as 512 x 7 x 7: so does
-    # the extractor (a 160x160 image gives a 5x5 map)
-    small = torch.randn(1, 3, 160, 160, generator=torch.Generator().manual_seed(1))
+    # any size and any batch: two 32 x 48 images (a 1 x 1 map, pooled up to 7 x 7), each
+    # its own row of features
+    small = torch.randn(2, 3, 32, 48, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         x = torch.flatten(vgg16.avgpool(vgg16.features(small)), 1)
         expected = torch.relu(vgg16.classifier[3](torch.relu(vgg16.classifier[0](x))))
-        torch.testing.assert_close(fc7(small), expected, rtol=0, atol=0)
+        teach.close(fc7(small), expected, call="vgg16_fc7(model)(two 32x48 images)", rtol=0,
+                    atol=0, expects="a row of fc7 features per image, at any image size")  # fmt: skip
 
 
 def test_resnet18_builds_without_weights_and_classifies_1000_classes():
@@ -161,8 +165,11 @@ def test_the_head_can_be_replaced_for_10_classes(name, vgg16):
 
     Note: "[pytorch中的pre-train函数模型引用及修改]"
     """
-    original = pm.resnet18() if name == "resnet18" else copy.deepcopy(vgg16)
-    before = {k: v.clone() for k, v in original.state_dict().items()}
+    if name == "resnet18":
+        original = pm.resnet18()
+        before = {k: v.clone() for k, v in original.state_dict().items()}
+    else:  # a copy is handed over; the fixture's own weights are what it must keep
+        original, before = copy.deepcopy(vgg16), vgg16.state_dict()
     net = pm.replace_head(original, num_classes=10).eval()
     head_name = "fc" if name == "resnet18" else "classifier.6"
     head = net.get_submodule(head_name)
