@@ -158,6 +158,59 @@ def test_a_corrupted_truncated_or_missing_file_is_refused_by_name(cifar_root, tm
         cifar10_data.load_cifar10(root)
 
 
+class CountedMD5:
+    """hashlib with ``md5`` counted: how many files were hashed."""
+
+    def __init__(self):
+        import hashlib
+
+        self.calls, self._md5 = 0, hashlib.md5
+
+    def md5(self, *args):
+        self.calls += 1
+        return self._md5(*args)
+
+
+def test_a_data_set_hashes_each_file_once_and_a_settled_file_once_per_process(
+    tmp_path, monkeypatch
+):
+    """Loading checks each file's MD5 once (torchvision's own check would repeat it); an
+    unchanged file last changed seconds ago is not hashed again; a change is seen."""
+    import hashlib
+
+    from torchvision.datasets import utils
+
+    folder = cifar10_data.write_cifar10(tmp_path / "set", 10, 5, seed=0)
+    counted, by_torchvision = CountedMD5(), []
+    monkeypatch.setattr(cifar10_data, "hashlib", counted)
+    monkeypatch.setattr(cifar10_data, "_HASHED", {})
+    calculate_md5 = utils.calculate_md5
+    monkeypatch.setattr(utils, "calculate_md5",
+                        lambda path, **kw: by_torchvision.append(path) or calculate_md5(path, **kw))  # fmt: skip
+    cifar10_data.load_cifar10(tmp_path / "set")
+    files = len(cifar10_data.TRAIN_FILES) + len(cifar10_data.TEST_FILES) + 1  # + the meta
+    assert counted.calls == files  # just written: not kept, hashed each time, once a load
+    assert len(by_torchvision) <= 1, by_torchvision  # at most its own look at the meta file
+    # a file just written and changed at once (same size, maybe the same clock tick)
+    victim = folder / "data_batch_1"
+    first = cifar10_data._md5(victim)
+    raw = bytearray(victim.read_bytes())
+    raw[-1] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+    assert cifar10_data._md5(victim) == hashlib.md5(bytes(raw)).hexdigest() != first
+    # seconds later: kept, until the file changes
+    later = os.stat(victim).st_ctime_ns + cifar10_data._SETTLED_NS + 1
+    monkeypatch.setattr(cifar10_data, "_now_ns", lambda: later)
+    counted.calls = 0
+    for _ in range(3):
+        assert cifar10_data._md5(victim) == hashlib.md5(bytes(raw)).hexdigest()
+    assert counted.calls == 1
+    with victim.open("ab") as f:
+        f.write(b"x")
+    assert cifar10_data._md5(victim) == hashlib.md5(bytes(raw) + b"x").hexdigest()
+    assert counted.calls == 2
+
+
 def test_the_generator_is_deterministic_and_refuses_to_overwrite(tmp_path):
     """The same seed writes the same bytes; an existing folder is never overwritten."""
     a = cifar10_data.write_cifar10(tmp_path / "a", 10, 5, seed=3)
