@@ -185,8 +185,12 @@ def test_a_data_set_hashes_each_file_once_and_a_settled_file_once_per_process(
     monkeypatch.setattr(cifar10_data, "hashlib", counted)
     monkeypatch.setattr(cifar10_data, "_HASHED", {})
     calculate_md5 = utils.calculate_md5
-    monkeypatch.setattr(utils, "calculate_md5",
-                        lambda path, **kw: by_torchvision.append(path) or calculate_md5(path, **kw))  # fmt: skip
+
+    def counted_by_torchvision(path, **kwargs):
+        by_torchvision.append(path)
+        return calculate_md5(path, **kwargs)
+
+    monkeypatch.setattr(utils, "calculate_md5", counted_by_torchvision)
     cifar10_data.load_cifar10(tmp_path / "set")
     files = len(cifar10_data.TRAIN_FILES) + len(cifar10_data.TEST_FILES) + 1  # + the meta
     assert counted.calls == files  # just written: not kept, hashed each time, once a load
