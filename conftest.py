@@ -144,21 +144,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 #: one unit of work; handing out the long ones first leaves short ones for the end, so
 #: that both workers finish together (an unlucky 5 s file last kept one idle 5 s).
 LONGEST_FILES = (
-    "spec/meta/test_tutorial_style.py",  # 14.2
-    "spec/meta/test_exercises.py",  # 13.4
-    "spec/meta/test_hints.py",  # 8.4
-    "benchmarks/test_triton_kernels.py",  # 5.9
-    "spec/note/13_pretrained_models.py",  # 5.7
-    "spec/note/17_the_note_executed.py",  # 5.0
-    "spec/guarantees/02_resume_and_determinism.py",  # 5.0
-    "spec/note/10_training_a_classifier.py",  # 4.4
-    "spec/guarantees/05_drift.py",  # 4.2
-    "spec/guarantees/07_checkpoint_faults.py",  # 3.7
-    "spec/guarantees/04_distributed.py",  # 3.5
-    "spec/meta/test_cifar10_demo.py",  # 3.4
-    "benchmarks/test_training_core.py",  # 3.2
-    "spec/meta/test_explain.py",  # 3.0
-    "spec/meta/test_compare.py",  # 2.5
+    "spec/meta/test_tutorial_style.py",  # 16.4
+    "spec/meta/test_exercises.py",  # 14.1
+    "spec/meta/test_hints.py",  # 7.0
+    "spec/guarantees/07_checkpoint_faults.py",  # 5.9
+    "benchmarks/test_triton_kernels.py",  # 5.6
+    "spec/note/17_the_note_executed.py",  # 4.6
+    "spec/note/13_pretrained_models.py",  # 4.4
+    "spec/guarantees/05_drift.py",  # 3.6
+    "spec/meta/test_cifar10_demo.py",  # 3.6
+    "spec/note/10_training_a_classifier.py",  # 3.5
+    "spec/guarantees/02_resume_and_determinism.py",  # 3.4
+    "spec/meta/test_explain.py",  # 3.1
+    "spec/guarantees/04_distributed.py",  # 2.5
+    "spec/meta/test_compare.py",  # 2.1
+    "benchmarks/test_training_core.py",  # 2.1
 )
 
 
