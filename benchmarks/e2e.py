@@ -26,6 +26,8 @@ k steps against ``as_written`` with ``num_workers=0`` and the test accuracy of t
   in one go, and ``decoded+graph``, ``decoded+compiled_graph`` and
   ``decoded+triton_graph`` run the step as the cores of ``benchmarks/cores.py`` do (CUDA
   graphs of 10 steps; the loss stays inside the graph, so these print no running loss).
+  On the CPU ``decoded+cpu_fused`` runs the CPU's best step, the hand-written C one of
+  ``benchmarks/lenet_cpu.py``, on the decoded batches (its loss feeds the running loss).
 - ``core_only``: the same steps from batches already transformed, in memory — the cores'
   measure, for the ratio end-to-end / core.
 """
@@ -77,6 +79,7 @@ VARIANTS: dict[str, tuple[Options | None, Options | None]] = {
         Options(decoded=True, core="compiled_graph", steps_per_graph=10),
     ),
     "decoded+triton_graph": (None, Options(decoded=True, core="triton_graph", steps_per_graph=10)),
+    "decoded+cpu_fused": (Options(decoded=True, core="cpu_fused"), None),
     "core_only": (Options(in_memory=True), Options(in_memory=True)),
 }
 
@@ -323,7 +326,7 @@ class NoteScript:
         Through the loader, the loop is the reference's own ``cifar10.train``, given the
         next ``steps`` batches of this script's epochs (each call a stretch of the loop:
         its running loss and its printed mini-batch count start again at each call)."""
-        if self.runner is not None:
+        if self.runner is not None and self.runner.options.captured:
             return self._train_captured(steps)
         if self.options.decoded or self.options.in_memory:
             return self._train_from_memory(steps)
@@ -347,13 +350,17 @@ class NoteScript:
         """The note's loop over batches already on the device, the running loss summed
         there and read every ``PRINT_EVERY`` steps instead of every step."""
         net, criterion, optimizer = self.net, self.criterion, self.optimizer
+        fused = self.runner.step if self.runner is not None else None
         for _ in range(steps):
             inputs, labels = self._next_batch()
-            optimizer.zero_grad()
-            outputs = net(inputs)
-            loss = criterion(outputs, labels)
-            loss.backward()
-            optimizer.step()
+            if fused is not None:  # the hand-written step: forward, loss, backward, update
+                loss = fused(inputs, labels)
+            else:
+                optimizer.zero_grad()
+                outputs = net(inputs)
+                loss = criterion(outputs, labels)
+                loss.backward()
+                optimizer.step()
             self.running += loss.detach()
             if self.i % PRINT_EVERY == PRINT_EVERY - 1:
                 print("[%d, %5d] loss: %.3f" % (self.epoch + 1, self.i + 1,
@@ -363,8 +370,9 @@ class NoteScript:
         self._sync()
 
     def _build_runner(self) -> None:
-        """A captured core (benchmarks/cores.py) whose model starts from the same seed; each
-        epoch's gathered batches are handed to it as the data its replays read."""
+        """A core of benchmarks/cores.py whose model starts from the same seed: captured,
+        each epoch's gathered batches are handed to it as the data its replays read; the
+        hand-written CPU step is called on each decoded batch."""
         core = cores.cifar_core(BATCH)
         first = normalize(self.train_u8[:BATCH]), self.train_y[:BATCH]
         start = time.perf_counter()

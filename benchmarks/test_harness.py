@@ -384,6 +384,34 @@ def test_the_e2e_report_judges_the_targets_on_the_ratios_measured_side_by_side()
     assert "| decoded | cpu | 1 |  | 2.1 | 26.00 | 50 % | 1.54x |" in table
 
 
+def test_the_data_path_is_judged_on_the_notes_step_and_the_gpu_against_the_cpus_best():
+    """A faster step end to end (the C step) does not pass for a cheap data path: the 1.2x
+    target compares ends with core_only's own step; the GPU is set against the CPU's best."""
+    rows = [
+        e2e_row("as_written", "cpu", 40.0, 90.0),
+        e2e_row("decoded", "cpu", 26.0, 50.0),
+        e2e_row("decoded+cpu_fused", "cpu", 5.0, 12.0, step="cpu_fused"),
+        e2e_row("core_only", "cpu", 20.0, 40.0),
+        e2e_row("as_written", "H200", 30.0, 70.0),
+        e2e_row("decoded+triton_graph", "H200", 0.5, 1.4, step="triton_graph"),
+        e2e_row("decoded", "H200", 1.0, 2.4),
+        e2e_row("core_only", "H200", 0.8, 1.2),
+    ]
+    lines = report.e2e_verdicts(rows)
+    assert (
+        "cpu: best end-to-end epoch 26.00 s (decoded) = 1.30x the core-only epoch 20.00 s "
+        "(target <= 1.2x: not met)"
+    ) in lines
+    assert (
+        "cpu: the fastest step end to end: decoded+cpu_fused 5.00 s per epoch, 4.00x the "
+        "core-only epoch of the note's step"
+    ) in lines
+    assert "H200: best end-to-end epoch 1.00 s (decoded) = 1.25x the core-only epoch 0.80 s" in (
+        lines
+    )
+    assert "H200 over cpu: as written 1.33x, optimized 10.00x per epoch" in lines
+
+
 def test_a_sweep_records_a_failing_configuration_and_writes_its_json(tmp_path, capsys):
     """A configuration that raises is kept as its error, printed, and written with the rest."""
     import argparse
