@@ -17,7 +17,7 @@ import time
 import pytest
 import torch
 
-from benchmarks import e2e
+from benchmarks import e2e, lenet_cpu
 from reference import cifar10_data
 from spec.helpers.devices import needs_cuda
 
@@ -36,8 +36,15 @@ def cases():
             if (cpu if device == "cpu" else gpu) is None:
                 continue
             marks = [needs_cuda] if device == "cuda" else []
+            if (cpu if device == "cpu" else gpu).core == "cpu_fused":
+                marks.append(NO_C_COMPILER)
             out.append(pytest.param(variant, device, id=f"e2e-{variant}-{device}", marks=marks))
     return out
+
+
+NO_C_COMPILER = pytest.mark.skipif(
+    bool(lenet_cpu.unavailable()), reason=f"cpu_fused: {lenet_cpu.unavailable()}"
+)
 
 
 @pytest.fixture(scope="session")
