@@ -18,9 +18,10 @@ named as a base plus ``+options`` (e.g. ``graph+fused``, ``eager+channels_last+b
   them like ``graph`` (CUDA only). On the CPU ``triton`` runs only in Triton's
   interpreter, in a process started with ``TRITON_INTERPRET=1``;
 - ``cpu_fused``: the step as one C function (``benchmarks/lenet_cpu.py``, CIFAR Net
-  only, no options, CPU only), compiled at first use for the machine's own vector units:
-  the CPU's counterpart of ``triton``; a large batch's images shared between the torch
-  thread count's OpenMP threads;
+  only, CPU only), compiled at first use for the machine's own vector units: the CPU's
+  counterpart of ``triton``; a large batch's images shared between the torch thread
+  count's OpenMP threads. Its one option, ``bf16``, puts conv1's weight gradient on the
+  AMX tiles (bfloat16 products, float32 sums), where the CPU has them;
 - options: ``fused`` (the optimizer's single-kernel ``fused=True`` implementation),
   ``cudnn_benchmark`` (cuDNN times its algorithms for these shapes first),
   ``channels_last`` (memory format), ``bf16`` (autocast), ``autotune`` (compiled
@@ -209,10 +210,12 @@ class Variant:
                 f"variant {name!r}: expected one of {BASES} followed by any of "
                 f"{['+' + o for o in OPTIONS]}"
             )
-        if base in HAND_WRITTEN and options:
+        if base in HAND_WRITTEN and set(options) - HAND_WRITTEN_OPTIONS.get(base, set()):
+            allowed = HAND_WRITTEN_OPTIONS.get(base)
             raise ValueError(
-                f"variant {name!r}: the hand-written kernels are float32, contiguous, plain "
-                f"SGD: expected {base!r} with no options"
+                f"variant {name!r}: the hand-written kernels are contiguous, plain SGD: "
+                f"expected {base!r}"
+                + (f" with at most {['+' + o for o in allowed]}" if allowed else " with no options")
             )
         if "tconv" in options and (base not in TCONV_BASES or set(options) & set(TCONV_REFUSES)):
             raise ValueError(
@@ -335,7 +338,9 @@ STRATEGIES: dict[str, type[Strategy]] = {
 }  # fmt: skip
 BASES = tuple(STRATEGIES)
 CUDA_ONLY = tuple(b for b, s in STRATEGIES.items() if s.captured)
-HAND_WRITTEN = tuple(b for b, s in STRATEGIES.items() if s.hand_written)  # no options
+HAND_WRITTEN = tuple(b for b, s in STRATEGIES.items() if s.hand_written)
+#: The options a hand-written base takes: the C step's AMX tiles for conv1's weight gradient.
+HAND_WRITTEN_OPTIONS: dict[str, set[str]] = {"cpu_fused": {"bf16"}}
 
 
 @contextmanager
@@ -406,7 +411,7 @@ class Runner:
         if v.strategy.cpu_only:
             sgd = self.core.make_optimizer(self.model, capturable=False, fused=False)
             self.optimizer = lenet_cpu.FusedStep.from_optimizer(
-                self.model, sgd, self.core.batch, threads=torch.get_num_threads()
+                self.model, sgd, self.core.batch, threads=torch.get_num_threads(), bf16=v.bf16
             )
         elif v.strategy.hand_written:
             sgd = self.core.make_optimizer(self.model, capturable=False, fused=False)

@@ -21,6 +21,7 @@
  * features (conv1's weight gradient, the fc layers) are shared out between threads; one
  * thread does the same sums in the same order.
  */
+#define _DEFAULT_SOURCE  /* syscall(): the AMX tiles' permission */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -47,8 +48,14 @@ enum { BLOCK = 8 };
 /* conv2's weight gradient, summed per block of BLOCK images, one partial sum per block */
 #define PARTIALS(batch) ((((long)(batch) + BLOCK - 1) / BLOCK) * T2 * C2)
 
+/* conv1's weight gradient on the AMX tiles: per block, 5 tiles (kernel column kx) of 16
+ * rows (kernel row ky x input channel, 15 used) x 8 columns (output channels, 6 used),
+ * and the 6 biases' sums */
+enum { AMX_ROWS = 16, AMX_COLS = 8, AMX_PART = K * AMX_ROWS * AMX_COLS + AMX_COLS };
+#define AMX_PARTIALS(batch) ((((long)(batch) + BLOCK - 1) / BLOCK) * AMX_PART)
+
 long lenet_workspace_floats(int batch) {
-    return (long)batch * PER_IMAGE + SHARED + PARTIALS(batch);
+    return (long)batch * PER_IMAGE + SHARED + PARTIALS(batch) + AMX_PARTIALS(batch);
 }
 long lenet_workspace_ints(int batch) { return (long)batch * PER_IMAGE_INT; }
 
@@ -58,6 +65,7 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));
 static inline v16 load16(const float *p) { return *(const v16u *)p; }
 static inline void store16(float *p, v16 v) { *(v16u *)p = v; }
 typedef int v16i __attribute__((vector_size(64)));
+typedef int v16iu __attribute__((vector_size(64), aligned(4)));
 static inline v16 splat(float v) { return (v16){0} + v; }
 static inline v16 relu16(v16 v) { return (v16)((v16i)v & (v > (v16){0})); }
 typedef float v8 __attribute__((vector_size(32)));
@@ -319,6 +327,24 @@ static void linear_backward_sgd(const float *in, float *w, float *bias, float *w
     }
 }
 
+/* conv1's output gradient for one image, into ``dz`` (zeroed by the caller): each 2 x 2
+ * window's pooled gradient (0 where the pooled value is not positive: the ReLU) to the
+ * place of its maximum, (2r + d / 2, 2q + d % 2). A row of 14 windows at a time, without
+ * a branch: one window in two is live, and a branch on it was mispredicted half the time. */
+static void conv1_output_gradient(float *dz, const float *pb, const float *dp, const int *ib) {
+    const v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    for (int o = 0; o < C1; o++)
+        for (int r = 0; r < P1; r++) {
+            const int k = (o * P1 + r) * P1;  /* lanes 14 and 15 read on, and are dropped */
+            const v16i at = *(const v16iu *)(ib + k);
+            float value[16];
+            int where[16];
+            store16(value, (v16)((v16i)load16(dp + k) & (load16(pb + k) > (v16){0})));
+            *(v16iu *)where = (o * S1 + 2 * r + (at >> 1)) * S1 + 2 * lane + (at & 1);
+            for (int q = 0; q < P1; q++) dz[where[q]] = value[q];
+        }
+}
+
 /* conv1's weight gradient for one (oc, ic) and ``nky`` kernel rows from ``ky0``, over the
  * images [b0, b1) of the block (their output gradients laid out in dz0): 5 * nky sums, one
  * per tap, each a 16-wide partial sum over the 28 x 28 outputs as the chunks [0, 16) and
@@ -392,10 +418,102 @@ static void conv1_weight_pair(v16 *s0, v16 *s1, int ky, long b0, long b1, const 
 #define CONV1_TASKS (2 * C1 * C0)
 #endif
 
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512BF16__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#define HAVE_AMX 1
+/* 1 where conv1's weight gradient can run on the AMX tiles: compiled for them, and the
+ * kernel lets this process use them (Linux asks each process to request the tile data) */
+int lenet_amx_ready(void) {
+    static int ready = -1;
+    if (ready < 0) ready = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
+                                   18 /* XFEATURE_XTILEDATA */) == 0;
+    return ready;
+}
+
+/* The tiles' shapes: 0-4 the sums (16 x 8 floats), 5 an input tile (16 rows x 32
+ * bfloat16), 6 an output-gradient tile (16 pairs of positions x 8 channels x 2) */
+static void amx_tiles_on(void) {
+    struct { uint8_t palette, start; uint8_t reserved[14]; uint16_t colsb[16]; uint8_t rows[16]; }
+        cfg = {0};
+    cfg.palette = 1;
+    for (int t = 0; t < 7; t++) cfg.rows[t] = 16;
+    for (int t = 0; t < 5; t++) cfg.colsb[t] = AMX_COLS * 4;
+    cfg.colsb[5] = 64;
+    cfg.colsb[6] = AMX_COLS * 4;
+    _tile_loadconfig(&cfg);
+}
+
+/* conv1's weight and bias gradients for the images [b0, b1), on the tiles, added into
+ * ``part`` (zeroed by the caller). As GEMMs over the 28 positions of each output row:
+ * dW[kx] (rows ky * 3 + c, columns oc) += X[kx] (16 x 32) . dZ (32 x 8), where row
+ * ky * 3 + c of X[kx] is the input row y + ky of channel c from column kx on: with each
+ * image's rows laid out as [row][channel][32], those rows lie 64 bytes apart, so one tile
+ * load takes them. dZ is the output gradient of row y, its 28 positions in pairs
+ * (the tiles' bfloat16 layout), zero at positions 28-31 and in channels 6-7. */
+static void conv1_weight_amx(float *part, long b0, long b1, const float *x, const float *p1,
+                             const float *dp1, const int *idx1) {
+    uint16_t xb[(S0 + 2) * C0 * 32] __attribute__((aligned(64)));
+    uint16_t dzb[S1 * 16 * AMX_COLS * 2] __attribute__((aligned(64)));
+    float *bias = part + K * AMX_ROWS * AMX_COLS;
+    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3); _tile_zero(4);
+    memset(xb + S0 * C0 * 32, 0, 2 * C0 * 32 * sizeof(uint16_t));  /* rows 32, 33: read, x 0 */
+    for (long b = b0; b < b1; b++) {
+        const float *xi = x + b * C0 * S0 * S0;
+        for (int r = 0; r < S0; r++)
+            for (int c = 0; c < C0; c++) {
+                const float *row = xi + (c * S0 + r) * S0;
+                const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 16), _mm512_loadu_ps(row));
+                _mm512_store_si512((__m512i *)(xb + (r * C0 + c) * 32), (__m512i)v);
+            }
+        memset(dzb, 0, sizeof dzb);
+        const float *pb = p1 + b * IMG1, *dp = dp1 + b * IMG1;
+        const int *ib = idx1 + b * IMG1;
+        /* a row of 14 windows at a time, no branch: each window's gradient (0 where its
+         * pooled value is not positive) to its maximum's place, (2r + d / 2, 2q + d % 2):
+         * pair q of that row, d % 2 in the pair */
+        const v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+        for (int o = 0; o < C1; o++) {
+            v16 sum = {0};  /* the bias's: this image's, added to the block's after */
+            for (int r = 0; r < P1; r++) {
+                const int k = (o * P1 + r) * P1;  /* lanes 14 and 15 read on, and are dropped */
+                const v16i at = *(const v16iu *)(ib + k);
+                const v16 g = (v16)((v16i)load16(dp + k) & (load16(pb + k) > (v16){0})
+                                    & (lane < P1));
+                sum += g;
+                uint16_t value[16];
+                int where[16];
+                _mm256_storeu_si256((__m256i *)value, (__m256i)_mm512_cvtneps_pbh((__m512)g));
+                *(v16iu *)where = (((2 * r + (at >> 1)) * 16 + lane) * AMX_COLS + o) * 2 + (at & 1);
+                for (int q = 0; q < P1; q++) dzb[where[q]] = value[q];
+            }
+            bias[o] += sum16(sum);
+        }
+        for (int yy = 0; yy < S1; yy++) {
+            _tile_loadd(6, dzb + yy * 16 * AMX_COLS * 2, AMX_COLS * 4);
+            const uint16_t *a = xb + yy * C0 * 32;
+            _tile_loadd(5, a + 0, 64); _tile_dpbf16ps(0, 5, 6);
+            _tile_loadd(5, a + 1, 64); _tile_dpbf16ps(1, 5, 6);
+            _tile_loadd(5, a + 2, 64); _tile_dpbf16ps(2, 5, 6);
+            _tile_loadd(5, a + 3, 64); _tile_dpbf16ps(3, 5, 6);
+            _tile_loadd(5, a + 4, 64); _tile_dpbf16ps(4, 5, 6);
+        }
+    }
+    const int stride = AMX_COLS * 4;
+    _tile_stored(0, part + 0 * AMX_ROWS * AMX_COLS, stride);
+    _tile_stored(1, part + 1 * AMX_ROWS * AMX_COLS, stride);
+    _tile_stored(2, part + 2 * AMX_ROWS * AMX_COLS, stride);
+    _tile_stored(3, part + 3 * AMX_ROWS * AMX_COLS, stride);
+    _tile_stored(4, part + 4 * AMX_ROWS * AMX_COLS, stride);
+}
+#else
+int lenet_amx_ready(void) { return 0; }
+#endif
+
 /* One training step on a batch: updates the ten parameter tensors and their momentum
  * buffers in place; returns the batch's mean loss (before the update). */
 float lenet_step(int batch, const float *x, const int64_t *y, float **params, float **bufs,
-                 float lr, float momentum, float *work, int *iwork, int threads) {
+                 float lr, float momentum, float *work, int *iwork, int threads, int amx) {
 #ifdef _OPENMP
     if (threads > 0) omp_set_num_threads(threads);
 #endif
@@ -542,6 +660,35 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
      * accumulators, one per tap, over the 28 x 28 outputs as the chunks [0, 16) and
      * [12, 28) (the 4 in both counted once), and for each oc its bias's; all kept between
      * blocks, so that the sums run over the images in order */
+#ifdef HAVE_AMX
+    if (amx) {  /* bfloat16 products, float sums: a partial per block, added in order */
+        float *part1 = part2 + PARTIALS(batch);
+        const long blocks = (B + BLOCK - 1) / BLOCK;
+        memset(part1, 0, blocks * AMX_PART * sizeof(float));
+#pragma omp parallel if (batch >= 16)
+        {
+            amx_tiles_on();
+#pragma omp for schedule(static, 1)
+            for (long k = 0; k < blocks; k++)
+                conv1_weight_amx(part1 + k * AMX_PART, k * BLOCK,
+                                 (k + 1) * BLOCK < B ? (k + 1) * BLOCK : B, x, p1, dp1, idx1);
+            _tile_release();
+        }
+        memset(g_w1, 0, sizeof g_w1);
+        memset(g_b1, 0, sizeof g_b1);
+        for (long k = 0; k < blocks; k++) {
+            const float *part = part1 + k * AMX_PART;
+            for (int kx = 0; kx < K; kx++)
+                for (int ky = 0; ky < K; ky++)
+                    for (int c = 0; c < C0; c++)
+                        for (int o = 0; o < C1; o++)
+                            g_w1[((o * C0 + c) * K + ky) * K + kx] +=
+                                part[(kx * AMX_ROWS + ky * C0 + c) * AMX_COLS + o];
+            for (int o = 0; o < C1; o++) g_b1[o] += part[K * AMX_ROWS * AMX_COLS + o];
+        }
+        goto conv1_done;
+    }
+#endif
     const v16 upper = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};  /* lanes 16..27 of [12, 28) */
     static v16 acc1[C1 * C0][K * K], accb[C1];
     memset(acc1, 0, sizeof acc1);
@@ -552,13 +699,7 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
         for (long b = b0; b < b1; b++) {
             float *dz = dz0 + (b - b0) * C1 * S1 * S1;
             memset(dz, 0, C1 * S1 * S1 * sizeof(float));
-            const float *pb = p1 + b * IMG1, *dp = dp1 + b * IMG1;
-            const int *ib = idx1 + b * IMG1;
-            for (int k = 0; k < IMG1; k++) {
-                if (!(pb[k] > 0.0f)) continue;
-                const int o = k / (P1 * P1), r = (k / P1) % P1, q = k % P1, d = ib[k];
-                dz[(o * S1 + 2 * r + d / 2) * S1 + 2 * q + d % 2] = dp[k];
-            }
+            conv1_output_gradient(dz, p1 + b * IMG1, dp1 + b * IMG1, idx1 + b * IMG1);
         }
 #pragma omp parallel for schedule(static, 1) if (batch >= 16)  /* dealt round */
         for (int task = 0; task < CONV1_TASKS + C1; task++) {
@@ -590,7 +731,9 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
     for (int oi = 0; oi < C1 * C0; oi++)
         for (int t = 0; t < K * K; t++) g_w1[oi * K * K + t] = sum16(acc1[oi][t]);
     for (int o = 0; o < C1; o++) g_b1[o] = sum16(accb[o]);
-
+#ifdef HAVE_AMX
+conv1_done:
+#endif
     MARK(8);
     /* ---- SGD with momentum, every parameter */
     /* (the fc layers' were made with their gradients, in linear_backward_sgd) */

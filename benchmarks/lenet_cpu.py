@@ -68,6 +68,22 @@ def unavailable() -> str:
     return ""
 
 
+def amx_unavailable() -> str:
+    """Why conv1's weight gradient cannot run on the AMX tiles here ("" where it can)."""
+    why = unavailable()
+    if why:
+        return why
+    flags = set(_cpu_flags().split())
+    if not {"amx_tile", "amx_bf16", "avx512_bf16"} <= flags:
+        return "this CPU has no AMX-BF16 tiles (amx_tile, amx_bf16 and avx512_bf16 flags)"
+    if not library().lenet_amx_ready():
+        return (
+            "the kernel did not grant this process the AMX tile data (arch_prctl), or "
+            "the build lacks it"
+        )
+    return ""
+
+
 def _cpu_flags() -> str:
     """This CPU's feature flags (what -march=native compiles for); "" where unknown."""
     try:
@@ -116,8 +132,11 @@ def library(profile: bool = False) -> ctypes.CDLL:
             ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
             ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
             ctypes.c_float, ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+            ctypes.c_int,
         ]  # fmt: skip
         lib.lenet_step.restype = ctypes.c_float
+        lib.lenet_amx_ready.argtypes = []
+        lib.lenet_amx_ready.restype = ctypes.c_int
         lib.lenet_section_name.argtypes = [ctypes.c_int]
         lib.lenet_section_name.restype = ctypes.c_char_p
         lib.lenet_section_seconds.argtypes = [ctypes.c_int]
@@ -129,12 +148,19 @@ def library(profile: bool = False) -> ctypes.CDLL:
 class FusedStep:
     """One training step of the note's CIFAR Net in C: updates ``net``'s parameters in
     place and keeps SGD's momentum buffers in ``state`` (laid out like
-    ``torch.optim.SGD.state``). Call it as ``loss = step(x, y)``."""
+    ``torch.optim.SGD.state``). Call it as ``loss = step(x, y)``.
+
+    ``bf16=True``: conv1's weight gradient on the AMX tiles, from bfloat16 inputs and
+    output gradients with float32 sums (its bias's gradient stays float32); everything
+    else as in float32. Refused, saying why, where the tiles cannot run."""
 
     def __init__(self, net: torch.nn.Module, lr: float, momentum: float, batch: int,
-                 threads: int = 1, profile: bool = False):  # fmt: skip
+                 threads: int = 1, profile: bool = False, bf16: bool = False):  # fmt: skip
         if batch < 1:
             raise ValueError(f"FusedStep: expected a batch of 1 or more, got {batch}")
+        if bf16 and amx_unavailable():
+            raise ValueError(f"FusedStep(bf16=True): {amx_unavailable()}")
+        self.bf16 = bf16
         self.lib = library(profile)
         self.net, self.lr, self.momentum = net, float(lr), float(momentum)
         self.batch, self.threads = batch, threads
@@ -157,11 +183,11 @@ class FusedStep:
 
     @classmethod
     def from_optimizer(cls, net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: int,
-                       threads: int = 1):  # fmt: skip
+                       threads: int = 1, bf16: bool = False):  # fmt: skip
         """The step for ``optimizer``'s hyperparameters — refused unless it is plain SGD
         with momentum over exactly ``net``'s parameters, the only optimizer written here."""
         lr, momentum = plain_sgd.hyperparameters(net, optimizer)
-        return cls(net, lr, momentum, batch, threads)
+        return cls(net, lr, momentum, batch, threads, bf16=bf16)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Nothing to do: the step keeps its gradients in its own buffers, not in ``.grad``."""
@@ -179,6 +205,7 @@ class FusedStep:
         loss = self.lib.lenet_step(
             self.batch, x.data_ptr(), y.data_ptr(), self._params, self._bufs, self.lr,
             self.momentum, self.work.data_ptr(), self.iwork.data_ptr(), self.threads,
+            int(self.bf16),
         )  # fmt: skip
         return torch.tensor(loss)
 
@@ -186,7 +213,8 @@ class FusedStep:
 SECTIONS = 10
 
 
-def profile(batch: int = 4, steps: int = 2000, threads: int = 1) -> list[tuple[str, float]]:
+def profile(batch: int = 4, steps: int = 2000, threads: int = 1,
+            bf16: bool = False) -> list[tuple[str, float]]:  # fmt: skip
     """Where the step's time goes: (part, microseconds a step), from the profiling build,
     on ``steps`` steps over 64 random batches (random labels: the loss does not go to 0,
     so no gradient sinks into subnormal numbers)."""
@@ -197,7 +225,8 @@ def profile(batch: int = 4, steps: int = 2000, threads: int = 1) -> list[tuple[s
                 torch.randint(0, 10, (batch,), generator=g)) for _ in range(64)]  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        step = FusedStep(cifar10.Net(), 0.001, 0.9, batch, threads=threads, profile=True)
+        step = FusedStep(cifar10.Net(), 0.001, 0.9, batch, threads=threads, profile=True,
+                         bf16=bf16)  # fmt: skip
     for i in range(20):
         step(*batches[i % 64])
     lib = step.lib
@@ -222,6 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     prof.add_argument("--batch", type=int, default=4)
     prof.add_argument("--steps", type=int, default=2000)
     prof.add_argument("--threads", type=int, default=1)
+    prof.add_argument(
+        "--bf16",
+        action="store_true",
+        help="conv1's weight gradient on the AMX tiles (bfloat16 products)",
+    )
     args = parser.parse_args(argv)
     why = unavailable()
     if why:
@@ -230,9 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         print(build())
         return 0
-    parts = profile(args.batch, args.steps, args.threads)
+    parts = profile(args.batch, args.steps, args.threads, args.bf16)
     total = sum(us for _, us in parts)
-    print(f"the note's step in C, batch {args.batch}, {args.threads} thread(s): {total:,.1f} us")
+    kind = " (conv1's weight gradient in bf16 on AMX)" if args.bf16 else ""
+    print(f"the note's step in C{kind}, batch {args.batch}, {args.threads} thread(s): "
+          f"{total:,.1f} us")  # fmt: skip
     for name, us in parts:
         print(f"  {name:45s} {us:10,.1f} us  {100 * us / total:5.1f} %")
     return 0

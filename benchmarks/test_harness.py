@@ -209,6 +209,30 @@ def test_the_report_sets_each_row_against_the_cpus_best_and_judges_the_cpu_targe
     assert "cpu ISA: Some CPU: avx512f amx_bf16" in text
 
 
+def test_the_c_steps_bf16_option_counts_as_its_own_at_large_batch_and_not_as_the_notes():
+    """cpu_fused+bf16 is the hand-written step (against PyTorch's best), labelled with its
+    precision; at batch 4 it would not be the note's semantics, so that verdict skips it."""
+    rows = [
+        row("cifar4", "eager", "cpu", 1, 1000.0, 50.0),
+        row("cifar4", "eager+channels_last", "cpu", 1, 1100.0, 45.0),
+        row("cifar4", "cpu_fused", "cpu", 1, 4500.0, 11.1),
+        {**row("cifar4", "cpu_fused+bf16", "cpu", 1, 9000.0, 5.0),
+         "matmul_peak_dtype": "bfloat16"},
+        {**row("cifar512", "eager+channels_last+bf16", "cpu", 2, 20_000.0, 2.5), "batch": 512,
+         "matmul_peak_dtype": "bfloat16"},
+        {**row("cifar512", "cpu_fused", "cpu", 2, 30_000.0, 1.7), "batch": 512},
+        {**row("cifar512", "cpu_fused+bf16", "cpu", 2, 40_000.0, 1.3), "batch": 512,
+         "matmul_peak_dtype": "bfloat16"},
+    ]  # fmt: skip
+    lines = report.cpu_verdicts(rows)
+    assert lines[0].startswith("cpu note semantics (batch 4, 1 thread): cpu_fused 889 us/step")
+    assert lines[1] == (
+        "cpu large batch: cpu_fused+bf16 (bf16 products) 40,000 img/s (batch 512, 2 threads), "
+        "2.00x PyTorch's best (eager+channels_last+bf16, batch 512, 2 threads, 20,000 img/s); "
+        "target >= 3x: not met"
+    )
+
+
 def with_rounds(r, seconds_per_step):
     return {**r, "round_s_per_step": seconds_per_step}
 

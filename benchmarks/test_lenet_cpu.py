@@ -137,3 +137,54 @@ def test_the_profile_names_every_part_of_the_step():
     assert names[-1] == "SGD", names
     assert all(us >= 0 for _, us in parts)
     assert sum(us for _, us in parts) > 10, parts
+
+
+# --------------------------------------------------------- conv1's weight gradient on AMX
+needs_amx = pytest.mark.skipif(
+    bool(lenet_cpu.amx_unavailable()), reason=f"cpu_fused+bf16: {lenet_cpu.amx_unavailable()}"
+)
+
+
+@needs_amx
+@pytest.mark.parametrize(("batch", "threads"), [(1, 1), (4, 1), (37, 2)])
+def test_on_the_tiles_conv1s_weight_gradient_is_bfloat16s_and_the_rest_unchanged(batch, threads):
+    """bf16=True: conv1's weight gradient within bfloat16's rounding of the float64 one
+    (inputs and output gradients rounded to 8 bits of mantissa, float32 sums: a relative
+    error of ~2e-3 over the whole tensor, allowed 1e-2); conv1's bias as in the float32
+    step to float32 rounding (its sum, still float32, runs in another order); every other
+    weight exactly as in the float32 step."""
+    x, y = batch_of(batch)
+    fp32, tiles = fresh_net(), fresh_net()
+    twin = copy.deepcopy(fp32).double()
+    F.cross_entropy(twin(x.double()), y).backward()
+    before = {k: v.clone() for k, v in fp32.state_dict().items()}
+    lenet_cpu.FusedStep(fp32, 1.0, 0.0, batch, threads=threads)(x, y)  # w' = w - grad
+    lenet_cpu.FusedStep(tiles, 1.0, 0.0, batch, threads=threads, bf16=True)(x, y)
+    grad = (before["conv1.weight"] - tiles.state_dict()["conv1.weight"]).double()
+    want = twin.conv1.weight.grad
+    error = float((grad - want).norm() / want.norm())
+    assert error < 1e-2, f"conv1's weight gradient on the tiles: relative error {error:.2e}"
+    assert error > 1e-5, "as exact as float32: the tiles did not run"
+    torch.testing.assert_close(tiles.conv1.bias, fp32.conv1.bias, rtol=1e-5, atol=1e-7)
+    for name, value in fp32.state_dict().items():
+        if not name.startswith("conv1."):
+            torch.testing.assert_close(tiles.state_dict()[name], value, rtol=0, atol=0, msg=name)
+
+
+@needs_amx
+def test_on_the_tiles_two_threads_give_one_threads_weights_bit_for_bit():
+    """A partial sum per block of 8 images, the blocks added in order, whoever ran them."""
+    x, y = batch_of(40, seed=2)
+    one, two = fresh_net(), fresh_net()
+    for net, threads in ((one, 1), (two, 2)):
+        step = lenet_cpu.FusedStep(net, LR, MOMENTUM, 40, threads=threads, bf16=True)
+        for _ in range(3):
+            step(x, y)
+    torch.testing.assert_close(two.state_dict(), one.state_dict(), rtol=0, atol=0)
+
+
+def test_the_tiles_are_refused_saying_why_where_the_cpu_has_none(monkeypatch):
+    monkeypatch.setattr(lenet_cpu, "_cpu_flags", lambda: "flags : fpu avx2 avx512f")
+    assert "no AMX-BF16 tiles" in lenet_cpu.amx_unavailable()
+    with pytest.raises(ValueError, match=r"FusedStep\(bf16=True\): this CPU has no AMX-BF16"):
+        lenet_cpu.FusedStep(fresh_net(), LR, MOMENTUM, 4, bf16=True)

@@ -69,6 +69,8 @@ CASES = [
     ("cifar512", "compiled+autotune", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
     ("cifar512", "cpu_fused", "cpu", 1, 1, FP32_OTHER_ORDER),
     ("cifar512", "cpu_fused", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
+    # ... with conv1's weight gradient on the AMX tiles: bfloat16 products
+    ("cifar512", "cpu_fused+bf16", "cpu", ALL_CPU_CORES, 1, BF16),
     ("cifar512", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar512", "eager+channels_last", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar512", "eager+bf16", "cuda", None, 1, BF16),
@@ -77,6 +79,7 @@ CASES = [
     ("cifar4096", "eager", "cpu", 1, 1, EXACT),
     ("cifar4096", "eager", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
     ("cifar4096", "cpu_fused", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
+    ("cifar4096", "cpu_fused+bf16", "cpu", ALL_CPU_CORES, 1, BF16),
     ("cifar4096", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar4096", "eager+channels_last+cudnn_benchmark", "cuda", None, 1, FP32_OTHER_ORDER),
@@ -120,11 +123,18 @@ NO_C_COMPILER = pytest.mark.skipif(
 )
 
 
+NO_AMX = pytest.mark.skipif(
+    bool(cores.lenet_cpu.amx_unavailable()),
+    reason=f"cpu_fused+bf16: {cores.lenet_cpu.amx_unavailable()}",
+)
+
+
 def params():
     out = []
     for case in CASES:
         marks = [needs_cuda] if case[2] == "cuda" else []
-        marks += [NO_C_COMPILER] if case[1] == "cpu_fused" else []
+        marks += [NO_C_COMPILER] if case[1].split("+")[0] == "cpu_fused" else []
+        marks += [NO_AMX] if case[1] == "cpu_fused+bf16" else []
         out.append(pytest.param(case, id=case_id(case), marks=marks))
     return out
 
