@@ -20,6 +20,11 @@
  * gradients, conv2's weight gradient as one partial sum per block of 8 images) and output
  * features (conv1's weight gradient, the fc layers) are shared out between threads; one
  * thread does the same sums in the same order.
+ *
+ * With ``amx`` (where the CPU has AMX-BF16 tiles and the build targets them), the two conv
+ * layers' weight gradients run as GEMMs on the tiles: bfloat16 inputs and output
+ * gradients, float32 sums, a partial sum per block of 8 images added in order (any thread
+ * count gives the same bits). Everything else is the float32 step's.
  */
 #define _DEFAULT_SOURCE  /* syscall(): the AMX tiles' permission */
 #include <math.h>
@@ -422,7 +427,7 @@ static void conv1_weight_pair(v16 *s0, v16 *s1, int ky, long b0, long b1, const 
 #include <sys/syscall.h>
 #include <unistd.h>
 #define HAVE_AMX 1
-/* 1 where conv1's weight gradient can run on the AMX tiles: compiled for them, and the
+/* 1 where the conv weight gradients can run on the AMX tiles: compiled for them, and the
  * kernel lets this process use them (Linux asks each process to request the tile data) */
 int lenet_amx_ready(void) {
     static int ready = -1;
@@ -505,6 +510,62 @@ static void conv1_weight_amx(float *part, long b0, long b1, const float *x, cons
     _tile_stored(2, part + 2 * AMX_ROWS * AMX_COLS, stride);
     _tile_stored(3, part + 3 * AMX_ROWS * AMX_COLS, stride);
     _tile_stored(4, part + 4 * AMX_ROWS * AMX_COLS, stride);
+}
+
+/* conv2's weight gradient on the tiles for the images [b0, b1), added into ``part``: 30
+ * tiles, one per (input channel c, kernel column kx), of 5 rows (kernel row ky) x 16
+ * output channels. As GEMMs over an image's 100 output pixels: dW[c][kx] (5 x 16) +=
+ * X (5 x 128) . dZ (128 x 16), where row ky of X is p1[c][y + ky][x + kx] over the pixels
+ * (y, x): with p1's rows shifted by kx and cut to 10, laid out [kx][c][row][10], that is
+ * 128 consecutive values from row ky on, and the 5 rows lie 20 bytes apart: one tile load.
+ * dZ is conv2's output gradient [pixel][channel], its pixels in pairs (the tiles'
+ * bfloat16 layout), zero past pixel 100. */
+static void conv2_weight_amx(float *part, long b0, long b1, const float *p1, const float *dzp) {
+    enum { SR = P1 + 3 };  /* a shifted plane's rows: 14, and 3 of zeros the last chunk reads */
+    uint16_t sh[K * C1 * SR * S2] __attribute__((aligned(64)));
+    uint16_t dz[64 * C2 * 2] __attribute__((aligned(64)));
+    memset(sh, 0, sizeof sh);
+    memset(dz, 0, sizeof dz);
+    struct { uint8_t palette, start; uint8_t reserved[14]; uint16_t colsb[16]; uint8_t rows[16]; }
+        cfg = {0};
+    cfg.palette = 1;
+    cfg.rows[0] = cfg.rows[1] = K;
+    for (int t = 0; t < 6; t++) cfg.colsb[t] = 64;
+    for (int t = 2; t < 6; t++) cfg.rows[t] = 16;
+    _tile_loadconfig(&cfg);
+    const __m512i zip = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+                                         16, 0);
+    for (long b = b0; b < b1; b++) {
+        const float *pb = p1 + b * IMG1;  /* reads run 5 floats past the image: the workspace's */
+        for (int kx = 0; kx < K; kx++)
+            for (int c = 0; c < C1; c++)
+                for (int r = 0; r < P1; r++)
+                    _mm256_mask_storeu_epi16(sh + ((kx * C1 + c) * SR + r) * S2, 0x3ff,
+                                             (__m256i)_mm512_cvtneps_pbh(
+                                                 _mm512_loadu_ps(pb + (c * P1 + r) * P1 + kx)));
+        const float *d = dzp + b * NPIX2 * C2;
+        for (int j = 0; j < NPIX2 / 2; j++) {
+            const __m512bh pair = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(d + (2 * j + 1) * C2),
+                                                      _mm512_loadu_ps(d + 2 * j * C2));
+            _mm512_store_si512((__m512i *)(dz + j * 32), _mm512_permutexvar_epi16(zip, (__m512i)pair));
+        }
+        _tile_loadd(2, dz + 0 * 512, 64);
+        _tile_loadd(3, dz + 1 * 512, 64);
+        _tile_loadd(4, dz + 2 * 512, 64);
+        _tile_loadd(5, dz + 3 * 512, 64);
+        for (int c = 0; c < C1; c++)
+            for (int kx = 0; kx < K; kx++) {
+                float *sum = part + (c * K + kx) * K * C2;
+                const uint16_t *x = sh + (kx * C1 + c) * SR * S2;
+                _tile_loadd(0, sum, 64);
+                _tile_loadd(1, x + 0, 2 * S2); _tile_dpbf16ps(0, 1, 2);
+                _tile_loadd(1, x + 32, 2 * S2); _tile_dpbf16ps(0, 1, 3);
+                _tile_loadd(1, x + 64, 2 * S2); _tile_dpbf16ps(0, 1, 4);
+                _tile_loadd(1, x + 96, 2 * S2); _tile_dpbf16ps(0, 1, 5);
+                _tile_stored(0, sum, 64);
+            }
+    }
 }
 #else
 int lenet_amx_ready(void) { return 0; }
@@ -593,6 +654,29 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
      * (the blocks are shared out between threads), and the partial sums are added in the
      * blocks' order: the same sums whatever the thread count. */
     const long blocks = (B + BLOCK - 1) / BLOCK;
+#ifdef HAVE_AMX
+    if (amx) {  /* bfloat16 products, float sums: a partial per block, added in order */
+        memset(part2, 0, blocks * T2 * C2 * sizeof(float));
+#pragma omp parallel if (blocks >= 2)
+        {
+#pragma omp for schedule(static)
+            for (long blk = 0; blk < blocks; blk++)
+                conv2_weight_amx(part2 + blk * T2 * C2, blk * BLOCK,
+                                 (blk + 1) * BLOCK < B ? (blk + 1) * BLOCK : B, p1, dzp);
+            _tile_release();
+        }
+        memset(g_w2, 0, sizeof g_w2);
+        for (long blk = 0; blk < blocks; blk++) {
+            const float *part = part2 + blk * T2 * C2;
+            for (int c = 0; c < C1; c++)
+                for (int kx = 0; kx < K; kx++)
+                    for (int ky = 0; ky < K; ky++)
+                        for (int o = 0; o < C2; o++)
+                            g_w2[o * T2 + (c * K + ky) * K + kx] += part[((c * K + kx) * K + ky) * C2 + o];
+        }
+        goto conv2_weights_done;
+    }
+#endif
 #pragma omp parallel for schedule(static) if (blocks >= 2)
     for (long blk = 0; blk < blocks; blk++) {
         const long b0 = blk * BLOCK, b1 = b0 + BLOCK < B ? b0 + BLOCK : B;
@@ -618,6 +702,9 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
     }
     for (int t = 0; t < T2; t++)
         for (int o = 0; o < C2; o++) g_w2[o * T2 + t] = gt2[t * C2 + o];
+#ifdef HAVE_AMX
+conv2_weights_done:
+#endif
     {
         v16 acc = {0};
         for (long i = 0; i < B * NPIX2; i++)

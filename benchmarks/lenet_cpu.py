@@ -18,6 +18,10 @@ ctypes. Where there is no compiler it says so, and the benchmarks skip it. With 
 a large batch's images are shared out between ``threads`` (the batch-4 step runs on
 one).
 
+``FusedStep(..., bf16=True)`` (the benchmarks' ``cpu_fused+bf16``) puts the conv layers'
+weight gradients on the AMX tiles, where the CPU has them: bfloat16 products, float32
+sums; the rest is the float32 step.
+
 Checked like every variant: its weights after k steps against the note's eager loop
 (``benchmarks/test_training_core.py``, float32 rounding: ``FP32_OTHER_ORDER``), and step
 by step, loss and gradients, in ``benchmarks/test_harness.py``.
@@ -69,7 +73,7 @@ def unavailable() -> str:
 
 
 def amx_unavailable() -> str:
-    """Why conv1's weight gradient cannot run on the AMX tiles here ("" where it can)."""
+    """Why the conv weight gradients cannot run on the AMX tiles here ("" where they can)."""
     why = unavailable()
     if why:
         return why
@@ -150,9 +154,11 @@ class FusedStep:
     place and keeps SGD's momentum buffers in ``state`` (laid out like
     ``torch.optim.SGD.state``). Call it as ``loss = step(x, y)``.
 
-    ``bf16=True``: conv1's weight gradient on the AMX tiles, from bfloat16 inputs and
-    output gradients with float32 sums (its bias's gradient stays float32); everything
-    else as in float32. Refused, saying why, where the tiles cannot run."""
+    ``bf16=True``: the two conv layers' weight gradients on the AMX tiles, from bfloat16
+    inputs and output gradients with float32 sums (their biases' gradients stay float32);
+    the forward pass, every input gradient and the fc layers as in float32, so only the
+    conv weights' updates carry bfloat16's rounding. Refused, saying why, where the tiles
+    cannot run."""
 
     def __init__(self, net: torch.nn.Module, lr: float, momentum: float, batch: int,
                  threads: int = 1, profile: bool = False, bf16: bool = False):  # fmt: skip
@@ -254,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     prof.add_argument(
         "--bf16",
         action="store_true",
-        help="conv1's weight gradient on the AMX tiles (bfloat16 products)",
+        help="the conv weight gradients on the AMX tiles (bfloat16 products)",
     )
     args = parser.parse_args(argv)
     why = unavailable()
@@ -266,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parts = profile(args.batch, args.steps, args.threads, args.bf16)
     total = sum(us for _, us in parts)
-    kind = " (conv1's weight gradient in bf16 on AMX)" if args.bf16 else ""
+    kind = " (conv weight gradients in bf16 on AMX)" if args.bf16 else ""
     print(f"the note's step in C{kind}, batch {args.batch}, {args.threads} thread(s): "
           f"{total:,.1f} us")  # fmt: skip
     for name, us in parts:
