@@ -21,7 +21,8 @@ named as a base plus ``+options`` (e.g. ``graph+fused``, ``eager+channels_last+b
   only, CPU only), compiled at first use for the machine's own vector units: the CPU's
   counterpart of ``triton``; a large batch's images shared between the torch thread
   count's OpenMP threads. Its one option, ``bf16``, puts the conv layers' weight
-  gradients on the AMX tiles (bfloat16 products, float32 sums), where the CPU has them;
+  gradients and conv2's input gradient on the AMX tiles (bfloat16 products, float32
+  sums), where the CPU has them;
 - options: ``fused`` (the optimizer's single-kernel ``fused=True`` implementation),
   ``cudnn_benchmark`` (cuDNN times its algorithms for these shapes first),
   ``channels_last`` (memory format), ``bf16`` (autocast), ``autotune`` (compiled

@@ -22,9 +22,9 @@
  * thread does the same sums in the same order.
  *
  * With ``amx`` (where the CPU has AMX-BF16 tiles and the build targets them), the two conv
- * layers' weight gradients run as GEMMs on the tiles: bfloat16 inputs and output
- * gradients, float32 sums, a partial sum per block of 8 images added in order (any thread
- * count gives the same bits). Everything else is the float32 step's.
+ * layers' weight gradients and conv2's input gradient run as GEMMs on the tiles: bfloat16
+ * operands, float32 sums; the weight gradients a partial sum per block of 8 images added
+ * in order (any thread count gives the same bits). Everything else is the float32 step's.
  */
 #define _DEFAULT_SOURCE  /* syscall(): the AMX tiles' permission */
 #include <math.h>
@@ -423,6 +423,28 @@ static void conv1_weight_pair(v16 *s0, v16 *s1, int ky, long b0, long b1, const 
 #define CONV1_TASKS (2 * C1 * C0)
 #endif
 
+#ifdef __AVX512F__
+/* conv2's input gradient from each tap's 100 pixel sums (dct[t][px], rows of ``ld``): each
+ * row of p1's gradient summed in a register over the taps that reach it, in the taps'
+ * order, a tap's 10 pixels landing at lanes kx..kx + 9 by a masked load; the same sums,
+ * in the same order, as adding each tap's rows in turn into a zeroed p1 */
+static void col2im_rows(float *dp, const float *dct, int ld) {
+    for (int c = 0; c < C1; c++)
+        for (int r = 0; r < P1; r++) {
+            __m512 acc = _mm512_setzero_ps();
+            for (int ky = 0; ky < K; ky++) {
+                const int y = r - ky;
+                if (y < 0 || y >= S2) continue;
+                for (int kx = 0; kx < K; kx++) {
+                    const float *src = dct + ((c * K + ky) * K + kx) * ld + y * S2 - kx;
+                    acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps((__mmask16)(0x3ff << kx), src));
+                }
+            }
+            _mm512_mask_storeu_ps(dp + (c * P1 + r) * P1, 0x3fff, acc);
+        }
+}
+#endif
+
 #if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512BF16__)
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -565,6 +587,50 @@ static void conv2_weight_amx(float *part, long b0, long b1, const float *p1, con
                 _tile_loadd(1, x + 96, 2 * S2); _tile_dpbf16ps(0, 1, 5);
                 _tile_stored(0, sum, 64);
             }
+    }
+}
+
+/* conv2's input gradient on the tiles for one image: per tap t, its 100 pixels' sum over
+ * the 16 output channels, dct[t][px] = sum_o w2[o][t] dzc[o][px], as the GEMM
+ * W2^T (160 x 32: taps x channels, padded) . dZ (32 x 112: channels in pairs x pixels),
+ * then added where the tap reads p1, a row of 10 pixels at a time, as the float32 step
+ * does. ``wt`` is W2^T in bfloat16, made once a step by conv2_input_weights. */
+static void conv2_input_amx(float *dp, const float *dz, const uint16_t *wt) {
+    float dct[160 * 112] __attribute__((aligned(64)));
+    uint16_t zp[16 * 112 * 2] __attribute__((aligned(64)));  /* [o / 2][px][o % 2], 0 past */
+    const __m512i zip = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+                                         16, 0);
+    memset(zp + 8 * 112 * 2, 0, 8 * 112 * 2 * sizeof(uint16_t));  /* channels 16-31: none */
+    for (int j = 0; j < C2 / 2; j++)
+        for (int px = 0; px < 112; px += 16) {
+            const __mmask16 m = px + 16 <= NPIX2 ? 0xffff : (1u << (NPIX2 - px)) - 1;
+            const __m512bh pair = _mm512_cvtne2ps_pbh(
+                _mm512_maskz_loadu_ps(m, dz + (2 * j + 1) * NPIX2 + px),
+                _mm512_maskz_loadu_ps(m, dz + 2 * j * NPIX2 + px));
+            _mm512_store_si512((__m512i *)(zp + (j * 112 + px) * 2),
+                               _mm512_permutexvar_epi16(zip, (__m512i)pair));
+        }
+    for (int n = 0; n < 112; n += 16) {
+        _tile_loadd(2, zp + n * 2, 112 * 4);
+        for (int t = 0; t < 160; t += 16) {
+            _tile_zero(0);
+            _tile_loadd(1, wt + t * 32, 64);
+            _tile_dpbf16ps(0, 1, 2);
+            _tile_stored(0, dct + t * 112 + n, 112 * 4);
+        }
+    }
+    col2im_rows(dp, dct, 112);
+}
+
+/* W2^T in bfloat16 for conv2_input_amx: [tap][channel], 160 x 32, zero past 150 x 16 */
+static void conv2_input_weights(uint16_t *wt, const float *w2) {
+    memset(wt, 0, 160 * 32 * sizeof(uint16_t));
+    float row[16];
+    for (int t = 0; t < T2; t++) {
+        for (int o = 0; o < C2; o++) row[o] = w2[o * T2 + t];
+        _mm256_storeu_si256((__m256i *)(wt + t * 32),
+                            (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(row)));
     }
 }
 #else
@@ -716,6 +782,25 @@ conv2_weights_done:
     /* ---- conv2's input gradient: for each tap t, sum_o w2[o][t] dzc[o][px] over the 100
      * pixels (as lanes: 6 x 16 and a tail of 4), added at once where the tap reads p1, a row
      * of 10 pixels at a time (col2im tap by tap: no 150 x 100 copy an image is made) */
+#ifdef HAVE_AMX
+    if (amx) {
+        static uint16_t w2t[160 * 32] __attribute__((aligned(64)));
+        conv2_input_weights(w2t, w2);
+#pragma omp parallel if (batch >= 16)
+        {
+            struct { uint8_t palette, start; uint8_t reserved[14]; uint16_t colsb[16];
+                     uint8_t rows[16]; } cfg = {0};
+            cfg.palette = 1;
+            for (int t = 0; t < 3; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+            _tile_loadconfig(&cfg);
+#pragma omp for schedule(static)
+            for (long b = 0; b < B; b++)
+                conv2_input_amx(dp1 + b * IMG1, dzc + b * C2 * NPIX2, w2t);
+            _tile_release();
+        }
+        goto conv2_input_done;
+    }
+#endif
 #pragma omp parallel for schedule(static) if (batch >= 16)
     for (long b = 0; b < B; b++) {
         float *dp = dp1 + b * IMG1;
@@ -740,6 +825,9 @@ conv2_weights_done:
         }
     }
 
+#ifdef HAVE_AMX
+conv2_input_done:
+#endif
     MARK(7);
     /* ---- conv1's weight and bias gradients, BLOCK images at a time (their inputs and
      * output gradients, 240 KB, stay in the cache): the block's output gradient (0 but

@@ -19,8 +19,8 @@ a large batch's images are shared out between ``threads`` (the batch-4 step runs
 one).
 
 ``FusedStep(..., bf16=True)`` (the benchmarks' ``cpu_fused+bf16``) puts the conv layers'
-weight gradients on the AMX tiles, where the CPU has them: bfloat16 products, float32
-sums; the rest is the float32 step.
+weight gradients and conv2's input gradient on the AMX tiles, where the CPU has them:
+bfloat16 products, float32 sums; the rest is the float32 step.
 
 Checked like every variant: its weights after k steps against the note's eager loop
 (``benchmarks/test_training_core.py``, float32 rounding: ``FP32_OTHER_ORDER``), and step
@@ -154,11 +154,11 @@ class FusedStep:
     place and keeps SGD's momentum buffers in ``state`` (laid out like
     ``torch.optim.SGD.state``). Call it as ``loss = step(x, y)``.
 
-    ``bf16=True``: the two conv layers' weight gradients on the AMX tiles, from bfloat16
-    inputs and output gradients with float32 sums (their biases' gradients stay float32);
-    the forward pass, every input gradient and the fc layers as in float32, so only the
-    conv weights' updates carry bfloat16's rounding. Refused, saying why, where the tiles
-    cannot run."""
+    ``bf16=True``: the two conv layers' weight gradients and conv2's input gradient on
+    the AMX tiles, from bfloat16 operands with float32 sums; the forward pass, the fc
+    layers and the gradients down to conv2's output as in float32, so no ReLU or pool
+    decides otherwise, and only the conv layers' updates carry bfloat16's rounding.
+    Refused, saying why, where the tiles cannot run."""
 
     def __init__(self, net: torch.nn.Module, lr: float, momentum: float, batch: int,
                  threads: int = 1, profile: bool = False, bf16: bool = False):  # fmt: skip

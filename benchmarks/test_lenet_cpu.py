@@ -147,15 +147,13 @@ needs_amx = pytest.mark.skipif(
 
 @needs_amx
 @pytest.mark.parametrize(("batch", "threads"), [(1, 1), (4, 1), (37, 2)])
-def test_on_the_tiles_the_conv_weight_gradients_are_bfloat16s_and_the_rest_unchanged(
-    batch, threads
-):
-    """bf16=True: conv1's and conv2's weight gradients within bfloat16's rounding of the
-    float64 ones (inputs and output gradients rounded to 8 bits of mantissa, float32 sums:
-    a relative error of ~2-3e-3 over the whole tensor, allowed 1e-2); their biases as in
-    the float32 step to float32 rounding (their sums, still float32, run in another
-    order); the fc layers exactly as in the float32 step (the forward pass and every input
-    gradient are the float32 step's)."""
+def test_on_the_tiles_the_conv_gradients_are_bfloat16s_and_the_rest_unchanged(batch, threads):
+    """bf16=True: the conv layers' weight gradients, and conv1's bias gradient (it sums
+    conv2's input gradient, made on the tiles too), within bfloat16's rounding of the
+    float64 ones: inputs and output gradients rounded to 8 bits of mantissa, float32 sums,
+    a relative error of ~2-6e-3 over a whole tensor, allowed 1e-2. conv2's bias and the fc
+    layers exactly as in the float32 step: the forward pass and the gradients down to
+    conv2's output are the float32 step's."""
     x, y = batch_of(batch)
     fp32, tiles = fresh_net(), fresh_net()
     twin = copy.deepcopy(fp32).double()
@@ -163,17 +161,15 @@ def test_on_the_tiles_the_conv_weight_gradients_are_bfloat16s_and_the_rest_uncha
     before = {k: v.clone() for k, v in fp32.state_dict().items()}
     lenet_cpu.FusedStep(fp32, 1.0, 0.0, batch, threads=threads)(x, y)  # w' = w - grad
     lenet_cpu.FusedStep(tiles, 1.0, 0.0, batch, threads=threads, bf16=True)(x, y)
-    for layer in ("conv1", "conv2"):
-        name = f"{layer}.weight"
+    wanted = dict(twin.named_parameters())
+    for name in ("conv1.weight", "conv2.weight", "conv1.bias"):
         grad = (before[name] - tiles.state_dict()[name]).double()
-        want = twin.get_submodule(layer).weight.grad
+        want = wanted[name].grad
         error = float((grad - want).norm() / want.norm())
         assert error < 1e-2, f"{name}'s gradient on the tiles: relative error {error:.2e}"
         assert error > 1e-5, f"{name}: as exact as float32: the tiles did not run"
-        bias, want_bias = tiles.get_submodule(layer).bias, fp32.get_submodule(layer).bias
-        torch.testing.assert_close(bias, want_bias, rtol=1e-5, atol=1e-7)
     for name, value in fp32.state_dict().items():
-        if name.startswith("fc"):
+        if name.startswith("fc") or name == "conv2.bias":
             torch.testing.assert_close(tiles.state_dict()[name], value, rtol=0, atol=0, msg=name)
 
 
