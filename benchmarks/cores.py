@@ -20,9 +20,10 @@ named as a base plus ``+options`` (e.g. ``graph+fused``, ``eager+channels_last+b
 - ``cpu_fused``: the step as one C function (``benchmarks/lenet_cpu.py``, CIFAR Net
   only, CPU only), compiled at first use for the machine's own vector units: the CPU's
   counterpart of ``triton``; a large batch's images shared between the torch thread
-  count's OpenMP threads. Its one option, ``bf16``, puts the conv layers' weight
-  gradients and conv2's input gradient on the AMX tiles (bfloat16 products, float32
-  sums), where the CPU has them;
+  count's OpenMP threads. Its one option, ``bf16``, puts the backward pass's matrix
+  products (every weight and input gradient of the conv and fc layers) on the AMX tiles
+  (bfloat16 operands, float32 sums), where the CPU has them; the forward pass stays
+  float32;
 - options: ``fused`` (the optimizer's single-kernel ``fused=True`` implementation),
   ``cudnn_benchmark`` (cuDNN times its algorithms for these shapes first),
   ``channels_last`` (memory format), ``bf16`` (autocast), ``autotune`` (compiled
@@ -340,7 +341,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
 BASES = tuple(STRATEGIES)
 CUDA_ONLY = tuple(b for b, s in STRATEGIES.items() if s.captured)
 HAND_WRITTEN = tuple(b for b, s in STRATEGIES.items() if s.hand_written)
-#: The options a hand-written base takes: the C step's AMX tiles for the conv weight gradients.
+#: The options a hand-written base takes: the C step's AMX tiles for the backward products.
 HAND_WRITTEN_OPTIONS: dict[str, set[str]] = {"cpu_fused": {"bf16"}}
 
 

@@ -21,10 +21,11 @@
  * features (conv1's weight gradient, the fc layers) are shared out between threads; one
  * thread does the same sums in the same order.
  *
- * With ``amx`` (where the CPU has AMX-BF16 tiles and the build targets them), the two conv
- * layers' weight gradients and conv2's input gradient run as GEMMs on the tiles: bfloat16
- * operands, float32 sums; the weight gradients a partial sum per block of 8 images added
- * in order (any thread count gives the same bits). Everything else is the float32 step's.
+ * With ``amx`` (where the CPU has AMX-BF16 tiles and the build targets them), the backward
+ * pass's matrix products -- the conv and fc layers' weight and input gradients -- run as
+ * GEMMs on the tiles: bfloat16 operands, float32 sums, in an order no thread count changes
+ * (the conv weight gradients a partial sum per block of 8 images, added in order). The
+ * forward pass, the loss, every ReLU and pool, and the SGD step are the float32 step's.
  */
 #define _DEFAULT_SOURCE  /* syscall(): the AMX tiles' permission */
 #include <math.h>
@@ -58,9 +59,17 @@ enum { BLOCK = 8 };
  * and the 6 biases' sums */
 enum { AMX_ROWS = 16, AMX_COLS = 8, AMX_PART = K * AMX_ROWS * AMX_COLS + AMX_COLS };
 #define AMX_PARTIALS(batch) ((((long)(batch) + BLOCK - 1) / BLOCK) * AMX_PART)
+/* the fc layers' gradients on the tiles: bfloat16 copies of their operands (A, B), rows
+ * converted before a transpose (T), and the products (C: up to batch x 400) */
+#define AMX_FC_A(batch) (((long)(batch) + 32) * 208)
+#define AMX_FC_B(batch) (((long)(batch) + 32) * 200 + 27000)
+#define AMX_FC_T(batch) ((long)(batch) * 64 + 25000)
+#define AMX_FC(batch) (AMX_FC_A(batch) + AMX_FC_B(batch) + AMX_FC_T(batch) \
+                       + ((long)(batch) + 16) * 400 + 51200)
 
 long lenet_workspace_floats(int batch) {
-    return (long)batch * PER_IMAGE + SHARED + PARTIALS(batch) + AMX_PARTIALS(batch);
+    return (long)batch * PER_IMAGE + SHARED + PARTIALS(batch) + AMX_PARTIALS(batch)
+           + AMX_FC(batch);
 }
 long lenet_workspace_ints(int batch) { return (long)batch * PER_IMAGE_INT; }
 
@@ -449,7 +458,7 @@ static void col2im_rows(float *dp, const float *dct, int ld) {
 #include <sys/syscall.h>
 #include <unistd.h>
 #define HAVE_AMX 1
-/* 1 where the conv weight gradients can run on the AMX tiles: compiled for them, and the
+/* 1 where the backward products can run on the AMX tiles: compiled for them, and the
  * kernel lets this process use them (Linux asks each process to request the tile data) */
 int lenet_amx_ready(void) {
     static int ready = -1;
@@ -623,6 +632,118 @@ static void conv2_input_amx(float *dp, const float *dz, const uint16_t *wt) {
     col2im_rows(dp, dct, 112);
 }
 
+/* ---- the fc layers' gradients on the tiles: C = A . B with A bfloat16 rows and B packed
+ * in the tiles' layout (pairs of consecutive k interleaved), float32 sums; every C tile
+ * computed whole by one thread, k in order: any thread count gives the same bits */
+static inline long up(long n, long m) { return (n + m - 1) / m * m; }
+
+/* C (M x N floats, ldc) = A (M x K bfloat16, lda) . B (K / 2 rows of N pairs, ldb pairs);
+ * M and N multiples of 16, K of 32, the padding zero in A or B */
+static void amx_gemm(float *C, long ldc, const uint16_t *A, long lda, const uint16_t *Bp,
+                     long ldb, long M, long N, long K) {
+    const long nt = N / 16, tiles = M / 16 * nt;
+#pragma omp parallel if (tiles >= 16)
+    {
+        struct { uint8_t palette, start; uint8_t reserved[14]; uint16_t colsb[16];
+                 uint8_t rows[16]; } cfg = {0};
+        cfg.palette = 1;
+        for (int t = 0; t < 3; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+        _tile_loadconfig(&cfg);
+#pragma omp for schedule(static)
+        for (long t = 0; t < tiles; t++) {
+            const long m = t / nt * 16, n = t % nt * 16;
+            _tile_zero(0);
+            for (long k = 0; k < K; k += 32) {
+                _tile_loadd(1, A + m * lda + k, lda * 2);
+                _tile_loadd(2, Bp + (k / 2 * ldb + n) * 2, ldb * 4);
+                _tile_dpbf16ps(0, 1, 2);
+            }
+            _tile_stored(0, C + m * ldc + n, ldc * 4);
+        }
+        _tile_release();
+    }
+}
+
+/* rows x cols floats (ld) -> bfloat16 rows of ``out_ld`` (a multiple of 32), ``rows_p``
+ * of them, zero beyond ``rows`` and ``cols`` */
+static void to_bf16_rows(uint16_t *out, long out_ld, const float *in, long ld, long rows,
+                         long cols, long rows_p) {
+#pragma omp parallel for schedule(static) if (rows_p >= 64)
+    for (long r = 0; r < rows_p; r++)
+        for (long c = 0; c < out_ld; c += 32) {
+            const long left = r < rows ? cols - c : 0;
+            const __mmask16 lo = left >= 16 ? 0xffff : left > 0 ? (1u << left) - 1 : 0;
+            const __mmask16 hi = left >= 32 ? 0xffff : left > 16 ? (1u << (left - 16)) - 1 : 0;
+            const float *src = in + r * ld + c;
+            const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, src + 16),
+                                                   _mm512_maskz_loadu_ps(lo, src));
+            _mm512_storeu_si512((__m512i *)(out + r * out_ld + c), (__m512i)v);
+        }
+}
+
+/* B for the tiles from rows x cols floats (ld) whose rows are the product's k:
+ * out[r / 2][c][r % 2], ``rows_p`` rows (a multiple of 32), ``cols_p`` columns (of 16),
+ * zero beyond ``rows`` and ``cols`` */
+static void pack_row_pairs(uint16_t *out, const float *in, long ld, long rows, long cols,
+                           long rows_p, long cols_p) {
+    const __m512i zip = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+                                         16, 0);
+#pragma omp parallel for schedule(static) if (rows_p >= 64)
+    for (long r = 0; r < rows_p; r += 2)
+        for (long c = 0; c < cols_p; c += 16) {
+            const long left = cols - c;
+            const __mmask16 m = left >= 16 ? 0xffff : left > 0 ? (1u << left) - 1 : 0;
+            const __m512 a = _mm512_maskz_loadu_ps(r < rows ? m : 0, in + r * ld + c);
+            const __m512 b = _mm512_maskz_loadu_ps(r + 1 < rows ? m : 0, in + (r + 1) * ld + c);
+            const __m512i v = _mm512_permutexvar_epi16(zip, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+            _mm512_storeu_si512((__m512i *)(out + (r / 2 * cols_p + c) * 2), v);
+        }
+}
+
+/* the transpose of rows x cols floats (ld) as bfloat16 rows: out[c][r], ``cols_p`` rows of
+ * ``out_ld`` (a multiple of 32), zero beyond */
+static void to_bf16_transposed(uint16_t *out, long out_ld, const float *in, long ld, long rows,
+                               long cols, long cols_p, uint16_t *row_bf16) {
+    const long w = up(cols, 32);
+    to_bf16_rows(row_bf16, w, in, ld, rows, cols, rows);
+    memset(out, 0, cols_p * out_ld * sizeof(uint16_t));
+    for (long r = 0; r < rows; r++)
+        for (long c = 0; c < cols; c++) out[c * out_ld + r] = row_bf16[r * w + c];
+}
+
+typedef struct { uint16_t *a, *b, *t; float *c; } fc_scratch;
+
+/* an fc layer's input gradient (0 where ``act`` is not positive) and its weights'
+ * gradient on the tiles, its bias's in float32 (in order), then their SGD step */
+static void linear_backward_sgd_amx(const float *in, float *w, float *bias, float *wbuf,
+                                    float *bbuf, const float *dz, float *din, const float *act,
+                                    int batch, int n_in, int n_out, float lr, float momentum,
+                                    fc_scratch s) {
+    if (din) {  /* din = dz . w: k over the outputs */
+        const long M = up(batch, 16), K = up(n_out, 32), N = up(n_in, 16);
+        to_bf16_rows(s.a, K, dz, n_out, batch, n_out, M);
+        pack_row_pairs(s.b, w, n_in, n_out, n_in, K, N);
+        amx_gemm(s.c, N, s.a, K, s.b, N, M, N, K);
+        for (long b = 0; b < batch; b++)
+            for (int i = 0; i < n_in; i++) {
+                const float v = s.c[b * N + i];
+                din[b * n_in + i] = act && !(act[b * n_in + i] > 0.0f) ? 0.0f : v;
+            }
+    }
+    /* the weights' gradient dz^T . in: k over the images */
+    const long M = up(n_out, 16), K = up(batch, 32), N = up(n_in, 16);
+    to_bf16_transposed(s.a, K, dz, n_out, batch, n_out, M, s.t);
+    pack_row_pairs(s.b, in, n_in, batch, n_in, K, N);
+    amx_gemm(s.c, N, s.a, K, s.b, N, M, N, K);
+    for (int o = 0; o < n_out; o++) {
+        float sum = 0.0f;
+        for (long b = 0; b < batch; b++) sum += dz[b * n_out + o];
+        sgd(w + (long)o * n_in, wbuf + (long)o * n_in, s.c + o * N, n_in, lr, momentum);
+        sgd(bias + o, bbuf + o, &sum, 1, lr, momentum);
+    }
+}
+
 /* W2^T in bfloat16 for conv2_input_amx: [tap][channel], 160 x 32, zero past 150 x 16 */
 static void conv2_input_weights(uint16_t *wt, const float *w2) {
     memset(wt, 0, 160 * 32 * sizeof(uint16_t));
@@ -692,9 +813,27 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
 
     MARK(3);
     /* ---- backward of the fc layers (with the weights before their update) */
+#ifdef HAVE_AMX
+    if (amx) {
+        float *fcw = part2 + PARTIALS(batch) + AMX_PARTIALS(batch);
+        const fc_scratch fc = {(uint16_t *)fcw, (uint16_t *)(fcw + AMX_FC_A(B)),
+                               (uint16_t *)(fcw + AMX_FC_A(B) + AMX_FC_B(B)),
+                               fcw + AMX_FC_A(B) + AMX_FC_B(B) + AMX_FC_T(B)};
+        linear_backward_sgd_amx(h2, fw3, fb3, bufs[8], bufs[9], dz3, dz2, h2, batch, F2, F3, lr,
+                                momentum, fc);
+        linear_backward_sgd_amx(h1, fw2, fb2, bufs[6], bufs[7], dz2, dz1, h1, batch, F1, F2, lr,
+                                momentum, fc);
+        linear_backward_sgd_amx(p2, fw1, fb1, bufs[4], bufs[5], dz1, dp2, NULL, batch, F0, F1,
+                                lr, momentum, fc);
+        goto fc_backward_done;
+    }
+#endif
     linear_backward_sgd(h2, fw3, fb3, bufs[8], bufs[9], dz3, dz2, h2, batch, F2, F3, lr, momentum);
     linear_backward_sgd(h1, fw2, fb2, bufs[6], bufs[7], dz2, dz1, h1, batch, F1, F2, lr, momentum);
     linear_backward_sgd(p2, fw1, fb1, bufs[4], bufs[5], dz1, dp2, NULL, batch, F0, F1, lr, momentum);
+#ifdef HAVE_AMX
+fc_backward_done:
+#endif
 
     MARK(4);
     /* ---- through pool2 (and conv2's ReLU) to conv2's output, as [channel][pixel] (dzc)

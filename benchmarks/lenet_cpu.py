@@ -18,9 +18,9 @@ ctypes. Where there is no compiler it says so, and the benchmarks skip it. With 
 a large batch's images are shared out between ``threads`` (the batch-4 step runs on
 one).
 
-``FusedStep(..., bf16=True)`` (the benchmarks' ``cpu_fused+bf16``) puts the conv layers'
-weight gradients and conv2's input gradient on the AMX tiles, where the CPU has them:
-bfloat16 products, float32 sums; the rest is the float32 step.
+``FusedStep(..., bf16=True)`` (the benchmarks' ``cpu_fused+bf16``) puts the backward
+pass's matrix products on the AMX tiles, where the CPU has them: bfloat16 operands,
+float32 sums; the forward pass is the float32 step's.
 
 Checked like every variant: its weights after k steps against the note's eager loop
 (``benchmarks/test_training_core.py``, float32 rounding: ``FP32_OTHER_ORDER``), and step
@@ -73,7 +73,7 @@ def unavailable() -> str:
 
 
 def amx_unavailable() -> str:
-    """Why the conv weight gradients cannot run on the AMX tiles here ("" where they can)."""
+    """Why the backward products cannot run on the AMX tiles here ("" where they can)."""
     why = unavailable()
     if why:
         return why
@@ -154,10 +154,10 @@ class FusedStep:
     place and keeps SGD's momentum buffers in ``state`` (laid out like
     ``torch.optim.SGD.state``). Call it as ``loss = step(x, y)``.
 
-    ``bf16=True``: the two conv layers' weight gradients and conv2's input gradient on
-    the AMX tiles, from bfloat16 operands with float32 sums; the forward pass, the fc
-    layers and the gradients down to conv2's output as in float32, so no ReLU or pool
-    decides otherwise, and only the conv layers' updates carry bfloat16's rounding.
+    ``bf16=True``: the backward pass's matrix products — every weight and input gradient
+    of the conv and fc layers — on the AMX tiles, from bfloat16 operands with float32
+    sums. The forward pass, the loss, and every ReLU and pool stay float32, so none
+    decides otherwise than in the float32 step; the gradients carry bfloat16's rounding.
     Refused, saying why, where the tiles cannot run."""
 
     def __init__(self, net: torch.nn.Module, lr: float, momentum: float, batch: int,
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     prof.add_argument(
         "--bf16",
         action="store_true",
-        help="the conv weight gradients on the AMX tiles (bfloat16 products)",
+        help="the backward pass's matrix products on the AMX tiles (bfloat16 operands)",
     )
     args = parser.parse_args(argv)
     why = unavailable()
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parts = profile(args.batch, args.steps, args.threads, args.bf16)
     total = sum(us for _, us in parts)
-    kind = " (conv weight gradients in bf16 on AMX)" if args.bf16 else ""
+    kind = " (backward products in bf16 on AMX)" if args.bf16 else ""
     print(f"the note's step in C{kind}, batch {args.batch}, {args.threads} thread(s): "
           f"{total:,.1f} us")  # fmt: skip
     for name, us in parts:

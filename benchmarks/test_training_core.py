@@ -69,7 +69,7 @@ CASES = [
     ("cifar512", "compiled+autotune", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
     ("cifar512", "cpu_fused", "cpu", 1, 1, FP32_OTHER_ORDER),
     ("cifar512", "cpu_fused", "cpu", ALL_CPU_CORES, 1, FP32_OTHER_ORDER),
-    # ... with the conv weight gradients on the AMX tiles: bfloat16 products
+    # ... with the backward pass's products on the AMX tiles: bfloat16 operands
     ("cifar512", "cpu_fused+bf16", "cpu", ALL_CPU_CORES, 1, BF16),
     ("cifar512", "eager", "cuda", None, 1, FP32_OTHER_ORDER),
     ("cifar512", "eager+channels_last", "cuda", None, 1, FP32_OTHER_ORDER),
