@@ -467,11 +467,26 @@ int lenet_amx_ready(void) {
     return ready;
 }
 
+/* the tiles' shapes, as _tile_loadconfig reads them (palette 1) */
+typedef struct {
+    uint8_t palette, start;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tilecfg;
+
+/* tiles 0-2 as 16 rows of 64 bytes: a GEMM's sum, its A and its B */
+static void tiles_square(void) {
+    tilecfg cfg = {0};
+    cfg.palette = 1;
+    for (int t = 0; t < 3; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    _tile_loadconfig(&cfg);
+}
+
 /* The tiles' shapes: 0-4 the sums (16 x 8 floats), 5 an input tile (16 rows x 32
  * bfloat16), 6 an output-gradient tile (16 pairs of positions x 8 channels x 2) */
 static void amx_tiles_on(void) {
-    struct { uint8_t palette, start; uint8_t reserved[14]; uint16_t colsb[16]; uint8_t rows[16]; }
-        cfg = {0};
+    tilecfg cfg = {0};
     cfg.palette = 1;
     for (int t = 0; t < 7; t++) cfg.rows[t] = 16;
     for (int t = 0; t < 5; t++) cfg.colsb[t] = AMX_COLS * 4;
@@ -557,8 +572,7 @@ static void conv2_weight_amx(float *part, long b0, long b1, const float *p1, con
     uint16_t dz[64 * C2 * 2] __attribute__((aligned(64)));
     memset(sh, 0, sizeof sh);
     memset(dz, 0, sizeof dz);
-    struct { uint8_t palette, start; uint8_t reserved[14]; uint16_t colsb[16]; uint8_t rows[16]; }
-        cfg = {0};
+    tilecfg cfg = {0};
     cfg.palette = 1;
     cfg.rows[0] = cfg.rows[1] = K;
     for (int t = 0; t < 6; t++) cfg.colsb[t] = 64;
@@ -644,11 +658,7 @@ static void amx_gemm(float *C, long ldc, const uint16_t *A, long lda, const uint
     const long nt = N / 16, tiles = M / 16 * nt;
 #pragma omp parallel if (tiles >= 16)
     {
-        struct { uint8_t palette, start; uint8_t reserved[14]; uint16_t colsb[16];
-                 uint8_t rows[16]; } cfg = {0};
-        cfg.palette = 1;
-        for (int t = 0; t < 3; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
-        _tile_loadconfig(&cfg);
+        tiles_square();
 #pragma omp for schedule(static)
         for (long t = 0; t < tiles; t++) {
             const long m = t / nt * 16, n = t % nt * 16;
@@ -927,11 +937,7 @@ conv2_weights_done:
         conv2_input_weights(w2t, w2);
 #pragma omp parallel if (batch >= 16)
         {
-            struct { uint8_t palette, start; uint8_t reserved[14]; uint16_t colsb[16];
-                     uint8_t rows[16]; } cfg = {0};
-            cfg.palette = 1;
-            for (int t = 0; t < 3; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
-            _tile_loadconfig(&cfg);
+            tiles_square();
 #pragma omp for schedule(static)
             for (long b = 0; b < B; b++)
                 conv2_input_amx(dp1 + b * IMG1, dzc + b * C2 * NPIX2, w2t);
