@@ -67,6 +67,17 @@ def test_each_base_has_one_strategy_that_says_what_it_needs():
         v.fussed  # noqa: B018
 
 
+def test_the_c_step_takes_bf16_and_nothing_else_and_the_triton_kernels_take_nothing():
+    """A hand-written base takes only the options written for it: the C step its AMX tiles
+    (``+bf16``), the Triton kernels none; each refusal names what it accepts."""
+    v = cores.Variant.parse("cpu_fused+bf16")
+    assert (v.base, v.bf16, v.strategy.cpu_only) == ("cpu_fused", True, True)
+    with pytest.raises(ValueError, match=r"expected 'cpu_fused' with at most \['\+bf16'\]"):
+        cores.Variant.parse("cpu_fused+channels_last")
+    with pytest.raises(ValueError, match="expected 'triton' with no options"):
+        cores.Variant.parse("triton+bf16")
+
+
 def test_the_kernel_timer_reports_seconds_per_call_from_torchs_timer():
     """kernels_cli times with torch.utils.benchmark.Timer: a call that sleeps 2 ms reads
     at least 2 ms (a lower bound only: a busy machine is never a failure)."""
