@@ -717,9 +717,13 @@ static void to_bf16_transposed(uint16_t *out, long out_ld, const float *in, long
                                long cols, long cols_p, uint16_t *row_bf16) {
     const long w = up(cols, 32);
     to_bf16_rows(row_bf16, w, in, ld, rows, cols, rows);
-    memset(out, 0, cols_p * out_ld * sizeof(uint16_t));
-    for (long r = 0; r < rows; r++)
-        for (long c = 0; c < cols; c++) out[c * out_ld + r] = row_bf16[r * w + c];
+#pragma omp parallel for schedule(static) if (rows >= 64)
+    for (long c = 0; c < cols_p; c++) {  /* a row of the transpose each, zero past */
+        uint16_t *row = out + c * out_ld;
+        memset(row, 0, out_ld * sizeof(uint16_t));
+        if (c < cols)
+            for (long r = 0; r < rows; r++) row[r] = row_bf16[r * w + c];
+    }
 }
 
 typedef struct { uint16_t *a, *b, *t; float *c; } fc_scratch;
@@ -735,6 +739,7 @@ static void linear_backward_sgd_amx(const float *in, float *w, float *bias, floa
         to_bf16_rows(s.a, K, dz, n_out, batch, n_out, M);
         pack_row_pairs(s.b, w, n_in, n_out, n_in, K, N);
         amx_gemm(s.c, N, s.a, K, s.b, N, M, N, K);
+#pragma omp parallel for schedule(static) if (batch >= 64)
         for (long b = 0; b < batch; b++)
             for (int i = 0; i < n_in; i++) {
                 const float v = s.c[b * N + i];
@@ -746,6 +751,7 @@ static void linear_backward_sgd_amx(const float *in, float *w, float *bias, floa
     to_bf16_transposed(s.a, K, dz, n_out, batch, n_out, M, s.t);
     pack_row_pairs(s.b, in, n_in, batch, n_in, K, N);
     amx_gemm(s.c, N, s.a, K, s.b, N, M, N, K);
+#pragma omp parallel for schedule(static) if (batch >= 64)
     for (int o = 0; o < n_out; o++) {
         float sum = 0.0f;
         for (long b = 0; b < batch; b++) sum += dz[b * n_out + o];
