@@ -165,15 +165,15 @@ def e2e_verdicts(rows: list[dict]) -> list[str]:
         best[device] = min(ends, key=lambda r: r["s_per_epoch"]) if ends else None
         # what the data path costs: the ends that run core_only's own step
         same_step = [r for r in ends if core and step_of(r) == step_of(core)]
-        fastest = min(same_step, key=lambda r: r["s_per_epoch"]) if same_step else None
-        if fastest and core:
-            ratio = fastest["s_per_epoch"] / core["s_per_epoch"]
-            side = fastest.get("vs_core_only_interleaved")
+        data_best = min(same_step, key=lambda r: r["s_per_epoch"]) if same_step else None
+        if data_best and core:
+            ratio = data_best["s_per_epoch"] / core["s_per_epoch"]
+            side = data_best.get("vs_core_only_interleaved")
             judged = side or ratio
             target = " (target <= 1.2x: " + ("met" if judged <= 1.2 else "not met") + ")"
             lines.append(
-                f"{device}: best end-to-end epoch {fastest['s_per_epoch']:.2f} s "
-                f"({fastest['variant']}) = {ratio:.2f}x the core-only epoch "
+                f"{device}: best end-to-end epoch {data_best['s_per_epoch']:.2f} s "
+                f"({data_best['variant']}) = {ratio:.2f}x the core-only epoch "
                 f"{core['s_per_epoch']:.2f} s"
                 + (f"; {side:.2f}x in alternating rounds (fastest of each)" if side else "")
                 + (target if device == "cpu" else "")
