@@ -59,8 +59,11 @@ enum { BLOCK = 8 };
  * and the 6 biases' sums */
 enum { AMX_ROWS = 16, AMX_COLS = 8, AMX_PART = K * AMX_ROWS * AMX_COLS + AMX_COLS };
 #define AMX_PARTIALS(batch) ((((long)(batch) + BLOCK - 1) / BLOCK) * AMX_PART)
-/* the fc layers' gradients on the tiles: bfloat16 copies of their operands (A, B), rows
- * converted before a transpose (T), and the products (C: up to batch x 400) */
+/* the fc layers' gradients on the tiles, in floats (two bfloat16 a float): A, up to
+ * (batch + 32) rows of 416 bfloat16 (400 inputs rounded up to 32); B, the images' pairs
+ * (batch + 32 rows of 400) or a weight matrix's (up to 128 x 400); T, rows converted
+ * before a transpose (batch x 128, or 120 x 416); C, the products, up to (batch + 16) x
+ * 400 floats or 128 x 400 */
 #define AMX_FC_A(batch) (((long)(batch) + 32) * 208)
 #define AMX_FC_B(batch) (((long)(batch) + 32) * 200 + 27000)
 #define AMX_FC_T(batch) ((long)(batch) * 64 + 25000)
@@ -483,9 +486,18 @@ static void tiles_square(void) {
     _tile_loadconfig(&cfg);
 }
 
-/* The tiles' shapes: 0-4 the sums (16 x 8 floats), 5 an input tile (16 rows x 32
- * bfloat16), 6 an output-gradient tile (16 pairs of positions x 8 channels x 2) */
-static void amx_tiles_on(void) {
+/* two rows of 16 floats, a and b, as the tiles' B layout takes a pair of k: bfloat16
+ * a[0], b[0], a[1], b[1], ... (32 values, 64 bytes) */
+static inline __m512i bf16_pairs(__m512 a, __m512 b) {
+    const __m512i zip = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+                                         16, 0);
+    return _mm512_permutexvar_epi16(zip, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+}
+
+/* conv1's weight-gradient tiles: 0-4 the sums (16 x 8 floats), 5 an input tile (16 rows
+ * x 32 bfloat16), 6 an output-gradient tile (16 pairs of positions x 8 channels x 2) */
+static void conv1_weight_tiles_on(void) {
     tilecfg cfg = {0};
     cfg.palette = 1;
     for (int t = 0; t < 7; t++) cfg.rows[t] = 16;
@@ -578,9 +590,6 @@ static void conv2_weight_amx(float *part, long b0, long b1, const float *p1, con
     for (int t = 0; t < 6; t++) cfg.colsb[t] = 64;
     for (int t = 2; t < 6; t++) cfg.rows[t] = 16;
     _tile_loadconfig(&cfg);
-    const __m512i zip = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
-                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
-                                         16, 0);
     for (long b = b0; b < b1; b++) {
         const float *pb = p1 + b * IMG1;  /* reads run 5 floats past the image: the workspace's */
         for (int kx = 0; kx < K; kx++)
@@ -591,9 +600,9 @@ static void conv2_weight_amx(float *part, long b0, long b1, const float *p1, con
                                                  _mm512_loadu_ps(pb + (c * P1 + r) * P1 + kx)));
         const float *d = dzp + b * NPIX2 * C2;
         for (int j = 0; j < NPIX2 / 2; j++) {
-            const __m512bh pair = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(d + (2 * j + 1) * C2),
-                                                      _mm512_loadu_ps(d + 2 * j * C2));
-            _mm512_store_si512((__m512i *)(dz + j * 32), _mm512_permutexvar_epi16(zip, (__m512i)pair));
+            _mm512_store_si512((__m512i *)(dz + j * 32),
+                               bf16_pairs(_mm512_loadu_ps(d + 2 * j * C2),
+                                          _mm512_loadu_ps(d + (2 * j + 1) * C2)));
         }
         _tile_loadd(2, dz + 0 * 512, 64);
         _tile_loadd(3, dz + 1 * 512, 64);
@@ -621,18 +630,13 @@ static void conv2_weight_amx(float *part, long b0, long b1, const float *p1, con
 static void conv2_input_amx(float *dp, const float *dz, const uint16_t *wt) {
     float dct[160 * 112] __attribute__((aligned(64)));
     uint16_t zp[16 * 112 * 2] __attribute__((aligned(64)));  /* [o / 2][px][o % 2], 0 past */
-    const __m512i zip = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
-                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
-                                         16, 0);
     memset(zp + 8 * 112 * 2, 0, 8 * 112 * 2 * sizeof(uint16_t));  /* channels 16-31: none */
     for (int j = 0; j < C2 / 2; j++)
         for (int px = 0; px < 112; px += 16) {
             const __mmask16 m = px + 16 <= NPIX2 ? 0xffff : (1u << (NPIX2 - px)) - 1;
-            const __m512bh pair = _mm512_cvtne2ps_pbh(
-                _mm512_maskz_loadu_ps(m, dz + (2 * j + 1) * NPIX2 + px),
-                _mm512_maskz_loadu_ps(m, dz + 2 * j * NPIX2 + px));
             _mm512_store_si512((__m512i *)(zp + (j * 112 + px) * 2),
-                               _mm512_permutexvar_epi16(zip, (__m512i)pair));
+                               bf16_pairs(_mm512_maskz_loadu_ps(m, dz + 2 * j * NPIX2 + px),
+                                          _mm512_maskz_loadu_ps(m, dz + (2 * j + 1) * NPIX2 + px)));
         }
     for (int n = 0; n < 112; n += 16) {
         _tile_loadd(2, zp + n * 2, 112 * 4);
@@ -696,9 +700,6 @@ static void to_bf16_rows(uint16_t *out, long out_ld, const float *in, long ld, l
  * zero beyond ``rows`` and ``cols`` */
 static void pack_row_pairs(uint16_t *out, const float *in, long ld, long rows, long cols,
                            long rows_p, long cols_p) {
-    const __m512i zip = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
-                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
-                                         16, 0);
 #pragma omp parallel for schedule(static) if (rows_p >= 64)
     for (long r = 0; r < rows_p; r += 2)
         for (long c = 0; c < cols_p; c += 16) {
@@ -706,8 +707,7 @@ static void pack_row_pairs(uint16_t *out, const float *in, long ld, long rows, l
             const __mmask16 m = left >= 16 ? 0xffff : left > 0 ? (1u << left) - 1 : 0;
             const __m512 a = _mm512_maskz_loadu_ps(r < rows ? m : 0, in + r * ld + c);
             const __m512 b = _mm512_maskz_loadu_ps(r + 1 < rows ? m : 0, in + (r + 1) * ld + c);
-            const __m512i v = _mm512_permutexvar_epi16(zip, (__m512i)_mm512_cvtne2ps_pbh(b, a));
-            _mm512_storeu_si512((__m512i *)(out + (r / 2 * cols_p + c) * 2), v);
+            _mm512_storeu_si512((__m512i *)(out + (r / 2 * cols_p + c) * 2), bf16_pairs(a, b));
         }
 }
 
@@ -993,7 +993,7 @@ conv2_input_done:
         memset(part1, 0, blocks * AMX_PART * sizeof(float));
 #pragma omp parallel if (batch >= 16)
         {
-            amx_tiles_on();
+            conv1_weight_tiles_on();
 #pragma omp for schedule(static, 1)
             for (long k = 0; k < blocks; k++)
                 conv1_weight_amx(part1 + k * AMX_PART, k * BLOCK,
