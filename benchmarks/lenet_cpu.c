@@ -70,9 +70,12 @@ enum { AMX_ROWS = 16, AMX_COLS = 8, AMX_PART = K * AMX_ROWS * AMX_COLS + AMX_COL
 #define AMX_FC(batch) (AMX_FC_A(batch) + AMX_FC_B(batch) + AMX_FC_T(batch) \
                        + ((long)(batch) + 16) * 400 + 51200)
 
+/* the fc weights transposed and padded for the large batches' forward (fc_transposed) */
+enum { FC_OUTER_BATCH = 32, FC_T1 = (F0 + 1) * 128, FC_T2 = (F1 + 1) * 96, FC_T3 = (F2 + 1) * 16 };
+
 long lenet_workspace_floats(int batch) {
     return (long)batch * PER_IMAGE + SHARED + PARTIALS(batch) + AMX_PARTIALS(batch)
-           + AMX_FC(batch);
+           + AMX_FC(batch) + FC_T1 + FC_T2 + FC_T3;
 }
 long lenet_workspace_ints(int batch) { return (long)batch * PER_IMAGE_INT; }
 
@@ -305,6 +308,77 @@ static void linear_forward(const float *in, const float *w, const float *bias, f
         }
     }
 }
+
+/* The fc forward at large batches, as an outer product rather than dot products: the
+ * weights transposed and padded to whole vectors (wt[i][o], ``ldw`` floats a row, bias
+ * padded alike), R rows x V vectors of 16 outputs summed in registers over i in order,
+ * each weight vector loaded once for R rows and each input broadcast once for V vectors
+ * (the dot products' horizontal sums and their weight reloads from L2 made them a quarter
+ * of the FMA units' rate). Each output's sum runs over i in order whatever the thread
+ * count: the bits do not depend on it. */
+static inline __attribute__((always_inline)) void fc_tile(float *out, const float *in,
+                                                          const float *wt, const float *bias,
+                                                          int n_in, int n_out, int ldw, int o0,
+                                                          int R, int V, int with_relu) {
+    v16 a[8][4];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) a[r][v] = (v16){0};
+    for (int i = 0; i < n_in; i++) {
+        v16 w[4];
+        for (int v = 0; v < V; v++) w[v] = load16(wt + (long)i * ldw + o0 + 16 * v);
+        for (int r = 0; r < R; r++) {
+            const float xv = in[(long)r * n_in + i];
+            for (int v = 0; v < V; v++) a[r][v] += xv * w[v];
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) {
+            const int o = o0 + 16 * v, n = n_out - o < 16 ? n_out - o : 16;
+            if (n <= 0) break;
+            v16 s = a[r][v] + load16(bias + o);
+            if (with_relu) s = relu16(s);
+            float t[16];
+            store16(t, s);
+            memcpy(out + (long)r * n_out + o, t, n * sizeof(float));
+        }
+}
+
+/* wt (n_in x ldw) and bt (ldw) from w (n_out x n_in) and bias, zero past n_out */
+static void fc_transposed(float *wt, float *bt, const float *w, const float *bias, int n_in,
+                          int n_out, int ldw) {
+    memset(bt, 0, ldw * sizeof(float));
+    memcpy(bt, bias, n_out * sizeof(float));
+    for (int i = 0; i < n_in; i++) {
+        float *row = wt + (long)i * ldw;
+        for (int o = 0; o < n_out; o++) row[o] = w[(long)o * n_in + i];
+        for (int o = n_out; o < ldw; o++) row[o] = 0.0f;
+    }
+}
+
+/* rows of ``R`` at a time (the batch's last rows one by one), ``V`` vectors of outputs at
+ * a time over the ``ldw / 16`` of them */
+#define FC_ROWS(R, V)                                                                           \
+    static void fc_rows_##R##_##V(const float *in, const float *wt, const float *bias,        \
+                                  float *out, int batch, int n_in, int n_out, int ldw,        \
+                                  int with_relu) {                                            \
+        const int groups = batch / R, nv = ldw / 16;                                          \
+        _Pragma("omp parallel for schedule(static)")                                          \
+        for (int g = 0; g <= groups; g++) {                                                   \
+            const int b0 = g * R;                                                             \
+            for (int o0 = 0; o0 < 16 * nv; o0 += 16 * V) {                                   \
+                if (g < groups)                                                               \
+                    fc_tile(out + (long)b0 * n_out, in + (long)b0 * n_in, wt, bias, n_in,      \
+                            n_out, ldw, o0, R, V, with_relu);                                 \
+                else                                                                          \
+                    for (int b = b0; b < batch; b++)                                          \
+                        fc_tile(out + (long)b * n_out, in + (long)b * n_in, wt, bias, n_in,   \
+                                n_out, ldw, o0, 1, V, with_relu);                             \
+            }                                                                                 \
+        }                                                                                     \
+    }
+FC_ROWS(6, 4)  /* fc1: 128 outputs, 2 x 4 vectors; 24 sums in flight */
+FC_ROWS(8, 3)  /* fc2: 96 outputs, 2 x 3 vectors */
+FC_ROWS(8, 1)  /* fc3: 16 outputs, 1 vector */
 
 /* A linear layer's backward and its SGD step: din[b][i] = sum_o dz[b][o] w[o][i] (with the
  * weights before the update; then, optionally, through the ReLU whose output is ``act``);
@@ -809,9 +883,20 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
         conv2_forward(p1 + b * IMG1, wt2, b2, p2 + b * F0, idx2 + b * F0);
     }
     MARK(1);
-    linear_forward(p2, fw1, fb1, h1, batch, F0, F1, 1);
-    linear_forward(h1, fw2, fb2, h2, batch, F1, F2, 1);
-    linear_forward(h2, fw3, fb3, z3, batch, F2, F3, 0);
+    if (batch >= FC_OUTER_BATCH) {  /* the weights transposed once, then outer products */
+        float *t1 = part2 + PARTIALS(batch) + AMX_PARTIALS(batch) + AMX_FC(batch);
+        float *t2 = t1 + FC_T1, *t3 = t2 + FC_T2;
+        fc_transposed(t1, t1 + F0 * 128, fw1, fb1, F0, F1, 128);
+        fc_transposed(t2, t2 + F1 * 96, fw2, fb2, F1, F2, 96);
+        fc_transposed(t3, t3 + F2 * 16, fw3, fb3, F2, F3, 16);
+        fc_rows_6_4(p2, t1, t1 + F0 * 128, h1, batch, F0, F1, 128, 1);
+        fc_rows_8_3(h1, t2, t2 + F1 * 96, h2, batch, F1, F2, 96, 1);
+        fc_rows_8_1(h2, t3, t3 + F2 * 16, z3, batch, F2, F3, 16, 0);
+    } else {
+        linear_forward(p2, fw1, fb1, h1, batch, F0, F1, 1);
+        linear_forward(h1, fw2, fb2, h2, batch, F1, F2, 1);
+        linear_forward(h2, fw3, fb3, z3, batch, F2, F3, 0);
+    }
 
     MARK(2);
     /* ---- loss and its gradient: mean over the batch of logsumexp(z) - z[label] */
