@@ -574,10 +574,10 @@ static inline __m512i bf16_pairs(__m512 a, __m512 b) {
 static void conv1_weight_tiles_on(void) {
     tilecfg cfg = {0};
     cfg.palette = 1;
-    for (int t = 0; t < 7; t++) cfg.rows[t] = 16;
+    for (int t = 0; t < 8; t++) cfg.rows[t] = 16;
     for (int t = 0; t < 5; t++) cfg.colsb[t] = AMX_COLS * 4;
     cfg.colsb[5] = 64;
-    cfg.colsb[6] = AMX_COLS * 4;
+    cfg.colsb[6] = cfg.colsb[7] = AMX_COLS * 4;
     _tile_loadconfig(&cfg);
 }
 
@@ -590,18 +590,33 @@ static void conv1_weight_tiles_on(void) {
  * (the tiles' bfloat16 layout), zero at positions 28-31 and in channels 6-7. */
 static void conv1_weight_amx(float *part, long b0, long b1, const float *x, const float *p1,
                              const float *dp1, const int *idx1) {
-    uint16_t xb[(S0 + 2) * C0 * 32] __attribute__((aligned(64)));
+    enum { XROWS = (S0 + 2) * C0 * 32 };  /* a shifted copy: 34 rows x 3 channels x 32 */
+    uint16_t xb[K * XROWS] __attribute__((aligned(64)));
     uint16_t dzb[S1 * 16 * AMX_COLS * 2] __attribute__((aligned(64)));
     float *bias = part + K * AMX_ROWS * AMX_COLS;
     _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3); _tile_zero(4);
-    memset(xb + S0 * C0 * 32, 0, 2 * C0 * 32 * sizeof(uint16_t));  /* rows 32, 33: read, x 0 */
+    for (int kx = 0; kx < K; kx++)  /* rows 32, 33: read, times 0 */
+        memset(xb + kx * XROWS + S0 * C0 * 32, 0, 2 * C0 * 32 * sizeof(uint16_t));
     for (long b = b0; b < b1; b++) {
+        /* five copies, row r of channel c from column kx on in copy kx (zero past column
+         * 31): a tile load of 64-byte-aligned rows costs half one of rows that straddle
+         * cache lines, and 140 of them an image had left this the backward's slowest part.
+         * Each row converted once and shifted in registers, zeros coming in. */
         const float *xi = x + b * C0 * S0 * S0;
+        const __m512i column = _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19,
+                                              18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5,
+                                              4, 3, 2, 1, 0);
         for (int r = 0; r < S0; r++)
             for (int c = 0; c < C0; c++) {
-                const float *row = xi + (c * S0 + r) * S0;
-                const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 16), _mm512_loadu_ps(row));
-                _mm512_store_si512((__m512i *)(xb + (r * C0 + c) * 32), (__m512i)v);
+                const float *src = xi + (c * S0 + r) * S0;
+                const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + 16),
+                                                               _mm512_loadu_ps(src));
+                uint16_t *dst = xb + (r * C0 + c) * 32;
+                _mm512_store_si512((__m512i *)dst, v);
+                for (int kx = 1; kx < K; kx++)
+                    _mm512_store_si512((__m512i *)(dst + kx * XROWS),
+                                       _mm512_permutex2var_epi16(v, _mm512_add_epi16(column, _mm512_set1_epi16(kx)),
+                                                                 _mm512_setzero_si512()));
             }
         memset(dzb, 0, sizeof dzb);
         const float *pb = p1 + b * IMG1, *dp = dp1 + b * IMG1;
@@ -626,14 +641,22 @@ static void conv1_weight_amx(float *part, long b0, long b1, const float *x, cons
             }
             bias[o] += sum16(sum);
         }
-        for (int yy = 0; yy < S1; yy++) {
+        /* two rows at a time, their output-gradient tiles 6 and 7: a tile is not renamed,
+         * so a load into the tile the last products still read waits for them */
+        for (int yy = 0; yy < S1; yy += 2) {
+            const uint16_t *a = xb + yy * C0 * 32, *a2 = a + C0 * 32;
             _tile_loadd(6, dzb + yy * 16 * AMX_COLS * 2, AMX_COLS * 4);
-            const uint16_t *a = xb + yy * C0 * 32;
-            _tile_loadd(5, a + 0, 64); _tile_dpbf16ps(0, 5, 6);
-            _tile_loadd(5, a + 1, 64); _tile_dpbf16ps(1, 5, 6);
-            _tile_loadd(5, a + 2, 64); _tile_dpbf16ps(2, 5, 6);
-            _tile_loadd(5, a + 3, 64); _tile_dpbf16ps(3, 5, 6);
-            _tile_loadd(5, a + 4, 64); _tile_dpbf16ps(4, 5, 6);
+            _tile_loadd(7, dzb + (yy + 1) * 16 * AMX_COLS * 2, AMX_COLS * 4);
+            _tile_loadd(5, a + 0 * XROWS, 64); _tile_dpbf16ps(0, 5, 6);
+            _tile_loadd(5, a2 + 0 * XROWS, 64); _tile_dpbf16ps(0, 5, 7);
+            _tile_loadd(5, a + 1 * XROWS, 64); _tile_dpbf16ps(1, 5, 6);
+            _tile_loadd(5, a2 + 1 * XROWS, 64); _tile_dpbf16ps(1, 5, 7);
+            _tile_loadd(5, a + 2 * XROWS, 64); _tile_dpbf16ps(2, 5, 6);
+            _tile_loadd(5, a2 + 2 * XROWS, 64); _tile_dpbf16ps(2, 5, 7);
+            _tile_loadd(5, a + 3 * XROWS, 64); _tile_dpbf16ps(3, 5, 6);
+            _tile_loadd(5, a2 + 3 * XROWS, 64); _tile_dpbf16ps(3, 5, 7);
+            _tile_loadd(5, a + 4 * XROWS, 64); _tile_dpbf16ps(4, 5, 6);
+            _tile_loadd(5, a2 + 4 * XROWS, 64); _tile_dpbf16ps(4, 5, 7);
         }
     }
     const int stride = AMX_COLS * 4;
