@@ -418,6 +418,55 @@ static void linear_backward_sgd(const float *in, float *w, float *bias, float *w
     }
 }
 
+/* back through pool2 (and conv2's ReLU) to conv2's output for image b, as [channel][pixel]
+ * (dzc) and as [pixel][channel] (dzp), with which pixels have any gradient at all (live);
+ * each image writes only its own rows */
+static void pool2_backward(long b, const float *p2, const float *dp2, const int *idx2,
+                           float *dzc, float *dzp, unsigned char *live) {
+    float *zc = dzc + b * NPIX2 * C2, *zp = dzp + b * NPIX2 * C2;
+    memset(zc, 0, NPIX2 * C2 * sizeof(float));
+    memset(zp, 0, NPIX2 * C2 * sizeof(float));
+    p2 += b * F0, dp2 += b * F0, idx2 += b * F0;
+#ifdef __AVX512F__
+    /* a channel's 25 windows as lanes (16, then 9): each live window's gradient scattered
+     * to its maximum's place in both layouts, and a 1 to that pixel's ``live``; a loop
+     * window by window spent ~25 instructions on each, a third of the backward's time */
+    int on_px[NPIX2 + 12] = {0};
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    for (int o = 0; o < C2; o++)
+        for (int j0 = 0; j0 < P2 * P2; j0 += 16) {
+            const __mmask16 m = j0 ? 0x1ff : 0xffff;
+            const int k = o * P2 * P2 + j0;
+            const __m512i j = _mm512_add_epi32(lane, _mm512_set1_epi32(j0));
+            const __m512i r = _mm512_srli_epi32(_mm512_mullo_epi32(j, _mm512_set1_epi32(13)), 6);
+            const __m512i q = _mm512_sub_epi32(j, _mm512_mullo_epi32(r, _mm512_set1_epi32(P2)));
+            const __m512i d = _mm512_maskz_loadu_epi32(m, idx2 + k);
+            const __m512i y = _mm512_add_epi32(_mm512_add_epi32(r, r), _mm512_srli_epi32(d, 1));
+            const __m512i xx = _mm512_add_epi32(_mm512_add_epi32(q, q),
+                                                _mm512_and_si512(d, _mm512_set1_epi32(1)));
+            const __m512i px = _mm512_add_epi32(_mm512_mullo_epi32(y, _mm512_set1_epi32(S2)), xx);
+            const __mmask16 on = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, p2 + k),
+                                                         _mm512_setzero_ps(), _CMP_GT_OQ);
+            const __m512 g = _mm512_maskz_loadu_ps(m, dp2 + k);
+            _mm512_mask_i32scatter_ps(zc + o * NPIX2, on, px, g, 4);
+            _mm512_mask_i32scatter_ps(zp + o, on, _mm512_slli_epi32(px, 4), g, 4);
+            _mm512_mask_i32scatter_epi32(on_px, on, px, _mm512_set1_epi32(1), 4);
+        }
+    for (int i = 0; i < NPIX2; i += 16)  /* the ints as bytes (4 of the last 16 past: dropped) */
+        _mm_mask_storeu_epi8(live + b * NPIX2 + i, i + 16 <= NPIX2 ? 0xffff : 0xf,
+                             _mm512_cvtepi32_epi8(_mm512_loadu_si512(on_px + i)));
+#else
+    memset(live + b * NPIX2, 0, NPIX2);
+    for (int k = 0; k < F0; k++) {
+        if (!(p2[k] > 0.0f)) continue;
+        const int o = k / (P2 * P2), r = (k / P2) % P2, q = k % P2, d = idx2[k];
+        const int px = (2 * r + d / 2) * S2 + 2 * q + d % 2;
+        zc[o * NPIX2 + px] = zp[px * C2 + o] = dp2[k];
+        live[b * NPIX2 + px] = 1;
+    }
+#endif
+}
+
 /* conv1's output gradient for one image, into ``dz`` (zeroed by the caller): each 2 x 2
  * window's pooled gradient (0 where the pooled value is not positive: the ReLU) to the
  * place of its maximum, (2r + d / 2, 2q + d % 2). A row of 14 windows at a time, without
@@ -963,18 +1012,7 @@ fc_backward_done:
     /* ---- through pool2 (and conv2's ReLU) to conv2's output, as [channel][pixel] (dzc)
      * and as [pixel][channel] (dzp), with which pixels have any gradient at all (live) */
 #pragma omp parallel for schedule(static) if (batch >= 16)
-    for (long b = 0; b < B; b++) {  /* each image writes only its own rows */
-        memset(dzc + b * NPIX2 * C2, 0, NPIX2 * C2 * sizeof(float));
-        memset(dzp + b * NPIX2 * C2, 0, NPIX2 * C2 * sizeof(float));
-        memset(live + b * NPIX2, 0, NPIX2);
-        for (int k = 0; k < F0; k++) {
-            if (!(p2[b * F0 + k] > 0.0f)) continue;
-            const int o = k / (P2 * P2), r = (k / P2) % P2, q = k % P2, d = idx2[b * F0 + k];
-            const int px = (2 * r + d / 2) * S2 + 2 * q + d % 2;
-            dzc[(b * C2 + o) * NPIX2 + px] = dzp[(b * NPIX2 + px) * C2 + o] = dp2[b * F0 + k];
-            live[b * NPIX2 + px] = 1;
-        }
-    }
+    for (long b = 0; b < B; b++) pool2_backward(b, p2, dp2, idx2, dzc, dzp, live);
 
     MARK(5);
     /* ---- conv2's weight and bias gradients: gw2[t][o] = sum_b,px p1[b][px + tap t] dzp[b][px][o]
