@@ -618,6 +618,35 @@ static inline __m512i bf16_pairs(__m512 a, __m512 b) {
     return _mm512_permutexvar_epi16(zip, (__m512i)_mm512_cvtne2ps_pbh(b, a));
 }
 
+/* 8 rows of 16 ints (a[row][column]) stored as 16 rows of 8 (out[column][row]): 512
+ * aligned bytes */
+static inline void transpose_8x16(const __m512i a[8], __m512i *out) {
+    __m512i t[8], u[8];
+    for (int i = 0; i < 4; i++) {  /* within each 128-bit lane: pairs of rows interleaved */
+        t[2 * i] = _mm512_unpacklo_epi32(a[2 * i], a[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(a[2 * i], a[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) {  /* rows 4h..4h+3 of columns 4L + j, j = 0..3, in u[4h + j] */
+        u[4 * h + 0] = _mm512_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
+        u[4 * h + 1] = _mm512_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+        u[4 * h + 2] = _mm512_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
+        u[4 * h + 3] = _mm512_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+    }
+    const __m512i even = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i odd = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    for (int j = 0; j < 4; j += 2) {  /* columns 4L + j and 4L + j + 1, L = 0..3 */
+        const __m512i c0 = _mm512_permutex2var_epi64(u[j], even, u[4 + j]);
+        const __m512i c1 = _mm512_permutex2var_epi64(u[j], odd, u[4 + j]);
+        const __m512i d0 = _mm512_permutex2var_epi64(u[j + 1], even, u[5 + j]);
+        const __m512i d1 = _mm512_permutex2var_epi64(u[j + 1], odd, u[5 + j]);
+        /* out[k] holds columns 2k and 2k + 1 */
+        _mm512_store_si512(out + j / 2 + 0, _mm512_shuffle_i32x4(c0, d0, 0x44));
+        _mm512_store_si512(out + j / 2 + 2, _mm512_shuffle_i32x4(c0, d0, 0xee));
+        _mm512_store_si512(out + j / 2 + 4, _mm512_shuffle_i32x4(c1, d1, 0x44));
+        _mm512_store_si512(out + j / 2 + 6, _mm512_shuffle_i32x4(c1, d1, 0xee));
+    }
+}
+
 /* conv1's weight-gradient tiles: 0-4 the sums (16 x 8 floats), 5 an input tile (16 rows
  * x 32 bfloat16), 6 an output-gradient tile (16 pairs of positions x 8 channels x 2) */
 static void conv1_weight_tiles_on(void) {
@@ -667,29 +696,36 @@ static void conv1_weight_amx(float *part, long b0, long b1, const float *x, cons
                                        _mm512_permutex2var_epi16(v, _mm512_add_epi16(column, _mm512_set1_epi16(kx)),
                                                                  _mm512_setzero_si512()));
             }
-        memset(dzb, 0, sizeof dzb);
         const float *pb = p1 + b * IMG1, *dp = dp1 + b * IMG1;
         const int *ib = idx1 + b * IMG1;
         /* a row of 14 windows at a time, no branch: each window's gradient (0 where its
          * pooled value is not positive) to its maximum's place, (2r + d / 2, 2q + d % 2):
-         * pair q of that row, d % 2 in the pair */
+         * pair q of row 2r + d / 2, d % 2 in the pair. The six channels' pairs of a row
+         * (zeros and all), [channel][pair], transposed in registers to the tile's
+         * [pair][channel]: scattering them had cost as much as the products */
         const v16i lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-        for (int o = 0; o < C1; o++) {
-            v16 sum = {0};  /* the bias's: this image's, added to the block's after */
-            for (int r = 0; r < P1; r++) {
+        v16 sum[C1] = {{0}};  /* the biases': this image's, added to the block's after */
+        for (int r = 0; r < P1; r++) {
+            __m512i pairs[2][AMX_COLS];
+            for (int o = 0; o < C1; o++) {
                 const int k = (o * P1 + r) * P1;  /* lanes 14 and 15 read on, and are dropped */
-                const v16i at = *(const v16iu *)(ib + k);
+                const __m512i at = _mm512_loadu_si512(ib + k);
                 const v16 g = (v16)((v16i)load16(dp + k) & (load16(pb + k) > (v16){0})
                                     & (lane < P1));
-                sum += g;
-                uint16_t value[16];
-                int where[16];
-                _mm256_storeu_si256((__m256i *)value, (__m256i)_mm512_cvtneps_pbh((__m512)g));
-                *(v16iu *)where = (((2 * r + (at >> 1)) * 16 + lane) * AMX_COLS + o) * 2 + (at & 1);
-                for (int q = 0; q < P1; q++) dzb[where[q]] = value[q];
+                sum[o] += g;
+                const __m512i v = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh((__m512)g));
+                const __m512i hi = _mm512_slli_epi32(v, 16);
+                for (int dy = 0; dy < 2; dy++)
+                    pairs[dy][o] = _mm512_or_si512(
+                        _mm512_maskz_mov_epi32(_mm512_cmpeq_epi32_mask(at, _mm512_set1_epi32(2 * dy)), v),
+                        _mm512_maskz_mov_epi32(_mm512_cmpeq_epi32_mask(at, _mm512_set1_epi32(2 * dy + 1)), hi));
             }
-            bias[o] += sum16(sum);
+            for (int dy = 0; dy < 2; dy++) {
+                pairs[dy][6] = pairs[dy][7] = _mm512_setzero_si512();
+                transpose_8x16(pairs[dy], (__m512i *)(dzb + (2 * r + dy) * 16 * AMX_COLS * 2));
+            }
         }
+        for (int o = 0; o < C1; o++) bias[o] += sum16(sum[o]);
         /* two rows at a time, their output-gradient tiles 6 and 7: a tile is not renamed,
          * so a load into the tile the last products still read waits for them */
         for (int yy = 0; yy < S1; yy += 2) {
