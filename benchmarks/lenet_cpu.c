@@ -559,24 +559,24 @@ static void conv1_weight_pair(v16 *s0, v16 *s1, int ky, long b0, long b1, const 
 #endif
 
 #ifdef __AVX512F__
-/* conv2's input gradient from each tap's 100 pixel sums (dct[t][px], rows of ``ld``): each
- * row of p1's gradient summed in a register over the taps that reach it, in the taps'
- * order, a tap's 10 pixels landing at lanes kx..kx + 9 by a masked load; the same sums,
- * in the same order, as adding each tap's rows in turn into a zeroed p1 */
-static void col2im_rows(float *dp, const float *dct, int ld) {
-    for (int c = 0; c < C1; c++)
-        for (int r = 0; r < P1; r++) {
-            __m512 acc = _mm512_setzero_ps();
-            for (int ky = 0; ky < K; ky++) {
-                const int y = r - ky;
-                if (y < 0 || y >= S2) continue;
-                for (int kx = 0; kx < K; kx++) {
-                    const float *src = dct + ((c * K + ky) * K + kx) * ld + y * S2 - kx;
-                    acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps((__mmask16)(0x3ff << kx), src));
-                }
+/* conv2's input gradient for one input channel from its 25 taps' 100 pixel sums
+ * (dct[ky * 5 + kx][px], rows of ``ld``): each row of p1's gradient summed in a register
+ * over the taps that reach it, in the taps' order, a tap's 10 pixels landing at lanes
+ * kx..kx + 9 by a masked load; the same sums, in the same order, as adding each tap's rows
+ * in turn into a zeroed p1 */
+static void col2im_channel(float *dp, const float *dct, int ld) {
+    for (int r = 0; r < P1; r++) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int ky = 0; ky < K; ky++) {
+            const int y = r - ky;
+            if (y < 0 || y >= S2) continue;
+            for (int kx = 0; kx < K; kx++) {
+                const float *src = dct + (ky * K + kx) * ld + y * S2 - kx;
+                acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps((__mmask16)(0x3ff << kx), src));
             }
-            _mm512_mask_storeu_ps(dp + (c * P1 + r) * P1, 0x3fff, acc);
         }
+        _mm512_mask_storeu_ps(dp + r * P1, 0x3fff, acc);
+    }
 }
 #endif
 
@@ -804,15 +804,17 @@ static void conv2_weight_amx(float *part, long b0, long b1, const float *p1, con
     }
 }
 
-/* conv2's input gradient on the tiles for one image: per tap t, its 100 pixels' sum over
- * the 16 output channels, dct[t][px] = sum_o w2[o][t] dzc[o][px], as the GEMM
- * W2^T (160 x 32: taps x channels, padded) . dZ (32 x 112: channels in pairs x pixels),
- * then added where the tap reads p1, a row of 10 pixels at a time, as the float32 step
- * does. ``wt`` is W2^T in bfloat16, made once a step by conv2_input_weights. */
+/* conv2's input gradient on the tiles for one image, an input channel c at a time: its
+ * taps' 100 pixel sums over the 16 output channels, dct[t][px] = sum_o w2[o][c][t] dzc[o][px],
+ * as the GEMM W2c^T (32 x 16: the channel's 25 taps, padded, x output channels) . dZ
+ * (16 x 112: output channels in pairs x pixels), then added where each tap reads p1, a row
+ * of 10 pixels at a time, as the float32 step does. A channel's sums (14 KB) are read back
+ * from L1: all 150 taps' at once (70 KB an image) went out to L2 and back, and a K of 32
+ * (16 of them zero) had doubled the products. ``wt`` is W2^T in bfloat16, made once a
+ * step by conv2_input_weights; the tiles are set by conv2_input_tiles_on. */
 static void conv2_input_amx(float *dp, const float *dz, const uint16_t *wt) {
-    float dct[160 * 112] __attribute__((aligned(64)));
-    uint16_t zp[16 * 112 * 2] __attribute__((aligned(64)));  /* [o / 2][px][o % 2], 0 past */
-    memset(zp + 8 * 112 * 2, 0, 8 * 112 * 2 * sizeof(uint16_t));  /* channels 16-31: none */
+    float dct[32 * 112] __attribute__((aligned(64)));
+    uint16_t zp[8 * 112 * 2] __attribute__((aligned(64)));  /* [o / 2][px][o % 2], 0 past */
     for (int j = 0; j < C2 / 2; j++)
         for (int px = 0; px < 112; px += 16) {
             const __mmask16 m = px + 16 <= NPIX2 ? 0xffff : (1u << (NPIX2 - px)) - 1;
@@ -820,16 +822,31 @@ static void conv2_input_amx(float *dp, const float *dz, const uint16_t *wt) {
                                bf16_pairs(_mm512_maskz_loadu_ps(m, dz + 2 * j * NPIX2 + px),
                                           _mm512_maskz_loadu_ps(m, dz + (2 * j + 1) * NPIX2 + px)));
         }
-    for (int n = 0; n < 112; n += 16) {
-        _tile_loadd(2, zp + n * 2, 112 * 4);
-        for (int t = 0; t < 160; t += 16) {
+    for (int c = 0; c < C1; c++) {
+        for (int n = 0; n < 112; n += 16) {
+            _tile_loadd(2, zp + n * 2, 112 * 4);
             _tile_zero(0);
-            _tile_loadd(1, wt + t * 32, 64);
+            _tile_loadd(1, wt + (c * 32 + 0) * C2, C2 * 2);
             _tile_dpbf16ps(0, 1, 2);
-            _tile_stored(0, dct + t * 112 + n, 112 * 4);
+            _tile_stored(0, dct + 0 * 112 + n, 112 * 4);
+            _tile_zero(3);
+            _tile_loadd(4, wt + (c * 32 + 16) * C2, C2 * 2);
+            _tile_dpbf16ps(3, 4, 2);
+            _tile_stored(3, dct + 16 * 112 + n, 112 * 4);
         }
+        col2im_channel(dp + c * P1 * P1, dct, 112);
     }
-    col2im_rows(dp, dct, 112);
+}
+
+/* conv2_input_amx's tiles: 0 and 3 sums (16 x 16 floats), 1 and 4 weights (16 taps x 16
+ * output channels), 2 the output gradient (8 pairs of channels x 16 pixels x 2) */
+static void conv2_input_tiles_on(void) {
+    tilecfg cfg = {0};
+    cfg.palette = 1;
+    for (int t = 0; t < 5; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    cfg.colsb[1] = cfg.colsb[4] = C2 * 2;
+    cfg.rows[2] = C2 / 2;
+    _tile_loadconfig(&cfg);
 }
 
 /* ---- the fc layers' gradients on the tiles: C = A . B with A bfloat16 rows and B packed
@@ -942,15 +959,17 @@ static void linear_backward_sgd_amx(const float *in, float *w, float *bias, floa
     }
 }
 
-/* W2^T in bfloat16 for conv2_input_amx: [tap][channel], 160 x 32, zero past 150 x 16 */
+/* W2^T in bfloat16 for conv2_input_amx: [input channel][tap][output channel], 6 x 32 x 16,
+ * taps 25-31 zero */
 static void conv2_input_weights(uint16_t *wt, const float *w2) {
-    memset(wt, 0, 160 * 32 * sizeof(uint16_t));
+    memset(wt, 0, C1 * 32 * C2 * sizeof(uint16_t));
     float row[16];
-    for (int t = 0; t < T2; t++) {
-        for (int o = 0; o < C2; o++) row[o] = w2[o * T2 + t];
-        _mm256_storeu_si256((__m256i *)(wt + t * 32),
-                            (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(row)));
-    }
+    for (int c = 0; c < C1; c++)
+        for (int t = 0; t < K * K; t++) {
+            for (int o = 0; o < C2; o++) row[o] = w2[o * T2 + c * K * K + t];
+            _mm256_storeu_si256((__m256i *)(wt + (c * 32 + t) * C2),
+                                (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(row)));
+        }
 }
 #else
 int lenet_amx_ready(void) { return 0; }
@@ -1121,11 +1140,11 @@ conv2_weights_done:
      * of 10 pixels at a time (col2im tap by tap: no 150 x 100 copy an image is made) */
 #ifdef HAVE_AMX
     if (amx) {
-        static uint16_t w2t[160 * 32] __attribute__((aligned(64)));
+        static uint16_t w2t[C1 * 32 * C2] __attribute__((aligned(64)));
         conv2_input_weights(w2t, w2);
 #pragma omp parallel if (batch >= 16)
         {
-            tiles_square();
+            conv2_input_tiles_on();
 #pragma omp for schedule(static)
             for (long b = 0; b < B; b++)
                 conv2_input_amx(dp1 + b * IMG1, dzc + b * C2 * NPIX2, w2t);
