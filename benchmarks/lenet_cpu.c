@@ -56,8 +56,9 @@ enum { BLOCK = 8 };
 
 /* conv1's weight gradient on the AMX tiles: per block, 5 tiles (kernel column kx) of 16
  * rows (kernel row ky x input channel, 15 used) x 8 columns (output channels, 6 used),
- * and the 6 biases' sums */
-enum { AMX_ROWS = 16, AMX_COLS = 8, AMX_PART = K * AMX_ROWS * AMX_COLS + AMX_COLS };
+ * and the 6 biases' sums (padded to 16) */
+enum { AMX_ROWS = 16, AMX_COLS = 8, AMX_PART = K * AMX_ROWS * AMX_COLS + 16 };
+_Static_assert(AMX_PART % 16 == 0, "sum_partials adds the partials 16 floats at a time");
 #define AMX_PARTIALS(batch) ((((long)(batch) + BLOCK - 1) / BLOCK) * AMX_PART)
 /* the fc layers' gradients on the tiles, in floats (two bfloat16 a float): A, up to
  * (batch + 32) rows of 416 bfloat16 (400 inputs rounded up to 32); B, the images' pairs
@@ -873,6 +874,19 @@ static void conv2_input_tiles_on(void) {
     _tile_loadconfig(&cfg);
 }
 
+/* the blocks' partial sums (``blocks`` of ``n`` floats, n a multiple of 16, one after
+ * another) added into the first, in the blocks' order, 16 at a time: the same sums as
+ * adding each block's in turn into zeros, shared between threads by position (the scalar
+ * loop, one thread, had been a twentieth of the step) */
+static void sum_partials(float *part, long n, long blocks) {
+#pragma omp parallel for schedule(static) if (blocks * n >= 16384)
+    for (long i = 0; i < n; i += 16) {
+        v16 acc = load16(part + i);
+        for (long blk = 1; blk < blocks; blk++) acc += load16(part + blk * n + i);
+        store16(part + i, acc);
+    }
+}
+
 /* ---- the fc layers' gradients on the tiles: C = A . B with A bfloat16 rows and B packed
  * in the tiles' layout (pairs of consecutive k interleaved), float32 sums; every C tile
  * computed whole by one thread, k in order: any thread count gives the same bits */
@@ -1111,15 +1125,12 @@ fc_backward_done:
                                  (blk + 1) * BLOCK < B ? (blk + 1) * BLOCK : B, p1, dzp);
             _tile_release();
         }
-        memset(g_w2, 0, sizeof g_w2);
-        for (long blk = 0; blk < blocks; blk++) {
-            const float *part = part2 + blk * T2 * C2;
-            for (int c = 0; c < C1; c++)
-                for (int kx = 0; kx < K; kx++)
-                    for (int ky = 0; ky < K; ky++)
-                        for (int o = 0; o < C2; o++)
-                            g_w2[o * T2 + (c * K + ky) * K + kx] += part[((c * K + kx) * K + ky) * C2 + o];
-        }
+        sum_partials(part2, T2 * C2, blocks);  /* into block 0's, then laid out as w2 */
+        for (int c = 0; c < C1; c++)
+            for (int kx = 0; kx < K; kx++)
+                for (int ky = 0; ky < K; ky++)
+                    for (int o = 0; o < C2; o++)
+                        g_w2[o * T2 + (c * K + ky) * K + kx] = part2[((c * K + kx) * K + ky) * C2 + o];
         goto conv2_weights_done;
     }
 #endif
@@ -1225,18 +1236,14 @@ conv2_input_done:
                                  (k + 1) * BLOCK < B ? (k + 1) * BLOCK : B, x, p1, dp1, idx1);
             _tile_release();
         }
-        memset(g_w1, 0, sizeof g_w1);
-        memset(g_b1, 0, sizeof g_b1);
-        for (long k = 0; k < blocks; k++) {
-            const float *part = part1 + k * AMX_PART;
-            for (int kx = 0; kx < K; kx++)
-                for (int ky = 0; ky < K; ky++)
-                    for (int c = 0; c < C0; c++)
-                        for (int o = 0; o < C1; o++)
-                            g_w1[((o * C0 + c) * K + ky) * K + kx] +=
-                                part[(kx * AMX_ROWS + ky * C0 + c) * AMX_COLS + o];
-            for (int o = 0; o < C1; o++) g_b1[o] += part[K * AMX_ROWS * AMX_COLS + o];
-        }
+        sum_partials(part1, AMX_PART, blocks);
+        for (int kx = 0; kx < K; kx++)
+            for (int ky = 0; ky < K; ky++)
+                for (int c = 0; c < C0; c++)
+                    for (int o = 0; o < C1; o++)
+                        g_w1[((o * C0 + c) * K + ky) * K + kx] =
+                            part1[(kx * AMX_ROWS + ky * C0 + c) * AMX_COLS + o];
+        for (int o = 0; o < C1; o++) g_b1[o] = part1[K * AMX_ROWS * AMX_COLS + o];
         goto conv1_done;
     }
 #endif

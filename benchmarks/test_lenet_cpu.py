@@ -147,7 +147,7 @@ needs_amx = pytest.mark.skipif(
 
 
 @needs_amx
-@pytest.mark.parametrize(("batch", "threads"), [(1, 1), (4, 1), (37, 2)])
+@pytest.mark.parametrize(("batch", "threads"), [(1, 1), (4, 1), (37, 2), (260, 2)])
 def test_on_the_tiles_the_backward_products_are_bfloat16s_and_the_forward_unchanged(batch, threads):
     """bf16=True: every gradient made by a matrix product of the backward pass (the conv
     and fc layers' weight gradients, their input gradients) within bfloat16's rounding of
@@ -174,11 +174,12 @@ def test_on_the_tiles_the_backward_products_are_bfloat16s_and_the_forward_unchan
 
 @needs_amx
 def test_on_the_tiles_two_threads_give_one_threads_weights_bit_for_bit():
-    """A partial sum per block of 8 images, the blocks added in order, whoever ran them."""
-    x, y = batch_of(40, seed=2)
+    """A partial sum per block of 8 images, the blocks added in order, whoever ran them
+    (260: enough blocks that their sums, too, are shared between threads)."""
+    x, y = batch_of(260, seed=2)
     one, two = fresh_net(), fresh_net()
     for net, threads in ((one, 1), (two, 2)):
-        step = lenet_cpu.FusedStep(net, LR, MOMENTUM, 40, threads=threads, bf16=True)
+        step = lenet_cpu.FusedStep(net, LR, MOMENTUM, 260, threads=threads, bf16=True)
         for _ in range(3):
             step(x, y)
     torch.testing.assert_close(two.state_dict(), one.state_dict(), rtol=0, atol=0)
