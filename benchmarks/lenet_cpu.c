@@ -897,7 +897,6 @@ static inline long up(long n, long m) { return (n + m - 1) / m * m; }
 static void amx_gemm(float *C, long ldc, const uint16_t *A, long lda, const uint16_t *Bp,
                      long ldb, long M, long N, long K) {
     const long nt = N / 16, tiles = M / 16 * nt;
-#pragma omp parallel if (tiles >= 16)
     {
         tiles_square();
 #pragma omp for schedule(static)
@@ -919,7 +918,7 @@ static void amx_gemm(float *C, long ldc, const uint16_t *A, long lda, const uint
  * of them, zero beyond ``rows`` and ``cols`` */
 static void to_bf16_rows(uint16_t *out, long out_ld, const float *in, long ld, long rows,
                          long cols, long rows_p) {
-#pragma omp parallel for schedule(static) if (rows_p >= 64)
+#pragma omp for schedule(static)
     for (long r = 0; r < rows_p; r++)
         for (long c = 0; c < out_ld; c += 32) {
             const long left = r < rows ? cols - c : 0;
@@ -937,7 +936,7 @@ static void to_bf16_rows(uint16_t *out, long out_ld, const float *in, long ld, l
  * zero beyond ``rows`` and ``cols`` */
 static void pack_row_pairs(uint16_t *out, const float *in, long ld, long rows, long cols,
                            long rows_p, long cols_p) {
-#pragma omp parallel for schedule(static) if (rows_p >= 64)
+#pragma omp for schedule(static)
     for (long r = 0; r < rows_p; r += 2)
         for (long c = 0; c < cols_p; c += 16) {
             const long left = cols - c;
@@ -954,7 +953,7 @@ static void to_bf16_transposed(uint16_t *out, long out_ld, const float *in, long
                                long cols, long cols_p, uint16_t *row_bf16) {
     const long w = up(cols, 32);
     to_bf16_rows(row_bf16, w, in, ld, rows, cols, rows);
-#pragma omp parallel for schedule(static) if (rows >= 64)
+#pragma omp for schedule(static)
     for (long c = 0; c < cols_p; c++) {  /* a row of the transpose each, zero past */
         uint16_t *row = out + c * out_ld;
         memset(row, 0, out_ld * sizeof(uint16_t));
@@ -976,7 +975,7 @@ static void linear_backward_sgd_amx(const float *in, float *w, float *bias, floa
         to_bf16_rows(s.a, K, dz, n_out, batch, n_out, M);
         pack_row_pairs(s.b, w, n_in, n_out, n_in, K, N);
         amx_gemm(s.c, N, s.a, K, s.b, N, M, N, K);
-#pragma omp parallel for schedule(static) if (batch >= 64)
+#pragma omp for schedule(static)
         for (long b = 0; b < batch; b++)
             for (int i = 0; i < n_in; i++) {
                 const float v = s.c[b * N + i];
@@ -988,7 +987,7 @@ static void linear_backward_sgd_amx(const float *in, float *w, float *bias, floa
     to_bf16_transposed(s.a, K, dz, n_out, batch, n_out, M, s.t);
     pack_row_pairs(s.b, in, n_in, batch, n_in, K, N);
     amx_gemm(s.c, N, s.a, K, s.b, N, M, N, K);
-#pragma omp parallel for schedule(static) if (batch >= 64)
+#pragma omp for schedule(static)
     for (int o = 0; o < n_out; o++) {
         float sum = 0.0f;
         for (long b = 0; b < batch; b++) sum += dz[b * n_out + o];
@@ -1085,12 +1084,18 @@ float lenet_step(int batch, const float *x, const int64_t *y, float **params, fl
         const fc_scratch fc = {(uint16_t *)fcw, (uint16_t *)(fcw + AMX_FC_A(B)),
                                (uint16_t *)(fcw + AMX_FC_A(B) + AMX_FC_B(B)),
                                fcw + AMX_FC_A(B) + AMX_FC_B(B) + AMX_FC_T(B)};
-        linear_backward_sgd_amx(h2, fw3, fb3, bufs[8], bufs[9], dz3, dz2, h2, batch, F2, F3, lr,
-                                momentum, fc);
-        linear_backward_sgd_amx(h1, fw2, fb2, bufs[6], bufs[7], dz2, dz1, h1, batch, F1, F2, lr,
-                                momentum, fc);
-        linear_backward_sgd_amx(p2, fw1, fb1, bufs[4], bufs[5], dz1, dp2, NULL, batch, F0, F1,
-                                lr, momentum, fc);
+        /* one team for the three layers, their loops shared out by orphaned "omp for"s:
+         * 24 parallel regions of a few microseconds' work each had cost more in starting
+         * and joining the team than in work */
+#pragma omp parallel if (batch >= 64)
+        {
+            linear_backward_sgd_amx(h2, fw3, fb3, bufs[8], bufs[9], dz3, dz2, h2, batch, F2,
+                                    F3, lr, momentum, fc);
+            linear_backward_sgd_amx(h1, fw2, fb2, bufs[6], bufs[7], dz2, dz1, h1, batch, F1,
+                                    F2, lr, momentum, fc);
+            linear_backward_sgd_amx(p2, fw1, fb1, bufs[4], bufs[5], dz1, dp2, NULL, batch, F0,
+                                    F1, lr, momentum, fc);
+        }
         goto fc_backward_done;
     }
 #endif
