@@ -673,7 +673,8 @@ static inline void transpose_8x16(const __m512i a[8], __m512i *out) {
 }
 
 /* conv1's weight-gradient tiles: 0-4 the sums (16 x 8 floats), 5 an input tile (16 rows
- * x 32 bfloat16), 6 an output-gradient tile (16 pairs of positions x 8 channels x 2) */
+ * x 32 bfloat16), 6 and 7 two rows' output-gradient tiles (16 pairs of positions x 8
+ * channels x 2) */
 static void conv1_weight_tiles_on(void) {
     tilecfg cfg = {0};
     cfg.palette = 1;
