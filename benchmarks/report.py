@@ -330,6 +330,16 @@ def cpu_verdicts(rows: list[dict]) -> list[str]:
             f"({rival['variant']}, batch {rival['batch']}, {rival['threads']} threads, "
             f"{rival['items_per_s']:,.0f} img/s); target >= {CPU_LARGE_TARGET_RATIO:.0f}x: {met}"
         )
+        # and batch by batch, each against PyTorch's best at that batch: the verdict's two
+        # rows may be of two batches
+        same = []
+        for batch in sorted({r["batch"] for r in ours} & {r["batch"] for r in theirs}):
+            a = max((r for r in ours if r["batch"] == batch), key=lambda r: r["items_per_s"])
+            b = max((r for r in theirs if r["batch"] == batch), key=lambda r: r["items_per_s"])
+            same.append(f"{batch}: {a['items_per_s'] / b['items_per_s']:.2f}x "
+                        f"({a['variant']} / {b['variant']})")  # fmt: skip
+        if same:
+            lines.append("cpu large batch, at the same batch: " + "; ".join(same))
     isa = next((r["isa"] for r in cpu if r.get("isa")), "")
     if isa:
         lines.append(f"cpu ISA: {isa}")

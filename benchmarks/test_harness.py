@@ -244,6 +244,27 @@ def test_the_c_steps_bf16_option_counts_as_its_own_at_large_batch_and_not_as_the
     )
 
 
+def test_the_large_batch_verdict_also_compares_batch_by_batch():
+    """The verdict takes the best rate of each side over every large batch; the line after
+    it sets each batch's best against PyTorch's best at that same batch."""
+    rows = [
+        {**row("cifar512", "eager+channels_last+bf16", "cpu", 2, 20_000.0, 2.5), "batch": 512},
+        {**row("cifar512", "cpu_fused+bf16", "cpu", 2, 50_000.0, 1.0), "batch": 512},
+        {**row("cifar4096", "eager+channels_last+bf16", "cpu", 2, 10_000.0, 5.0),
+         "batch": 4096},
+        {**row("cifar4096", "cpu_fused", "cpu", 2, 30_000.0, 1.7), "batch": 4096},
+        {**row("cifar4096", "cpu_fused+bf16", "cpu", 2, 64_000.0, 0.8), "batch": 4096},
+    ]  # fmt: skip
+    lines = report.cpu_verdicts(rows)
+    assert lines[0].startswith("cpu large batch: cpu_fused+bf16 64,000 img/s (batch 4096")
+    assert "3.20x PyTorch's best (eager+channels_last+bf16, batch 512" in lines[0]
+    assert lines[0].endswith("target >= 3x: met")
+    assert lines[1] == (
+        "cpu large batch, at the same batch: 512: 2.50x (cpu_fused+bf16 / "
+        "eager+channels_last+bf16); 4096: 6.40x (cpu_fused+bf16 / eager+channels_last+bf16)"
+    )
+
+
 def with_rounds(r, seconds_per_step):
     return {**r, "round_s_per_step": seconds_per_step}
 
