@@ -8,7 +8,8 @@ oneDNN or MKL call made for far larger shapes (3- and 6-channel 5x5 convolutions
 few GFLOP/s). This does the same arithmetic in one call, with no allocation, in loops the
 compiler vectorizes for the machine it runs on (``-march=native``): conv2 as a GEMM with
 its 16 output channels as the vector lanes, conv1 a row of 28 outputs at a time, the fc
-layers as dot products in 16 partial sums. It is the hardware-limit reference on the CPU
+layers as dot products in 16 partial sums (from batch 32, outer products over the
+transposed weights). It is the hardware-limit reference on the CPU
 side of the benchmarks, not a way to train, and not the note's code.
 
 Built at first use with the system's C compiler (``cc``, or ``$CC``) into
