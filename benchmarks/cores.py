@@ -45,6 +45,8 @@ benchmarks compare the weights after k steps before anything is timed.
 
 from __future__ import annotations
 
+import functools
+import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -635,6 +637,56 @@ def cpu_isa() -> str:
     flags = set(fields.get("flags", "").split())
     have = " ".join(f for f in ISA_FLAGS if f in flags) or "none of " + ", ".join(ISA_FLAGS)
     return f"{fields.get('model name', 'unknown CPU')}: {have}"
+
+
+@functools.cache
+def cpu_kernels(variant: str) -> str:
+    """What the variant's step runs on this CPU, by name: for the hand-written step, the
+    units it was built for; for PyTorch's, ATen's vector level and the oneDNN kernels one
+    small step of the note's layers calls (read from oneDNN's verbose log, the process's
+    stdout redirected meanwhile). A float32 linear layer is MKL's, which logs nothing."""
+    v = Variant.parse(variant)
+    if v.base == "cpu_fused":
+        return lenet_cpu.isa(bf16=v.bf16)
+    if v.base in ("compiled", "compiled_graph"):
+        return f"ATen {torch.backends.cpu.get_cpu_capability()}, inductor's generated C++"
+    import contextlib
+    import os
+    import tempfile
+
+    conv, fc = torch.nn.Conv2d(3, 6, 5), torch.nn.Linear(400, 120)
+    x = torch.randn(4, 3, 32, 32)
+    if v.channels_last:
+        conv = conv.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
+    bf16 = torch.autocast("cpu", dtype=torch.bfloat16) if v.bf16 else contextlib.nullcontext()
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(log.fileno(), 1)
+        try:
+            with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON), bf16:
+                (conv(x).float().sum() + fc(torch.randn(4, 400)).float().sum()).backward()
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+        log.seek(0)
+        lines = log.read().decode(errors="replace").splitlines()
+    return f"ATen {torch.backends.cpu.get_cpu_capability()}, oneDNN: {onednn_kernels(lines)}"
+
+
+def onednn_kernels(log_lines: list[str]) -> str:
+    """The kernels oneDNN's verbose log says ran, by operation, in the order first seen
+    (layout reorders left out): e.g. "convolution brg_conv_fwd:avx10_1_512_amx"."""
+    used: dict[str, list[str]] = {}
+    for line in log_lines:
+        f = line.split(",")
+        if len(f) > 7 and f[0] == "onednn_verbose" and f[3] == "exec" and f[5] != "reorder":
+            kinds = used.setdefault(f[5], [])
+            if f[6] not in kinds:
+                kinds.append(f[6])
+    return "; ".join(f"{op} {' '.join(k)}" for op, k in used.items()) or "no oneDNN kernel"
 
 
 def matmul_peak_gflops(

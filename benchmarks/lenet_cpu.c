@@ -1013,6 +1013,22 @@ static void conv2_input_weights(uint16_t *wt, const float *w2) {
 int lenet_amx_ready(void) { return 0; }
 #endif
 
+/* which of the machine's vector and matrix units the step was built to use */
+const char *lenet_isa(int amx) {
+#ifdef HAVE_AMX
+    if (amx) return "AVX-512 FMA (float32 forward), AMX-BF16 tiles (backward products)";
+#else
+    (void)amx;
+#endif
+#if defined(__AVX512F__)
+    return "AVX-512 FMA (float32)";
+#elif defined(__AVX2__) && defined(__FMA__)
+    return "AVX2 FMA (float32)";
+#else
+    return "no FMA vector units (float32)";
+#endif
+}
+
 /* One training step on a batch: updates the ten parameter tensors and their momentum
  * buffers in place; returns the batch's mean loss (before the update). */
 float lenet_step(int batch, const float *x, const int64_t *y, float **params, float **bufs,

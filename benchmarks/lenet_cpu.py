@@ -73,6 +73,12 @@ def unavailable() -> str:
     return ""
 
 
+def isa(bf16: bool = False) -> str:
+    """The vector and matrix units the step was built to use on this machine (the bf16
+    step's, where the tiles can run)."""
+    return library().lenet_isa(int(bf16 and not amx_unavailable())).decode()
+
+
 def amx_unavailable() -> str:
     """Why the backward products cannot run on the AMX tiles here ("" where they can)."""
     why = unavailable()
@@ -142,6 +148,8 @@ def library(profile: bool = False) -> ctypes.CDLL:
         lib.lenet_step.restype = ctypes.c_float
         lib.lenet_amx_ready.argtypes = []
         lib.lenet_amx_ready.restype = ctypes.c_int
+        lib.lenet_isa.argtypes = [ctypes.c_int]
+        lib.lenet_isa.restype = ctypes.c_char_p
         lib.lenet_section_name.argtypes = [ctypes.c_int]
         lib.lenet_section_name.restype = ctypes.c_char_p
         lib.lenet_section_seconds.argtypes = [ctypes.c_int]

@@ -293,7 +293,8 @@ def hand_written_cpu(row: dict) -> bool:
 def cpu_verdicts(rows: list[dict]) -> list[str]:
     """The CPU at its best against its targets: the hand-written step against the eager
     loop and PyTorch's best variant at the note's batch (one thread), and the best rate at
-    large batch against PyTorch's best there; and which ISA the machine offered."""
+    large batch against PyTorch's best there; which ISA the machine offered, and what each
+    variant ran on it."""
     cpu = [r for r in rows if r["device"] == "cpu" and r["core"].startswith("cifar")]
     lines = []
     # the note's semantics: batch 4, one thread, float32 (a bf16 variant is another precision)
@@ -343,6 +344,10 @@ def cpu_verdicts(rows: list[dict]) -> list[str]:
     isa = next((r["isa"] for r in cpu if r.get("isa")), "")
     if isa:
         lines.append(f"cpu ISA: {isa}")
+    kernels = {}
+    for r in cpu:
+        kernels.setdefault(r["variant"], r.get("cpu_kernels", ""))
+    lines += [f"cpu kernels of {v}: {k}" for v, k in kernels.items() if k]
     return lines
 
 

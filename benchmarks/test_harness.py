@@ -265,6 +265,54 @@ def test_the_large_batch_verdict_also_compares_batch_by_batch():
     )
 
 
+def test_the_cpu_kernels_are_read_from_onednns_log_and_named_once_per_variant():
+    """What each variant ran: oneDNN's verbose lines (v1 format) give the kernels by
+    operation, reorders left out; the report names each variant's once, whatever its
+    rows (thread counts, batches)."""
+    log = [
+        "onednn_verbose,v1,primitive,info,template:operation,engine,primitive,implementation",
+        "onednn_verbose,v1,primitive,exec,cpu,reorder,jit:uni,undef,src:f32 dst:f32,,6x3x5x5,0.003",
+        "onednn_verbose,v1,primitive,exec,cpu,convolution,brg_conv_fwd:avx10_1_512_amx,"
+        "forward_training,src:bf16,,mb4_ic3oc6,0.05",
+        "onednn_verbose,v1,primitive,exec,cpu,convolution,brgconv_bwd_w:avx10_1_512_amx,"
+        "backward_weights,src:bf16,,mb4_ic3oc6,0.07",
+        "onednn_verbose,v1,primitive,exec,cpu,convolution,brg_conv_fwd:avx10_1_512_amx,"
+        "forward_training,src:bf16,,mb4_ic3oc6,0.05",
+        "onednn_verbose,v1,primitive,exec,cpu,matmul,brg_matmul:avx10_1_512_amx,undef,src:bf16,,4x400:400x120,0.01",
+    ]  # fmt: skip
+    assert cores.onednn_kernels(log) == (
+        "convolution brg_conv_fwd:avx10_1_512_amx brgconv_bwd_w:avx10_1_512_amx; "
+        "matmul brg_matmul:avx10_1_512_amx"
+    )
+    assert cores.onednn_kernels(["some other line"]) == "no oneDNN kernel"
+    rows = [
+        {**row("cifar512", "eager", "cpu", 1, 10_000.0, 5.0), "batch": 512, "cpu_kernels": "K1"},
+        {**row("cifar512", "eager", "cpu", 2, 18_000.0, 3.0), "batch": 512, "cpu_kernels": "K1"},
+        {**row("cifar512", "cpu_fused", "cpu", 2, 30_000.0, 1.7), "batch": 512,
+         "cpu_kernels": "AVX-512 FMA (float32)"},
+    ]  # fmt: skip
+    lines = report.cpu_verdicts(rows)
+    assert [line for line in lines if line.startswith("cpu kernels")] == [
+        "cpu kernels of eager: K1",
+        "cpu kernels of cpu_fused: AVX-512 FMA (float32)",
+    ]
+
+
+def test_this_cpus_kernels_are_named_for_pytorchs_variants_and_the_c_step():
+    """Live: PyTorch's eager step names ATen's vector level and oneDNN's kernels (or that
+    none ran); the C step the units it was built for, as this CPU's flags say it has."""
+    eager = cores.cpu_kernels("eager")
+    assert eager.startswith("ATen "), eager
+    assert ", oneDNN: " in eager, eager
+    if cores.lenet_cpu.unavailable():
+        return
+    fused = cores.cpu_kernels("cpu_fused")  # built with -march=native: what /proc/cpuinfo has
+    if "avx512f" in cores.cpu_isa().split():
+        assert fused == "AVX-512 FMA (float32)", fused
+    if not cores.lenet_cpu.amx_unavailable():
+        assert "AMX-BF16 tiles (backward products)" in cores.cpu_kernels("cpu_fused+bf16")
+
+
 def with_rounds(r, seconds_per_step):
     return {**r, "round_s_per_step": seconds_per_step}
 

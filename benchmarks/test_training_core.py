@@ -235,5 +235,7 @@ def test_training_step(case, benchmark, threads, matmul_peak, smoke):
             "trajectory_steps": k,
             "trajectory_max_rel_dev": deviation,
             "isa": cores.cpu_isa() if dev.type == "cpu" else "",
+            # what this variant's step runs on that CPU (oneDNN's kernels, or the C step's units)
+            "cpu_kernels": cores.cpu_kernels(variant) if dev.type == "cpu" else "",
         }
     )
