@@ -141,6 +141,19 @@ static inline float pool4(float a, float b, float c, float d, int *where) {
     return m;
 }
 
+/* pool4 lane by lane: 16 windows' maxima (first maximum wins) and their places, 0..3 */
+static inline void pool4_lanes(const v16 win[4], v16 *max, v16i *where) {
+    v16 m = win[0];
+    v16i w = {0};
+    for (int k = 1; k < 4; k++) {
+        const v16i more = win[k] > m;
+        m = (v16)(((v16i)win[k] & more) | ((v16i)m & ~more));
+        w = (((v16i){0} + k) & more) | (w & ~more);
+    }
+    *max = m;
+    *where = w;
+}
+
 static void sgd(float *restrict w, float *restrict buf, const float *restrict g, int n, float lr,
                 float momentum) {
     int i = 0;
@@ -190,13 +203,9 @@ static void conv1_forward(const float *x, const float *w, const float *bias, flo
             const v16 r1a = relu16(a[oc][1][0]), r1b = relu16(a[oc][1][1]);
             const v16 win[4] = {__builtin_shuffle(r0a, r0b, even), __builtin_shuffle(r0a, r0b, odd),
                                 __builtin_shuffle(r1a, r1b, even), __builtin_shuffle(r1a, r1b, odd)};
-            v16 m = win[0];
-            v16i w = {0};
-            for (int k = 1; k < 4; k++) {
-                const v16i more = win[k] > m;
-                m = (v16)(((v16i)win[k] & more) | ((v16i)m & ~more));
-                w = (((v16i){0} + k) & more) | (w & ~more);
-            }
+            v16 m;
+            v16i w;
+            pool4_lanes(win, &m, &w);
             float mv[16];
             int wv[16];
             store16(mv, m);
@@ -246,13 +255,9 @@ static void conv2_forward(const float *p1, const float *wt, const float *bias, f
             const int top = (2 * r) * S2 + 2 * q;
             const v16 win[4] = {load16(z[top]), load16(z[top + 1]), load16(z[top + S2]),
                                 load16(z[top + S2 + 1])};
-            v16 m = win[0];
-            v16i w = {0};
-            for (int k = 1; k < 4; k++) {
-                const v16i more = win[k] > m;
-                m = (v16)(((v16i)win[k] & more) | ((v16i)m & ~more));
-                w = (((v16i){0} + k) & more) | (w & ~more);
-            }
+            v16 m;
+            v16i w;
+            pool4_lanes(win, &m, &w);
             _mm512_i32scatter_ps(p2 + r * P2 + q, stride, (__m512)m, 4);
             _mm512_i32scatter_epi32(idx + r * P2 + q, stride, (__m512i)w, 4);
         }
