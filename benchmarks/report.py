@@ -225,6 +225,7 @@ def table(rows: list[dict]) -> str:
         "vs CPU best",
         "% of floor",
         "setup s",
+        "semantics",
     ]
     body = []
     for r in rows:
@@ -234,9 +235,22 @@ def table(rows: list[dict]) -> str:
         body.append([
             r["core"], r["variant"], r["device"], r["threads"], r["batch"],
             f"{r['items_per_s']:,.0f}", f"{r['us_per_step']:,.1f}", epoch(r), speedup,
-            against_best, floor(r), f"{r['setup_s']:.2f}",
+            against_best, floor(r), f"{r['setup_s']:.2f}", semantics(r),
         ])  # fmt: skip
     return markdown_table(head, body)
+
+
+def semantics(row: dict) -> str:
+    """Whether a row computes the note's step: its Net at batch 4 in float32. Otherwise
+    what differs, "other batch" and/or "other precision" (a bf16 variant); the MLP core
+    is not the note's CIFAR step at all."""
+    if not row["core"].startswith("cifar"):
+        return "not the note's step"
+    other = [label for label, differs in (
+        ("other batch", row["batch"] != 4),
+        ("other precision", row.get("matmul_peak_dtype") == "bfloat16"),
+    ) if differs]  # fmt: skip
+    return ", ".join(other) or "the note's"
 
 
 def verdicts(rows: list[dict]) -> list[str]:

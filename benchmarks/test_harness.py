@@ -244,6 +244,25 @@ def test_the_c_steps_bf16_option_counts_as_its_own_at_large_batch_and_not_as_the
     )
 
 
+def test_each_row_says_whether_it_keeps_the_notes_semantics():
+    """The note's step is its Net at batch 4 in float32: any other batch or a bf16 variant
+    is labelled so in the table's last column."""
+    rows = [
+        row("cifar4", "eager", "cpu", 1, 1000.0, 50.0),
+        {**row("cifar4", "eager+bf16", "cuda", 1, 9000.0, 5.0), "matmul_peak_dtype": "bfloat16"},
+        {**row("cifar512", "cpu_fused", "cpu", 2, 30_000.0, 1.7), "batch": 512},
+        {**row("cifar512", "cpu_fused+bf16", "cpu", 2, 50_000.0, 1.0), "batch": 512,
+         "matmul_peak_dtype": "bfloat16"},
+        {**row("mlp", "eager", "cpu", 1, 80_000.0, 0.8), "batch": 64},
+    ]  # fmt: skip
+    lines = report.table(rows).splitlines()
+    assert lines[0].endswith("| setup s | semantics |")
+    assert [line.rsplit("|", 2)[1].strip() for line in lines[2:]] == [
+        "the note's", "other precision", "other batch", "other batch, other precision",
+        "not the note's step",
+    ]  # fmt: skip
+
+
 def test_the_large_batch_verdict_also_compares_batch_by_batch():
     """The verdict takes the best rate of each side over every large batch; the line after
     it sets each batch's best against PyTorch's best at that same batch."""
