@@ -45,11 +45,13 @@ benchmarks compare the weights after k steps before anything is timed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -347,7 +349,7 @@ HAND_WRITTEN = tuple(b for b, s in STRATEGIES.items() if s.hand_written)
 HAND_WRITTEN_OPTIONS: dict[str, set[str]] = {"cpu_fused": {"bf16"}}
 
 
-@contextmanager
+@contextlib.contextmanager
 def cudnn_benchmark(enabled: bool):
     """cuDNN's autotuner on for a block, then back as it was (TF32 and the rest untouched)."""
     before = torch.backends.cudnn.benchmark
@@ -650,10 +652,6 @@ def cpu_kernels(variant: str) -> str:
         return lenet_cpu.isa(bf16=v.bf16)
     if v.base in ("compiled", "compiled_graph"):
         return f"ATen {torch.backends.cpu.get_cpu_capability()}, inductor's generated C++"
-    import contextlib
-    import os
-    import tempfile
-
     conv, fc = torch.nn.Conv2d(3, 6, 5), torch.nn.Linear(400, 120)
     x = torch.randn(4, 3, 32, 32)
     if v.channels_last:
