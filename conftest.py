@@ -124,18 +124,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=devices.LONG_REASON))
     if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
         items[:] = _fast_first(items)
-    if getattr(config.option, "numprocesses", None) or os.environ.get("PYTEST_XDIST_WORKER"):
-        # Under pytest-xdist, hand out the longest files first (LONGEST_FILES), then the
-        # files with long tests (child processes, real training), so that the many short
-        # ones fill the end instead of one long file forming a tail on one worker. The
-        # workers collect and xdist hands files out in their order, so they sort too
-        # (their own options no longer say -n).
-        def order(item):
-            path = item.nodeid.split("::")[0]
-            first = LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
-            return first, not ({"slow", "distributed"} & set(item.keywords))
+    if getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput"):
+        items[:] = _longest_files_first(items)
 
-        items.sort(key=order)
+
+def _longest_files_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """Under pytest-xdist, the longest files first (LONGEST_FILES), then the files with
+    long tests (child processes, real training), so that the many short ones fill the
+    end instead of one long file forming a tail on one worker. The workers collect and
+    xdist hands files out in their order, so they sort too (their options no longer say
+    -n; a session nested in a worker is not xdist's and keeps its order).
+
+    A file's tests stay together and in their order: a module's fixtures (a trained net,
+    Lightning's fit) are torn down when the next test is another module's, so tests
+    sorted one by one across files made such a fixture twice."""
+    slow = {
+        item.nodeid.split("::")[0] for item in items if {"slow", "distributed"} & set(item.keywords)
+    }
+
+    def order(item):
+        path = item.nodeid.split("::")[0]
+        first = LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
+        return first, path not in slow
+
+    return sorted(items, key=order)
 
 
 #: The suite's longest files, longest first, as ``make profile-suite`` measured them

@@ -62,3 +62,31 @@ def test_the_files_handed_out_first_exist_and_are_named_once():
     assert len(set(conftest.LONGEST_FILES)) == len(conftest.LONGEST_FILES)
     missing = [f for f in conftest.LONGEST_FILES if not (root / f).is_file()]
     assert not missing, missing
+
+
+def test_files_are_handed_out_longest_first_and_each_file_s_tests_stay_together():
+    """The xdist order: LONGEST_FILES first, then files with a slow test, then the rest;
+    within a file the tests keep their order and stay together, so its module fixtures
+    are made once (sorted test by test, a slow test of one file went before the other
+    tests of its file, and Lightning's fit was made twice in each nested spec run)."""
+    from types import SimpleNamespace
+
+    import conftest
+
+    def item(nodeid, *marks):
+        return SimpleNamespace(nodeid=nodeid, keywords={"x": 1, **dict.fromkeys(marks, 1)})
+
+    longest = conftest.LONGEST_FILES[0]
+    items = [
+        item("spec/a.py::quick"), item("spec/a.py::fit", "slow"), item("spec/a.py::after"),
+        item("spec/b.py::one"), item("spec/b.py::two"),
+        item("spec/c.py::ddp", "distributed"),
+        item(f"{longest}::t"),
+    ]  # fmt: skip
+    ordered = [i.nodeid for i in conftest._longest_files_first(items)]
+    assert ordered == [
+        f"{longest}::t",
+        "spec/a.py::quick", "spec/a.py::fit", "spec/a.py::after",
+        "spec/c.py::ddp",
+        "spec/b.py::one", "spec/b.py::two",
+    ]  # fmt: skip
