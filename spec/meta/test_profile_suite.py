@@ -41,10 +41,13 @@ def test_the_profile_names_wall_cpu_the_import_share_and_the_slowest():
         "exit_code": 0, "wall_s": 60.0, "cpu_s": 120.0, "workers": 2,
         "collect_wall_s": 9.0, "collect_cpu_s": 9.0, "bytecode": False,
         "dont_write_bytecode": "1", "omp": "1", "torch_threads": "1",
+        "sys_s": 9.5, "faults": 2_430_000, "glibc_tunables": "glibc.malloc.hugetlb=1",
     }  # fmt: skip
     text = profile_suite.render(figures, REPORT)
     assert "**60.0 s wall, 120.0 CPU-s**" in text
     assert "3 passed, 1 skipped" in text
+    assert "9.5 s in the kernel, 2.4 M page faults" in text
+    assert "GLIBC_TUNABLES='glibc.malloc.hugetlb=1'" in text
     assert "x 2 workers = 18.0 CPU-s, **15% of the run's CPU**" in text
     assert "bytecode: MISSING; PYTHONDONTWRITEBYTECODE='1'" in text
     assert text.index("test_fixture_heavy") < text.index("test_slow_call")

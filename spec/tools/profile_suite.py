@@ -39,17 +39,27 @@ SUITE = ["spec", "benchmarks", "-q", "-n", "2", "--dist", "loadfile", "--no-load
 PHASES = ("setup", "call", "teardown")
 
 
-def children_cpu() -> float:
+def children_usage() -> tuple[float, float, int]:
+    """(CPU seconds, of them in the kernel, page faults) of every child waited for so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime + usage.ru_stime, usage.ru_stime, usage.ru_minflt + usage.ru_majflt
 
 
 def timed(command: list[str], quiet: bool = False) -> tuple[int, float, float]:
     """(exit code, wall seconds, CPU seconds of it and every process it waited for)."""
-    cpu, wall = children_cpu(), time.perf_counter()
+    code, wall, (cpu, _, _) = timed_usage(command, quiet)
+    return code, wall, cpu
+
+
+def timed_usage(command: list[str], quiet: bool = False) -> tuple[int, float, tuple]:
+    """(exit code, wall seconds, (CPU seconds, kernel seconds, page faults)) of the command
+    and every process it waited for."""
+    before, wall = children_usage(), time.perf_counter()
     out = subprocess.DEVNULL if quiet else None
     code = subprocess.run(command, cwd=ROOT, stdout=out, check=False).returncode
-    return code, time.perf_counter() - wall, children_cpu() - cpu
+    after = children_usage()
+    spent = tuple(b - a for a, b in zip(before, after, strict=True))
+    return code, time.perf_counter() - wall, spent
 
 
 def has_bytecode() -> bool:
@@ -94,6 +104,9 @@ def render(figures: dict, report: dict) -> str:
         f"- pytest {' '.join(figures['args'])}: **{figures['wall_s']:.1f} s wall, "
         f"{figures['cpu_s']:.1f} CPU-s** (every process waited for); exit code "
         f"{figures['exit_code']}; {counted or 'no summary'}",
+        f"- of that CPU, {figures['sys_s']:.1f} s in the kernel, "
+        f"{figures['faults'] / 1e6:.1f} M page faults (glibc's malloc "
+        f'GLIBC_TUNABLES={figures["glibc_tunables"]!r}: the Makefile\'s "Memory")',
         f"- collecting the suite in one process (imports and test generation): "
         f"{figures['collect_wall_s']:.1f} s wall, {collect:.1f} CPU-s; x {workers} workers = "
         f"{workers * collect:.1f} CPU-s, **{share:.0%} of the run's CPU** (the import share)",
@@ -122,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     python = [sys.executable, "-m", "pytest"]
     with tempfile.TemporaryDirectory(prefix="profile-suite-") as work:
         report_file = Path(work) / "run.json"
-        code, wall, cpu = timed([*python, *suite, "--run-report", str(report_file)])
+        code, wall, (cpu, sys_s, faults) = timed_usage(
+            [*python, *suite, "--run-report", str(report_file)]
+        )
         paths = [a for a in suite if not a.startswith("-") and (ROOT / a.split("::")[0]).exists()]
         _, collect_wall, collect_cpu = timed(
             [*python, *paths, "--collect-only", "-q", "-p", "no:cacheprovider"], quiet=True
@@ -135,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         "exit_code": code,
         "wall_s": wall,
         "cpu_s": cpu,
+        "sys_s": sys_s,
+        "faults": faults,
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
         "workers": workers_of(suite),
         "collect_wall_s": collect_wall,
         "collect_cpu_s": collect_cpu,
