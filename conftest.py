@@ -10,12 +10,17 @@ import gc
 import os
 import random
 import warnings
+from typing import TYPE_CHECKING
 
-import numpy as np
 import pytest
-import torch
 
 from spec.helpers import data, devices, environment, once
+
+if TYPE_CHECKING:
+    import torch
+
+# torch and NumPy are imported where they are used, not here: pytest-xdist's controller
+# runs no test, and importing torch in it (1.2 s) kept the workers from starting.
 
 # The plugins live with the other helpers: ``outcomes`` resolves the implementation under
 # test (--impl) and reports unwritten code as "to do"; ``report`` prints the checklist
@@ -32,12 +37,25 @@ def _pin_threads() -> int:
     On a 2-core machine with anything else busy, 2 OpenMP threads can run 10x slower
     than 1; and under pytest-xdist every worker is its own process.
     """
+    import torch
+
     n = int(os.environ.get("TORCH_NUM_THREADS", "1"))
     torch.set_num_threads(n)
     return n
 
 
-_pin_threads()
+def _xdist_controller(config: pytest.Config) -> bool:
+    """Is this pytest-xdist's controller, which hands tests to workers and runs none?"""
+    return (
+        not hasattr(config, "workerinput")
+        and bool(getattr(config.option, "numprocesses", None))
+        and getattr(config.option, "dist", "no") != "no"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not _xdist_controller(config):
+        _pin_threads()
 
 
 # --------------------------------------------------------------------------- hypothesis
@@ -82,6 +100,8 @@ class _Chapter(pytest.Module):
             cause = error.__cause__
             name = getattr(cause, "name", None) or ""
             if isinstance(cause, ModuleNotFoundError) and name.split(".")[0] in OPTIONAL_LIBRARIES:
+                import torch
+
                 # the module's name in the message: pytest-xdist passes on one skip per
                 # distinct message, so each skipped module is reported
                 raise pytest.skip.Exception(
@@ -114,6 +134,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Turn markers into skips, with reasons kept as data in spec.helpers.devices."""
+    import torch
+
     run_network = config.getoption("--run-network")
     for item in items:
         if "cuda" in item.keywords and not torch.cuda.is_available():
@@ -207,7 +229,30 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    return environment.header_lines()
+    return environment.header_lines(devices=not _xdist_controller(config))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A pytest-xdist worker hands its devices and threads to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["spec_device_lines"] = environment.device_lines()
+
+
+#: What the workers said of their devices and threads, each distinct line once.
+_WORKER_LINES: dict[str, None] = {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    for line in getattr(node, "workeroutput", {}).get("spec_device_lines", ()):
+        _WORKER_LINES[line] = None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    """The controller's header left the devices to the workers: their lines, at the end."""
+    if _xdist_controller(config) and _WORKER_LINES:
+        terminalreporter.write_line("workers' " + "; ".join(_WORKER_LINES))
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -244,6 +289,8 @@ def mnist_root(tmp_path_factory):
 @pytest.fixture(params=devices.cpu_and_cuda())
 def device(request: pytest.FixtureRequest) -> torch.device:
     """`cpu` always; `cuda` too, skipped with a reason where there is no GPU."""
+    import torch
+
     return torch.device(request.param)
 
 
@@ -251,6 +298,9 @@ def device(request: pytest.FixtureRequest) -> torch.device:
 def _rng_and_numerics():
     """Seed every RNG before a test and restore it after, so tests neither depend on
     order nor leak state; TF32 pinned off so CPU and CUDA compute in true float32."""
+    import numpy as np
+    import torch
+
     py_state = random.getstate()
     np_state = np.random.get_state()
     torch_state = torch.get_rng_state()
@@ -277,6 +327,8 @@ def _rng_and_numerics():
 
 
 def _pin_fp32_numerics() -> tuple:
+    import torch
+
     saved = (
         torch.get_float32_matmul_precision(),
         torch.backends.cuda.matmul.allow_tf32,
@@ -291,6 +343,8 @@ def _pin_fp32_numerics() -> tuple:
 
 
 def _restore_fp32_numerics(saved: tuple) -> None:
+    import torch
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.set_float32_matmul_precision(saved[0])

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 # Skip reasons are data: the report groups skips by these strings.
 NO_CUDA_REASON = "needs CUDA: torch.cuda.is_available() is False on this machine"
@@ -31,6 +33,8 @@ def to_device(tree: Any, device: torch.device | str) -> Any:
     """Move every tensor in a nested structure (tuple, list, dict) to ``device``.
 
     Modules are deep-copied first, so the caller's model is never moved or mutated."""
+    import torch
+
     if isinstance(tree, torch.nn.Module):
         return copy.deepcopy(tree).to(device)
     if isinstance(tree, torch.Tensor):
@@ -56,6 +60,8 @@ def assert_cpu_cuda_close(
     CPU by the caller, so both devices see identical values; tolerances are explicit
     because CUDA kernels sum in a different order (and never use TF32 here: the root
     conftest pins it off)."""
+    import torch
+
     expected = fn(*to_device(inputs, "cpu"))
     actual = fn(*to_device(inputs, "cuda"))
     torch.testing.assert_close(to_device(actual, "cpu"), expected, rtol=rtol, atol=atol, msg=msg)

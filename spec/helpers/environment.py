@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Distributions named in the report, in this order (absent ones say "not installed").
@@ -59,6 +57,8 @@ def versions() -> dict[str, str]:
 
 
 def cuda_description() -> str:
+    import torch
+
     if not torch.cuda.is_available():
         return "no CUDA"
     names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
@@ -68,6 +68,8 @@ def cuda_description() -> str:
 def device_info() -> dict:
     """CPU, threads, and CUDA device, runtime and driver (driver via nvidia-smi's query,
     which only reads; empty where there is no GPU)."""
+    import torch
+
     info = {
         "cpu": platform.processor() or platform.machine(),
         "torch_threads": torch.get_num_threads(),
@@ -103,11 +105,27 @@ def devices_seen() -> list[str]:
     return ["cpu", cuda_description()]
 
 
-def header_lines() -> list[str]:
+def header_lines(devices: bool = True) -> list[str]:
+    """The report header: versions; then the devices and torch's threads, unless
+    ``devices`` is False (pytest-xdist's controller, which runs no test: importing torch
+    there only to name them kept the workers from starting for 1.2 s; each worker names
+    its own, ``worker_lines``)."""
     v = versions()
-    return [
+    lines = [
         "pytorch-notes-spec: "
-        + ", ".join(f"{name} {version}" for name, version in v.items() if name != "pytest"),
+        + ", ".join(f"{name} {version}" for name, version in v.items() if name != "pytest")
+    ]
+    if devices:
+        lines += device_lines()
+    else:
+        lines.append("devices and torch threads: as each worker sees them, when the run ends")
+    return lines
+
+
+def device_lines() -> list[str]:
+    import torch
+
+    return [
         f"devices: cpu ({platform.machine()}), {cuda_description()}",
         f"torch threads: {torch.get_num_threads()} (TORCH_NUM_THREADS; default 1)",
     ]

@@ -93,3 +93,32 @@ def test_files_are_handed_out_longest_first_and_each_file_s_tests_stay_together(
         "spec/c.py::ddp",
         "spec/b.py::one", "spec/b.py::two",
     ]  # fmt: skip
+
+
+def test_xdist_s_controller_imports_no_torch_before_the_workers_start():
+    """pytest-xdist's controller loads the root conftest and prints the header before it
+    starts the workers, and runs no test: neither imports torch (1.2 s that kept both
+    workers waiting). The header then leaves the devices to the workers, who name them
+    when the run ends."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import conftest
+
+    script = (
+        "import sys, conftest\n"
+        "from spec.helpers import environment\n"
+        "lines = environment.header_lines(devices=False)\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "print(lines[-1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(conftest.__file__).parent,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stdout.strip()
+        == "devices and torch threads: as each worker sees them, when the run ends"
+    )
