@@ -10,6 +10,7 @@ import gc
 import os
 import random
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -56,6 +57,10 @@ def _xdist_controller(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     if not _xdist_controller(config):
         _pin_threads()
+    if hasattr(config, "workerinput") and config.option.basetemp:
+        # a worker's base temp is the run's, one folder per worker: the run's folders
+        # (once.shared_folder) are beside them, for the sessions nested in it too
+        once.RUN_ROOT = Path(config.option.basetemp).resolve().parent
 
 
 # --------------------------------------------------------------------------- hypothesis

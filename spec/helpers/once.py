@@ -21,6 +21,12 @@ from filelock import FileLock
 
 T = TypeVar("T")
 
+#: The run's own folder under pytest-xdist (the controller's base temp), set by the root
+#: conftest in each worker. A session nested in a worker (the spec's proofs of itself)
+#: has a base temp of its own; through this it shares the run's folders too, instead of
+#: writing the CIFAR-10 and MNIST sets again in every worker.
+RUN_ROOT: Path | None = None
+
 
 def shared_folder(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
     """``root/name``, filled by ``make(folder)`` exactly once in this run.
@@ -32,7 +38,7 @@ def shared_folder(tmp_path_factory, name: str, make: Callable[[Path], None]) -> 
         make(folder)
         return folder
     # under xdist every worker's base temp is a folder of the run's own: share that one
-    root = tmp_path_factory.getbasetemp().parent
+    root = RUN_ROOT or tmp_path_factory.getbasetemp().parent
     folder = root / name
     with FileLock(str(root / f"{name}.lock")):
         if not folder.exists():

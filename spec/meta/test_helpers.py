@@ -1,5 +1,6 @@
 """The helpers the chapters rely on: devices, environment, and the checklist report."""
 
+import os
 import sys
 import time
 import uuid
@@ -289,6 +290,26 @@ def test_a_shared_folder_is_made_once_for_all_workers_and_not_left_half_made(
     alone = once.shared_folder(tmp_path_factory, name, make)  # no xdist: this run's own
     assert alone != first
     assert len(made) == 2
+
+
+def test_a_session_nested_in_a_worker_shares_the_run_s_folders(
+    tmp_path, tmp_path_factory, monkeypatch
+):
+    """Under xdist the run's folders lie beside the workers' base temps (``RUN_ROOT``,
+    set by the root conftest in each worker); a session nested in a worker, with a base
+    temp of its own elsewhere, finds them there instead of making them again."""
+    from spec.helpers import once
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    monkeypatch.setattr(once, "RUN_ROOT", tmp_path)
+    made = []
+    folder = once.shared_folder(tmp_path_factory, "shared", lambda f: made.append(f))
+    assert folder == tmp_path / "shared"
+    assert once.shared_folder(tmp_path_factory, "shared", lambda f: made.append(f)) == folder
+    assert len(made) == 1
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # this run's own worker: its conftest set it
+        monkeypatch.undo()
+        assert tmp_path_factory.getbasetemp().resolve().parent == once.RUN_ROOT
 
 
 # ----------------------------------------------------------------------------- processes
