@@ -37,10 +37,31 @@ def vgg16():
 
 @once.built_once
 def vgg16_drawn_from_seed_0():
-    """VGG16's weights drawn once per process (0.9 s), a copy of them for each module."""
-    with torch.random.fork_rng():
+    """VGG16's weights drawn once per process, a copy of them for each module.
+
+    Drawn once, by torchvision's own initialisation (VGG's ``__init__``): the layers'
+    default draws, which it then draws over, are skipped (``torch.nn.utils.skip_init``'s
+    idea, for a whole model): 0.6 s instead of 1.0 s on the 2-core machine."""
+    with torch.random.fork_rng(), _layers_left_undrawn(nn.Linear, nn.Conv2d):
         torch.manual_seed(0)
         return models.vgg16(weights=None).eval()
+
+
+class _layers_left_undrawn:
+    """Within it, the given layer classes allocate their parameters without drawing them
+    (``reset_parameters`` does nothing): for a model whose ``__init__`` draws them again."""
+
+    def __init__(self, *layers: type[nn.Module]):
+        self.layers = layers
+        self.saved = [layer.reset_parameters for layer in layers]
+
+    def __enter__(self):
+        for layer in self.layers:
+            layer.reset_parameters = lambda self: None
+
+    def __exit__(self, *exc):
+        for layer, reset in zip(self.layers, self.saved, strict=True):
+            layer.reset_parameters = reset
 
 
 @pytest.fixture(scope="module")
