@@ -1,6 +1,7 @@
 """Quotes — every chapter test quotes the note truly, runs it, or says it goes beyond it."""
 
 import ast
+import functools
 import hashlib
 import inspect
 from pathlib import Path
@@ -83,7 +84,7 @@ def test_every_test_quotes_the_note_truly_or_says_it_goes_beyond_it(path, node):
         return
     if not quotes:
         # a chapter that goes beyond the note as a whole says so once, in its docstring
-        module_doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        module_doc = module_docstring(path)
         assert note.beyond_the_note(doc) or note.beyond_the_note(module_doc), (
             f'{where}: neither a `Note: "..."` quote, "Beyond the note:" (in the test or the '
             f'chapter\'s docstring) nor "{note.EXECUTES}"'
@@ -95,6 +96,12 @@ def test_every_test_quotes_the_note_truly_or_says_it_goes_beyond_it(path, node):
         assert not note.is_url_only(quote), f"{where} quotes only a link: {quote!r}"
         missing = note.missing_identifiers(quote, code_checked_by(path, node.name))
         assert not missing, f"{where} quotes {quote!r}, but its code never uses {sorted(missing)}"
+
+
+@functools.cache
+def module_docstring(path: Path) -> str:
+    """A chapter's docstring, its file parsed once for all its tests."""
+    return ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
 
 
 def test_the_quote_checker_rejects_what_the_note_does_not_say():
