@@ -40,18 +40,12 @@ def _pin_threads() -> int:
     """
     import torch
 
-    n = int(os.environ.get("TORCH_NUM_THREADS", "1"))
+    n = environment.pinned_threads()
     torch.set_num_threads(n)
     return n
 
 
-def _xdist_controller(config: pytest.Config) -> bool:
-    """Is this pytest-xdist's controller, which hands tests to workers and runs none?"""
-    return (
-        not hasattr(config, "workerinput")
-        and bool(getattr(config.option, "numprocesses", None))
-        and getattr(config.option, "dist", "no") != "no"
-    )
+_xdist_controller = environment.is_xdist_controller
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 import platform
 import sys
 from pathlib import Path
@@ -65,14 +66,30 @@ def cuda_description() -> str:
     return f"CUDA {torch.version.cuda}: " + ", ".join(names)
 
 
-def device_info() -> dict:
+def pinned_threads() -> int:
+    """The intra-op threads every test process runs with: ``TORCH_NUM_THREADS``, else 1
+    (the root conftest pins them)."""
+    return int(os.environ.get("TORCH_NUM_THREADS", "1"))
+
+
+def is_xdist_controller(config) -> bool:
+    """Is this pytest-xdist's controller, which hands tests to workers and runs none?"""
+    return (
+        not hasattr(config, "workerinput")
+        and bool(getattr(config.option, "numprocesses", None))
+        and getattr(config.option, "dist", "no") != "no"
+    )
+
+
+def device_info(threads: int | None = None) -> dict:
     """CPU, threads, and CUDA device, runtime and driver (driver via nvidia-smi's query,
-    which only reads; empty where there is no GPU)."""
+    which only reads; empty where there is no GPU). ``threads``: the tests' thread count
+    where this process ran none (pytest-xdist's controller); else this process's own."""
     import torch
 
     info = {
         "cpu": platform.processor() or platform.machine(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": torch.get_num_threads() if threads is None else threads,
         "cuda": None,
     }
     if torch.cuda.is_available():

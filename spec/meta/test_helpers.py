@@ -300,6 +300,7 @@ def test_a_session_nested_in_a_worker_shares_the_run_s_folders(
     temp of its own elsewhere, finds them there instead of making them again."""
     from spec.helpers import once
 
+    under_xdist = bool(os.environ.get("PYTEST_XDIST_WORKER"))
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
     monkeypatch.setattr(once, "RUN_ROOT", tmp_path)
     made = []
@@ -307,7 +308,7 @@ def test_a_session_nested_in_a_worker_shares_the_run_s_folders(
     assert folder == tmp_path / "shared"
     assert once.shared_folder(tmp_path_factory, "shared", lambda f: made.append(f)) == folder
     assert len(made) == 1
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # this run's own worker: its conftest set it
+    if under_xdist:  # this run's own worker: its conftest set it
         monkeypatch.undo()
         assert tmp_path_factory.getbasetemp().resolve().parent == once.RUN_ROOT
 
@@ -524,3 +525,24 @@ class TestTheThreadCountDoesNotLeak:
         if self.pinned is None:
             pytest.skip("runs after the test before it, in the same process")
         assert torch.get_num_threads() == self.pinned
+
+
+def test_the_controller_reports_the_threads_its_workers_ran_with():
+    """pytest-xdist's controller runs no test and pins no threads: its run report names
+    the count each worker was pinned to (TORCH_NUM_THREADS, else 1), never its own."""
+    from types import SimpleNamespace
+
+    def config(numprocesses, dist="loadfile", worker=False):
+        made = SimpleNamespace(option=SimpleNamespace(numprocesses=numprocesses, dist=dist))
+        if worker:
+            made.workerinput = {"workerid": "gw0"}
+        return made
+
+    assert environment.is_xdist_controller(config(2))
+    assert not environment.is_xdist_controller(config(2, worker=True))
+    assert not environment.is_xdist_controller(config(None))
+    assert not environment.is_xdist_controller(config(0))
+    assert not environment.is_xdist_controller(config(2, dist="no"))
+    assert environment.device_info(threads=5)["torch_threads"] == 5
+    assert environment.device_info()["torch_threads"] == torch.get_num_threads()
+    assert environment.pinned_threads() == int(os.environ.get("TORCH_NUM_THREADS", "1"))

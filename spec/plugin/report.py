@@ -584,7 +584,11 @@ class SpecPart:
 
     def pytest_json_modifyreport(self, json_report: dict) -> None:
         r = self.recorder
-        add_spec_part(json_report, run_report(r.checklist, r.warnings, r.warning_libraries))
+        # xdist's controller ran no test: the threads are those it pinned in each worker
+        controller = environment.is_xdist_controller(r.config)
+        threads = environment.pinned_threads() if controller else None
+        ours = run_report(r.checklist, r.warnings, r.warning_libraries, threads=threads)
+        add_spec_part(json_report, ours)
         self.built = json_report
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
@@ -611,10 +615,14 @@ def add_spec_part(json_report: dict, ours: dict) -> None:
 
 
 def run_report(
-    checklist: Checklist, warned: dict[str, set[str]], libraries: dict[str, str] | None = None
+    checklist: Checklist,
+    warned: dict[str, set[str]],
+    libraries: dict[str, str] | None = None,
+    threads: int | None = None,
 ) -> dict:
     """The machine-readable report of one run (schema ``SCHEMA``); ``libraries``: the
-    library that emitted each warning (from its file), for the upgrade report."""
+    library that emitted each warning (from its file), for the upgrade report;
+    ``threads``: the tests' torch threads where this process ran none."""
     libraries = libraries or {}
     tests, goldens, tolerances = {}, {}, {}
     for nodeid, e in sorted(checklist.entries.items()):
@@ -640,7 +648,7 @@ def run_report(
         "versions": environment.versions(),
         "implementation": implementation_info(),
         "spec": spec_info(),
-        "devices": environment.device_info(),
+        "devices": environment.device_info(threads),
         "counts": dict(checklist.counts()),
         "tests": tests,
         "goldens": goldens,
