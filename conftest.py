@@ -45,11 +45,8 @@ def _pin_threads() -> int:
     return n
 
 
-_xdist_controller = environment.is_xdist_controller
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    if not _xdist_controller(config):
+    if not environment.is_xdist_controller(config):
         _pin_threads()
     if hasattr(config, "workerinput") and config.option.basetemp:
         # a worker's base temp is the run's, one folder per worker: the run's folders
@@ -228,7 +225,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    return environment.header_lines(devices=not _xdist_controller(config))
+    return environment.header_lines(devices=not environment.is_xdist_controller(config))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -250,7 +247,7 @@ def pytest_testnodedown(node, error) -> None:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     """The controller's header left the devices to the workers: their lines, at the end."""
-    if _xdist_controller(config) and _WORKER_LINES:
+    if environment.is_xdist_controller(config) and _WORKER_LINES:
         terminalreporter.write_line("workers' " + "; ".join(_WORKER_LINES))
 
 
