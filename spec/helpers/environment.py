@@ -125,8 +125,8 @@ def devices_seen() -> list[str]:
 def header_lines(devices: bool = True) -> list[str]:
     """The report header: versions; then the devices and torch's threads, unless
     ``devices`` is False (pytest-xdist's controller, which runs no test: importing torch
-    there only to name them kept the workers from starting for 1.2 s; each worker names
-    its own, ``worker_lines``)."""
+    there only to name them kept the workers from starting for 1.2 s; each worker hands
+    its ``device_lines`` to it, and the root conftest prints them when the run ends)."""
     v = versions()
     lines = [
         "pytorch-notes-spec: "
