@@ -76,13 +76,6 @@ _register_hypothesis_profiles()
 
 
 # --------------------------------------------------------------------------- collection
-#: Libraries a chapter may need that a release's companion set can lack (torch 1.13.1 has
-#: no torchvision for Python 3.11 on the registry; a bare GPU host may lack Lightning).
-OPTIONAL_LIBRARIES = frozenset(
-    {"torchvision", "pytorch_lightning", "lightning", "torchmetrics", "tensorboard",
-     "pretrainedmodels", "mlxtend", "markdown_it", "hypothesis", "pandas", "matplotlib", "scipy",
-     "pytest_regressions", "pytest_benchmark", "triton"}
-)  # fmt: skip
 
 
 class _Chapter(pytest.Module):
@@ -95,7 +88,8 @@ class _Chapter(pytest.Module):
         except pytest.Collector.CollectError as error:
             cause = error.__cause__
             name = getattr(cause, "name", None) or ""
-            if isinstance(cause, ModuleNotFoundError) and name.split(".")[0] in OPTIONAL_LIBRARIES:
+            optional = name.split(".")[0] in environment.OPTIONAL_LIBRARIES
+            if isinstance(cause, ModuleNotFoundError) and optional:
                 import torch
 
                 # the module's name in the message: pytest-xdist passes on one skip per

@@ -16,6 +16,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: Libraries a chapter may need that a release's companion set can lack (torch 1.13.1 has
+#: no torchvision for Python 3.11 on the registry; a bare GPU host may lack Lightning).
+OPTIONAL_LIBRARIES = frozenset(
+    {"torchvision", "pytorch_lightning", "lightning", "torchmetrics", "tensorboard",
+     "pretrainedmodels", "mlxtend", "markdown_it", "hypothesis", "pandas", "matplotlib", "scipy",
+     "pytest_regressions", "pytest_benchmark", "triton"}
+)  # fmt: skip
+
+
 #: Distributions named in the report, in this order (absent ones say "not installed").
 LIBRARIES = (
     "torch",
@@ -30,6 +39,19 @@ LIBRARIES = (
 
 #: The distribution that installs each module named in ``LIBRARIES``.
 DISTRIBUTIONS = {"pytorch_lightning": "pytorch-lightning"}
+
+
+def missing_optional_library(error: BaseException | None) -> str | None:
+    """The optional library whose absence raised ``error`` (a ModuleNotFoundError naming
+    one of ``OPTIONAL_LIBRARIES`` that is not installed), else None."""
+    import importlib.util
+
+    if not isinstance(error, ModuleNotFoundError):
+        return None
+    top = (getattr(error, "name", None) or "").split(".")[0]
+    if top not in OPTIONAL_LIBRARIES or importlib.util.find_spec(top) is not None:
+        return None
+    return top
 
 
 def library_version(module_name: str) -> str:

@@ -413,6 +413,43 @@ def test_unwritten_code_is_to_do_in_its_own_outcome(pytester):
     assert "assert 1 == 2" in out  # a real failure keeps its own
 
 
+MISSING_LIBRARY_TESTS = """
+def test_needs_it():
+    import nosuchlib_spec.sub
+
+def test_an_installed_optional_library_that_fails():
+    raise ModuleNotFoundError("No module named '{installed}.nope'", name="{installed}.nope")
+
+def test_a_library_that_is_not_optional():
+    raise ModuleNotFoundError("No module named 'nosuchlib_other'", name="nosuchlib_other")
+"""
+
+
+def test_a_test_that_meets_a_missing_optional_library_is_skipped_naming_it(pytester, monkeypatch):
+    """On a release whose companion set lacks an optional library (torch 1.13.1: no
+    torchvision), a test whose code imports it is skipped with the library named, as a
+    chapter that imports it at its top is; an installed one that fails, or a library
+    that is not optional, is still a failure."""
+    from spec.helpers import environment
+
+    optional = environment.OPTIONAL_LIBRARIES | {"nosuchlib_spec"}
+    monkeypatch.setattr(environment, "OPTIONAL_LIBRARIES", optional)
+    import importlib.util
+
+    installed = next(lib for lib in sorted(optional) if importlib.util.find_spec(lib))
+    pytester.makepyfile(test_libraries=MISSING_LIBRARY_TESTS.format(installed=installed))
+    with implementation.restored():
+        result = pytester.runpytest_inprocess(
+            "-p", "spec.plugin.outcomes", "-p", "no:cacheprovider", "-q", "-rfs", "-o", "addopts=",
+        )  # fmt: skip
+    out = result.stdout.str()
+    assert "2 failed, 1 skipped" in out, out
+    assert re.search(r"SKIPPED \[1\] test_libraries.py:\d+: needs nosuchlib_spec: not installed "
+                     r"beside torch \d", out), out  # fmt: skip
+    assert "FAILED test_libraries.py::test_an_installed_optional_library_that_fails" in out
+    assert "FAILED test_libraries.py::test_a_library_that_is_not_optional" in out
+
+
 # ----------------------------------------------------------------------------- the proofs
 def test_the_blank_judge_names_each_test_that_does_not_prove_what_it_should():
     """The blank-skeleton judge refuses passes, failures and facts that did not pass."""

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from spec.helpers import implementation
+from spec.helpers import environment, implementation
 
 KIND_KEY = "spec_kind"
 #: Where Hypothesis's pytest plugin keeps the examples it would write a patch for.
@@ -181,8 +181,8 @@ def _stop_hypothesis_at_a_todo(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A to-do's report, made here, before pytest would format the failure's traceback
     (reading back the source of every frame: ~25 ms a test, a third of a blank
-    skeleton's run) only for ``todo_report`` to replace it with one line. An xfail-marked
-    test is left to pytest and ``todo_report``."""
+    skeleton's run) only for ``pytest_runtest_makereport_todo`` to replace it with one line.
+    An xfail-marked test is left to pytest and ``pytest_runtest_makereport_todo``."""
     if call.excinfo is None or item.get_closest_marker("xfail") is not None:
         return None
     todo = todo_of(call.excinfo.value)
@@ -202,8 +202,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
+# pytest registers a hook only under a name that starts with "pytest_": each wrapper
+# below carries the hook's name as its prefix, and the hook's own as specname.
 @pytest.hookimpl(wrapper=True, specname="pytest_runtest_makereport")
-def todo_report(item: pytest.Item, call: pytest.CallInfo):
+def pytest_runtest_makereport_todo(item: pytest.Item, call: pytest.CallInfo):
     """pytest_runtest_makereport's wrapper: a failure that is a to-do becomes one."""
     report = yield
     if call.excinfo is None or hasattr(report, "wasxfail"):
@@ -219,6 +221,26 @@ def todo_report(item: pytest.Item, call: pytest.CallInfo):
         # Hypothesis would offer to add the "failing" example to the test as a patch
         item.__dict__.pop(HYPOTHESIS_EXAMPLES, None)
         report.__dict__.pop(HYPOTHESIS_EXAMPLES, None)
+    return report
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_missing_library(item: pytest.Item, call: pytest.CallInfo):
+    """A test that needs an optional library the release's companion set lacks (torch
+    1.13.1 has no torchvision for Python 3.11) is skipped saying so, as its chapter is
+    when it imports the library at its top: code that imports it in the test's course
+    (``reference.cifar10``) raises the same ModuleNotFoundError later. A library that is
+    installed and still fails to import is a failure, as it is."""
+    report = yield
+    library = environment.missing_optional_library(call.excinfo.value if call.excinfo else None)
+    if library is not None and report.failed:
+        import torch
+
+        report.outcome = "skipped"
+        report.longrepr = (
+            str(item.path), (item.location[1] or 0) + 1,
+            f"Skipped: needs {library}: not installed beside torch {torch.__version__}",
+        )  # fmt: skip
     return report
 
 
