@@ -379,7 +379,10 @@ def _offline_datasets() -> None:
     import hashlib
     import shutil
 
-    import torchvision.datasets as datasets
+    try:
+        import torchvision.datasets as datasets
+    except ModuleNotFoundError:  # a release without torchvision (torch 1.13.1 on Python
+        return  # 3.11): the tutorial's own import of it fails, and is explained there
 
     from reference import cifar10_data
 
