@@ -116,6 +116,15 @@ def lightning_2_removed_trainer_arguments_and_epoch_end_hooks():
         def val_dataloader(self):
             return torch.utils.data.DataLoader(torch.ones(4, 2), batch_size=2)
 
+    try:
+        module = OldStyle()
+    except ValueError as error:
+        # a LightningModule imports torch.distributed._shard, which torch 1.13 cannot
+        # import under Python 3.11 (one of its dataclasses has a mutable default)
+        if "mutable default" not in str(error):
+            raise
+        pytest.skip(f"no LightningModule builds on torch {torch.__version__} under Python "
+                    f"{sys.version_info.major}.{sys.version_info.minor}: {error}")  # fmt: skip
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     trainer = pl.Trainer(
         fast_dev_run=True, accelerator="cpu", enable_progress_bar=False, logger=False,
@@ -124,7 +133,7 @@ def lightning_2_removed_trainer_arguments_and_epoch_end_hooks():
     with pytest.raises(
         NotImplementedError, match=r"`validation_epoch_end` has been removed in v2\.0\.0"
     ):
-        trainer.fit(OldStyle())
+        trainer.fit(module)
 
 
 def torch_max_returns_a_named_tuple():

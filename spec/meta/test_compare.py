@@ -327,6 +327,7 @@ def test_the_speed_tool_times_the_core_in_a_child_process(monkeypatch):
 
     A test of the tool: the child times the reference, whatever implementation this run
     grades (a learner's may not have a Net yet)."""
+    pytest.importorskip("torchvision", reason="the reference's CIFAR-10 Net module imports it")
     monkeypatch.setenv(implementation.ENV, str(implementation.REFERENCE))
     timed = speed._child(sys.executable, [2], steps=2)
     assert timed["torch"] == torch.__version__.split("+")[0]
