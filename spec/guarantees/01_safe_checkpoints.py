@@ -471,7 +471,9 @@ def test_plain_torch_load_of_a_gpu_checkpoint_fails_on_a_cpu_only_machine(saved_
     """Fact about PyTorch, the control: without map_location a checkpoint saved on a GPU
     does not load where there is none."""
     path, _ = saved_on_a_gpu
-    with pytest.raises(RuntimeError, match="CUDA"):
+    # a RuntimeError from torch 2.5 on; before, the weights-only unpickler's
+    # UnpicklingError with the same words (the atlas: torch 2.0.1 to 2.4.1)
+    with pytest.raises((RuntimeError, pickle.UnpicklingError), match="CUDA"):
         torch.load(path, weights_only=True)
 
 

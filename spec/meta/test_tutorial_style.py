@@ -20,6 +20,7 @@ from spec.exercises.nested import (
     outcomes,
     run_spec,
 )
+from spec.helpers import releases
 
 #: {test id: (the note's line, why the tutorial's way fails it)}. Empty: nothing of the
 #: tutorials' way that this implementation follows contradicts the note.
@@ -27,6 +28,7 @@ DIFFERENCES: dict[str, tuple[int, str]] = {}
 
 
 @pytest.mark.slow
+@releases.needs("transforms v2")  # tutorial_style's transforms are today's tutorials' v2
 def test_the_tutorials_way_passes_every_chapter_but_the_declared_differences(
     tmp_path, record_property
 ):
