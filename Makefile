@@ -36,9 +36,9 @@ unexport PYTHONDONTWRITEBYTECODE
 # Memory. Half the suite's system time was page faults: PyTorch's CPU tensors come from
 # glibc's malloc, which maps every large block afresh and faults it in 4 KiB pages (a
 # VGG16 is 135,000 faults). Asking malloc for transparent huge pages where the kernel
-# offers them on request (THP "madvise", as here and in most distributions) cut make
-# test's pytest from 5.5 M to 2.4 M page faults, 15.6 to 9.7 s of system time and 59.6-60.0
-# to 56.3-56.8 s of wall time (2-core CPU machine, 2026-12-06, back to back). Elsewhere
+# offers them on request (THP "madvise", as most distributions set it) cut make test's
+# pytest from 5.5 M to 2.4 M page faults, 15.6 to 9.7 s of system time and 59.6-60.0 to
+# 56.3-56.8 s of wall time (2-core CPU machine, 2026-12-06, back to back). Elsewhere
 # (THP off, another C library) it changes nothing. The benchmarks run with glibc's
 # defaults (bench below): they time PyTorch as a user runs it.
 export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1

@@ -19,7 +19,7 @@ from spec.tools import explain
 #: companion set has no torchvision (torch 1.13.1 on Python 3.11) they show nothing.
 needs_torchvision = pytest.mark.skipif(
     importlib.util.find_spec("torchvision") is None,
-    reason="needs torchvision: the old note imports it, and it is not installed here",
+    reason="needs torchvision: the old note imports it, and it is not installed beside this torch",
 )
 
 
