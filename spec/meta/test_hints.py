@@ -141,7 +141,6 @@ MISTAKES = (
 )  # fmt: skip
 
 
-@pytest.mark.slow
 def _params(mistakes):
     """Each mistake a case; those made in tutorial_style's transforms (written with
     torchvision 0.16's transforms.v2, as today's tutorials are) need that release."""
@@ -150,6 +149,7 @@ def _params(mistakes):
         yield pytest.param(m, id=m.name, marks=marks)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mistake", list(_params(MISTAKES)))
 def test_each_hint_names_the_mistake_it_is_for(mistake, tmp_path):
     """tutorial_style with one classic mistake made: the tests that should catch it fail,
